@@ -1,0 +1,31 @@
+//! `GET /api/v1/health`: the one route that answers without a token, so a
+//! monitor or an app that just found the hub by mDNS can check it is alive.
+//! It tells nothing private: version, hub id, uptime.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+
+use super::AppState;
+
+#[derive(Debug, Serialize)]
+pub struct Health {
+    pub status: &'static str,
+    pub version: &'static str,
+    pub hub_id: String,
+    pub uptime_secs: u64,
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/health", get(health))
+}
+
+async fn health(State(state): State<AppState>) -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+        hub_id: state.hub_id.to_string(),
+        uptime_secs: state.started.elapsed().as_secs(),
+    })
+}

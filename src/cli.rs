@@ -1,0 +1,261 @@
+//! The `hearth` command line: `run` and the admin and diagnostic subcommands.
+//!
+//! Owns argument parsing, exit codes and what a person reads on the terminal.
+//! Configuration errors exit with 78 before anything is bound; other failures
+//! exit with 1. The work itself is done by the library modules.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Config, EX_CONFIG};
+use crate::hub::{Hub, RuntimeInfo};
+use crate::service::{self, notify};
+use crate::state_dir::{self, RUNTIME_FILE, StateDir};
+use crate::{mdns, store};
+
+#[derive(Debug, Parser)]
+#[command(name = "hearth", version, about = "Hearth: a local-first home hub")]
+struct Cli {
+    /// Configuration file [default: $CONFIGURATION_DIRECTORY/hearth.toml,
+    /// else /etc/hearth/hearth.toml, else built-in defaults]
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// State directory [default: $STATE_DIRECTORY, else hub.state_dir, else
+    /// /var/lib/hearth for root, ~/.local/state/hearth otherwise]
+    #[arg(long, global = true, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the hub (what the systemd service runs).
+    Run,
+    /// Print or check configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Show whether a hub runs on the state directory, and where it listens.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a consistent snapshot of the state directory to FILE (online).
+    Backup { file: PathBuf },
+    /// Replace the state directory with a backup (the hub must be stopped).
+    Restore { file: PathBuf },
+    /// mDNS diagnostics.
+    #[command(subcommand)]
+    Mdns(MdnsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the built-in default configuration (config/hearth.toml).
+    Default,
+    /// Validate a configuration file; exit 78 naming the key if it is bad.
+    Check { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+enum MdnsCommand {
+    /// List the hubs announcing themselves on the LAN.
+    Browse {
+        /// How long to listen, in seconds.
+        #[arg(long, default_value_t = 3)]
+        timeout: u64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Parses the command line and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Config(ConfigCommand::Default) => {
+            print!("{}", config::DEFAULT_TOML);
+            ExitCode::SUCCESS
+        }
+        Command::Config(ConfigCommand::Check { file }) => match Config::load(&file) {
+            Ok(_) => {
+                println!("{}: ok", file.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => config_failure(&e),
+        },
+        command => {
+            let (config, _path) = match config::load(cli.config.as_deref()) {
+                Ok(loaded) => loaded,
+                Err(e) => return config_failure(&e),
+            };
+            let state_dir =
+                match state_dir::resolve(cli.state_dir.as_deref(), config.hub.state_dir.as_deref())
+                {
+                    Ok(dir) => dir,
+                    Err(e) => return failure(&e),
+                };
+            match command {
+                Command::Run => run(config, state_dir),
+                Command::Status { json } => status(&state_dir, json),
+                Command::Backup { file } => match store::backup(&state_dir, &file) {
+                    Ok(bytes) => {
+                        println!(
+                            "backed up {} to {} ({bytes} bytes)",
+                            state_dir.display(),
+                            file.display()
+                        );
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => failure(&e),
+                },
+                Command::Restore { file } => match store::restore(&state_dir, &file) {
+                    Ok(()) => {
+                        println!("restored {} from {}", state_dir.display(), file.display());
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => failure(&e),
+                },
+                Command::Mdns(MdnsCommand::Browse { timeout, json }) => {
+                    browse(&config, Duration::from_secs(timeout), json)
+                }
+                Command::Config(_) => unreachable!("handled above"),
+            }
+        }
+    }
+}
+
+fn config_failure(e: &config::ConfigError) -> ExitCode {
+    eprintln!("hearth: {e}");
+    ExitCode::from(EX_CONFIG as u8)
+}
+
+fn failure(e: &dyn std::error::Error) -> ExitCode {
+    eprintln!("hearth: {e}");
+    ExitCode::FAILURE
+}
+
+/// `hearth run`: start, tell systemd, wait for a signal, shut down cleanly.
+fn run(config: Config, state_dir: PathBuf) -> ExitCode {
+    service::logging::init(&config.log.level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return failure(&e),
+    };
+    runtime.block_on(async move {
+        let mut hub = match Hub::spawn(config, state_dir).await {
+            Ok(hub) => hub,
+            Err(e) => {
+                tracing::error!("cannot start: {e:#}");
+                notify::status(&format!("failed to start: {e}"));
+                return ExitCode::FAILURE;
+            }
+        };
+        let info = hub.info().clone();
+        let status = ready_status(&info);
+        tracing::info!("{status}");
+        notify::ready(&status);
+        let code = tokio::select! {
+            signal = service::shutdown_signal() => match signal {
+                Ok(name) => {
+                    tracing::info!("{name}: shutting down");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    tracing::error!("cannot wait for signals: {e}");
+                    ExitCode::FAILURE
+                }
+            },
+            why = hub.part_ended() => {
+                tracing::error!("{why}; shutting down");
+                ExitCode::FAILURE
+            }
+        };
+        notify::stopping("shutting down");
+        hub.shutdown().await;
+        code
+    })
+}
+
+fn ready_status(info: &RuntimeInfo) -> String {
+    let mut status = format!("ready: API {}", info.api_url());
+    if let Some(fp) = &info.fingerprint {
+        status.push_str(&format!(" (fp {}…)", &fp[..16]));
+    }
+    if info.mdns {
+        status.push_str(&format!("; mDNS {}", info.instance));
+    }
+    status
+}
+
+fn status(state_dir: &Path, json: bool) -> ExitCode {
+    let running = StateDir::is_locked(state_dir);
+    let info: Option<RuntimeInfo> = std::fs::read(state_dir.join(RUNTIME_FILE))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .filter(|_| running);
+    if json {
+        let value = serde_json::json!({ "running": running, "hub": info });
+        println!("{value:#}");
+    } else {
+        match &info {
+            Some(info) => {
+                println!("hub {} running (pid {})", info.instance, info.pid);
+                println!("  id          {}", info.hub_id);
+                println!("  version     {}", info.version);
+                println!("  api         {}", info.api_url());
+                if let Some(fp) = &info.fingerprint {
+                    println!("  fingerprint {fp}");
+                }
+                println!("  state       {}", state_dir.display());
+            }
+            None if running => {
+                println!("a hub holds {} but is still starting", state_dir.display())
+            }
+            None => println!("no hub running on {}", state_dir.display()),
+        }
+    }
+    if running {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    }
+}
+
+fn browse(config: &Config, wait: Duration, json: bool) -> ExitCode {
+    let hubs = match mdns::browse(&config.mdns, wait) {
+        Ok(hubs) => hubs,
+        Err(e) => return failure(&e),
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&hubs).unwrap_or_default()
+        );
+        return ExitCode::SUCCESS;
+    }
+    if hubs.is_empty() {
+        println!("no hubs answered within {wait:?}");
+    }
+    for hub in hubs {
+        let addrs: Vec<String> = hub.addresses.iter().map(ToString::to_string).collect();
+        println!(
+            "{}  {}:{}  [{}]",
+            hub.instance,
+            hub.host,
+            hub.port,
+            addrs.join(", ")
+        );
+        for (k, v) in &hub.txt {
+            println!("    {k}={v}");
+        }
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,267 @@
+//! The hub: [`Hub::spawn`] starts every part and returns the handle that owns
+//! them; [`Hub::shutdown`] cancels the one shutdown token and joins them all.
+//!
+//! Start order is the order of dependence: lock the state directory, open the
+//! store, bind every listener, then advertise. Only when `spawn` returns is
+//! the hub ready (the caller tells systemd). The core loop proves the store
+//! answers before it pets the watchdog, so a stalled core stops petting it.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::api;
+use crate::config::Config;
+use crate::mdns::{self, Advertiser};
+use crate::service::notify;
+use crate::state_dir::{RUNTIME_FILE, StateDir, StateDirError, write_atomic};
+use crate::store::{Store, StoreError, StoreThread};
+
+/// How often the core loop checks itself when systemd set no watchdog.
+const DEFAULT_CORE_TICK: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error(transparent)]
+    StateDir(#[from] StateDirError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Tls(#[from] api::tls::TlsError),
+    #[error("API: {0}")]
+    Bind(std::io::Error),
+    #[error("state directory: cannot write {RUNTIME_FILE}: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// What a running hub tells `hearth status`, tests and the READY status line.
+/// Written to `runtime.json` in the state directory; removed on shutdown.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RuntimeInfo {
+    pub pid: u32,
+    pub hub_id: String,
+    pub instance: String,
+    pub version: String,
+    pub api_addr: SocketAddr,
+    pub api_scheme: String,
+    /// SHA-256 of the API certificate (absent with plain HTTP).
+    pub fingerprint: Option<String>,
+    pub mdns: bool,
+}
+
+impl RuntimeInfo {
+    pub fn api_url(&self) -> String {
+        format!("{}://{}{}", self.api_scheme, self.api_addr, mdns::API_PATH)
+    }
+}
+
+/// A started hub. Dropping it without [`Hub::shutdown`] leaves tasks running
+/// until the runtime ends; always shut it down.
+pub struct Hub {
+    shutdown: CancellationToken,
+    /// The long-lived parts (API server, core loop), named for diagnosis.
+    parts: JoinSet<&'static str>,
+    /// Short-lived tasks such as API connections.
+    tracker: TaskTracker,
+    store: Store,
+    store_thread: StoreThread,
+    advertiser: Option<Advertiser>,
+    state_dir: StateDir,
+    drain: Duration,
+    info: RuntimeInfo,
+}
+
+impl Hub {
+    /// Starts the hub described by `config` on the state directory `state_dir`.
+    ///
+    /// # Errors
+    /// [`HubError`] when the directory is locked, the store cannot open, the
+    /// certificate cannot be made or a listener cannot bind. Nothing is left
+    /// running on error.
+    pub async fn spawn(config: Config, state_dir: PathBuf) -> Result<Hub, HubError> {
+        let state_dir = StateDir::acquire(&state_dir)?;
+        let (store, store_thread, identity) =
+            Store::open(state_dir.path(), config.store.batch_max)?;
+        let instance = config
+            .hub
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("hearth-{}", identity.short_id()));
+
+        let tls = if config.api.tls {
+            Some(api::tls::load_or_create(
+                &config.api,
+                state_dir.path(),
+                &format!("{instance}.local"),
+            )?)
+        } else {
+            None
+        };
+        let listener = api::bind(config.api.listen).await.map_err(HubError::Bind)?;
+        let api_addr = listener.local_addr().map_err(HubError::Bind)?;
+
+        let shutdown = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let drain = Duration::from_secs(config.hub.shutdown_timeout_secs);
+        let mut parts = JoinSet::new();
+        let router = api::router(api::AppState {
+            hub_id: Arc::from(identity.hub_id.as_str()),
+            started: Instant::now(),
+        });
+        parts.spawn(api_task(
+            listener,
+            tls.as_ref()
+                .map(|t| tokio_rustls::TlsAcceptor::from(t.server_config.clone())),
+            router,
+            shutdown.clone(),
+            tracker.clone(),
+            drain,
+        ));
+        parts.spawn(core_loop(store.clone(), shutdown.clone()));
+
+        let info = RuntimeInfo {
+            pid: std::process::id(),
+            hub_id: identity.hub_id.clone(),
+            instance: instance.clone(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            api_addr,
+            api_scheme: if tls.is_some() { "https" } else { "http" }.into(),
+            fingerprint: tls.as_ref().map(|t| t.fingerprint.clone()),
+            mdns: config.mdns.enabled,
+        };
+        let advertiser = if config.mdns.enabled {
+            match Advertiser::start(&config.mdns, &advertisement(&info)) {
+                Ok(advertiser) => Some(advertiser),
+                Err(e) => {
+                    // The hub still serves; apps can be pointed at it by address.
+                    tracing::error!("not advertising on the LAN: {e:#}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let hub = Hub {
+            shutdown,
+            parts,
+            tracker,
+            store,
+            store_thread,
+            advertiser,
+            state_dir,
+            drain,
+            info,
+        };
+        let runtime = serde_json::to_vec_pretty(&hub.info).unwrap_or_default();
+        if let Err(e) = write_atomic(&hub.state_dir.path().join(RUNTIME_FILE), &runtime, 0o644) {
+            hub.shutdown().await;
+            return Err(HubError::Runtime(e));
+        }
+        Ok(hub)
+    }
+
+    pub fn info(&self) -> &RuntimeInfo {
+        &self.info
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Resolves if a long-lived part ends on its own (it should not before
+    /// shutdown), naming it; the caller then shuts the hub down.
+    pub async fn part_ended(&mut self) -> String {
+        match self.parts.join_next().await {
+            Some(Ok(name)) => format!("{name} stopped unexpectedly"),
+            Some(Err(e)) if e.is_panic() => format!("a part panicked: {e}"),
+            Some(Err(e)) => format!("a part was cancelled: {e}"),
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Stops accepting, says goodbye on the LAN, drains connections for at
+    /// most the configured time, flushes the store, releases the directory.
+    pub async fn shutdown(mut self) {
+        self.shutdown.cancel();
+        if let Some(advertiser) = self.advertiser.take() {
+            advertiser.goodbye(Duration::from_secs(1)).await;
+        }
+        let deadline = tokio::time::Instant::now() + self.drain;
+        while let Ok(joined) = tokio::time::timeout_at(deadline, self.parts.join_next()).await {
+            match joined {
+                None => break,
+                Some(Ok(_)) => {}
+                Some(Err(e)) if e.is_panic() => tracing::error!("a part panicked: {e}"),
+                Some(Err(e)) => tracing::warn!("a part was cancelled: {e}"),
+            }
+        }
+        self.parts.abort_all();
+        self.tracker.close();
+        if tokio::time::timeout_at(deadline, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "connections still open after {:?}; dropping them",
+                self.drain
+            );
+        }
+        drop(self.store);
+        self.store_thread.join().await;
+        let _ = std::fs::remove_file(self.state_dir.path().join(RUNTIME_FILE));
+        tracing::info!("hub stopped");
+    }
+}
+
+fn advertisement(info: &RuntimeInfo) -> mdns::Advertisement {
+    let mut txt = BTreeMap::new();
+    txt.insert("id".into(), info.hub_id.clone());
+    txt.insert("ver".into(), info.version.clone());
+    txt.insert("api".into(), mdns::API_PATH.into());
+    if let Some(fp) = &info.fingerprint {
+        txt.insert("fp".into(), fp.clone());
+    }
+    mdns::Advertisement {
+        instance: info.instance.clone(),
+        port: info.api_addr.port(),
+        txt,
+    }
+}
+
+async fn api_task(
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    router: axum::Router,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    drain: Duration,
+) -> &'static str {
+    api::serve(listener, tls, router, shutdown, tracker, drain).await;
+    "API server"
+}
+
+/// The core loop: proves the parts the hub depends on still answer, and only
+/// then pets systemd's watchdog.
+async fn core_loop(store: Store, shutdown: CancellationToken) -> &'static str {
+    let interval = notify::watchdog_interval().unwrap_or(DEFAULT_CORE_TICK);
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return "core loop",
+            _ = tick.tick() => {}
+        }
+        match tokio::time::timeout(interval, store.ping()).await {
+            Ok(Ok(())) => notify::watchdog(),
+            Ok(Err(e)) => tracing::error!("core: store not answering: {e:#}"),
+            Err(_) => tracing::error!("core: store did not answer within {interval:?}"),
+        }
+    }
+}

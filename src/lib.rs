@@ -1,0 +1,31 @@
+//! Hearth: a local-first home hub.
+//!
+//! # Layout
+//! The modules follow the picture in `DESIGN.md` §1:
+//! - [`hub`]: [`hub::Hub`], the handle that starts and owns every part.
+//! - [`config`]: the TOML configuration, its built-in default, validation.
+//! - [`state_dir`]: where state lives and the lock that gives one hub sole use.
+//! - [`store`]: SQLite, owned by one thread; batched writes; backup/restore.
+//! - [`api`]: the HTTPS API (axum) and its TLS identity.
+//! - [`mdns`]: advertising `_hearth._tcp.local.` and browsing for hubs.
+//! - [`service`]: sd_notify, logging to the journal or stderr, signals.
+//! - [`cli`]: the `hearth` command line; `main.rs` only calls it.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod hub;
+pub mod mdns;
+pub mod service;
+pub mod state_dir;
+pub mod store;
+
+/// `bytes` random bytes from the OS, as lower-case hex.
+///
+/// # Panics
+/// When the OS has no randomness to give, which leaves nothing safe to do.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).expect("the OS random number generator failed");
+    hex::encode(buf)
+}

@@ -1,0 +1,222 @@
+//! `hearth backup` and `hearth restore`: the whole state directory as one tar
+//! archive.
+//!
+//! The database is copied through SQLite's online backup API, so a backup
+//! taken while the hub runs is a consistent snapshot; the other files of the
+//! state directory (certificate, key, later the CRDT storage) are copied as
+//! they are. Restore only runs on a stopped hub: it holds the directory's lock
+//! while it swaps the contents, and bumps `restore_epoch` so sequences the hub
+//! hands out after a restore never repeat ones it handed out before.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use super::{DB_FILE, migrations};
+use crate::state_dir::{LOCK_FILE, RUNTIME_FILE, StateDir, StateDirError};
+
+/// Names a backup archive must contain.
+const MANIFEST: &str = "hearth-backup.json";
+const FORMAT: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("database snapshot: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("{0} holds no hub state (no {DB_FILE}); is it the right --state-dir?")]
+    NoState(PathBuf),
+    #[error("{0} is not a hearth backup: {1}")]
+    NotABackup(PathBuf, String),
+    #[error("a hub is running on {0}; stop it before restoring")]
+    HubRunning(PathBuf),
+    #[error(transparent)]
+    StateDir(#[from] StateDirError),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BackupError + '_ {
+    move |source| BackupError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Files that describe a running process, not state: never archived.
+fn is_transient(name: &str) -> bool {
+    name == LOCK_FILE
+        || name == RUNTIME_FILE
+        || name.starts_with(DB_FILE)
+        || name.ends_with(".tmp")
+        || name.starts_with(".restore")
+}
+
+/// Writes a consistent snapshot of `state_dir` to `dest`; returns its size.
+///
+/// # Errors
+/// [`BackupError`] naming the file that failed.
+pub fn backup(state_dir: &Path, dest: &Path) -> Result<u64, BackupError> {
+    let db_path = state_dir.join(DB_FILE);
+    if !db_path.is_file() {
+        return Err(BackupError::NoState(state_dir.to_owned()));
+    }
+    let snapshot = dest.with_extension("db.tmp");
+    let _ = std::fs::remove_file(&snapshot);
+    {
+        let src = Connection::open(&db_path)?;
+        src.busy_timeout(Duration::from_secs(10))?;
+        let mut dst = Connection::open(&snapshot)?;
+        let copy = rusqlite::backup::Backup::new(&src, &mut dst)?;
+        copy.run_to_completion(256, Duration::ZERO, None)?;
+    }
+    let hub_id: String = Connection::open(&snapshot)?.query_row(
+        "SELECT value FROM meta WHERE key = 'hub_id'",
+        [],
+        |r| r.get(0),
+    )?;
+    let partial = dest.with_extension("tmp");
+    let result = write_archive(state_dir, &snapshot, &partial, &hub_id);
+    let _ = std::fs::remove_file(&snapshot);
+    result?;
+    std::fs::rename(&partial, dest).map_err(io(dest))?;
+    Ok(std::fs::metadata(dest).map_err(io(dest))?.len())
+}
+
+fn write_archive(
+    state_dir: &Path,
+    snapshot: &Path,
+    partial: &Path,
+    hub_id: &str,
+) -> Result<(), BackupError> {
+    let file = File::create(partial).map_err(io(partial))?;
+    let mut tar = tar::Builder::new(file);
+    let manifest = serde_json::json!({
+        "format": FORMAT,
+        "hub_id": hub_id,
+        "hearth_version": env!("CARGO_PKG_VERSION"),
+        "schema_version": migrations::latest(),
+    })
+    .to_string();
+    let mut header = tar::Header::new_gnu();
+    header.set_size(manifest.len() as u64);
+    header.set_mode(0o600);
+    header.set_cksum();
+    tar.append_data(&mut header, MANIFEST, manifest.as_bytes())
+        .map_err(io(partial))?;
+    tar.append_path_with_name(snapshot, DB_FILE)
+        .map_err(io(snapshot))?;
+    for entry in std::fs::read_dir(state_dir).map_err(io(state_dir))? {
+        let entry = entry.map_err(io(state_dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if is_transient(&name) {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            tar.append_dir_all(&name, &path).map_err(io(&path))?;
+        } else {
+            tar.append_path_with_name(&path, &name).map_err(io(&path))?;
+        }
+    }
+    let file = tar.into_inner().map_err(io(partial))?;
+    file.sync_all().map_err(io(partial))?;
+    Ok(())
+}
+
+/// Replaces the contents of `state_dir` with the archive at `archive`.
+///
+/// # Errors
+/// [`BackupError::HubRunning`] while a hub holds the directory; the archive
+/// is checked (manifest, database integrity, schema) before anything is
+/// replaced, so a bad archive leaves the directory as it was.
+pub fn restore(state_dir: &Path, archive: &Path) -> Result<(), BackupError> {
+    if StateDir::is_locked(state_dir) {
+        return Err(BackupError::HubRunning(state_dir.to_owned()));
+    }
+    let lock = StateDir::acquire(state_dir)?;
+    let staging = state_dir.join(format!(".restore-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    let result = unpack_and_check(archive, &staging).and_then(|()| swap_in(&lock, &staging));
+    let _ = std::fs::remove_dir_all(&staging);
+    result
+}
+
+fn unpack_and_check(archive: &Path, staging: &Path) -> Result<(), BackupError> {
+    let not_a_backup = |why: String| BackupError::NotABackup(archive.to_owned(), why);
+    crate::state_dir::create_private_dir(staging).map_err(io(staging))?;
+    let file = File::open(archive).map_err(io(archive))?;
+    let mut tar = tar::Archive::new(file);
+    for entry in tar.entries().map_err(|e| not_a_backup(e.to_string()))? {
+        let mut entry = entry.map_err(|e| not_a_backup(e.to_string()))?;
+        // unpack_in refuses paths that would escape `staging` (`..`, absolute).
+        entry
+            .unpack_in(staging)
+            .map_err(|e| not_a_backup(e.to_string()))?;
+    }
+    let manifest = std::fs::read_to_string(staging.join(MANIFEST))
+        .map_err(|_| not_a_backup(format!("no {MANIFEST}")))?;
+    let manifest: serde_json::Value =
+        serde_json::from_str(&manifest).map_err(|e| not_a_backup(e.to_string()))?;
+    if manifest["format"] != FORMAT {
+        return Err(not_a_backup(format!(
+            "archive format {} (this hearth reads {FORMAT})",
+            manifest["format"]
+        )));
+    }
+    let db = staging.join(DB_FILE);
+    if !db.is_file() {
+        return Err(not_a_backup(format!("no {DB_FILE}")));
+    }
+    let conn = Connection::open(&db)?;
+    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+    if check != "ok" {
+        return Err(not_a_backup(format!("database damaged: {check}")));
+    }
+    let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > migrations::latest() {
+        return Err(not_a_backup(format!(
+            "made by a newer hearth (schema {version}, this one knows {})",
+            migrations::latest()
+        )));
+    }
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('restore_epoch', '1')
+         ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+        [],
+    )?;
+    drop(conn);
+    std::fs::remove_file(staging.join(MANIFEST)).map_err(io(staging))?;
+    Ok(())
+}
+
+fn swap_in(lock: &StateDir, staging: &Path) -> Result<(), BackupError> {
+    let dir = lock.path();
+    let staging_name = staging.file_name().unwrap_or_default();
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        let name = entry.file_name();
+        if name == LOCK_FILE || name == staging_name {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).map_err(io(&path))?;
+        } else {
+            std::fs::remove_file(&path).map_err(io(&path))?;
+        }
+    }
+    for entry in std::fs::read_dir(staging).map_err(io(staging))? {
+        let entry = entry.map_err(io(staging))?;
+        let target = dir.join(entry.file_name());
+        std::fs::rename(entry.path(), &target).map_err(io(&target))?;
+    }
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))?;
+    Ok(())
+}

@@ -1,0 +1,49 @@
+//! Versioned schema migrations, applied at start in one transaction each.
+//!
+//! The schema version is SQLite's `user_version`. Migrations are only ever
+//! appended: an applied one is never edited, because hubs in the field have
+//! already run it. A database newer than this binary is refused, not touched.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Each entry moves the schema from version `index` to `index + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: the hub's own settings and identity (hub_id, restore_epoch).
+    "CREATE TABLE meta (
+        key   TEXT PRIMARY KEY NOT NULL,
+        value TEXT NOT NULL
+    ) STRICT;",
+];
+
+/// The version this binary brings a database to.
+pub fn latest() -> u32 {
+    MIGRATIONS.len() as u32
+}
+
+/// Brings the database at `path` up to [`latest`].
+///
+/// # Errors
+/// [`StoreError::TooNew`] for a database from a newer hearth; SQL errors.
+pub fn apply(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let found: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > latest() {
+        return Err(StoreError::TooNew {
+            path: path.to_owned(),
+            found,
+            known: latest(),
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let version = index + 1;
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {version}"))?;
+        tx.commit()?;
+        tracing::info!(version, "applied database migration");
+    }
+    Ok(())
+}

@@ -1,0 +1,158 @@
+use super::*;
+
+fn open(dir: &Path) -> (Store, StoreThread, Identity) {
+    Store::open(dir, 64).unwrap()
+}
+
+#[tokio::test]
+async fn queued_writes_share_one_transaction_and_durable_ones_fsync() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, thread, _) = open(tmp.path());
+    store
+        .write(Durability::Relaxed, |c| {
+            c.execute_batch("CREATE TABLE t (v INTEGER NOT NULL)")
+        })
+        .await
+        .unwrap();
+    let before = store.stats().transactions.load(Ordering::Relaxed);
+
+    // Hold the store thread inside a read until 40 writes are queued behind it.
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let blocker = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store
+                .read(move |_| {
+                    release_rx.recv().ok();
+                    Ok(())
+                })
+                .await
+        }
+    });
+    let mut writers = Vec::new();
+    for i in 0..40 {
+        let store = store.clone();
+        let durability = if i == 7 {
+            Durability::Acknowledged
+        } else {
+            Durability::Relaxed
+        };
+        writers.push(tokio::spawn(async move {
+            store
+                .write(durability, move |c| {
+                    c.execute("INSERT INTO t VALUES (?1)", [i])
+                })
+                .await
+        }));
+    }
+    while store.tx.capacity() > store.tx.max_capacity() - 40 {
+        tokio::task::yield_now().await;
+    }
+    release_tx.send(()).unwrap();
+    blocker.await.unwrap().unwrap();
+    for w in writers {
+        assert_eq!(w.await.unwrap().unwrap(), 1);
+    }
+    let after = store.stats().transactions.load(Ordering::Relaxed);
+    assert_eq!(
+        after - before,
+        1,
+        "40 queued writes must commit as one transaction"
+    );
+    assert_eq!(
+        store.stats().durable_transactions.load(Ordering::Relaxed),
+        1
+    );
+    let n: i64 = store
+        .read(|c| c.query_row("SELECT count(*) FROM t", [], |r| r.get(0)))
+        .await
+        .unwrap();
+    assert_eq!(n, 40);
+    drop(store);
+    thread.join().await;
+}
+
+#[tokio::test]
+async fn a_failing_write_does_not_undo_its_batch_neighbours() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, thread, _) = open(tmp.path());
+    store
+        .write(Durability::Relaxed, |c| {
+            c.execute_batch("CREATE TABLE t (v INTEGER PRIMARY KEY)")
+        })
+        .await
+        .unwrap();
+    let a = store.write(Durability::Relaxed, |c| {
+        c.execute("INSERT INTO t VALUES (1)", [])
+    });
+    let b = store.write(Durability::Relaxed, |c| {
+        c.execute("INSERT INTO t VALUES (2)", [])?;
+        c.execute("INSERT INTO nope VALUES (3)", [])
+    });
+    let c = store.write(Durability::Relaxed, |c| {
+        c.execute("INSERT INTO t VALUES (4)", [])
+    });
+    let (a, b, c) = tokio::join!(a, b, c);
+    assert!(a.is_ok() && c.is_ok());
+    assert!(b.unwrap_err().to_string().contains("no such table"));
+    let rows: Vec<i64> = store
+        .read(|c| {
+            let mut s = c.prepare("SELECT v FROM t ORDER BY v")?;
+            s.query_map([], |r| r.get(0))?.collect()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![1, 4],
+        "the failed job's own insert of 2 is rolled back"
+    );
+    drop(store);
+    thread.join().await;
+}
+
+#[tokio::test]
+async fn identity_survives_reopen_and_newer_schema_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, thread, first) = open(tmp.path());
+    drop(store);
+    thread.join().await;
+    let (store, thread, again) = open(tmp.path());
+    assert_eq!(first.hub_id, again.hub_id);
+    assert_eq!(first.hub_id.len(), 32);
+    store
+        .write(Durability::Acknowledged, |c| {
+            c.execute_batch("PRAGMA user_version = 999")
+        })
+        .await
+        .unwrap();
+    drop(store);
+    thread.join().await;
+    let err = Store::open(tmp.path(), 8).err().unwrap().to_string();
+    assert!(err.contains("schema version 999"), "{err}");
+    assert!(err.contains("upgrade hearth"), "{err}");
+}
+
+#[tokio::test]
+async fn restore_refuses_a_running_hub_and_garbage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let lock = crate::state_dir::StateDir::acquire(&state).unwrap();
+    let (store, thread, _) = open(&state);
+    let archive = tmp.path().join("b.tar");
+    backup(&state, &archive).unwrap();
+    let err = restore(&state, &archive).unwrap_err().to_string();
+    assert!(err.contains("a hub is running"), "{err}");
+    drop(store);
+    thread.join().await;
+    drop(lock);
+
+    let junk = tmp.path().join("junk.tar");
+    std::fs::write(&junk, b"not a tar at all, just bytes").unwrap();
+    let err = restore(&state, &junk).unwrap_err().to_string();
+    assert!(err.contains("is not a hearth backup"), "{err}");
+    assert!(
+        state.join(DB_FILE).is_file(),
+        "a bad archive leaves the state alone"
+    );
+}
