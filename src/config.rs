@@ -185,16 +185,16 @@ impl Config {
 
     /// Checks what types alone cannot say. Returns the offending key.
     fn validate(&self) -> Result<(), (&'static str, String)> {
-        if let Some(name) = &self.hub.name {
-            if !is_dns_label(name) {
-                return Err((
-                    "hub.name",
-                    format!(
-                        "{name:?} is not a valid DNS label: use 1 to 63 letters, digits and '-', \
+        if let Some(name) = &self.hub.name
+            && !is_dns_label(name)
+        {
+            return Err((
+                "hub.name",
+                format!(
+                    "{name:?} is not a valid DNS label: use 1 to 63 letters, digits and '-', \
                          not starting or ending with '-'"
-                    ),
-                ));
-            }
+                ),
+            ));
         }
         if self.hub.shutdown_timeout_secs == 0 || self.hub.shutdown_timeout_secs > 300 {
             return Err((
@@ -224,10 +224,10 @@ impl Config {
             ("api.tls_cert_file", &self.api.tls_cert_file),
             ("api.tls_key_file", &self.api.tls_key_file),
         ] {
-            if let Some(path) = path {
-                if let Err(e) = std::fs::File::open(path) {
-                    return Err((key, format!("cannot read {}: {e}", path.display())));
-                }
+            if let Some(path) = path
+                && let Err(e) = std::fs::File::open(path)
+            {
+                return Err((key, format!("cannot read {}: {e}", path.display())));
             }
         }
         if let Some(bad) = self.mdns.interfaces.iter().find(|i| i.trim().is_empty()) {

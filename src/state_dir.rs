@@ -36,10 +36,10 @@ pub fn resolve(cli: Option<&Path>, config: Option<&Path>) -> Result<PathBuf, Sta
     if let Some(dir) = cli {
         return Ok(dir.to_owned());
     }
-    if let Some(dirs) = std::env::var_os("STATE_DIRECTORY") {
-        if let Some(first) = std::env::split_paths(&dirs).next() {
-            return Ok(first);
-        }
+    if let Some(dirs) = std::env::var_os("STATE_DIRECTORY")
+        && let Some(first) = std::env::split_paths(&dirs).next()
+    {
+        return Ok(first);
     }
     if let Some(dir) = config {
         return Ok(dir.to_owned());
