@@ -113,9 +113,10 @@ pub async fn serve(
         let watcher = graceful.watcher();
         let service = TowerToHyperService::new(router.clone());
         let tls = tls.clone();
+        let shutdown = shutdown.clone();
         tracker.spawn(async move {
             let _permit = permit;
-            serve_connection(stream, peer, tls, service, watcher).await;
+            serve_connection(stream, peer, tls, service, watcher, shutdown).await;
         });
     }
     drop(listener);
@@ -133,22 +134,27 @@ async fn serve_connection(
     tls: Option<tokio_rustls::TlsAcceptor>,
     service: TowerToHyperService<Router>,
     watcher: hyper_util::server::graceful::Watcher,
+    shutdown: CancellationToken,
 ) {
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     let result = match tls {
         Some(acceptor) => {
-            let stream =
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => stream,
-                    Ok(Err(e)) => {
-                        tracing::debug!(%peer, "api: TLS handshake failed: {e}");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(%peer, "api: TLS handshake timed out");
-                        return;
-                    }
-                };
+            // A half-open handshake is not a connection to drain: drop it on shutdown.
+            let handshake = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                done = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)) => done,
+            };
+            let stream = match handshake {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, "api: TLS handshake failed: {e}");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "api: TLS handshake timed out");
+                    return;
+                }
+            };
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             watcher.watch(conn.into_owned()).await
         }
