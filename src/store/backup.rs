@@ -12,6 +12,8 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::os::unix::fs::MetadataExt;
+
 use rusqlite::Connection;
 
 use super::{DB_FILE, migrations};
@@ -210,13 +212,30 @@ fn swap_in(lock: &StateDir, staging: &Path) -> Result<(), BackupError> {
             std::fs::remove_file(&path).map_err(io(&path))?;
         }
     }
+    // Restored files belong to whoever owns the directory (the service user),
+    // not to root running `hearth restore`: otherwise the hub could not open them.
+    let owner = std::fs::metadata(dir).map_err(io(dir))?;
     for entry in std::fs::read_dir(staging).map_err(io(staging))? {
         let entry = entry.map_err(io(staging))?;
         let target = dir.join(entry.file_name());
         std::fs::rename(entry.path(), &target).map_err(io(&target))?;
+        chown_tree(&target, owner.uid(), owner.gid()).map_err(io(&target))?;
     }
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io(dir))?;
+    Ok(())
+}
+
+fn chown_tree(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    let meta = std::fs::symlink_metadata(path)?;
+    if meta.uid() != uid || meta.gid() != gid {
+        std::os::unix::fs::lchown(path, Some(uid), Some(gid))?;
+    }
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            chown_tree(&entry?.path(), uid, gid)?;
+        }
+    }
     Ok(())
 }

@@ -156,3 +156,30 @@ async fn restore_refuses_a_running_hub_and_garbage() {
         "a bad archive leaves the state alone"
     );
 }
+
+#[tokio::test]
+async fn restored_files_belong_to_the_state_directory_owner() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    crate::state_dir::create_private_dir(&state).unwrap();
+    let (store, thread, _) = open(&state);
+    drop(store);
+    thread.join().await;
+    crate::api::tls::load_or_create(&Default::default(), &state, "h.local").unwrap();
+    let archive = tmp.path().join("b.tar");
+    backup(&state, &archive).unwrap();
+    // The service user owns the directory; root runs the restore (needs root).
+    const SERVICE_UID: u32 = 65534;
+    std::os::unix::fs::chown(&state, Some(SERVICE_UID), Some(SERVICE_UID))
+        .expect("this test needs root, as CI has");
+    restore(&state, &archive).unwrap();
+    for file in [DB_FILE, "tls", crate::api::tls::KEY_FILE] {
+        let meta = std::fs::metadata(state.join(file)).unwrap();
+        assert_eq!(
+            (meta.uid(), meta.gid()),
+            (SERVICE_UID, SERVICE_UID),
+            "{file}"
+        );
+    }
+}

@@ -1,0 +1,131 @@
+//! Service benchmark (prints numbers; asserts nothing): start-to-READY time,
+//! idle resident memory after READY, and the size of the release binaries.
+//!
+//! `cargo bench --bench startup`. Targets from the service issue: READY under
+//! 100 ms, idle RSS under 10 MB, stripped aarch64 binary under 12 MB.
+//! Runs the hub on loopback with mDNS off, and again inside a private network
+//! namespace with mDNS on (root only), so multicast never leaves this machine.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+#[path = "../tests/common/netns.rs"]
+mod netns;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{HubProcess, TEST_CONFIG, hearth};
+
+const RUNS: usize = 20;
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn report(label: &str, mut times: Vec<Duration>, rss: &[u64]) {
+    times.sort();
+    println!(
+        "{label}: start-to-READY over {} runs: min {:.1} ms, median {:.1} ms, p90 {:.1} ms, max {:.1} ms",
+        times.len(),
+        times[0].as_secs_f64() * 1e3,
+        percentile(&times, 0.5).as_secs_f64() * 1e3,
+        percentile(&times, 0.9).as_secs_f64() * 1e3,
+        times[times.len() - 1].as_secs_f64() * 1e3,
+    );
+    let max = rss.iter().max().copied().unwrap_or(0);
+    let mut sorted = rss.to_vec();
+    sorted.sort();
+    println!(
+        "{label}: idle RSS 1 s after READY: median {:.1} MiB, max {:.1} MiB",
+        sorted[sorted.len() / 2] as f64 / 1024.0,
+        max as f64 / 1024.0
+    );
+}
+
+/// Starts `make()` RUNS times on one state directory (the first run also
+/// creates the database and certificate, and is reported on its own).
+fn measure(label: &str, state: &Path, make: impl Fn() -> std::process::Command) {
+    let mut times = Vec::new();
+    let mut rss = Vec::new();
+    for run in 0..RUNS {
+        let start = Instant::now();
+        let mut hub = HubProcess::start_command(make(), state);
+        let ready = start.elapsed();
+        std::thread::sleep(Duration::from_secs(1));
+        let kib = rss_kib(hub.child.id());
+        assert!(hub.terminate().0.success());
+        if run == 0 {
+            println!(
+                "{label}: first start (creates database + TLS certificate): {:.1} ms, RSS {:.1} MiB",
+                ready.as_secs_f64() * 1e3,
+                kib as f64 / 1024.0
+            );
+        } else {
+            times.push(ready);
+            rss.push(kib);
+        }
+    }
+    report(label, times, &rss);
+}
+
+fn main() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("hearth.toml");
+    std::fs::write(&config, TEST_CONFIG).unwrap();
+    let state = tmp.path().join("loopback");
+    measure("loopback, mDNS off", &state, || {
+        let mut cmd = hearth();
+        cmd.args(["run", "--config"])
+            .arg(&config)
+            .arg("--state-dir")
+            .arg(&state);
+        cmd
+    });
+
+    let root =
+        std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
+    if root {
+        let gateway = netns::NetNs::new();
+        let peer = netns::NetNs::new();
+        netns::link(&gateway, &peer, 79);
+        let state = tmp.path().join("lan");
+        measure("veth LAN, mDNS on, embedded defaults", &state, || {
+            let plain = hearth();
+            let mut cmd = gateway.command(plain.get_program());
+            cmd.args(plain.get_args())
+                .arg("run")
+                .env("STATE_DIRECTORY", &state);
+            cmd
+        });
+    } else {
+        println!("veth LAN, mDNS on: not measured (needs root for network namespaces)");
+    }
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    for target in [
+        "release",
+        "aarch64-unknown-linux-gnu/release",
+        "armv7-unknown-linux-gnueabihf/release",
+    ] {
+        let bin = root.join(target).join("hearth");
+        match std::fs::metadata(&bin) {
+            Ok(m) => println!(
+                "binary {target}/hearth: {:.2} MiB ({} bytes, stripped)",
+                m.len() as f64 / 1048576.0,
+                m.len()
+            ),
+            Err(_) => println!(
+                "binary {target}/hearth: not built (scripts/build-arm.sh builds the ARM ones)"
+            ),
+        }
+    }
+}

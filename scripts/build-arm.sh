@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Release binaries for Raspberry Pi OS bullseye and newer:
+#   target/aarch64-unknown-linux-gnu/release/hearth
+#   target/armv7-unknown-linux-gnueabihf/release/hearth
+# linked against glibc 2.31 at the newest (cargo zigbuild's ".2.31" target
+# suffix), and checks that no symbol needs a newer GLIBC_ version.
+#
+# Installs what it needs by package name: the Rust targets (rustup), zig and
+# cargo-zigbuild (PyPI wheels). Fails loudly if any of them cannot be had.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+readonly MAX_GLIBC=2.31
+readonly TARGETS=(aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf)
+
+rustup target add "${TARGETS[@]}"
+if ! command -v cargo-zigbuild >/dev/null || ! python3 -c 'import ziglang' 2>/dev/null; then
+    python3 -m pip install --quiet --disable-pip-version-check \
+        'ziglang==0.15.2' 'cargo-zigbuild==0.24.0'
+fi
+
+for target in "${TARGETS[@]}"; do
+    start=$SECONDS
+    cargo zigbuild --release --locked --target "${target}.${MAX_GLIBC}"
+    bin="target/${target}/release/hearth"
+    # readelf reads any architecture's ELF; list every GLIBC_x.y the binary needs.
+    newest=$(readelf -V --wide "$bin" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -1)
+    size=$(stat -c %s "$bin")
+    printf '%s: %s bytes, newest glibc symbol %s (%ds)\n' "$bin" "$size" "$newest" $((SECONDS - start))
+    if [ "$(printf '%s\n%s\n' "$newest" "$MAX_GLIBC" | sort -V | tail -1)" != "$MAX_GLIBC" ]; then
+        echo "build-arm: $bin needs GLIBC_$newest, newer than $MAX_GLIBC (Raspberry Pi OS bullseye)" >&2
+        exit 1
+    fi
+done

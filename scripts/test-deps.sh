@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs, by package name, on Debian/Ubuntu:
+#   iproute2        network namespaces + veth for the mDNS/LAN tests
+#   systemd         systemd-analyze verify/security for the unit check
+#   qemu-user,      running the aarch64 build under emulation
+#   libc6-arm64-cross  (its glibc, for qemu-aarch64 -L /usr/aarch64-linux-gnu)
+#   python3 zeroconf   an mDNS resolver Hearth did not write
+# Safe to run again: it only installs what is missing. Uses sudo when not root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+readonly APT_PACKAGES=(iproute2 systemd qemu-user libc6-arm64-cross binutils python3-pip)
+readonly PIP_PACKAGES=('zeroconf==0.154.0')
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "test-deps: apt-get install ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# python3 may be Debian's (pip refuses without --break-system-packages) or a
+# pyenv one; pass the flag only where pip knows it.
+pip_flags=(--quiet --disable-pip-version-check)
+if python3 -m pip install --help 2>/dev/null | grep -q -- --break-system-packages; then
+    pip_flags+=(--break-system-packages)
+fi
+python3 -c 'import zeroconf' 2>/dev/null || python3 -m pip install "${pip_flags[@]}" "${PIP_PACKAGES[@]}"
+echo "test-deps: ok"

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The whole test suite, as a newcomer runs it and as CI runs it (.ci/run):
+# installs what the tests need, checks formatting and lints, runs every test
+# against the real binary, checks the systemd unit, cross-builds the ARM
+# release binaries and runs the service tests against the aarch64 one under
+# qemu. Prints each stage's duration.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+stage_start=$SECONDS
+total_start=$SECONDS
+stage() {
+    printf '\n==> %s\n' "$*"
+    stage_start=$SECONDS
+}
+done_stage() {
+    printf '<== %s: %ds\n' "$1" $((SECONDS - stage_start))
+}
+
+stage "dependencies (apt, pip, rustup components)"
+scripts/test-deps.sh
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+done_stage dependencies
+
+stage "cargo fmt --check"
+cargo fmt --all -- --check
+done_stage fmt
+
+stage "cargo clippy --all-targets -- -D warnings"
+cargo clippy --locked --all-targets -- -D warnings
+done_stage clippy
+
+stage "cargo test (unit and integration tests against the real binary)"
+cargo test --locked
+done_stage test
+
+stage "systemd unit: verify and security exposure <= 2.0"
+scripts/check-unit.sh target/debug/hearth
+done_stage unit
+
+stage "ARM release builds (glibc <= 2.31)"
+scripts/build-arm.sh
+done_stage arm
+
+stage "aarch64 binary under qemu: --version, service and backup tests"
+aarch64_bin="$PWD/target/aarch64-unknown-linux-gnu/release/hearth"
+runner="qemu-aarch64 -L /usr/aarch64-linux-gnu"
+$runner "$aarch64_bin" --version
+HEARTH_BIN="$aarch64_bin" HEARTH_RUNNER="$runner" cargo test --locked --test service --test backup
+done_stage qemu
+
+printf '\nall stages passed in %ds\n' $((SECONDS - total_start))
