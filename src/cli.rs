@@ -150,6 +150,10 @@ fn run(config: Config, state_dir: PathBuf) -> ExitCode {
         Err(e) => return failure(&e),
     };
     runtime.block_on(async move {
+        let mut signals = match service::ShutdownSignals::install() {
+            Ok(signals) => signals,
+            Err(e) => return failure(&e),
+        };
         let mut hub = match Hub::spawn(config, state_dir).await {
             Ok(hub) => hub,
             Err(e) => {
@@ -163,16 +167,10 @@ fn run(config: Config, state_dir: PathBuf) -> ExitCode {
         tracing::info!("{status}");
         notify::ready(&status);
         let code = tokio::select! {
-            signal = service::shutdown_signal() => match signal {
-                Ok(name) => {
-                    tracing::info!("{name}: shutting down");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    tracing::error!("cannot wait for signals: {e}");
-                    ExitCode::FAILURE
-                }
-            },
+            name = signals.recv() => {
+                tracing::info!("{name}: shutting down");
+                ExitCode::SUCCESS
+            }
             why = hub.part_ended() => {
                 tracing::error!("{why}; shutting down");
                 ExitCode::FAILURE

@@ -2,7 +2,8 @@
 //! appears on the LAN. Two network namespaces joined by a veth pair stand in
 //! for the gateway and a phone; python-zeroconf, a resolver Hearth did not
 //! write, finds the hub, checks its TXT record, fetches health with the
-//! certificate pinned by `fp`, and sees the goodbye after SIGTERM.
+//! certificate pinned by `fp`, sees it re-announced when the gateway gains an
+//! address, and sees the goodbye after SIGTERM.
 
 mod common;
 #[path = "common/netns.rs"]
@@ -29,11 +30,14 @@ fn lines_of(child: &mut std::process::Child) -> mpsc::Receiver<serde_json::Value
     rx
 }
 
+/// The address the gateway gains halfway through the first test.
+const NEW_ADDRESS: &str = "169.254.77.9";
+
 #[test]
-fn a_hub_with_embedded_defaults_is_found_checked_and_seen_leaving() {
+fn a_hub_with_embedded_defaults_is_found_checked_followed_and_seen_leaving() {
     let gateway = NetNs::new();
     let phone = NetNs::new();
-    let ((_, hub_addr), _) = link(&gateway, &phone, 77);
+    let ((hub_if, hub_addr), _) = link(&gateway, &phone, 77);
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
     let empty_config_dir = tmp.path().join("etc");
@@ -60,6 +64,7 @@ fn a_hub_with_embedded_defaults_is_found_checked_and_seen_leaving() {
         .command("python3")
         .arg(support("mdns_probe.py"))
         .arg(TIMEOUT.as_secs().to_string())
+        .arg(NEW_ADDRESS)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -96,6 +101,22 @@ fn a_hub_with_embedded_defaults_is_found_checked_and_seen_leaving() {
     );
     // Fetched across the veth link, pinned by the announced fingerprint.
     assert_eq!(found["health"]["hub_id"], hub_id.as_str());
+
+    // The gateway gets another address (a DHCP change, a second network):
+    // the hub re-announces without a restart.
+    netns::ip(&[
+        "-n",
+        &gateway.name,
+        "addr",
+        "add",
+        &format!("{NEW_ADDRESS}/24"),
+        "dev",
+        &hub_if,
+    ]);
+    let moved = events
+        .recv_timeout(TIMEOUT * 2)
+        .expect("no re-announcement seen");
+    assert_eq!(moved["event"], "readdressed", "{moved}");
 
     let (status, _) = hub.terminate();
     assert!(status.success(), "{}", hub.stderr());

@@ -19,9 +19,10 @@ pub fn init(level: &str) {
     if stderr_is_journal() {
         match tracing_journald::layer() {
             Ok(journald) => {
-                let _ = registry
-                    .with(journald.with_syslog_identifier("hearth".into()))
-                    .try_init();
+                let journald = journald
+                    .with_syslog_identifier("hearth".into())
+                    .with_priority_mappings(syslog_priorities());
+                let _ = registry.with(journald).try_init();
                 return;
             }
             Err(e) => eprintln!("hearth: journal unavailable ({e}); logging to stderr"),
@@ -30,6 +31,19 @@ pub fn init(level: &str) {
     let _ = registry
         .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
         .try_init();
+}
+
+/// The usual syslog levels (tracing-journald 0.3 maps INFO to "notice" by
+/// default, which `journalctl -p notice` would then show as if important).
+fn syslog_priorities() -> tracing_journald::PriorityMappings {
+    use tracing_journald::Priority;
+    tracing_journald::PriorityMappings {
+        error: Priority::Error,
+        warn: Priority::Warning,
+        info: Priority::Informational,
+        debug: Priority::Debug,
+        trace: Priority::Debug,
+    }
 }
 
 /// systemd sets `$JOURNAL_STREAM` to `<dev>:<inode>` of the stream it

@@ -1,13 +1,15 @@
 """Find a Hearth hub by mDNS with python-zeroconf, check it, see it leave.
 
-Usage: mdns_probe.py TIMEOUT_SECONDS
+Usage: mdns_probe.py TIMEOUT_SECONDS [EXPECTED_NEW_ADDRESS]
 Prints one JSON line per event on stdout:
   {"event": "found", "name", "port", "addresses", "txt", "health"}
       after resolving the first _hearth._tcp.local. instance and fetching
       /api/v1/health from its first IPv4 address with the certificate pinned
       by the TXT "fp" value;
+  {"event": "readdressed", "addresses"} (only with EXPECTED_NEW_ADDRESS)
+      once the hub announces that address too;
   {"event": "removed", "name"} when its goodbye arrives.
-Exits 1 if either does not happen within TIMEOUT_SECONDS each.
+Exits 1 if a step does not happen within TIMEOUT_SECONDS.
 """
 import json
 import os
@@ -20,6 +22,22 @@ sys.path.insert(0, os.path.dirname(__file__))
 from https_health import get_health  # noqa: E402
 
 SERVICE = "_hearth._tcp.local."
+
+
+def wait_for_address(zc, name, expected, events, timeout):
+    """Re-reads the record until the hub's re-announcement carries `expected`."""
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = zc.get_service_info(SERVICE, name, timeout=1000)
+        if info is not None and expected in info.parsed_addresses():
+            print(json.dumps({"event": "readdressed", "addresses": info.parsed_addresses()}), flush=True)
+            return
+        try:
+            events.get(timeout=1.0)  # wake early on any browser event
+        except queue.Empty:
+            pass
+    raise queue.Empty
 
 
 def main() -> int:
@@ -49,6 +67,8 @@ def main() -> int:
             "event": "found", "name": name, "server": info.server, "port": info.port,
             "addresses": addresses, "txt": txt, "health": health,
         }), flush=True)
+        if len(sys.argv) > 2:
+            wait_for_address(zc, name, sys.argv[2], events, timeout)
         while True:
             state, seen = events.get(timeout=timeout)
             if state == ServiceStateChange.Removed and seen == name:
