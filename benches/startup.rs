@@ -14,7 +14,7 @@ mod netns;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{HubProcess, TEST_CONFIG, hearth};
+use common::{HubProcess, TEST_CONFIG, hearth, hearth_run};
 
 const RUNS: usize = 20;
 
@@ -82,14 +82,7 @@ fn main() {
     let config = tmp.path().join("hearth.toml");
     std::fs::write(&config, TEST_CONFIG).unwrap();
     let state = tmp.path().join("loopback");
-    measure("loopback, mDNS off", &state, || {
-        let mut cmd = hearth();
-        cmd.args(["run", "--config"])
-            .arg(&config)
-            .arg("--state-dir")
-            .arg(&state);
-        cmd
-    });
+    measure("loopback, mDNS off", &state, || hearth_run(&config, &state));
 
     let root =
         std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
@@ -99,11 +92,8 @@ fn main() {
         netns::link(&gateway, &peer, 79);
         let state = tmp.path().join("lan");
         measure("veth LAN, mDNS on, embedded defaults", &state, || {
-            let plain = hearth();
-            let mut cmd = gateway.command(plain.get_program());
-            cmd.args(plain.get_args())
-                .arg("run")
-                .env("STATE_DIRECTORY", &state);
+            let mut cmd = gateway.hearth(hearth());
+            cmd.arg("run").env("STATE_DIRECTORY", &state);
             cmd
         });
     } else {

@@ -13,7 +13,7 @@ use std::os::unix::net::UnixDatagram;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{NotifySocket, TEST_CONFIG, TIMEOUT, hearth};
+use common::{NotifySocket, TEST_CONFIG, TIMEOUT, hearth_run};
 
 /// The fields of one datagram of journald's native protocol: `KEY=value\n`,
 /// or the binary-safe `KEY\n<u64 little-endian length><value>\n`.
@@ -50,7 +50,7 @@ fn under_systemd_logs_are_structured_journal_entries() {
         .metadata()
         .unwrap();
     let notify = NotifySocket::new();
-    let plain = hearth();
+    let plain = hearth_run(&config, &tmp.path().join("state"));
     let mut cmd = std::process::Command::new("unshare");
     cmd.args(["--mount", "--propagation", "private", "sh", "-c"])
         .arg(
@@ -60,10 +60,6 @@ fn under_systemd_logs_are_structured_journal_entries() {
         .arg(&journal_dir)
         .arg(plain.get_program())
         .args(plain.get_args())
-        .args(["run", "--config"])
-        .arg(&config)
-        .arg("--state-dir")
-        .arg(tmp.path().join("state"))
         .env(
             "JOURNAL_STREAM",
             format!("{}:{}", stream.dev(), stream.ino()),

@@ -13,7 +13,7 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::sync::mpsc;
 
-use common::{HubProcess, TIMEOUT, hearth, support};
+use common::{HubProcess, TIMEOUT, hearth, hearth_run, support};
 use netns::{NetNs, link};
 
 /// Reads the probe's JSON lines on a thread so every wait can time out.
@@ -45,13 +45,10 @@ fn a_hub_with_embedded_defaults_is_found_checked_followed_and_seen_leaving() {
 
     // No --config and no file: the embedded default ([::]:8443, mDNS on).
     // Its fixed port is only ever bound inside this test's own namespace.
-    let plain = hearth();
-    let mut cmd = gateway.command(plain.get_program());
-    cmd.args(plain.get_args())
-        .arg("run")
+    let mut cmd = gateway.hearth(hearth());
+    cmd.arg("run")
         .env("STATE_DIRECTORY", &state)
-        .env("CONFIGURATION_DIRECTORY", &empty_config_dir)
-        .env("RUST_LOG", "info");
+        .env("CONFIGURATION_DIRECTORY", &empty_config_dir);
     let mut hub = HubProcess::start_command(cmd, &state);
     let runtime = hub.runtime();
     assert!(
@@ -142,20 +139,12 @@ fn mdns_browse_lists_a_hub_advertising_on_a_chosen_interface() {
         ),
     )
     .unwrap();
-    let plain = hearth();
-    let mut cmd = gateway.command(plain.get_program());
-    cmd.args(plain.get_args())
-        .args(["run", "--config"])
-        .arg(&config)
-        .arg("--state-dir")
-        .arg(&state);
+    let cmd = gateway.hearth(hearth_run(&config, &state));
     let mut hub = HubProcess::start_command(cmd, &state);
     let port = hub.api_port();
 
-    let plain = hearth();
     let out = laptop
-        .command(plain.get_program())
-        .args(plain.get_args())
+        .hearth(hearth())
         .args(["mdns", "browse", "--json", "--timeout", "5"])
         .output()
         .unwrap();

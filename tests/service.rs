@@ -8,7 +8,7 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{HubProcess, TEST_CONFIG, hearth, hearth_output};
+use common::{HubProcess, TEST_CONFIG, hearth_output, hearth_run};
 
 #[test]
 fn ready_comes_after_the_api_serves_and_sigterm_exits_zero_with_stopping() {
@@ -58,12 +58,8 @@ fn watchdog_is_petted_by_the_core_loop_when_systemd_asks() {
     let state = tmp.path().join("state");
     let config = tmp.path().join("hearth.toml");
     std::fs::write(&config, TEST_CONFIG).unwrap();
-    let mut cmd = hearth();
-    cmd.args(["run", "--config"])
-        .arg(&config)
-        .arg("--state-dir")
-        .arg(&state)
-        .env("WATCHDOG_USEC", "200000");
+    let mut cmd = hearth_run(&config, &state);
+    cmd.env("WATCHDOG_USEC", "200000");
     let mut hub = HubProcess::start_command(cmd, &state);
     for _ in 0..3 {
         hub.notify.wait_for("WATCHDOG=1");
@@ -79,13 +75,7 @@ fn a_second_hub_on_the_same_state_directory_is_refused_at_once() {
     let config = tmp.path().join("second.toml");
     std::fs::write(&config, TEST_CONFIG).unwrap();
 
-    let out = hearth()
-        .args(["run", "--config"])
-        .arg(&config)
-        .arg("--state-dir")
-        .arg(&state)
-        .output()
-        .unwrap();
+    let out = hearth_run(&config, &state).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains(&state.display().to_string()), "{stderr}");
@@ -109,13 +99,7 @@ fn bad_config_exits_78_naming_file_and_key_before_touching_state() {
     )
     .unwrap();
 
-    let out = hearth()
-        .args(["run", "--config"])
-        .arg(&config)
-        .arg("--state-dir")
-        .arg(&state)
-        .output()
-        .unwrap();
+    let out = hearth_run(&config, &state).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(78), "{stderr}");
     assert!(stderr.contains(&config.display().to_string()), "{stderr}");

@@ -52,6 +52,17 @@ pub fn hearth() -> Command {
     cmd
 }
 
+/// `hearth run --config CONFIG --state-dir STATE`.
+pub fn hearth_run(config: &Path, state_dir: &Path) -> Command {
+    let mut cmd = hearth();
+    cmd.arg("run")
+        .arg("--config")
+        .arg(config)
+        .arg("--state-dir")
+        .arg(state_dir);
+    cmd
+}
+
 /// Runs `hearth ARGS` to completion; returns (status, stdout, stderr).
 pub fn hearth_output(args: &[&str]) -> (ExitStatus, String, String) {
     let out = hearth().args(args).output().expect("run hearth");
@@ -120,13 +131,7 @@ impl HubProcess {
     pub fn start(state_dir: &Path, config: &str) -> Self {
         let config_path = state_dir.with_extension("toml");
         std::fs::write(&config_path, config).unwrap();
-        let mut cmd = hearth();
-        cmd.arg("run")
-            .arg("--config")
-            .arg(&config_path)
-            .arg("--state-dir")
-            .arg(state_dir);
-        Self::start_command(cmd, state_dir)
+        Self::start_command(hearth_run(&config_path, state_dir), state_dir)
     }
 
     /// Starts `cmd` (a `hearth run` of the caller's making) and waits for READY=1.

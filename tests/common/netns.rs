@@ -42,6 +42,21 @@ impl NetNs {
     }
 }
 
+impl NetNs {
+    /// The hearth binary under test (see `common::hearth`), run in this namespace.
+    pub fn hearth(&self, base: Command) -> Command {
+        let mut cmd = self.command(base.get_program());
+        cmd.args(base.get_args());
+        for (key, value) in base.get_envs() {
+            match value {
+                Some(value) => cmd.env(key, value),
+                None => cmd.env_remove(key),
+            };
+        }
+        cmd
+    }
+}
+
 impl Drop for NetNs {
     fn drop(&mut self) {
         let _ = Command::new("ip")
