@@ -15,8 +15,7 @@ readonly TARGETS=(aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf)
 
 rustup target add "${TARGETS[@]}"
 if ! command -v cargo-zigbuild >/dev/null || ! python3 -c 'import ziglang' 2>/dev/null; then
-    python3 -m pip install --quiet --disable-pip-version-check \
-        'ziglang==0.15.2' 'cargo-zigbuild==0.24.0'
+    scripts/pip-install.sh 'ziglang==0.15.2' 'cargo-zigbuild==0.24.0'
 fi
 
 for target in "${TARGETS[@]}"; do

@@ -25,11 +25,5 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# python3 may be Debian's (pip refuses without --break-system-packages) or a
-# pyenv one; pass the flag only where pip knows it.
-pip_flags=(--quiet --disable-pip-version-check)
-if python3 -m pip install --help 2>/dev/null | grep -q -- --break-system-packages; then
-    pip_flags+=(--break-system-packages)
-fi
-python3 -c 'import zeroconf' 2>/dev/null || python3 -m pip install "${pip_flags[@]}" "${PIP_PACKAGES[@]}"
+python3 -c 'import zeroconf' 2>/dev/null || scripts/pip-install.sh "${PIP_PACKAGES[@]}"
 echo "test-deps: ok"
