@@ -8,6 +8,7 @@
 //! - [`store`]: SQLite, owned by one thread; batched writes; backup/restore.
 //! - [`api`]: the HTTPS API (axum) and its TLS identity.
 //! - [`mdns`]: advertising `_hearth._tcp.local.` and browsing for hubs.
+//! - [`tenancy`]: the household's sharing state (Automerge), access, audit.
 //! - [`service`]: sd_notify, logging to the journal or stderr, signals.
 //! - [`cli`]: the `hearth` command line; `main.rs` only calls it.
 
@@ -19,6 +20,7 @@ pub mod mdns;
 pub mod service;
 pub mod state_dir;
 pub mod store;
+pub mod tenancy;
 
 /// `bytes` random bytes from the OS, as lower-case hex.
 ///

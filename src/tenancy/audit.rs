@@ -1,0 +1,251 @@
+//! Reading the audit log: every operation of every replica (M5), filtered to
+//! what the reader may see (M4), each with its outcome derived *now* from the
+//! merged state — took effect, lost to which operation, superseded, or inert
+//! because a grant it relied on was revoked. Nothing derived here is written
+//! back (writing verdicts at merge time would not be idempotent).
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+
+use super::access::Access;
+use super::ops::Caller;
+use super::state::{AuditEntry, Id, TenantState};
+
+/// How an actor the reader may not see is shown.
+pub const HIDDEN_ACTOR: &str = "an administrator of a parent organization";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Effective,
+    /// Lost a concurrent conflict to this operation.
+    LostTo {
+        op: Id,
+    },
+    /// Later overwritten by this operation.
+    SupersededBy {
+        op: Id,
+    },
+    /// Applied, but what it granted no longer holds.
+    Inert {
+        reason: String,
+    },
+    /// Applied, merged with a concurrent edit (role permissions intersected).
+    Merged {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditView {
+    #[serde(flatten)]
+    pub entry: AuditEntry,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// The log as `reader` may see it, oldest first.
+pub fn read(state: &TenantState, now: i64, reader: &Caller) -> Vec<AuditView> {
+    let access = Access::new(state, now);
+    let scope = Scope::of(&access, reader);
+    let by_placement_op: HashMap<&str, &str> = state
+        .audit
+        .iter()
+        .filter_map(|e| Some((e.detail.get("placement_op")?.as_str()?, e.op.as_str())))
+        .collect();
+    state
+        .audit
+        .iter()
+        .filter(|e| scope.sees_entry(&access, e))
+        .map(|e| AuditView {
+            outcome: outcome(&access, &by_placement_op, e),
+            entry: scope.scrub(state, e),
+        })
+        .collect()
+}
+
+fn outcome(access: &Access<'_>, by_placement_op: &HashMap<&str, &str>, e: &AuditEntry) -> Outcome {
+    let state = access.state;
+    if e.kind == "add_device" {
+        return Outcome::Effective;
+    }
+    if let Some(placement_op) = e.detail.get("placement_op").and_then(|v| v.as_str()) {
+        let Some(device) = state.devices.get(&e.subject) else {
+            return Outcome::Effective;
+        };
+        let audit_op = |p: &str| {
+            by_placement_op
+                .get(p)
+                .map_or(p.to_owned(), |op| (*op).to_owned())
+        };
+        if device.placement.op == placement_op {
+            return Outcome::Effective;
+        }
+        if device
+            .losing_placements
+            .iter()
+            .any(|p| p.op == placement_op)
+        {
+            return Outcome::LostTo {
+                op: audit_op(&device.placement.op),
+            };
+        }
+        return Outcome::SupersededBy {
+            op: audit_op(&device.placement.op),
+        };
+    }
+    match e.kind.as_str() {
+        "share" => match state.shares.get(&e.subject) {
+            Some(s) if s.revoked => Outcome::Inert {
+                reason: "the share was revoked".into(),
+            },
+            Some(s) if s.expires.is_some_and(|t| access.now >= t) => Outcome::Inert {
+                reason: "the share expired (by this hub's clock)".into(),
+            },
+            Some(s)
+                if !state
+                    .memberships
+                    .get(&s.membership)
+                    .is_some_and(|m| access.membership_live(m)) =>
+            {
+                Outcome::Inert {
+                    reason: "the membership it relied on was removed".into(),
+                }
+            }
+            _ => Outcome::Effective,
+        },
+        "invite" | "change_role" => match state.memberships.get(&e.subject) {
+            Some(m) if m.removed => Outcome::Inert {
+                reason: "the membership was removed".into(),
+            },
+            Some(m)
+                if e.kind == "change_role"
+                    && e.detail.get("to").and_then(|v| v.as_str()) != Some(m.role.as_str()) =>
+            {
+                Outcome::SupersededBy {
+                    op: last_op_on(state, &e.subject, "change_role").unwrap_or_default(),
+                }
+            }
+            _ => Outcome::Effective,
+        },
+        "edit_role" => match state.roles.get(&e.subject) {
+            Some(r) if r.conflicted => Outcome::Merged {
+                reason: format!(
+                    "intersected with a concurrent edit; the role now holds: {}",
+                    r.perms.to_text()
+                ),
+            },
+            _ => Outcome::Effective,
+        },
+        _ => Outcome::Effective,
+    }
+}
+
+fn last_op_on(state: &TenantState, subject: &str, kind: &str) -> Option<Id> {
+    state
+        .audit
+        .iter()
+        .rev()
+        .find(|e| e.subject == subject && e.kind == kind)
+        .map(|e| e.op.clone())
+}
+
+/// What one reader may see of the log.
+struct Scope<'a> {
+    /// `None`: sees everything (console, or a member of the root organization).
+    orgs: Option<HashSet<&'a str>>,
+    users: HashSet<&'a str>,
+}
+
+impl<'a> Scope<'a> {
+    fn of(access: &Access<'a>, reader: &Caller) -> Self {
+        let state = access.state;
+        let root = state
+            .orgs
+            .values()
+            .find(|o| o.parent.is_none())
+            .map(|o| o.id.as_str());
+        let orgs = match reader {
+            Caller::Console => None,
+            Caller::User(user) => {
+                let visible = access.visible_orgs(user);
+                if root.is_some_and(|r| visible.contains(r)) {
+                    None
+                } else {
+                    Some(visible)
+                }
+            }
+        };
+        let users = match &orgs {
+            None => state.users.keys().map(String::as_str).collect(),
+            Some(orgs) => state
+                .memberships
+                .values()
+                .filter(|m| orgs.contains(m.org.as_str()))
+                .map(|m| m.user.as_str())
+                .collect(),
+        };
+        Scope { orgs, users }
+    }
+
+    fn sees_org(&self, org: &str) -> bool {
+        self.orgs.as_ref().is_none_or(|orgs| orgs.contains(org))
+    }
+
+    /// An entry is visible when the organization it is about is.
+    fn sees_entry(&self, access: &Access<'_>, e: &AuditEntry) -> bool {
+        if self.orgs.is_none() {
+            return true;
+        }
+        let state = access.state;
+        let org: Option<String> = match e.kind.as_str() {
+            "found" => Some(e.subject.clone()),
+            "create_org" | "rename_org" | "delete_org" => Some(e.subject.clone()),
+            "invite" | "change_role" | "remove_member" => {
+                state.memberships.get(&e.subject).map(|m| m.org.clone())
+            }
+            "create_role" | "edit_role" | "delete_role" => {
+                state.roles.get(&e.subject).map(|r| r.org.clone())
+            }
+            "share" | "unshare" => state
+                .shares
+                .get(&e.subject)
+                .and_then(|s| state.devices.get(&s.device))
+                .and_then(|d| access.effective_org(d))
+                .map(str::to_owned),
+            "change_email" => return self.users.contains(e.subject.as_str()),
+            // Device operations: the device's organization now.
+            _ => state
+                .devices
+                .get(&e.subject)
+                .and_then(|d| access.effective_org(d))
+                .map(str::to_owned),
+        };
+        org.is_some_and(|o| self.sees_org(&o))
+    }
+
+    /// Hides actors and ids the reader may not see.
+    fn scrub(&self, state: &TenantState, e: &AuditEntry) -> AuditEntry {
+        let mut entry = e.clone();
+        if self.orgs.is_none() {
+            return entry;
+        }
+        if !self.users.contains(entry.by.as_str()) {
+            entry.by = HIDDEN_ACTOR.into();
+        }
+        entry.replica = String::new();
+        let hide = |v: &mut serde_json::Value| {
+            if let Some(s) = v.as_str()
+                && ((state.orgs.contains_key(s) && !self.sees_org(s))
+                    || (state.users.contains_key(s) && !self.users.contains(s)))
+            {
+                *v = serde_json::Value::String("hidden".into());
+            }
+        };
+        if let Some(map) = entry.detail.as_object_mut() {
+            map.values_mut().for_each(hide);
+        }
+        entry
+    }
+}

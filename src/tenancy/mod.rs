@@ -1,0 +1,19 @@
+//! Tenancy: the household's replicated sharing state (DESIGN §3).
+//!
+//! Owns the tenant's Automerge document: its layout ([`schema`]), reading it
+//! with the merge rules applied ([`state`]), who may do what ([`access`]),
+//! the operations ([`ops`]) and the audit log's verdicts ([`audit`]). It never
+//! holds telemetry, and never writes a merge verdict into the document:
+//! verdicts are derived when read, so merging stays idempotent (M6).
+
+pub mod access;
+pub mod audit;
+pub mod ops;
+pub mod perms;
+pub mod schema;
+pub mod state;
+
+pub use access::{Access, VisibleDevice};
+pub use ops::{Caller, OpError, Tenant};
+pub use perms::{PermSet, Permission};
+pub use state::{Level, TenantState};

@@ -1,0 +1,320 @@
+//! The sharing operations of DESIGN §3. Each is validated against this
+//! replica's state and then applied as **one** Automerge change that also
+//! appends its audit entry, so an operation is never half-applied and every
+//! accepted operation reaches every replica's log (M5).
+//!
+//! Errors say what to do instead. [`OpError::NotFound`] covers both "does not
+//! exist" and "outside your view", so a probe learns nothing (M4).
+
+mod devices;
+mod members;
+mod orgs;
+mod roles;
+
+use automerge::transaction::{CommitOptions, Transactable, Transaction};
+use automerge::{Automerge, ObjType, ReadDoc};
+
+use super::access::Access;
+use super::perms::Permission;
+use super::schema::{self, SCHEMA_VERSION};
+use super::state::{Id, TenantState};
+
+pub use devices::Transfer;
+pub use members::{Invited, Removed};
+
+/// Who performs an operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// A signed-in user (their id).
+    User(Id),
+    /// The hub's console (admin socket): root or the service user on the
+    /// hub itself; may do anything, e.g. recover a tenant with no admin left.
+    Console,
+}
+
+impl Caller {
+    pub fn user(id: &str) -> Self {
+        Caller::User(id.to_owned())
+    }
+
+    fn audit_name(&self) -> &str {
+        match self {
+            Caller::User(id) => id,
+            Caller::Console => "console",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpError {
+    /// Does not exist, or the caller may not see it: the API's 404.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The caller sees the target but lacks a permission: the API's 403.
+    #[error("you need the {permission} permission in {scope} for this")]
+    Denied {
+        permission: Permission,
+        scope: String,
+    },
+    /// A well-formed request that cannot be done; the message says what to do.
+    #[error("{0}")]
+    Refused(String),
+    /// Malformed input.
+    #[error("{0}")]
+    Invalid(String),
+    #[error(
+        "this household's data has schema version {0}, newer than this hub understands \
+         ({SCHEMA_VERSION}); it keeps syncing, but update hearth to make changes here"
+    )]
+    SchemaTooNew(u64),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<automerge::AutomergeError> for OpError {
+    fn from(e: automerge::AutomergeError) -> Self {
+        OpError::Internal(e.to_string())
+    }
+}
+
+impl From<super::state::ReadError> for OpError {
+    fn from(e: super::state::ReadError) -> Self {
+        OpError::Internal(e.to_string())
+    }
+}
+
+/// One replica of a tenant's sharing document, and the operations on it.
+pub struct Tenant {
+    doc: Automerge,
+    /// This replica's name in audit entries (the hub id); the Automerge
+    /// actor id stays random per process.
+    replica: String,
+}
+
+/// The ids a new tenant starts with.
+#[derive(Debug, Clone)]
+pub struct Founded {
+    pub root_org: Id,
+    pub admin: Id,
+    pub admin_membership: Id,
+}
+
+impl Tenant {
+    /// Creates a new tenant with its root organization and first admin.
+    ///
+    /// # Errors
+    /// [`OpError::Invalid`] for a bad email or empty name.
+    pub fn found(
+        replica: &str,
+        root_name: &str,
+        admin_email: &str,
+        now: i64,
+    ) -> Result<(Self, Founded), OpError> {
+        let email = normalize_email(admin_email)?;
+        let root_name = non_empty("organization name", root_name)?;
+        let mut tenant = Tenant {
+            doc: Automerge::new(),
+            replica: replica.to_owned(),
+        };
+        let founded = Founded {
+            root_org: new_id(),
+            admin: new_id(),
+            admin_membership: new_id(),
+        };
+        let tenant_id = new_id();
+        let f = founded.clone();
+        tenant.commit(
+            &Caller::Console,
+            "found",
+            &f.root_org.clone(),
+            serde_json::json!({ "name": root_name, "admin": f.admin }),
+            now,
+            |tx| {
+                schema::create(tx, &tenant_id, &f.root_org, &root_name)?;
+                members::put_user(tx, &f.admin, &email)?;
+                members::put_membership(
+                    tx,
+                    &f.admin_membership,
+                    &f.admin,
+                    &f.root_org,
+                    schema::ROLE_ADMIN,
+                )
+            },
+        )?;
+        Ok((tenant, founded))
+    }
+
+    /// Wraps an existing document (loaded from storage or received by sync).
+    pub fn from_doc(doc: Automerge, replica: &str) -> Self {
+        Tenant {
+            doc,
+            replica: replica.to_owned(),
+        }
+    }
+
+    pub fn doc(&self) -> &Automerge {
+        &self.doc
+    }
+
+    pub fn doc_mut(&mut self) -> &mut Automerge {
+        &mut self.doc
+    }
+
+    /// The merged state, conflicts resolved.
+    ///
+    /// # Errors
+    /// When the document is not a tenant document.
+    pub fn state(&self) -> Result<TenantState, OpError> {
+        Ok(TenantState::read(&self.doc)?)
+    }
+
+    /// State for validating a write: refuses a document from a newer schema.
+    fn writable_state(&self) -> Result<TenantState, OpError> {
+        let state = self.state()?;
+        if !state.writable() {
+            return Err(OpError::SchemaTooNew(state.schema));
+        }
+        Ok(state)
+    }
+
+    /// Applies `change` and its audit entry as one Automerge change.
+    fn commit<F>(
+        &mut self,
+        caller: &Caller,
+        kind: &str,
+        subject: &str,
+        detail: serde_json::Value,
+        now: i64,
+        change: F,
+    ) -> Result<Id, OpError>
+    where
+        F: FnOnce(&mut Transaction<'_>) -> Result<(), automerge::AutomergeError>,
+    {
+        let op = new_id();
+        let replica = self.replica.clone();
+        self.doc
+            .transact_with::<_, _, automerge::AutomergeError, _>(
+                |_| {
+                    CommitOptions::default()
+                        .with_message(format!("{kind} {subject}"))
+                        .with_time(now / 1000)
+                },
+                |tx| {
+                    change(tx)?;
+                    let audit = schema::object(tx, schema::AUDIT)?;
+                    let at = tx.length(&audit);
+                    let entry = tx.insert_object(&audit, at, ObjType::Map)?;
+                    tx.put(&entry, "op", op.as_str())?;
+                    tx.put(&entry, "kind", kind)?;
+                    tx.put(&entry, "by", caller.audit_name())?;
+                    tx.put(&entry, "replica", replica.as_str())?;
+                    tx.put(&entry, "at", now)?;
+                    tx.put(&entry, "subject", subject)?;
+                    tx.put(&entry, "detail", detail.to_string())?;
+                    Ok(())
+                },
+            )
+            .map_err(|failure| OpError::Internal(failure.error.to_string()))?;
+        Ok(op)
+    }
+}
+
+/// Checks `permission` over `org` for `caller`; the console may do anything.
+fn require(
+    access: &Access<'_>,
+    caller: &Caller,
+    permission: Permission,
+    org: &str,
+) -> Result<(), OpError> {
+    match caller {
+        Caller::Console => Ok(()),
+        Caller::User(user) if access.can_manage(user, permission, org) => Ok(()),
+        Caller::User(_) => Err(OpError::Denied {
+            permission,
+            scope: org_label(access, org),
+        }),
+    }
+}
+
+/// Can the caller see organization `org` at all (else it is "not found")?
+fn sees_org(access: &Access<'_>, caller: &Caller, org: &str) -> bool {
+    match caller {
+        Caller::Console => access.org_live(org),
+        Caller::User(user) => access.visible_orgs(user).contains(org),
+    }
+}
+
+fn org_label(access: &Access<'_>, org: &str) -> String {
+    access.state.orgs.get(org).map_or_else(
+        || org.to_owned(),
+        |o| format!("organization \"{}\"", o.name),
+    )
+}
+
+/// A new random id: 64 bits, hex.
+pub fn new_id() -> Id {
+    crate::random_hex(8)
+}
+
+/// Trimmed, lower-cased, Unicode NFC; no provider-specific folding.
+///
+/// # Errors
+/// [`OpError::Invalid`] for something that is not an email address.
+pub fn normalize_email(email: &str) -> Result<String, OpError> {
+    use unicode_normalization::UnicodeNormalization;
+    let email: String = email.trim().nfc().collect::<String>().to_lowercase();
+    match email.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty() && !domain.is_empty() && !email.contains(char::is_whitespace) =>
+        {
+            Ok(email)
+        }
+        _ => Err(OpError::Invalid(format!(
+            "{email:?} is not an email address"
+        ))),
+    }
+}
+
+fn non_empty(what: &str, value: &str) -> Result<String, OpError> {
+    let value = value.trim();
+    if value.is_empty() || value.len() > 200 {
+        return Err(OpError::Invalid(format!(
+            "{what} must be 1 to 200 characters"
+        )));
+    }
+    Ok(value.to_owned())
+}
+
+fn put_map<T: Transactable>(
+    tx: &mut T,
+    map: &str,
+    id: &str,
+    fields: &[(&str, automerge::ScalarValue)],
+) -> Result<automerge::ObjId, automerge::AutomergeError> {
+    let parent = schema::object(tx, map)?;
+    let obj = tx.put_object(&parent, id, ObjType::Map)?;
+    for (key, value) in fields {
+        tx.put(&obj, *key, value.clone())?;
+    }
+    Ok(obj)
+}
+
+/// Sets one field of an existing entity.
+fn set_field<T: Transactable>(
+    tx: &mut T,
+    map: &str,
+    id: &str,
+    key: &str,
+    value: impl Into<automerge::ScalarValue>,
+) -> Result<(), automerge::AutomergeError> {
+    let parent = schema::object(tx, map)?;
+    match tx.get(&parent, id)? {
+        Some((automerge::Value::Object(_), obj)) => tx.put(&obj, key, value),
+        _ => Err(automerge::AutomergeError::InvalidObjId(format!(
+            "{map}/{id}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,134 @@
+//! Organizations: create, rename, delete.
+//!
+//! Deleting is refused while the organization holds devices, members or
+//! sub-organizations, naming them. If a device is moved into it concurrently
+//! with its deletion, the device falls back to the nearest live ancestor
+//! (see `Access::effective_org`).
+
+use super::{Caller, OpError, Tenant, new_id, non_empty, put_map, require, sees_org, set_field};
+use crate::tenancy::access::Access;
+use crate::tenancy::perms::Permission;
+use crate::tenancy::schema;
+use crate::tenancy::state::Id;
+
+impl Tenant {
+    /// Creates a sub-organization of `parent`; returns its id.
+    ///
+    /// # Errors
+    /// As [`OpError`] says.
+    pub fn create_org(
+        &mut self,
+        by: &Caller,
+        parent: &str,
+        name: &str,
+        now: i64,
+    ) -> Result<Id, OpError> {
+        let name = non_empty("organization name", name)?;
+        let state = self.writable_state()?;
+        let access = Access::new(&state, now);
+        if !sees_org(&access, by, parent) {
+            return Err(OpError::NotFound(format!("organization {parent}")));
+        }
+        require(&access, by, Permission::ManageOrgs, parent)?;
+        let id = new_id();
+        let detail = serde_json::json!({ "name": name, "parent": parent });
+        self.commit(by, "create_org", &id, detail, now, |tx| {
+            put_map(
+                tx,
+                schema::ORGS,
+                &id,
+                &[
+                    ("name", name.as_str().into()),
+                    ("parent", parent.into()),
+                    ("deleted", false.into()),
+                ],
+            )?;
+            Ok(())
+        })?;
+        Ok(id)
+    }
+
+    /// Renames an organization.
+    ///
+    /// # Errors
+    /// As [`OpError`] says.
+    pub fn rename_org(
+        &mut self,
+        by: &Caller,
+        org: &str,
+        name: &str,
+        now: i64,
+    ) -> Result<Id, OpError> {
+        let name = non_empty("organization name", name)?;
+        let state = self.writable_state()?;
+        let access = Access::new(&state, now);
+        if !sees_org(&access, by, org) {
+            return Err(OpError::NotFound(format!("organization {org}")));
+        }
+        require(&access, by, Permission::ManageOrgs, org)?;
+        let detail = serde_json::json!({ "name": name });
+        self.commit(by, "rename_org", org, detail, now, |tx| {
+            set_field(tx, schema::ORGS, org, "name", name.as_str())
+        })
+    }
+
+    /// Deletes an empty organization. The root cannot be deleted.
+    ///
+    /// # Errors
+    /// [`OpError::Refused`] naming what it still holds.
+    pub fn delete_org(&mut self, by: &Caller, org: &str, now: i64) -> Result<Id, OpError> {
+        let state = self.writable_state()?;
+        let access = Access::new(&state, now);
+        if !sees_org(&access, by, org) {
+            return Err(OpError::NotFound(format!("organization {org}")));
+        }
+        let Some(parent) = state.orgs.get(org).and_then(|o| o.parent.clone()) else {
+            return Err(OpError::Refused(
+                "the household's root organization cannot be deleted".into(),
+            ));
+        };
+        require(&access, by, Permission::ManageOrgs, &parent)?;
+        let devices: Vec<&str> = state
+            .devices
+            .values()
+            .filter(|d| !d.deleted && access.effective_org(d) == Some(org))
+            .map(|d| d.name.as_str())
+            .collect();
+        let members: Vec<&str> = state
+            .memberships
+            .values()
+            .filter(|m| m.org == org && access.membership_live(m))
+            .filter_map(|m| {
+                state
+                    .users
+                    .get(state.canonical(&m.user))
+                    .map(|u| u.email.as_str())
+            })
+            .collect();
+        let children: Vec<&str> = state
+            .orgs
+            .values()
+            .filter(|o| o.parent.as_deref() == Some(org) && access.org_live(&o.id))
+            .map(|o| o.name.as_str())
+            .collect();
+        let mut holds = Vec::new();
+        for (what, names) in [
+            ("devices", devices),
+            ("members", members),
+            ("sub-organizations", children),
+        ] {
+            if !names.is_empty() {
+                holds.push(format!("{what}: {}", names.join(", ")));
+            }
+        }
+        if !holds.is_empty() {
+            return Err(OpError::Refused(format!(
+                "the organization still holds {}; move or remove them first",
+                holds.join("; ")
+            )));
+        }
+        self.commit(by, "delete_org", org, serde_json::json!({}), now, |tx| {
+            set_field(tx, schema::ORGS, org, "deleted", true)
+        })
+    }
+}

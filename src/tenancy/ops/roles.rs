@@ -1,0 +1,122 @@
+//! Roles: create, edit, delete. A role is defined in an organization and
+//! usable there and below; `manage_roles` in O edits roles defined in O or
+//! below, never above. An edit writes the whole permission set as one value,
+//! so concurrent edits resolve to their intersection (see `perms.rs`).
+
+use super::{Caller, OpError, Tenant, new_id, non_empty, require, sees_org, set_field};
+use crate::tenancy::access::Access;
+use crate::tenancy::perms::{PermSet, Permission};
+use crate::tenancy::schema;
+use crate::tenancy::state::{Id, Role};
+
+impl Tenant {
+    /// Defines a role in `org`; returns its id.
+    ///
+    /// # Errors
+    /// As [`OpError`] says.
+    pub fn create_role(
+        &mut self,
+        by: &Caller,
+        org: &str,
+        name: &str,
+        perms: PermSet,
+        now: i64,
+    ) -> Result<Id, OpError> {
+        let name = non_empty("role name", name)?;
+        let state = self.writable_state()?;
+        let access = Access::new(&state, now);
+        if !sees_org(&access, by, org) {
+            return Err(OpError::NotFound(format!("organization {org}")));
+        }
+        require(&access, by, Permission::ManageRoles, org)?;
+        if state
+            .roles
+            .values()
+            .any(|r| !r.deleted && r.org == org && r.name.eq_ignore_ascii_case(&name))
+        {
+            return Err(OpError::Refused(format!(
+                "a role named \"{name}\" already exists here; edit it instead"
+            )));
+        }
+        let id = new_id();
+        let detail = serde_json::json!({ "name": name, "org": org, "perms": perms.to_text() });
+        self.commit(by, "create_role", &id, detail, now, |tx| {
+            let roles = schema::object(tx, schema::ROLES)?;
+            schema::put_role(tx, &roles, &id, &name, org, perms)
+        })?;
+        Ok(id)
+    }
+
+    /// Replaces a role's permission set.
+    ///
+    /// # Errors
+    /// As [`OpError`] says.
+    pub fn edit_role(
+        &mut self,
+        by: &Caller,
+        role: &str,
+        perms: PermSet,
+        now: i64,
+    ) -> Result<Id, OpError> {
+        let state = self.writable_state()?;
+        let access = Access::new(&state, now);
+        let r = visible_role(&access, by, role)?;
+        require(&access, by, Permission::ManageRoles, &r.org)?;
+        let detail = serde_json::json!({ "from": r.perms.to_text(), "to": perms.to_text() });
+        self.commit(by, "edit_role", role, detail, now, |tx| {
+            set_field(tx, schema::ROLES, role, "perms", perms.to_text())
+        })
+    }
+
+    /// Deletes a role no live member holds. Built-in roles stay.
+    ///
+    /// # Errors
+    /// [`OpError::Refused`] naming who still holds it.
+    pub fn delete_role(&mut self, by: &Caller, role: &str, now: i64) -> Result<Id, OpError> {
+        let state = self.writable_state()?;
+        let access = Access::new(&state, now);
+        let r = visible_role(&access, by, role)?;
+        require(&access, by, Permission::ManageRoles, &r.org)?;
+        if schema::builtin_roles().iter().any(|(id, _, _)| *id == role) {
+            return Err(OpError::Refused(format!(
+                "\"{}\" is a built-in role; edit it instead",
+                r.name
+            )));
+        }
+        let holders: Vec<&str> = state
+            .memberships
+            .values()
+            .filter(|m| m.role == role && access.membership_live(m))
+            .filter_map(|m| {
+                state
+                    .users
+                    .get(state.canonical(&m.user))
+                    .map(|u| u.email.as_str())
+            })
+            .collect();
+        if !holders.is_empty() {
+            return Err(OpError::Refused(format!(
+                "role \"{}\" is still held by {}; give them another role first",
+                r.name,
+                holders.join(", ")
+            )));
+        }
+        self.commit(
+            by,
+            "delete_role",
+            role,
+            serde_json::json!({ "name": r.name }),
+            now,
+            |tx| set_field(tx, schema::ROLES, role, "deleted", true),
+        )
+    }
+}
+
+fn visible_role<'a>(access: &Access<'a>, by: &Caller, role: &str) -> Result<&'a Role, OpError> {
+    access
+        .state
+        .roles
+        .get(role)
+        .filter(|r| !r.deleted && sees_org(access, by, &r.org))
+        .ok_or_else(|| OpError::NotFound(format!("role {role}")))
+}

@@ -1,0 +1,524 @@
+//! The seed stories of the tenancy issue, told at library level, and the
+//! merge rules checked on replicas that exchange changes through Automerge's
+//! sync protocol.
+
+use automerge::Automerge;
+use automerge::sync::{self, SyncDoc};
+
+use super::*;
+use crate::tenancy::audit::{self, Outcome};
+use crate::tenancy::perms::{PermSet, Permission::*};
+use crate::tenancy::state::Level;
+
+const NOW: i64 = 1_700_000_000_000;
+const HOUR: i64 = 3_600_000;
+
+struct Household {
+    t: Tenant,
+    root: Id,
+    admin: Caller,
+    admin_id: Id,
+    garage: Id,
+    beer: Id,
+}
+
+fn household() -> Household {
+    let (mut t, f) = Tenant::found("hub-a", "Home", "Admin@Example.org ", NOW).unwrap();
+    let admin = Caller::user(&f.admin);
+    let garage = t
+        .add_device(&admin, &f.root_org, "Garage door", None, NOW)
+        .unwrap();
+    let beer = t
+        .add_device(&admin, &f.root_org, "Beer machine", None, NOW)
+        .unwrap();
+    Household {
+        t,
+        root: f.root_org,
+        admin,
+        admin_id: f.admin,
+        garage,
+        beer,
+    }
+}
+
+fn level(t: &Tenant, user: &str, device: &str, now: i64) -> Option<Level> {
+    let state = t.state().unwrap();
+    Access::new(&state, now).device_level(user, &state.devices[device])
+}
+
+#[test]
+fn garage_door_to_a_spouse_who_may_view_but_not_control_own_devices() {
+    let mut h = household();
+    let viewer =
+        h.t.create_role(
+            &h.admin,
+            &h.root,
+            "Viewer",
+            PermSet::of(&[ViewOwnDevices]),
+            NOW,
+        )
+        .unwrap();
+    let spouse =
+        h.t.invite(&h.admin, "spouse@example.org", &h.root, &viewer, NOW)
+            .unwrap();
+    assert!(spouse.warning.is_none());
+
+    let done =
+        h.t.transfer(&h.admin, &h.garage, "spouse@example.org", None, NOW)
+            .unwrap();
+    assert!(matches!(done, Transfer::Done { .. }), "{done:?}");
+
+    assert_eq!(level(&h.t, &spouse.user, &h.garage, NOW), Some(Level::View));
+    assert_eq!(
+        level(&h.t, &spouse.user, &h.beer, NOW),
+        None,
+        "the beer machine stays invisible"
+    );
+    let state = h.t.state().unwrap();
+    let hers = Access::new(&state, NOW).devices_of(&spouse.user);
+    assert_eq!(
+        hers.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(),
+        ["Garage door"]
+    );
+    assert!(hers[0].owned);
+    // The admin still sees (and controls) both.
+    assert_eq!(Access::new(&state, NOW).devices_of(&h.admin_id).len(), 2);
+    assert_eq!(
+        level(&h.t, &h.admin_id, &h.garage, NOW),
+        Some(Level::Control)
+    );
+
+    // The two refusals Blynk's users trip on, said properly.
+    let again =
+        h.t.transfer(&h.admin, &h.garage, &spouse.user, None, NOW)
+            .unwrap();
+    assert!(
+        matches!(&again, Transfer::AlreadyOwner(m) if m.contains("already owns Garage door")),
+        "{again:?}"
+    );
+    let err =
+        h.t.transfer(&h.admin, &h.garage, "neighbour@example.org", None, NOW)
+            .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "neighbour@example.org is not a member of this household; invite them first — they keep their other memberships"
+    );
+    // She may not hand the beer machine to herself.
+    let err =
+        h.t.transfer(
+            &Caller::user(&spouse.user),
+            &h.beer,
+            &spouse.user,
+            None,
+            NOW,
+        )
+        .unwrap_err();
+    assert_eq!(err, OpError::NotFound(format!("device {}", h.beer)));
+}
+
+#[test]
+fn a_family_sub_organization_sees_its_device_and_nothing_of_the_root() {
+    let mut h = household();
+    let family = h.t.create_org(&h.admin, &h.root, "Family", NOW).unwrap();
+    let family_role =
+        h.t.create_role(
+            &h.admin,
+            &family,
+            "Family",
+            PermSet::of(&[ViewOrgDevices]),
+            NOW,
+        )
+        .unwrap();
+    let kid =
+        h.t.invite(&h.admin, "kid@example.org", &family, &family_role, NOW)
+            .unwrap();
+    h.t.transfer(&h.admin, &h.garage, &kid.user, Some(&family), NOW)
+        .unwrap();
+
+    let state = h.t.state().unwrap();
+    let access = Access::new(&state, NOW);
+    let theirs = access.devices_of(&kid.user);
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs[0].org_path, ["Family"], "no root organization name");
+    assert_eq!(
+        access.device_level(&kid.user, &state.devices[&h.beer]),
+        None
+    );
+    assert_eq!(
+        access
+            .visible_orgs(&kid.user)
+            .into_iter()
+            .collect::<Vec<_>>(),
+        [family.as_str()]
+    );
+
+    // The root admin lists it without switching, labelled with its path.
+    let admins = access.devices_of(&h.admin_id);
+    let garage = admins.iter().find(|d| d.id == h.garage).unwrap();
+    assert_eq!(garage.org_path, ["Home", "Family"]);
+
+    // Probing the root from below learns nothing.
+    let kid_caller = Caller::user(&kid.user);
+    assert!(matches!(
+        h.t.create_org(&kid_caller, &h.root, "x", NOW),
+        Err(OpError::NotFound(_))
+    ));
+    assert!(matches!(
+        h.t.rename_device(&kid_caller, &h.beer, "x", NOW),
+        Err(OpError::NotFound(_))
+    ));
+    let root_admin_membership = state
+        .memberships
+        .values()
+        .find(|m| m.user == h.admin_id)
+        .unwrap()
+        .id
+        .clone();
+    assert!(matches!(
+        h.t.change_role(&kid_caller, &root_admin_membership, "user", NOW),
+        Err(OpError::NotFound(_))
+    ));
+
+    // Their audit view holds no root-organization event and no root actor.
+    let log = audit::read(&state, NOW, &kid_caller);
+    assert!(!log.is_empty());
+    for view in &log {
+        assert_ne!(view.entry.subject, h.beer);
+        assert_ne!(view.entry.subject, h.root);
+        assert_ne!(view.entry.by, h.admin_id);
+        assert!(!view.entry.detail.to_string().contains(&h.root), "{view:?}");
+    }
+    assert!(log.iter().any(|v| v.entry.by == audit::HIDDEN_ACTOR));
+}
+
+#[test]
+fn inviting_an_address_present_elsewhere_is_normal() {
+    let mut h = household();
+    let garden =
+        h.t.create_org(&h.admin, &h.root, "Garden club", NOW)
+            .unwrap();
+    let first =
+        h.t.invite(&h.admin, "friend@example.org", &h.root, "user", NOW)
+            .unwrap();
+    let second =
+        h.t.invite(&h.admin, " FRIEND@example.org", &garden, "staff", NOW)
+            .unwrap();
+    assert!(!first.existing_user && second.existing_user);
+    assert_eq!(first.user, second.user);
+    assert_ne!(first.membership, second.membership);
+    // A second household may have the same person too.
+    let (_, other) = Tenant::found("hub-b", "Cottage", "friend@example.org", NOW).unwrap();
+    assert!(!other.admin.is_empty());
+    // Inviting with a role that can see nothing is allowed, and said.
+    let guests = h.t.create_org(&h.admin, &h.root, "Guests", NOW).unwrap();
+    let nothing =
+        h.t.create_role(&h.admin, &guests, "Guest", PermSet::EMPTY, NOW)
+            .unwrap();
+    let guest =
+        h.t.invite(&h.admin, "guest@example.org", &guests, &nothing, NOW)
+            .unwrap();
+    assert!(guest.warning.unwrap().contains("can see no devices"));
+}
+
+#[test]
+fn a_guests_expiring_share_stops_at_expiry_by_the_hubs_clock() {
+    let mut h = household();
+    let guests = h.t.create_org(&h.admin, &h.root, "Guests", NOW).unwrap();
+    let nothing =
+        h.t.create_role(&h.admin, &guests, "Guest", PermSet::EMPTY, NOW)
+            .unwrap();
+    let guest =
+        h.t.invite(&h.admin, "guest@example.org", &guests, &nothing, NOW)
+            .unwrap();
+    h.t.share(
+        &h.admin,
+        &h.garage,
+        "guest@example.org",
+        Level::Control,
+        Some(NOW + HOUR),
+        NOW,
+    )
+    .unwrap();
+
+    assert_eq!(
+        level(&h.t, &guest.user, &h.garage, NOW + HOUR - 1),
+        Some(Level::Control)
+    );
+    assert_eq!(level(&h.t, &guest.user, &h.garage, NOW + HOUR), None);
+    let state = h.t.state().unwrap();
+    let shown = Access::new(&state, NOW).devices_of(&guest.user);
+    assert_eq!(shown.len(), 1);
+    assert!(
+        shown[0].org_path.is_empty(),
+        "a share shows nothing of the device's organization"
+    );
+    assert_eq!(level(&h.t, &guest.user, &h.beer, NOW), None);
+}
+
+#[test]
+fn errors_say_what_to_do() {
+    let mut h = household();
+    let family = h.t.create_org(&h.admin, &h.root, "Family", NOW).unwrap();
+    h.t.move_device(&h.admin, &h.garage, &family, NOW).unwrap();
+    let err =
+        h.t.delete_org(&h.admin, &family, NOW)
+            .unwrap_err()
+            .to_string();
+    assert!(
+        err.contains("devices: Garage door") && err.contains("move or remove them first"),
+        "{err}"
+    );
+    let err =
+        h.t.delete_org(&h.admin, &h.root, NOW)
+            .unwrap_err()
+            .to_string();
+    assert!(err.contains("root organization cannot be deleted"), "{err}");
+    let me =
+        h.t.state()
+            .unwrap()
+            .memberships
+            .values()
+            .next()
+            .unwrap()
+            .id
+            .clone();
+    let err =
+        h.t.remove_member(&h.admin, &me, NOW)
+            .unwrap_err()
+            .to_string();
+    assert!(err.contains("last administrator"), "{err}");
+    let plain =
+        h.t.invite(&h.admin, "p@example.org", &h.root, "user", NOW)
+            .unwrap();
+    let err =
+        h.t.add_device(&Caller::user(&plain.user), &h.root, "x", None, NOW)
+            .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "you need the manage_devices permission in organization \"Home\" for this"
+    );
+    // Removing a member who owns devices is allowed and lists them.
+    h.t.transfer(&h.admin, &h.beer, &plain.user, None, NOW)
+        .unwrap();
+    let removed = h.t.remove_member(&h.admin, &plain.membership, NOW).unwrap();
+    assert_eq!(removed.ownerless_devices, [h.beer.clone()]);
+}
+
+// ---- merging replicas -------------------------------------------------------
+
+/// Runs Automerge's sync protocol between two documents until quiet.
+fn sync_pair(a: &mut Automerge, b: &mut Automerge) {
+    let (mut sa, mut sb) = (sync::State::new(), sync::State::new());
+    for _ in 0..32 {
+        let to_b = a.generate_sync_message(&mut sa);
+        let to_a = b.generate_sync_message(&mut sb);
+        if to_b.is_none() && to_a.is_none() {
+            return;
+        }
+        if let Some(m) = to_b {
+            b.receive_sync_message(&mut sb, m).unwrap();
+        }
+        if let Some(m) = to_a {
+            a.receive_sync_message(&mut sa, m).unwrap();
+        }
+    }
+    panic!("sync did not settle");
+}
+
+/// A second replica of `h`'s tenant (its own actor id).
+fn replica(t: &mut Tenant, name: &str) -> Tenant {
+    let mut doc = Automerge::new();
+    sync_pair(t.doc_mut(), &mut doc);
+    Tenant::from_doc(doc, name)
+}
+
+fn converge(a: &mut Tenant, b: &mut Tenant) {
+    sync_pair(a.doc_mut(), b.doc_mut());
+    assert_eq!(a.doc().get_heads(), b.doc().get_heads());
+}
+
+#[test]
+fn concurrent_transfers_leave_one_owner_and_the_log_says_who_lost() {
+    let mut h = household();
+    let alice =
+        h.t.invite(&h.admin, "alice@example.org", &h.root, "user", NOW)
+            .unwrap();
+    let bob =
+        h.t.invite(&h.admin, "bob@example.org", &h.root, "user", NOW)
+            .unwrap();
+    let mut other = replica(&mut h.t, "hub-b");
+    h.t.transfer(&h.admin, &h.garage, &alice.user, None, NOW)
+        .unwrap();
+    other
+        .transfer(&h.admin, &h.garage, &bob.user, None, NOW)
+        .unwrap();
+    converge(&mut h.t, &mut other);
+
+    let (sa, sb) = (h.t.state().unwrap(), other.state().unwrap());
+    let owner = |s: &TenantState| {
+        Access::new(s, NOW)
+            .effective_owner(&s.devices[&h.garage])
+            .map(|m| m.user.clone())
+    };
+    assert_eq!(
+        owner(&sa),
+        owner(&sb),
+        "M1/M2: one owner, the same everywhere"
+    );
+    assert!(owner(&sa) == Some(alice.user.clone()) || owner(&sa) == Some(bob.user.clone()));
+    for state in [&sa, &sb] {
+        let log = audit::read(state, NOW, &h.admin);
+        let transfers: Vec<_> = log.iter().filter(|v| v.entry.kind == "transfer").collect();
+        assert_eq!(transfers.len(), 2, "M5: both operations are in every log");
+        let winner = transfers
+            .iter()
+            .find(|v| v.outcome == Outcome::Effective)
+            .unwrap();
+        let loser = transfers
+            .iter()
+            .find(|v| v.outcome != Outcome::Effective)
+            .unwrap();
+        assert_eq!(
+            loser.outcome,
+            Outcome::LostTo {
+                op: winner.entry.op.clone()
+            }
+        );
+    }
+}
+
+#[test]
+fn removal_wins_over_a_concurrent_share_transfer_or_role_change() {
+    let mut h = household();
+    let carol =
+        h.t.invite(&h.admin, "carol@example.org", &h.root, "user", NOW)
+            .unwrap();
+    let mut other = replica(&mut h.t, "hub-b");
+    h.t.remove_member(&h.admin, &carol.membership, NOW).unwrap();
+    other
+        .share(&h.admin, &h.beer, &carol.user, Level::Control, None, NOW)
+        .unwrap();
+    other
+        .transfer(&h.admin, &h.garage, &carol.user, None, NOW)
+        .unwrap();
+    other
+        .change_role(&h.admin, &carol.membership, "staff", NOW)
+        .unwrap();
+    converge(&mut h.t, &mut other);
+
+    for t in [&h.t, &other] {
+        let state = t.state().unwrap();
+        let access = Access::new(&state, NOW);
+        assert!(
+            state.memberships[&carol.membership].removed,
+            "M3: stays removed"
+        );
+        assert_eq!(
+            access.device_level(&carol.user, &state.devices[&h.beer]),
+            None
+        );
+        assert_eq!(
+            access.device_level(&carol.user, &state.devices[&h.garage]),
+            None
+        );
+        assert!(
+            access.effective_owner(&state.devices[&h.garage]).is_none(),
+            "ownerless, not owned by an outsider"
+        );
+        let log = audit::read(&state, NOW, &Caller::Console);
+        let share = log.iter().find(|v| v.entry.kind == "share").unwrap();
+        assert!(
+            matches!(&share.outcome, Outcome::Inert { reason } if reason.contains("membership")),
+            "{share:?}"
+        );
+    }
+}
+
+#[test]
+fn a_device_moved_into_a_concurrently_deleted_org_falls_back_to_its_parent() {
+    let mut h = household();
+    let shed = h.t.create_org(&h.admin, &h.root, "Shed", NOW).unwrap();
+    let mut other = replica(&mut h.t, "hub-b");
+    h.t.delete_org(&h.admin, &shed, NOW).unwrap();
+    other.move_device(&h.admin, &h.garage, &shed, NOW).unwrap();
+    converge(&mut h.t, &mut other);
+    let state = h.t.state().unwrap();
+    let access = Access::new(&state, NOW);
+    assert_eq!(
+        access.effective_org(&state.devices[&h.garage]),
+        Some(h.root.as_str())
+    );
+    assert_eq!(
+        access.device_level(&h.admin_id, &state.devices[&h.garage]),
+        Some(Level::Control)
+    );
+}
+
+#[test]
+fn concurrent_role_edits_intersect_and_concurrent_invites_are_one_person() {
+    let mut h = household();
+    let role =
+        h.t.create_role(
+            &h.admin,
+            &h.root,
+            "Helper",
+            PermSet::of(&[ViewOrgDevices, ControlOrgDevices]),
+            NOW,
+        )
+        .unwrap();
+    let mut other = replica(&mut h.t, "hub-b");
+    h.t.edit_role(&h.admin, &role, PermSet::of(&[ViewOrgDevices]), NOW)
+        .unwrap();
+    other
+        .edit_role(
+            &h.admin,
+            &role,
+            PermSet::of(&[ViewOrgDevices, ControlOrgDevices, ManageUsers]),
+            NOW,
+        )
+        .unwrap();
+    let a =
+        h.t.invite(&h.admin, "dave@example.org", &h.root, &role, NOW)
+            .unwrap();
+    let b = other
+        .invite(&h.admin, "dave@example.org", &h.root, "user", NOW)
+        .unwrap();
+    assert_ne!(a.user, b.user);
+    converge(&mut h.t, &mut other);
+
+    let state = h.t.state().unwrap();
+    assert_eq!(
+        state.roles[&role].perms,
+        PermSet::of(&[ViewOrgDevices]),
+        "removal wins: intersection"
+    );
+    assert_eq!(
+        state.canonical(&a.user),
+        state.canonical(&b.user),
+        "one person"
+    );
+    let lowest = a.user.clone().min(b.user.clone());
+    assert_eq!(state.user_by_email("dave@example.org").unwrap().id, lowest);
+    let access = Access::new(&state, NOW);
+    assert_eq!(access.memberships_of(&a.user).count(), 2);
+    assert_eq!(
+        access.device_level(&b.user, &state.devices[&h.beer]),
+        Some(Level::View)
+    );
+}
+
+#[test]
+fn receiving_the_same_changes_again_changes_nothing() {
+    let mut h = household();
+    let mut other = replica(&mut h.t, "hub-b");
+    other
+        .rename_device(&h.admin, &h.beer, "Kegerator", NOW)
+        .unwrap();
+    converge(&mut h.t, &mut other);
+    let before = h.t.doc().save();
+    let changes: Vec<automerge::Change> = other.doc().get_changes(&[]);
+    h.t.doc_mut().apply_changes(changes).unwrap();
+    converge(&mut h.t, &mut other);
+    assert_eq!(h.t.doc().save(), before, "M6");
+    assert_eq!(h.t.state().unwrap().devices[&h.beer].name, "Kegerator");
+}
