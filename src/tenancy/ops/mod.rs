@@ -152,6 +152,20 @@ impl Tenant {
         }
     }
 
+    /// Runs `f` on a tenant view of `doc`, a document owned elsewhere (such
+    /// as inside a samod `DocHandle::with_document`). `f` must not panic:
+    /// samod aborts the process on a panic inside `with_document`.
+    pub fn with_doc<R>(doc: &mut Automerge, replica: &str, f: impl FnOnce(&mut Tenant) -> R) -> R {
+        let mut tenant = Tenant::from_doc(std::mem::take(doc), replica);
+        let result = f(&mut tenant);
+        *doc = tenant.doc;
+        result
+    }
+
+    pub fn into_doc(self) -> Automerge {
+        self.doc
+    }
+
     pub fn doc(&self) -> &Automerge {
         &self.doc
     }

@@ -1,0 +1,707 @@
+//! Property tests of the merge rules M1–M6 (DESIGN §3): 3–5 replicas, each a
+//! real samod repo, connected pairwise in-process over samod's channel
+//! transport (the automerge-repo sync protocol, not `Doc::merge`); random
+//! operations of every kind from random callers, random syncs and
+//! partitions. After full sync every replica must agree with every other and
+//! with the reference model in `tenancy_props/model.rs`.
+//!
+//! `HEARTH_PROPTEST_CASES` sets the number of histories (default 2000);
+//! a soak run sets it far higher.
+
+#[path = "tenancy_props/model.rs"]
+mod model;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hearth::tenancy::ops::Transfer;
+use hearth::tenancy::state::Level;
+use hearth::tenancy::{Access, Caller, PermSet, Permission, Tenant, TenantState};
+use model::{Clock, Effect, Model};
+use proptest::prelude::*;
+use samod::transport::channel::ChannelDialer;
+use samod::{AcceptorHandle, BackoffConfig, DocHandle, PeerId, Repo, Url};
+
+const NOW: i64 = 1_700_000_000_000;
+const HOUR: i64 = 3_600_000;
+const EMAILS: [&str; 5] = [
+    "ann@h.test",
+    "ben@h.test",
+    "cat@h.test",
+    "dan@h.test",
+    "eve@h.test",
+];
+const WAIT: Duration = Duration::from_secs(20);
+
+#[derive(Debug, Clone)]
+enum Op {
+    Invite {
+        email: u8,
+        org: u8,
+        role: u8,
+    },
+    RemoveMember {
+        member: u8,
+    },
+    ChangeRole {
+        member: u8,
+        role: u8,
+    },
+    CreateOrg {
+        parent: u8,
+    },
+    DeleteOrg {
+        org: u8,
+    },
+    AddDevice {
+        org: u8,
+    },
+    MoveDevice {
+        device: u8,
+        org: u8,
+    },
+    Transfer {
+        device: u8,
+        email: u8,
+        dest: Option<u8>,
+    },
+    Share {
+        device: u8,
+        email: u8,
+        control: bool,
+        hours: Option<u8>,
+    },
+    Unshare {
+        share: u8,
+    },
+    CreateRole {
+        org: u8,
+        perms: u8,
+    },
+    EditRole {
+        role: u8,
+        perms: u8,
+    },
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Op { replica: u8, caller: u8, op: Op },
+    Sync { a: u8, b: u8 },
+}
+
+/// An index into what exists; small values (most likely) name the most
+/// recently created, which is where conflicts are interesting: a new
+/// organization is empty enough to delete, a new share is there to revoke.
+fn recent() -> impl Strategy<Value = u8> + Clone {
+    prop_oneof![3 => 0u8..2, 1 => 0u8..16]
+}
+
+/// Mostly people who are already members (the setup invites the first two).
+fn person() -> impl Strategy<Value = u8> + Clone {
+    prop_oneof![3 => 0u8..2, 1 => 0u8..5]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let n = recent;
+    prop_oneof![
+        1 => (0u8..5, n(), n()).prop_map(|(email, org, role)| Op::Invite { email, org, role }),
+        2 => n().prop_map(|member| Op::RemoveMember { member }),
+        1 => (n(), n()).prop_map(|(member, role)| Op::ChangeRole { member, role }),
+        1 => n().prop_map(|parent| Op::CreateOrg { parent }),
+        3 => n().prop_map(|org| Op::DeleteOrg { org }),
+        1 => n().prop_map(|org| Op::AddDevice { org }),
+        2 => (n(), n()).prop_map(|(device, org)| Op::MoveDevice { device, org }),
+        2 => (n(), person(), proptest::option::of(n())).prop_map(|(device, email, dest)| Op::Transfer { device, email, dest }),
+        1 => (n(), person(), any::<bool>(), proptest::option::of(0u8..3))
+            .prop_map(|(device, email, control, hours)| Op::Share { device, email, control, hours }),
+        1 => n().prop_map(|share| Op::Unshare { share }),
+        1 => (n(), any::<u8>()).prop_map(|(org, perms)| Op::CreateRole { org, perms }),
+        1 => (n(), any::<u8>()).prop_map(|(role, perms)| Op::EditRole { role, perms }),
+    ]
+}
+
+fn history() -> impl Strategy<Value = (usize, Vec<Step>)> {
+    (3usize..=5).prop_flat_map(|replicas| {
+        let r = 0..replicas as u8;
+        let step = prop_oneof![
+            3 => (r.clone(), 0u8..6, op()).prop_map(|(replica, caller, op)| Step::Op { replica, caller, op }),
+            1 => (r.clone(), r.clone()).prop_map(|(a, b)| Step::Sync { a, b }),
+        ];
+        (Just(replicas), proptest::collection::vec(step, 5..30))
+    })
+}
+
+/// Ids the harness has seen created, so generated indices can name them.
+#[derive(Default)]
+struct Registry {
+    orgs: Vec<String>,
+    roles: Vec<String>,
+    members: Vec<String>,
+    devices: Vec<String>,
+    shares: Vec<String>,
+    users: Vec<String>,
+}
+
+/// The `i`-th most recently created (wrapping), or a name nothing has.
+fn pick(list: &[String], i: u8) -> String {
+    if list.is_empty() {
+        "none".into()
+    } else {
+        list[list.len() - 1 - i as usize % list.len()].clone()
+    }
+}
+
+struct Replica {
+    repo: Repo,
+    handle: DocHandle,
+    acceptor: AcceptorHandle,
+    name: String,
+    clock: Clock,
+}
+
+struct World {
+    replicas: Vec<Replica>,
+    model: Model,
+    registry: Registry,
+    admin: String,
+    /// Audit op ids of every accepted operation (M5).
+    accepted: BTreeSet<String>,
+}
+
+impl World {
+    /// Runs `op` on replica `r`; on success records its effect with `r`'s clock.
+    fn run(&mut self, r: usize, caller: &Caller, op: &Op) {
+        let reg = &self.registry;
+        let replica = &self.replicas[r];
+        let name = replica.name.clone();
+        let outcome = replica.handle.with_document(|doc| {
+            Tenant::with_doc(doc, &name, |t| {
+                let effects = apply(t, caller, op, reg)?;
+                let state = t.state().ok()?;
+                let op_id = state.audit.last()?.op.clone();
+                Some((op_id, effects(&state)))
+            })
+        });
+        let Some((op_id, effects)) = outcome else {
+            return;
+        };
+        let replica = &mut self.replicas[r];
+        replica.clock[r] += 1;
+        for effect in &effects {
+            self.model.apply(&replica.clock, effect);
+            let reg = &mut self.registry;
+            match effect {
+                Effect::CreateUser { id, .. } => reg.users.push(id.clone()),
+                Effect::CreateMembership { id, .. } => reg.members.push(id.clone()),
+                Effect::CreateOrg { id, .. } => reg.orgs.push(id.clone()),
+                Effect::CreateRole { id, .. } => reg.roles.push(id.clone()),
+                Effect::CreateDevice { id, .. } => reg.devices.push(id.clone()),
+                Effect::CreateShare { id, .. } => reg.shares.push(id.clone()),
+                _ => {}
+            }
+        }
+        self.accepted.insert(op_id);
+    }
+
+    async fn sync(&mut self, a: usize, b: usize) {
+        if a == b {
+            return;
+        }
+        let dialer = Arc::new(ChannelDialer::new(self.replicas[b].acceptor.clone()));
+        let dh = self.replicas[a]
+            .repo
+            .dial(BackoffConfig::default(), dialer)
+            .unwrap();
+        tokio::time::timeout(WAIT, dh.established())
+            .await
+            .expect("connect")
+            .expect("handshake");
+        let conn = dh.connection_id().expect("connected");
+        let handle = &self.replicas[a].handle;
+        tokio::time::timeout(WAIT, async {
+            handle.they_have_our_changes(conn).await;
+            handle.we_have_their_changes(conn).await;
+        })
+        .await
+        .expect("sync settles");
+        dh.close();
+        let merged: Clock = self.replicas[a]
+            .clock
+            .iter()
+            .zip(&self.replicas[b].clock)
+            .map(|(x, y)| *x.max(y))
+            .collect();
+        self.replicas[a].clock = merged.clone();
+        self.replicas[b].clock = merged;
+    }
+
+    fn state(&self, r: usize) -> TenantState {
+        let name = self.replicas[r].name.clone();
+        self.replicas[r]
+            .handle
+            .with_document(|doc| Tenant::with_doc(doc, &name, |t| t.state().expect("readable")))
+    }
+}
+
+/// Reads, from the local state right after an operation, what it wrote.
+type ReadEffects = Box<dyn FnOnce(&TenantState) -> Vec<Effect>>;
+
+/// Applies `op`; on success returns a function that reads, from the local
+/// state right after the operation, what it wrote.
+fn apply(t: &mut Tenant, caller: &Caller, op: &Op, reg: &Registry) -> Option<ReadEffects> {
+    let perms = |bits: u8| {
+        PermSet::of(
+            &Permission::ALL
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| bits & (1 << i) != 0)
+                .map(|(_, p)| p)
+                .collect::<Vec<_>>(),
+        )
+    };
+    match op.clone() {
+        Op::Invite { email, org, role } => {
+            let inv = t
+                .invite(
+                    caller,
+                    EMAILS[email as usize],
+                    &pick(&reg.orgs, org),
+                    &pick(&reg.roles, role),
+                    NOW,
+                )
+                .ok()?;
+            let email = EMAILS[email as usize].to_owned();
+            Some(Box::new(move |s: &TenantState| {
+                let m = &s.memberships[&inv.membership];
+                let mut out = Vec::new();
+                if !inv.existing_user {
+                    out.push(Effect::CreateUser {
+                        id: inv.user.clone(),
+                        email,
+                    });
+                }
+                out.push(Effect::CreateMembership {
+                    id: m.id.clone(),
+                    user: m.user.clone(),
+                    org: m.org.clone(),
+                    role: m.role.clone(),
+                });
+                out
+            }))
+        }
+        Op::RemoveMember { member } => {
+            let m = pick(&reg.members, member);
+            t.remove_member(caller, &m, NOW).ok()?;
+            Some(Box::new(move |_: &TenantState| {
+                vec![Effect::RemoveMembership(m)]
+            }))
+        }
+        Op::ChangeRole { member, role } => {
+            let (m, role) = (pick(&reg.members, member), pick(&reg.roles, role));
+            t.change_role(caller, &m, &role, NOW).ok()?;
+            Some(Box::new(move |_: &TenantState| {
+                vec![Effect::SetRole {
+                    membership: m,
+                    role,
+                }]
+            }))
+        }
+        Op::CreateOrg { parent } => {
+            let parent = pick(&reg.orgs, parent);
+            let id = t.create_org(caller, &parent, "org", NOW).ok()?;
+            Some(Box::new(move |_: &TenantState| {
+                vec![Effect::CreateOrg {
+                    id,
+                    parent: Some(parent),
+                }]
+            }))
+        }
+        Op::DeleteOrg { org } => {
+            let org = pick(&reg.orgs, org);
+            t.delete_org(caller, &org, NOW).ok()?;
+            Some(Box::new(move |_: &TenantState| {
+                vec![Effect::DeleteOrg(org)]
+            }))
+        }
+        Op::AddDevice { org } => {
+            let id = t
+                .add_device(caller, &pick(&reg.orgs, org), "device", None, NOW)
+                .ok()?;
+            Some(Box::new(move |s: &TenantState| {
+                vec![Effect::CreateDevice {
+                    placement: s.devices[&id].placement.clone(),
+                    id,
+                }]
+            }))
+        }
+        Op::MoveDevice { device, org } => {
+            let device = pick(&reg.devices, device);
+            t.move_device(caller, &device, &pick(&reg.orgs, org), NOW)
+                .ok()?;
+            Some(Box::new(move |s: &TenantState| {
+                vec![Effect::SetPlacement {
+                    placement: s.devices[&device].placement.clone(),
+                    device,
+                }]
+            }))
+        }
+        Op::Transfer {
+            device,
+            email,
+            dest,
+        } => {
+            let device = pick(&reg.devices, device);
+            let dest = dest.map(|d| pick(&reg.orgs, d));
+            match t
+                .transfer(
+                    caller,
+                    &device,
+                    EMAILS[email as usize],
+                    dest.as_deref(),
+                    NOW,
+                )
+                .ok()?
+            {
+                Transfer::AlreadyOwner(_) => None,
+                Transfer::Done { .. } => Some(Box::new(move |s: &TenantState| {
+                    vec![Effect::SetPlacement {
+                        placement: s.devices[&device].placement.clone(),
+                        device,
+                    }]
+                })),
+            }
+        }
+        Op::Share {
+            device,
+            email,
+            control,
+            hours,
+        } => {
+            let level = if control { Level::Control } else { Level::View };
+            let expires = hours.map(|h| NOW + (i64::from(h) + 1) * HOUR);
+            let id = t
+                .share(
+                    caller,
+                    &pick(&reg.devices, device),
+                    EMAILS[email as usize],
+                    level,
+                    expires,
+                    NOW,
+                )
+                .ok()?;
+            Some(Box::new(move |s: &TenantState| {
+                let sh = &s.shares[&id];
+                vec![Effect::CreateShare {
+                    id: id.clone(),
+                    device: sh.device.clone(),
+                    user: sh.user.clone(),
+                    level: sh.level,
+                    expires: sh.expires,
+                    membership: sh.membership.clone(),
+                }]
+            }))
+        }
+        Op::Unshare { share } => {
+            let share = pick(&reg.shares, share);
+            t.unshare(caller, &share, NOW).ok()?;
+            Some(Box::new(move |_: &TenantState| {
+                vec![Effect::RevokeShare(share)]
+            }))
+        }
+        Op::CreateRole { org, perms: bits } => {
+            let org = pick(&reg.orgs, org);
+            let id = t
+                .create_role(caller, &org, &format!("role-{bits}"), perms(bits), NOW)
+                .ok()?;
+            Some(Box::new(move |_: &TenantState| {
+                vec![Effect::CreateRole {
+                    id,
+                    org,
+                    perms: perms(bits),
+                }]
+            }))
+        }
+        Op::EditRole { role, perms: bits } => {
+            let role = pick(&reg.roles, role);
+            t.edit_role(caller, &role, perms(bits), NOW).ok()?;
+            Some(Box::new(move |_: &TenantState| {
+                vec![Effect::SetPerms {
+                    role,
+                    perms: perms(bits),
+                }]
+            }))
+        }
+    }
+}
+
+/// `n` replicas of one tenant: r0 founds it and sets up a household, then
+/// every replica fetches the document from r0.
+async fn new_world(n: usize) -> World {
+    let mut repos = Vec::new();
+    for i in 0..n {
+        let repo = Repo::build_tokio()
+            .with_peer_id(PeerId::from(format!("r{i}")))
+            .load()
+            .await;
+        let acceptor = repo
+            .make_acceptor(Url::parse(&format!("channel://r{i}")).unwrap())
+            .unwrap();
+        repos.push((repo, acceptor));
+    }
+    let (tenant, founded) = Tenant::found("r0", "Home", "admin@h.test", NOW).unwrap();
+    let founding = TenantState::read(tenant.doc()).unwrap();
+    let first = repos[0].0.create(tenant.into_doc()).await.unwrap();
+    let mut replicas = Vec::new();
+    for (i, (repo, acceptor)) in repos.into_iter().enumerate() {
+        let handle = if i == 0 {
+            first.clone()
+        } else {
+            let dialer = Arc::new(ChannelDialer::new(replicas_acceptor(&replicas, 0)));
+            let dh = repo.dial(BackoffConfig::default(), dialer).unwrap();
+            tokio::time::timeout(WAIT, dh.established())
+                .await
+                .expect("connect")
+                .expect("handshake");
+            let handle = tokio::time::timeout(WAIT, repo.find(first.document_id().clone()))
+                .await
+                .expect("find")
+                .unwrap()
+                .expect("r0 has the document");
+            dh.close();
+            handle
+        };
+        replicas.push(Replica {
+            repo,
+            handle,
+            acceptor,
+            name: format!("r{i}"),
+            clock: vec![0; n],
+        });
+    }
+    let mut world = World {
+        replicas,
+        model: Model::default(),
+        registry: Registry::default(),
+        admin: founded.admin.clone(),
+        accepted: BTreeSet::new(),
+    };
+    // The founding change happened before everything else: an all-zero clock.
+    let zero = vec![0; n];
+    world.model.apply(
+        &zero,
+        &Effect::CreateOrg {
+            id: founded.root_org.clone(),
+            parent: None,
+        },
+    );
+    for (id, role) in &founding.roles {
+        world.model.apply(
+            &zero,
+            &Effect::CreateRole {
+                id: id.clone(),
+                org: role.org.clone(),
+                perms: role.perms,
+            },
+        );
+        world.registry.roles.push(id.clone());
+    }
+    world.model.apply(
+        &zero,
+        &Effect::CreateUser {
+            id: founded.admin.clone(),
+            email: "admin@h.test".into(),
+        },
+    );
+    world.model.apply(
+        &zero,
+        &Effect::CreateMembership {
+            id: founded.admin_membership.clone(),
+            user: founded.admin.clone(),
+            org: founded.root_org.clone(),
+            role: "admin".into(),
+        },
+    );
+    world.registry.orgs.push(founded.root_org.clone());
+    world.registry.users.push(founded.admin.clone());
+    world.accepted.insert(founding.audit[0].op.clone());
+    // A household to act on: two members, a sub-organization, two devices.
+    let admin = Caller::user(&founded.admin);
+    // Roles were pushed in id order: admin, staff, user (index 0 = newest = user).
+    world.run(
+        0,
+        &admin,
+        &Op::Invite {
+            email: 0,
+            org: 0,
+            role: 0,
+        },
+    ); // ann: User at the root
+    world.run(
+        0,
+        &admin,
+        &Op::Invite {
+            email: 1,
+            org: 0,
+            role: 1,
+        },
+    ); // ben: Staff at the root
+    world.run(0, &admin, &Op::CreateOrg { parent: 0 });
+    world.run(0, &admin, &Op::AddDevice { org: 1 }); // in the root
+    world.run(0, &admin, &Op::AddDevice { org: 0 }); // in the sub-organization
+    world.run(
+        0,
+        &admin,
+        &Op::Share {
+            device: 1,
+            email: 0,
+            control: true,
+            hours: Some(0),
+        },
+    );
+    assert_eq!(world.accepted.len(), 7, "the setup must succeed");
+    world.full_sync().await;
+    world
+}
+
+fn replicas_acceptor(replicas: &[Replica], i: usize) -> AcceptorHandle {
+    replicas[i].acceptor.clone()
+}
+
+impl World {
+    /// Every replica exchanges with r0 twice: afterwards all hold everything.
+    async fn full_sync(&mut self) {
+        for _ in 0..2 {
+            for i in 1..self.replicas.len() {
+                self.sync(0, i).await;
+            }
+        }
+    }
+
+    fn caller(&self, c: u8) -> Caller {
+        match c {
+            0..=2 => Caller::user(&self.admin),
+            _ => Caller::user(&pick(&self.registry.users, c)),
+        }
+    }
+
+    async fn stop(self) {
+        for r in self.replicas {
+            r.repo.stop().await;
+        }
+    }
+}
+
+/// After full sync: M1 (identical state and decisions), M5 (every accepted
+/// operation in every log), M6 (syncing again changes nothing), and every
+/// access decision equal to the reference model's (M2–M4 by construction).
+async fn check(world: &mut World) {
+    world.full_sync().await;
+    let heads: Vec<_> = world
+        .replicas
+        .iter()
+        .map(|r| r.handle.with_document(|d| d.get_heads()))
+        .collect();
+    assert!(
+        heads.windows(2).all(|w| w[0] == w[1]),
+        "M1: replicas hold different changes"
+    );
+    let states: Vec<TenantState> = (0..world.replicas.len()).map(|r| world.state(r)).collect();
+    let reference = &states[0];
+    world.model.resolve(
+        |m| reference.memberships[m].role.clone(),
+        |d| reference.devices[d].placement.clone(),
+    );
+    let users: Vec<String> = world.model.users().cloned().collect();
+    let devices: Vec<String> = world.model.devices().cloned().collect();
+    for state in &states {
+        let logged: BTreeSet<String> = state.audit.iter().map(|e| e.op.clone()).collect();
+        assert_eq!(
+            logged, world.accepted,
+            "M5: the audit log lacks or invents operations"
+        );
+        for now in [NOW, NOW + HOUR + 1, NOW + 5 * HOUR] {
+            let access = Access::new(state, now);
+            for user in &users {
+                for device in &devices {
+                    let got = access.device_level(user, &state.devices[device]);
+                    let want = world.model.level(user, device, now);
+                    assert_eq!(
+                        got,
+                        want,
+                        "user {user} device {device} at +{}h",
+                        (now - NOW) / HOUR
+                    );
+                }
+                let mut got: Vec<String> = access
+                    .visible_orgs(user)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect();
+                got.sort();
+                assert_eq!(
+                    got,
+                    world.model.visible_orgs(user),
+                    "visible organizations of {user}"
+                );
+            }
+        }
+    }
+    world.full_sync().await;
+    let again: Vec<_> = world
+        .replicas
+        .iter()
+        .map(|r| r.handle.with_document(|d| d.get_heads()))
+        .collect();
+    assert_eq!(again, heads, "M6: a repeated sync changed something");
+}
+
+/// Histories per test function; the two functions below run in parallel.
+fn cases() -> u32 {
+    let total = std::env::var("HEARTH_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000u32);
+    total.div_ceil(2)
+}
+
+fn run_history(replicas: usize, steps: &[Step]) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut world = new_world(replicas).await;
+        for step in steps {
+            match step {
+                Step::Op {
+                    replica,
+                    caller,
+                    op,
+                } => {
+                    let caller = world.caller(*caller);
+                    world.run(*replica as usize, &caller, op);
+                }
+                Step::Sync { a, b } => world.sync(*a as usize, *b as usize).await,
+            }
+        }
+        check(&mut world).await;
+        world.stop().await;
+    });
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), max_shrink_iters: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn merge_rules_hold_and_match_the_reference_model((replicas, steps) in history()) {
+        run_history(replicas, &steps);
+    }
+
+    /// The same property again, so the default 2000 histories use both cores.
+    #[test]
+    fn merge_rules_hold_and_match_the_reference_model_too((replicas, steps) in history()) {
+        run_history(replicas, &steps);
+    }
+}
