@@ -23,6 +23,7 @@ use crate::mdns::{self, Advertiser};
 use crate::service::notify;
 use crate::state_dir::{RUNTIME_FILE, StateDir, StateDirError, write_atomic};
 use crate::store::{Store, StoreError, StoreThread};
+use crate::tenancy::{Replica, ReplicaError};
 
 /// How often the core loop checks itself when systemd set no watchdog.
 const DEFAULT_CORE_TICK: Duration = Duration::from_secs(10);
@@ -35,6 +36,8 @@ pub enum HubError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Tls(#[from] api::tls::TlsError),
+    #[error("tenancy: {0}")]
+    Tenancy(#[from] ReplicaError),
     #[error("API: {0}")]
     Bind(std::io::Error),
     #[error("state directory: cannot write {RUNTIME_FILE}: {0}")]
@@ -72,6 +75,8 @@ pub struct Hub {
     tracker: TaskTracker,
     store: Store,
     store_thread: StoreThread,
+    /// The household's sharing state; owns the samod repo and its tasks.
+    tenancy: Replica,
     advertiser: Option<Advertiser>,
     state_dir: StateDir,
     drain: Duration,
@@ -89,6 +94,7 @@ impl Hub {
         let state_dir = StateDir::acquire(&state_dir)?;
         let (store, store_thread, identity) =
             Store::open(state_dir.path(), config.store.batch_max)?;
+        let tenancy = Replica::open(store.clone(), &identity.hub_id).await?;
         let instance = config
             .hub
             .name
@@ -154,6 +160,7 @@ impl Hub {
             tracker,
             store,
             store_thread,
+            tenancy,
             advertiser,
             state_dir,
             drain,
@@ -173,6 +180,14 @@ impl Hub {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    pub fn tenancy(&self) -> &Replica {
+        &self.tenancy
+    }
+
+    pub fn tenancy_mut(&mut self) -> &mut Replica {
+        &mut self.tenancy
     }
 
     /// Resolves if a long-lived part ends on its own (it should not before
@@ -213,7 +228,8 @@ impl Hub {
                 self.drain
             );
         }
-        drop(self.store);
+        self.tenancy.shutdown().await;
+        self.store.close().await;
         self.store_thread.join().await;
         let _ = std::fs::remove_file(self.state_dir.path().join(RUNTIME_FILE));
         tracing::info!("hub stopped");

@@ -17,6 +17,22 @@ const MIGRATIONS: &[&str] = &[
         key   TEXT PRIMARY KEY NOT NULL,
         value TEXT NOT NULL
     ) STRICT;",
+    // 2: the CRDT documents. samod's own storage (its key space, `/`-joined),
+    // which documents this hub holds, and the durable log of local changes
+    // that makes an acknowledged sharing operation survive a crash.
+    "CREATE TABLE crdt_storage (
+        key  TEXT PRIMARY KEY NOT NULL,
+        data BLOB NOT NULL
+    ) STRICT;
+    CREATE TABLE tenancy_docs (
+        kind   TEXT PRIMARY KEY NOT NULL,
+        doc_id TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE tenancy_changes (
+        seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind   TEXT NOT NULL,
+        change BLOB NOT NULL
+    ) STRICT;",
 ];
 
 /// The version this binary brings a database to.

@@ -93,6 +93,9 @@ enum Command {
         durability: Durability,
     },
     Read(ReadJob),
+    /// Commit what is queued and stop, even while handles remain (a library
+    /// such as samod may keep one alive past its own shutdown).
+    Close,
 }
 
 /// A cheap, cloneable handle to the store thread.
@@ -108,7 +111,8 @@ pub struct StoreThread {
 }
 
 impl StoreThread {
-    /// Resolves when every handle is gone and the last batch committed.
+    /// Resolves once the thread stopped ([`Store::close`], or every handle
+    /// gone) and the last batch committed.
     pub async fn join(self) {
         let _ = self.done.await;
     }
@@ -189,6 +193,12 @@ impl Store {
         rx.await.map_err(|_| StoreError::Stopped)?
     }
 
+    /// Asks the store thread to commit everything queued before this call
+    /// and stop; later calls on any handle fail with [`StoreError::Stopped`].
+    pub async fn close(&self) {
+        let _ = self.tx.send(Command::Close).await;
+    }
+
     /// A round trip through the store thread: proves it is alive and not stuck.
     ///
     /// # Errors
@@ -256,7 +266,7 @@ fn in_savepoint<R>(
 /// into one transaction, run reads in queue order between them.
 fn run(conn: Connection, mut rx: mpsc::Receiver<Command>, batch_max: usize, stats: &StoreStats) {
     let mut writes: Vec<(WriteJob, Durability)> = Vec::new();
-    while let Some(first) = rx.blocking_recv() {
+    'serve: while let Some(first) = rx.blocking_recv() {
         let mut next = Some(first);
         while let Some(command) = next.take() {
             match command {
@@ -270,11 +280,13 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Command>, batch_max: usize, stat
                     commit_batch(&conn, &mut writes, stats);
                     job(&conn);
                 }
+                Command::Close => break 'serve,
             }
             next = rx.try_recv().ok();
         }
         commit_batch(&conn, &mut writes, stats);
     }
+    commit_batch(&conn, &mut writes, stats);
     tracing::debug!("store closed");
 }
 

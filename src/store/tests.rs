@@ -183,3 +183,19 @@ async fn restored_files_belong_to_the_state_directory_owner() {
         );
     }
 }
+
+#[tokio::test]
+async fn close_stops_the_thread_while_handles_remain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, thread, _) = open(tmp.path());
+    let kept = store.clone();
+    let write = store.write(Durability::Relaxed, |c| {
+        c.execute_batch("CREATE TABLE t (v INTEGER)")
+    });
+    let (written, ()) = tokio::join!(write, store.close());
+    written.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), thread.join())
+        .await
+        .expect("the thread stops although handles remain");
+    assert!(matches!(kept.ping().await, Err(StoreError::Stopped)));
+}

@@ -2,7 +2,8 @@
 //!
 //! Owns the tenant's Automerge document: its layout ([`schema`]), reading it
 //! with the merge rules applied ([`state`]), who may do what ([`access`]),
-//! the operations ([`ops`]) and the audit log's verdicts ([`audit`]). It never
+//! the operations ([`ops`]), the audit log's verdicts ([`audit`]), and this
+//! hub's durable, syncing replica of it ([`replica`]). It never
 //! holds telemetry, and never writes a merge verdict into the document:
 //! verdicts are derived when read, so merging stays idempotent (M6).
 
@@ -10,10 +11,13 @@ pub mod access;
 pub mod audit;
 pub mod ops;
 pub mod perms;
+pub mod replica;
 pub mod schema;
 pub mod state;
+mod storage;
 
 pub use access::{Access, VisibleDevice};
 pub use ops::{Caller, OpError, Tenant};
 pub use perms::{PermSet, Permission};
+pub use replica::{Replica, ReplicaError};
 pub use state::{Level, TenantState};
