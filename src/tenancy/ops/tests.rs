@@ -522,3 +522,29 @@ fn receiving_the_same_changes_again_changes_nothing() {
     assert_eq!(h.t.doc().save(), before, "M6");
     assert_eq!(h.t.state().unwrap().devices[&h.beer].name, "Kegerator");
 }
+
+#[test]
+fn a_newer_schema_keeps_syncing_but_refuses_operations_saying_why() {
+    use automerge::transaction::Transactable;
+    let mut h = household();
+    let mut newer = replica(&mut h.t, "hub-from-the-future");
+    newer
+        .doc_mut()
+        .transact::<_, _, automerge::AutomergeError>(|tx| {
+            tx.put(automerge::ROOT, "schema", schema::SCHEMA_VERSION + 1)?;
+            Ok(())
+        })
+        .unwrap();
+    converge(&mut h.t, &mut newer);
+    let err =
+        h.t.rename_device(&h.admin, &h.beer, "Kegerator", NOW)
+            .unwrap_err();
+    assert_eq!(err, OpError::SchemaTooNew(schema::SCHEMA_VERSION + 1));
+    assert!(
+        err.to_string().contains("keeps syncing, but update hearth"),
+        "{err}"
+    );
+    // Reading and access decisions go on.
+    let state = h.t.state().unwrap();
+    assert_eq!(Access::new(&state, NOW).devices_of(&h.admin_id).len(), 2);
+}
