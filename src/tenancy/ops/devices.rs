@@ -5,7 +5,7 @@
 //! "Can't transfer to the same owner" is the counter-example).
 
 use super::{
-    Caller, OpError, Tenant, new_id, non_empty, normalize_email, put_map, require, sees_org,
+    Caller, OpError, Tenant, new_id, non_empty, normalize_email, put_map, require, require_in_org,
     set_field,
 };
 use crate::tenancy::access::Access;
@@ -96,10 +96,7 @@ impl Tenant {
         let name = non_empty("device name", name)?;
         let state = self.writable_state()?;
         let access = Access::new(&state, now);
-        if !sees_org(&access, by, org) {
-            return Err(OpError::NotFound(format!("organization {org}")));
-        }
-        require(&access, by, Permission::ManageDevices, org)?;
+        require_in_org(&access, by, Permission::ManageDevices, org)?;
         let id = new_id();
         let op = new_id();
         let owner = match by {
@@ -195,10 +192,7 @@ impl Tenant {
         let d = visible_device(&access, by, device)?;
         let from = access.effective_org(d).unwrap_or_default().to_owned();
         require(&access, by, Permission::ManageDevices, &from)?;
-        if !sees_org(&access, by, org) {
-            return Err(OpError::NotFound(format!("organization {org}")));
-        }
-        require(&access, by, Permission::ManageDevices, org)?;
+        require_in_org(&access, by, Permission::ManageDevices, org)?;
         if from == org {
             return Err(OpError::Refused(
                 "the device is already in that organization".into(),
@@ -276,10 +270,7 @@ impl Tenant {
             }
         };
         if target_org != org {
-            if !sees_org(&access, by, &target_org) {
-                return Err(OpError::NotFound(format!("organization {target_org}")));
-            }
-            require(&access, by, Permission::ManageDevices, &target_org)?;
+            require_in_org(&access, by, Permission::ManageDevices, &target_org)?;
         }
         let Some(membership) = covering_membership(&access, &recipient, &target_org) else {
             return Err(OpError::Refused(format!(

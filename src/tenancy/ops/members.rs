@@ -8,7 +8,8 @@
 use automerge::transaction::Transactable;
 
 use super::{
-    Caller, OpError, Tenant, new_id, normalize_email, put_map, require, sees_org, set_field,
+    Caller, OpError, Tenant, new_id, normalize_email, put_map, require, require_in_org, sees_org,
+    set_field,
 };
 use crate::tenancy::access::Access;
 use crate::tenancy::perms::Permission;
@@ -93,10 +94,7 @@ impl Tenant {
         let email = normalize_email(email)?;
         let state = self.writable_state()?;
         let access = Access::new(&state, now);
-        if !sees_org(&access, by, org) {
-            return Err(OpError::NotFound(format!("organization {org}")));
-        }
-        require(&access, by, Permission::ManageUsers, org)?;
+        require_in_org(&access, by, Permission::ManageUsers, org)?;
         usable_role(&access, role, org)?;
         let existing = state.user_by_email(&email).map(|u| u.id.clone());
         if let Some(user) = &existing

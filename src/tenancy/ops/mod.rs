@@ -17,7 +17,7 @@ use automerge::{Automerge, ObjType, ReadDoc};
 use super::access::Access;
 use super::perms::Permission;
 use super::schema::{self, SCHEMA_VERSION};
-use super::state::{Id, TenantState};
+use super::state::{Id, Membership, TenantState};
 
 pub use devices::Transfer;
 pub use members::{Invited, Removed};
@@ -248,6 +248,36 @@ fn require(
             scope: org_label(access, org),
         }),
     }
+}
+
+/// The caller must see `org` (else "not found") and hold `permission` there.
+fn require_in_org(
+    access: &Access<'_>,
+    caller: &Caller,
+    permission: Permission,
+    org: &str,
+) -> Result<(), OpError> {
+    if !sees_org(access, caller, org) {
+        return Err(OpError::NotFound(format!("organization {org}")));
+    }
+    require(access, caller, permission, org)
+}
+
+/// Emails of live members whose membership matches `which`, for messages
+/// that name who still holds something.
+fn member_emails<'a>(access: &Access<'a>, which: impl Fn(&Membership) -> bool) -> Vec<&'a str> {
+    let state = access.state;
+    state
+        .memberships
+        .values()
+        .filter(|m| which(m) && access.membership_live(m))
+        .filter_map(|m| {
+            state
+                .users
+                .get(state.canonical(&m.user))
+                .map(|u| u.email.as_str())
+        })
+        .collect()
 }
 
 /// Can the caller see organization `org` at all (else it is "not found")?

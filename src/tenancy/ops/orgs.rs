@@ -5,7 +5,10 @@
 //! with its deletion, the device falls back to the nearest live ancestor
 //! (see `Access::effective_org`).
 
-use super::{Caller, OpError, Tenant, new_id, non_empty, put_map, require, sees_org, set_field};
+use super::{
+    Caller, OpError, Tenant, member_emails, new_id, non_empty, put_map, require, require_in_org,
+    sees_org, set_field,
+};
 use crate::tenancy::access::Access;
 use crate::tenancy::perms::Permission;
 use crate::tenancy::schema;
@@ -26,10 +29,7 @@ impl Tenant {
         let name = non_empty("organization name", name)?;
         let state = self.writable_state()?;
         let access = Access::new(&state, now);
-        if !sees_org(&access, by, parent) {
-            return Err(OpError::NotFound(format!("organization {parent}")));
-        }
-        require(&access, by, Permission::ManageOrgs, parent)?;
+        require_in_org(&access, by, Permission::ManageOrgs, parent)?;
         let id = new_id();
         let detail = serde_json::json!({ "name": name, "parent": parent });
         self.commit(by, "create_org", &id, detail, now, |tx| {
@@ -62,10 +62,7 @@ impl Tenant {
         let name = non_empty("organization name", name)?;
         let state = self.writable_state()?;
         let access = Access::new(&state, now);
-        if !sees_org(&access, by, org) {
-            return Err(OpError::NotFound(format!("organization {org}")));
-        }
-        require(&access, by, Permission::ManageOrgs, org)?;
+        require_in_org(&access, by, Permission::ManageOrgs, org)?;
         let detail = serde_json::json!({ "name": name });
         self.commit(by, "rename_org", org, detail, now, |tx| {
             set_field(tx, schema::ORGS, org, "name", name.as_str())
@@ -94,17 +91,7 @@ impl Tenant {
             .filter(|d| !d.deleted && access.effective_org(d) == Some(org))
             .map(|d| d.name.as_str())
             .collect();
-        let members: Vec<&str> = state
-            .memberships
-            .values()
-            .filter(|m| m.org == org && access.membership_live(m))
-            .filter_map(|m| {
-                state
-                    .users
-                    .get(state.canonical(&m.user))
-                    .map(|u| u.email.as_str())
-            })
-            .collect();
+        let members = member_emails(&access, |m| m.org == org);
         let children: Vec<&str> = state
             .orgs
             .values()

@@ -3,7 +3,10 @@
 //! below, never above. An edit writes the whole permission set as one value,
 //! so concurrent edits resolve to their intersection (see `perms.rs`).
 
-use super::{Caller, OpError, Tenant, new_id, non_empty, require, sees_org, set_field};
+use super::{
+    Caller, OpError, Tenant, member_emails, new_id, non_empty, require, require_in_org, sees_org,
+    set_field,
+};
 use crate::tenancy::access::Access;
 use crate::tenancy::perms::{PermSet, Permission};
 use crate::tenancy::schema;
@@ -25,10 +28,7 @@ impl Tenant {
         let name = non_empty("role name", name)?;
         let state = self.writable_state()?;
         let access = Access::new(&state, now);
-        if !sees_org(&access, by, org) {
-            return Err(OpError::NotFound(format!("organization {org}")));
-        }
-        require(&access, by, Permission::ManageRoles, org)?;
+        require_in_org(&access, by, Permission::ManageRoles, org)?;
         if state
             .roles
             .values()
@@ -83,17 +83,7 @@ impl Tenant {
                 r.name
             )));
         }
-        let holders: Vec<&str> = state
-            .memberships
-            .values()
-            .filter(|m| m.role == role && access.membership_live(m))
-            .filter_map(|m| {
-                state
-                    .users
-                    .get(state.canonical(&m.user))
-                    .map(|u| u.email.as_str())
-            })
-            .collect();
+        let holders = member_emails(&access, |m| m.role == role);
         if !holders.is_empty() {
             return Err(OpError::Refused(format!(
                 "role \"{}\" is still held by {}; give them another role first",
