@@ -25,12 +25,15 @@ use samod::{AcceptorHandle, BackoffConfig, DocHandle, PeerId, Repo, Url};
 
 const NOW: i64 = 1_700_000_000_000;
 const HOUR: i64 = 3_600_000;
-const EMAILS: [&str; 5] = [
+/// Invitations use the first five; the last two only ever arrive by an email change.
+const EMAILS: [&str; 7] = [
     "ann@h.test",
     "ben@h.test",
     "cat@h.test",
     "dan@h.test",
     "eve@h.test",
+    "fay@h.test",
+    "gus@h.test",
 ];
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -83,6 +86,16 @@ enum Op {
         role: u8,
         perms: u8,
     },
+    DeleteDevice {
+        device: u8,
+    },
+    DeleteRole {
+        role: u8,
+    },
+    ChangeEmail {
+        user: u8,
+        email: u8,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -119,6 +132,10 @@ fn op() -> impl Strategy<Value = Op> {
         1 => n().prop_map(|share| Op::Unshare { share }),
         1 => (n(), any::<u8>()).prop_map(|(org, perms)| Op::CreateRole { org, perms }),
         1 => (n(), any::<u8>()).prop_map(|(role, perms)| Op::EditRole { role, perms }),
+        1 => n().prop_map(|device| Op::DeleteDevice { device }),
+        1 => n().prop_map(|role| Op::DeleteRole { role }),
+        // Two addresses nobody was invited with, so an email can also move away.
+        1 => (n(), 0u8..7).prop_map(|(user, email)| Op::ChangeEmail { user, email }),
     ]
 }
 
@@ -423,6 +440,38 @@ fn apply(t: &mut Tenant, caller: &Caller, op: &Op, reg: &Registry) -> Option<Rea
                 }]
             }))
         }
+        Op::DeleteDevice { device } => {
+            let device = pick(&reg.devices, device);
+            t.delete_device(caller, &device, NOW).ok()?;
+            Some(Box::new(move |_: &TenantState| {
+                vec![Effect::DeleteDevice(device)]
+            }))
+        }
+        Op::DeleteRole { role } => {
+            let role = pick(&reg.roles, role);
+            t.delete_role(caller, &role, NOW).ok()?;
+            Some(Box::new(move |_: &TenantState| {
+                vec![Effect::DeleteRole(role)]
+            }))
+        }
+        Op::ChangeEmail { user, email } => {
+            let user = pick(&reg.users, user);
+            let email = EMAILS[email as usize];
+            t.change_email(caller, &user, email, NOW).ok()?;
+            let email = email.to_owned();
+            // It writes every account of that person (canonical and aliases),
+            // so right after it exactly those carry the new address locally.
+            Some(Box::new(move |s: &TenantState| {
+                s.users
+                    .values()
+                    .filter(|u| u.email == email)
+                    .map(|u| Effect::SetEmail {
+                        user: u.id.clone(),
+                        email: email.clone(),
+                    })
+                    .collect()
+            }))
+        }
         Op::EditRole { role, perms: bits } => {
             let role = pick(&reg.roles, role);
             t.edit_role(caller, &role, perms(bits), NOW).ok()?;
@@ -612,6 +661,7 @@ async fn check(world: &mut World) {
     world.model.resolve(
         |m| reference.memberships[m].role.clone(),
         |d| reference.devices[d].placement.clone(),
+        |u| reference.users[u].email.clone(),
     );
     let users: Vec<String> = world.model.users().cloned().collect();
     let devices: Vec<String> = world.model.devices().cloned().collect();

@@ -92,6 +92,12 @@ pub enum Effect {
         membership: Id,
     },
     RevokeShare(Id),
+    DeleteDevice(Id),
+    DeleteRole(Id),
+    SetEmail {
+        user: Id,
+        email: String,
+    },
 }
 
 struct Member {
@@ -113,7 +119,9 @@ struct Share {
 #[derive(Default)]
 pub struct Model {
     orgs: BTreeMap<Id, (Option<Id>, bool)>,
-    emails: BTreeMap<Id, String>,
+    emails: BTreeMap<Id, Vec<Write<String>>>,
+    deleted_devices: std::collections::BTreeSet<Id>,
+    deleted_roles: std::collections::BTreeSet<Id>,
     memberships: BTreeMap<Id, Member>,
     roles: BTreeMap<Id, (Id, Vec<Write<PermSet>>)>,
     placements: BTreeMap<Id, Vec<Write<Placement>>>,
@@ -121,13 +129,25 @@ pub struct Model {
     /// Resolved registers, filled by `resolve`.
     role_of: BTreeMap<Id, Id>,
     placement_of: BTreeMap<Id, Placement>,
+    email_of: BTreeMap<Id, String>,
 }
 
 impl Model {
     pub fn apply(&mut self, clock: &Clock, effect: &Effect) {
         match effect.clone() {
             Effect::CreateUser { id, email } => {
-                self.emails.insert(id, email);
+                self.emails.insert(id, vec![write(clock, email)]);
+            }
+            Effect::SetEmail { user, email } => self
+                .emails
+                .get_mut(&user)
+                .unwrap()
+                .push(write(clock, email)),
+            Effect::DeleteDevice(id) => {
+                self.deleted_devices.insert(id);
+            }
+            Effect::DeleteRole(id) => {
+                self.deleted_roles.insert(id);
             }
             Effect::CreateMembership {
                 id,
@@ -203,7 +223,17 @@ impl Model {
         &mut self,
         impl_role: impl Fn(&str) -> Id,
         impl_placement: impl Fn(&str) -> Placement,
+        impl_email: impl Fn(&str) -> String,
     ) {
+        for (id, writes) in &self.emails {
+            let candidates = maximal(writes);
+            let chosen = impl_email(id);
+            assert!(
+                candidates.contains(&&chosen),
+                "user {id}: email {chosen} not among {candidates:?}"
+            );
+            self.email_of.insert(id.clone(), chosen);
+        }
         for (id, member) in &self.memberships {
             let candidates = maximal(&member.roles);
             let chosen = impl_role(id);
@@ -234,8 +264,8 @@ impl Model {
 
     /// Same email means same person; the lowest id stands for them.
     pub fn person(&self, user: &str) -> Id {
-        let email = &self.emails[user];
-        self.emails
+        let email = &self.email_of[user];
+        self.email_of
             .iter()
             .filter(|(_, e)| *e == email)
             .map(|(id, _)| id.clone())
@@ -272,6 +302,9 @@ impl Model {
         let Some((role_org, writes)) = self.roles.get(role) else {
             return PermSet::EMPTY;
         };
+        if self.deleted_roles.contains(role) {
+            return PermSet::EMPTY;
+        }
         if !self.chain(org).contains(role_org) {
             return PermSet::EMPTY;
         }
@@ -310,6 +343,9 @@ impl Model {
 
     /// The level `user` has on `device` at clock reading `now`.
     pub fn level(&self, user: &str, device: &str, now: i64) -> Option<Level> {
+        if self.deleted_devices.contains(device) {
+            return None;
+        }
         let eff = self.effective_org(device)?;
         let mut best = None;
         for m in self.live_memberships_of(user) {

@@ -230,9 +230,21 @@ impl Tenant {
                 "{email} already belongs to another member of this household"
             )));
         }
+        // The person is the canonical user and its aliases (accounts created
+        // concurrently with one address): move them all, or the aliases would
+        // split off as a second person on the old address.
+        let accounts: Vec<Id> = state
+            .users
+            .keys()
+            .filter(|u| state.canonical(u) == user)
+            .cloned()
+            .collect();
         let detail = serde_json::json!({ "email": email });
         self.commit(by, "change_email", &user, detail, now, |tx| {
-            set_field(tx, schema::USERS, &user, "email", email.as_str())
+            for account in &accounts {
+                set_field(tx, schema::USERS, account, "email", email.as_str())?;
+            }
+            Ok(())
         })
     }
 }

@@ -548,3 +548,27 @@ fn a_newer_schema_keeps_syncing_but_refuses_operations_saying_why() {
     let state = h.t.state().unwrap();
     assert_eq!(Access::new(&state, NOW).devices_of(&h.admin_id).len(), 2);
 }
+
+#[test]
+fn changing_the_email_of_a_person_with_two_accounts_moves_both() {
+    let mut h = household();
+    let mut other = replica(&mut h.t, "hub-b");
+    let a =
+        h.t.invite(&h.admin, "erin@example.org", &h.root, "user", NOW)
+            .unwrap();
+    let b = other
+        .invite(&h.admin, "erin@example.org", &h.root, "staff", NOW)
+        .unwrap();
+    converge(&mut h.t, &mut other);
+    h.t.change_email(&h.admin, &b.user, "erin@new.example", NOW)
+        .unwrap();
+    let state = h.t.state().unwrap();
+    assert_eq!(state.users[&a.user].email, "erin@new.example");
+    assert_eq!(state.users[&b.user].email, "erin@new.example");
+    assert_eq!(
+        state.canonical(&a.user),
+        state.canonical(&b.user),
+        "still one person"
+    );
+    assert_eq!(Access::new(&state, NOW).memberships_of(&a.user).count(), 2);
+}
