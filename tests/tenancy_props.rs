@@ -502,12 +502,12 @@ async fn new_world(n: usize) -> World {
     let (tenant, founded) = Tenant::found("r0", "Home", "admin@h.test", NOW).unwrap();
     let founding = TenantState::read(tenant.doc()).unwrap();
     let first = repos[0].0.create(tenant.into_doc()).await.unwrap();
-    let mut replicas = Vec::new();
+    let mut replicas: Vec<Replica> = Vec::new();
     for (i, (repo, acceptor)) in repos.into_iter().enumerate() {
         let handle = if i == 0 {
             first.clone()
         } else {
-            let dialer = Arc::new(ChannelDialer::new(replicas_acceptor(&replicas, 0)));
+            let dialer = Arc::new(ChannelDialer::new(replicas[0].acceptor.clone()));
             let dh = repo.dial(BackoffConfig::default(), dialer).unwrap();
             tokio::time::timeout(WAIT, dh.established())
                 .await
@@ -612,10 +612,6 @@ async fn new_world(n: usize) -> World {
     assert_eq!(world.accepted.len(), 7, "the setup must succeed");
     world.full_sync().await;
     world
-}
-
-fn replicas_acceptor(replicas: &[Replica], i: usize) -> AcceptorHandle {
-    replicas[i].acceptor.clone()
 }
 
 impl World {
