@@ -16,8 +16,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hearth::tenancy::ops::Transfer;
-use hearth::tenancy::state::Level;
-use hearth::tenancy::{Access, Caller, PermSet, Permission, Tenant, TenantState};
+use hearth::tenancy::state::{AuditEntry, Level};
+use hearth::tenancy::{
+    Access, Caller, Materialized, PermSet, Permission, Tenant, TenantState, audit_entries,
+};
 use model::{Clock, Effect, Model};
 use proptest::prelude::*;
 use samod::transport::channel::ChannelDialer;
@@ -176,6 +178,8 @@ struct Replica {
     acceptor: AcceptorHandle,
     name: String,
     clock: Clock,
+    /// The state materialized incrementally from this replica's document.
+    view: Materialized,
 }
 
 struct World {
@@ -191,14 +195,14 @@ impl World {
     /// Runs `op` on replica `r`; on success records its effect with `r`'s clock.
     fn run(&mut self, r: usize, caller: &Caller, op: &Op) {
         let reg = &self.registry;
-        let replica = &self.replicas[r];
-        let name = replica.name.clone();
-        let outcome = replica.handle.with_document(|doc| {
-            Tenant::with_doc(doc, &name, |t| {
+        let Replica {
+            handle, view, name, ..
+        } = &mut self.replicas[r];
+        let outcome = handle.with_document(|doc| {
+            Tenant::with_doc(doc, view, name, |t| {
                 let effects = apply(t, caller, op, reg)?;
-                let state = t.state().ok()?;
-                let op_id = state.audit.last()?.op.clone();
-                Some((op_id, effects(&state)))
+                let op_id = t.audit_log().ok()?.last()?.op.clone();
+                Some((op_id, effects(t.state().ok()?)))
             })
         });
         let Some((op_id, effects)) = outcome else {
@@ -254,11 +258,24 @@ impl World {
         self.replicas[b].clock = merged;
     }
 
-    fn state(&self, r: usize) -> TenantState {
-        let name = self.replicas[r].name.clone();
-        self.replicas[r]
-            .handle
-            .with_document(|doc| Tenant::with_doc(doc, &name, |t| t.state().expect("readable")))
+    /// Replica `r`'s state and audit log, checking on the way that the
+    /// incrementally materialized state equals a read from scratch.
+    fn state(&mut self, r: usize) -> (TenantState, Vec<AuditEntry>) {
+        let Replica {
+            handle, view, name, ..
+        } = &mut self.replicas[r];
+        // Asserting inside `with_document` would abort the process (samod).
+        let (incremental, scratch, log) = handle.with_document(|doc| {
+            let scratch = TenantState::read(doc).expect("readable");
+            let log = audit_entries(doc).expect("readable");
+            let incremental = Tenant::with_doc(doc, view, name, |t| t.state().cloned());
+            (incremental.expect("readable"), scratch, log)
+        });
+        assert!(
+            incremental == scratch,
+            "the incrementally maintained state and indexes differ from a read from scratch"
+        );
+        (scratch, log)
     }
 }
 
@@ -291,7 +308,7 @@ fn apply(t: &mut Tenant, caller: &Caller, op: &Op, reg: &Registry) -> Option<Rea
                 .ok()?;
             let email = EMAILS[email as usize].to_owned();
             Some(Box::new(move |s: &TenantState| {
-                let m = &s.memberships[&inv.membership];
+                let m = &s.memberships()[&inv.membership];
                 let mut out = Vec::new();
                 if !inv.existing_user {
                     out.push(Effect::CreateUser {
@@ -348,7 +365,7 @@ fn apply(t: &mut Tenant, caller: &Caller, op: &Op, reg: &Registry) -> Option<Rea
                 .ok()?;
             Some(Box::new(move |s: &TenantState| {
                 vec![Effect::CreateDevice {
-                    placement: s.devices[&id].placement.clone(),
+                    placement: s.devices()[&id].placement.clone(),
                     id,
                 }]
             }))
@@ -359,7 +376,7 @@ fn apply(t: &mut Tenant, caller: &Caller, op: &Op, reg: &Registry) -> Option<Rea
                 .ok()?;
             Some(Box::new(move |s: &TenantState| {
                 vec![Effect::SetPlacement {
-                    placement: s.devices[&device].placement.clone(),
+                    placement: s.devices()[&device].placement.clone(),
                     device,
                 }]
             }))
@@ -384,7 +401,7 @@ fn apply(t: &mut Tenant, caller: &Caller, op: &Op, reg: &Registry) -> Option<Rea
                 Transfer::AlreadyOwner(_) => None,
                 Transfer::Done { .. } => Some(Box::new(move |s: &TenantState| {
                     vec![Effect::SetPlacement {
-                        placement: s.devices[&device].placement.clone(),
+                        placement: s.devices()[&device].placement.clone(),
                         device,
                     }]
                 })),
@@ -409,7 +426,7 @@ fn apply(t: &mut Tenant, caller: &Caller, op: &Op, reg: &Registry) -> Option<Rea
                 )
                 .ok()?;
             Some(Box::new(move |s: &TenantState| {
-                let sh = &s.shares[&id];
+                let sh = &s.shares()[&id];
                 vec![Effect::CreateShare {
                     id: id.clone(),
                     device: sh.device.clone(),
@@ -462,7 +479,7 @@ fn apply(t: &mut Tenant, caller: &Caller, op: &Op, reg: &Registry) -> Option<Rea
             // It writes every account of that person (canonical and aliases),
             // so right after it exactly those carry the new address locally.
             Some(Box::new(move |s: &TenantState| {
-                s.users
+                s.users()
                     .values()
                     .filter(|u| u.email == email)
                     .map(|u| Effect::SetEmail {
@@ -501,6 +518,7 @@ async fn new_world(n: usize) -> World {
     }
     let (tenant, founded) = Tenant::found("r0", "Home", "admin@h.test", NOW).unwrap();
     let founding = TenantState::read(tenant.doc()).unwrap();
+    let founding_op = audit_entries(tenant.doc()).unwrap()[0].op.clone();
     let first = repos[0].0.create(tenant.into_doc()).await.unwrap();
     let mut replicas: Vec<Replica> = Vec::new();
     for (i, (repo, acceptor)) in repos.into_iter().enumerate() {
@@ -527,6 +545,7 @@ async fn new_world(n: usize) -> World {
             acceptor,
             name: format!("r{i}"),
             clock: vec![0; n],
+            view: Materialized::default(),
         });
     }
     let mut world = World {
@@ -545,7 +564,7 @@ async fn new_world(n: usize) -> World {
             parent: None,
         },
     );
-    for (id, role) in &founding.roles {
+    for (id, role) in founding.roles() {
         world.model.apply(
             &zero,
             &Effect::CreateRole {
@@ -574,7 +593,7 @@ async fn new_world(n: usize) -> World {
     );
     world.registry.orgs.push(founded.root_org.clone());
     world.registry.users.push(founded.admin.clone());
-    world.accepted.insert(founding.audit[0].op.clone());
+    world.accepted.insert(founding_op);
     // A household to act on: two members, a sub-organization, two devices.
     let admin = Caller::user(&founded.admin);
     // Roles were pushed in id order: admin, staff, user (index 0 = newest = user).
@@ -652,17 +671,18 @@ async fn check(world: &mut World) {
         heads.windows(2).all(|w| w[0] == w[1]),
         "M1: replicas hold different changes"
     );
-    let states: Vec<TenantState> = (0..world.replicas.len()).map(|r| world.state(r)).collect();
-    let reference = &states[0];
+    let states: Vec<(TenantState, Vec<AuditEntry>)> =
+        (0..world.replicas.len()).map(|r| world.state(r)).collect();
+    let reference = &states[0].0;
     world.model.resolve(
-        |m| reference.memberships[m].role.clone(),
-        |d| reference.devices[d].placement.clone(),
-        |u| reference.users[u].email.clone(),
+        |m| reference.memberships()[m].role.clone(),
+        |d| reference.devices()[d].placement.clone(),
+        |u| reference.users()[u].email.clone(),
     );
     let users: Vec<String> = world.model.users().cloned().collect();
     let devices: Vec<String> = world.model.devices().cloned().collect();
-    for state in &states {
-        let logged: BTreeSet<String> = state.audit.iter().map(|e| e.op.clone()).collect();
+    for (state, log) in &states {
+        let logged: BTreeSet<String> = log.iter().map(|e| e.op.clone()).collect();
         assert_eq!(
             logged, world.accepted,
             "M5: the audit log lacks or invents operations"
@@ -671,7 +691,7 @@ async fn check(world: &mut World) {
             let access = Access::new(state, now);
             for user in &users {
                 for device in &devices {
-                    let got = access.device_level(user, &state.devices[device]);
+                    let got = access.device_level(user, &state.devices()[device]);
                     let want = world.model.level(user, device, now);
                     assert_eq!(
                         got,
@@ -680,6 +700,20 @@ async fn check(world: &mut World) {
                         (now - NOW) / HOUR
                     );
                 }
+                // The listing (built from the indexes) names exactly the
+                // devices the model lets the user reach, at the same level.
+                let listed: Vec<(String, Level)> = access
+                    .devices_of(user)
+                    .into_iter()
+                    .map(|d| (d.id, d.level))
+                    .collect();
+                let reachable: Vec<(String, Level)> = devices
+                    .iter()
+                    .filter_map(|d| Some((d.clone(), world.model.level(user, d, now)?)))
+                    .collect::<std::collections::BTreeMap<_, _>>()
+                    .into_iter()
+                    .collect();
+                assert_eq!(listed, reachable, "device list of {user}");
                 let mut got: Vec<String> = access
                     .visible_orgs(user)
                     .into_iter()

@@ -83,9 +83,9 @@ async fn an_acknowledged_operation_survives_kill_9() {
     let state = replica
         .state()
         .expect("the household is there after the crash");
-    assert!(state.users.contains_key(admin));
-    let m = &state.memberships[membership];
-    assert_eq!(state.users[&m.user].email, "spouse@example.org");
+    assert!(state.users().contains_key(admin));
+    let m = &state.memberships()[membership];
+    assert_eq!(state.users()[&m.user].email, "spouse@example.org");
     assert!(!m.removed);
     // The crash left the durable change log in place (no clean compaction).
     let logged: i64 = store

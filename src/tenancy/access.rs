@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde::Serialize;
 
 use super::perms::{PermSet, Permission};
-use super::state::{Device, Id, Level, Membership, TenantState};
+use super::state::{Device, Id, Level, Membership, Share, TenantState};
 
 /// Access decisions at one instant.
 pub struct Access<'a> {
@@ -35,32 +35,19 @@ impl<'a> Access<'a> {
 
     /// An organization exists while it and every ancestor are not deleted.
     pub fn org_live(&self, org: &str) -> bool {
-        self.ancestry(org).is_some_and(|chain| {
-            chain
-                .iter()
-                .all(|o| self.state.orgs.get(*o).is_some_and(|o| !o.deleted))
-        })
+        self.state.org_place(org).is_some_and(|p| p.live)
     }
 
     /// `org` and its ancestors, nearest first; `None` for an unknown org or
     /// a cycle (which no valid operation creates).
-    pub fn ancestry<'s>(&'s self, org: &'s str) -> Option<Vec<&'s str>> {
-        let mut chain = vec![org];
-        let mut current = self.state.orgs.get(org)?;
-        while let Some(parent) = &current.parent {
-            if chain.contains(&parent.as_str()) || chain.len() > 64 {
-                return None;
-            }
-            chain.push(parent);
-            current = self.state.orgs.get(parent)?;
-        }
-        Some(chain)
+    pub fn ancestry(&self, org: &str) -> Option<&'a [Id]> {
+        self.state.org_place(org).map(|p| p.chain.as_slice())
     }
 
     /// Is `ancestor` the same as `org` or above it?
     pub fn covers(&self, ancestor: &str, org: &str) -> bool {
         self.ancestry(org)
-            .is_some_and(|chain| chain.contains(&ancestor))
+            .is_some_and(|chain| chain.iter().any(|o| o == ancestor))
     }
 
     pub fn membership_live(&self, m: &Membership) -> bool {
@@ -68,18 +55,16 @@ impl<'a> Access<'a> {
     }
 
     /// Live memberships of `user` (and of the users it is merged with).
-    pub fn memberships_of(&self, user: &str) -> impl Iterator<Item = &'a Membership> + '_ {
-        let user = self.state.canonical(user).to_owned();
+    pub fn memberships_of(&self, user: &str) -> impl Iterator<Item = &'a Membership> {
         self.state
-            .memberships
-            .values()
-            .filter(move |m| self.state.canonical(&m.user) == user && self.membership_live(m))
+            .memberships_of_person(user)
+            .filter(|m| self.membership_live(m))
     }
 
     /// A membership's permissions: its role's, if the role exists, is not
     /// deleted and is defined at the membership's organization or above.
     pub fn membership_perms(&self, m: &Membership) -> PermSet {
-        match self.state.roles.get(&m.role) {
+        match self.state.roles().get(&m.role) {
             Some(role) if !role.deleted && self.covers(&role.org, &m.org) => role.perms,
             _ => PermSet::EMPTY,
         }
@@ -88,19 +73,20 @@ impl<'a> Access<'a> {
     /// The device's placement organization, or its nearest live ancestor if
     /// that was deleted (concurrently with the device moving into it).
     pub fn effective_org(&self, device: &Device) -> Option<&'a str> {
-        let state = self.state;
-        let chain = self.ancestry(&device.placement.org)?;
-        chain
-            .into_iter()
+        self.ancestry(&device.placement.org)?
+            .iter()
             .find(|o| self.org_live(o))
-            .and_then(|o| state.orgs.get_key_value(o).map(|(k, _)| k.as_str()))
+            .map(String::as_str)
     }
 
     /// The placed owner while the recorded membership instance is live and
     /// covers the effective organization; otherwise `None` (ownerless).
     pub fn effective_owner(&self, device: &Device) -> Option<&'a Membership> {
         let placement = &device.placement;
-        let membership = self.state.memberships.get(placement.membership.as_ref()?)?;
+        let membership = self
+            .state
+            .memberships()
+            .get(placement.membership.as_ref()?)?;
         let owner = placement.owner.as_deref()?;
         let effective = self.effective_org(device)?;
         (self.membership_live(membership)
@@ -154,19 +140,23 @@ impl<'a> Access<'a> {
     fn share_level(&self, user: &str, device: &str) -> Option<Level> {
         let user = self.state.canonical(user);
         self.state
-            .shares
-            .values()
-            .filter(|s| s.device == device && !s.revoked)
+            .shares_of_device(device)
             .filter(|s| self.state.canonical(&s.user) == user)
-            .filter(|s| s.expires.is_none_or(|t| self.now < t))
-            .filter(|s| {
-                self.state
-                    .memberships
-                    .get(&s.membership)
-                    .is_some_and(|m| self.membership_live(m))
-            })
+            .filter(|s| self.share_live(s))
             .map(|s| s.level)
             .max()
+    }
+
+    /// A share grants while not revoked, not expired by this clock reading,
+    /// and the grantee's membership instance it relies on is live (M3).
+    pub fn share_live(&self, s: &Share) -> bool {
+        !s.revoked
+            && s.expires.is_none_or(|t| self.now < t)
+            && self
+                .state
+                .memberships()
+                .get(&s.membership)
+                .is_some_and(|m| self.membership_live(m))
     }
 
     /// Organizations `user` may see: those of its live memberships and
@@ -174,7 +164,7 @@ impl<'a> Access<'a> {
     pub fn visible_orgs(&self, user: &str) -> HashSet<&'a str> {
         let roots: Vec<&str> = self.memberships_of(user).map(|m| m.org.as_str()).collect();
         self.state
-            .orgs
+            .orgs()
             .keys()
             .map(String::as_str)
             .filter(|o| self.org_live(o) && roots.iter().any(|r| self.covers(r, o)))
@@ -183,47 +173,72 @@ impl<'a> Access<'a> {
 
     /// Every device `user` may see, across all their organizations and
     /// shares, each labelled with the organization path they may see.
+    ///
+    /// Candidates come from the indexes (devices of organizations the user
+    /// may view, devices placed with their memberships, their shares); each
+    /// is then decided by [`Access::device_level`], the same function every
+    /// single check uses.
     pub fn devices_of(&self, user: &str) -> Vec<VisibleDevice> {
+        let state = self.state;
         let visible = self.visible_orgs(user);
-        let mut out: BTreeMap<&str, VisibleDevice> = BTreeMap::new();
-        for device in self.state.devices.values() {
-            let Some(level) = self.device_level(user, device) else {
-                continue;
-            };
-            let org_path = self
-                .effective_org(device)
-                .and_then(|o| self.ancestry(o))
-                .map(|chain| {
-                    chain
-                        .into_iter()
-                        .rev()
-                        .filter(|o| visible.contains(o))
-                        .filter_map(|o| self.state.orgs.get(o).map(|o| o.name.clone()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let owned = self
-                .effective_owner(device)
-                .is_some_and(|m| self.state.canonical(&m.user) == self.state.canonical(user));
-            out.insert(
-                &device.id,
-                VisibleDevice {
+        let mut candidates: BTreeMap<&str, &Device> = BTreeMap::new();
+        for org in state.orgs().keys() {
+            let viewable = self
+                .ancestry(org)
+                .and_then(|chain| chain.iter().find(|o| self.org_live(o)))
+                .is_some_and(|eff| {
+                    let perms = self.perms_over(user, eff);
+                    visible.contains(eff.as_str())
+                        && (perms.contains(Permission::ViewOrgDevices)
+                            || perms.contains(Permission::ControlOrgDevices))
+                });
+            if viewable {
+                candidates.extend(state.devices_placed_in(org).map(|d| (d.id.as_str(), d)));
+            }
+        }
+        for m in self.memberships_of(user) {
+            candidates.extend(state.devices_placed_with(&m.id).map(|d| (d.id.as_str(), d)));
+        }
+        for share in state.shares_of_person(user) {
+            if let Some(d) = state.devices().get(&share.device) {
+                candidates.insert(&d.id, d);
+            }
+        }
+        let me = state.canonical(user);
+        candidates
+            .into_values()
+            .filter_map(|device| {
+                let level = self.device_level(user, device)?;
+                let org_path = self
+                    .effective_org(device)
+                    .and_then(|o| self.ancestry(o))
+                    .map(|chain| {
+                        chain
+                            .iter()
+                            .rev()
+                            .filter(|o| visible.contains(o.as_str()))
+                            .filter_map(|o| state.orgs().get(o).map(|o| o.name.clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let owned = self
+                    .effective_owner(device)
+                    .is_some_and(|m| state.canonical(&m.user) == me);
+                Some(VisibleDevice {
                     id: device.id.clone(),
                     name: device.name.clone(),
                     level,
                     org_path,
                     owned,
-                },
-            );
-        }
-        out.into_values().collect()
+                })
+            })
+            .collect()
     }
 
     /// Ids of live devices that would be ownerless after `membership` went.
     pub fn devices_owned_through(&self, membership: &str) -> Vec<Id> {
         self.state
-            .devices
-            .values()
+            .devices_placed_with(membership)
             .filter(|d| !d.deleted)
             .filter(|d| self.effective_owner(d).is_some_and(|m| m.id == membership))
             .map(|d| d.id.clone())

@@ -46,32 +46,34 @@ pub struct AuditView {
 }
 
 /// The log as `reader` may see it, oldest first.
-pub fn read(state: &TenantState, now: i64, reader: &Caller) -> Vec<AuditView> {
+pub fn read(state: &TenantState, log: &[AuditEntry], now: i64, reader: &Caller) -> Vec<AuditView> {
     let access = Access::new(state, now);
     let scope = Scope::of(&access, reader);
-    let by_placement_op: HashMap<&str, &str> = state
-        .audit
+    let by_placement_op: HashMap<&str, &str> = log
         .iter()
         .filter_map(|e| Some((e.detail.get("placement_op")?.as_str()?, e.op.as_str())))
         .collect();
-    state
-        .audit
-        .iter()
+    log.iter()
         .filter(|e| scope.sees_entry(&access, e))
         .map(|e| AuditView {
-            outcome: outcome(&access, &by_placement_op, e),
+            outcome: outcome(&access, log, &by_placement_op, e),
             entry: scope.scrub(state, e),
         })
         .collect()
 }
 
-fn outcome(access: &Access<'_>, by_placement_op: &HashMap<&str, &str>, e: &AuditEntry) -> Outcome {
+fn outcome(
+    access: &Access<'_>,
+    log: &[AuditEntry],
+    by_placement_op: &HashMap<&str, &str>,
+    e: &AuditEntry,
+) -> Outcome {
     let state = access.state;
     if e.kind == "add_device" {
         return Outcome::Effective;
     }
     if let Some(placement_op) = e.detail.get("placement_op").and_then(|v| v.as_str()) {
-        let Some(device) = state.devices.get(&e.subject) else {
+        let Some(device) = state.devices().get(&e.subject) else {
             return Outcome::Effective;
         };
         let audit_op = |p: &str| {
@@ -96,7 +98,7 @@ fn outcome(access: &Access<'_>, by_placement_op: &HashMap<&str, &str>, e: &Audit
         };
     }
     match e.kind.as_str() {
-        "share" => match state.shares.get(&e.subject) {
+        "share" => match state.shares().get(&e.subject) {
             Some(s) if s.revoked => Outcome::Inert {
                 reason: "the share was revoked".into(),
             },
@@ -105,7 +107,7 @@ fn outcome(access: &Access<'_>, by_placement_op: &HashMap<&str, &str>, e: &Audit
             },
             Some(s)
                 if !state
-                    .memberships
+                    .memberships()
                     .get(&s.membership)
                     .is_some_and(|m| access.membership_live(m)) =>
             {
@@ -115,7 +117,7 @@ fn outcome(access: &Access<'_>, by_placement_op: &HashMap<&str, &str>, e: &Audit
             }
             _ => Outcome::Effective,
         },
-        "invite" | "change_role" => match state.memberships.get(&e.subject) {
+        "invite" | "change_role" => match state.memberships().get(&e.subject) {
             Some(m) if m.removed => Outcome::Inert {
                 reason: "the membership was removed".into(),
             },
@@ -124,12 +126,12 @@ fn outcome(access: &Access<'_>, by_placement_op: &HashMap<&str, &str>, e: &Audit
                     && e.detail.get("to").and_then(|v| v.as_str()) != Some(m.role.as_str()) =>
             {
                 Outcome::SupersededBy {
-                    op: last_op_on(state, &e.subject, "change_role").unwrap_or_default(),
+                    op: last_op_on(log, &e.subject, "change_role").unwrap_or_default(),
                 }
             }
             _ => Outcome::Effective,
         },
-        "edit_role" => match state.roles.get(&e.subject) {
+        "edit_role" => match state.roles().get(&e.subject) {
             Some(r) if r.conflicted => Outcome::Merged {
                 reason: format!(
                     "intersected with a concurrent edit; the role now holds: {}",
@@ -142,10 +144,8 @@ fn outcome(access: &Access<'_>, by_placement_op: &HashMap<&str, &str>, e: &Audit
     }
 }
 
-fn last_op_on(state: &TenantState, subject: &str, kind: &str) -> Option<Id> {
-    state
-        .audit
-        .iter()
+fn last_op_on(log: &[AuditEntry], subject: &str, kind: &str) -> Option<Id> {
+    log.iter()
         .rev()
         .find(|e| e.subject == subject && e.kind == kind)
         .map(|e| e.op.clone())
@@ -162,7 +162,7 @@ impl<'a> Scope<'a> {
     fn of(access: &Access<'a>, reader: &Caller) -> Self {
         let state = access.state;
         let root = state
-            .orgs
+            .orgs()
             .values()
             .find(|o| o.parent.is_none())
             .map(|o| o.id.as_str());
@@ -178,9 +178,9 @@ impl<'a> Scope<'a> {
             }
         };
         let users = match &orgs {
-            None => state.users.keys().map(String::as_str).collect(),
+            None => state.users().keys().map(String::as_str).collect(),
             Some(orgs) => state
-                .memberships
+                .memberships()
                 .values()
                 .filter(|m| orgs.contains(m.org.as_str()))
                 .map(|m| m.user.as_str())
@@ -203,21 +203,21 @@ impl<'a> Scope<'a> {
             "found" => Some(e.subject.clone()),
             "create_org" | "rename_org" | "delete_org" => Some(e.subject.clone()),
             "invite" | "change_role" | "remove_member" => {
-                state.memberships.get(&e.subject).map(|m| m.org.clone())
+                state.memberships().get(&e.subject).map(|m| m.org.clone())
             }
             "create_role" | "edit_role" | "delete_role" => {
-                state.roles.get(&e.subject).map(|r| r.org.clone())
+                state.roles().get(&e.subject).map(|r| r.org.clone())
             }
             "share" | "unshare" => state
-                .shares
+                .shares()
                 .get(&e.subject)
-                .and_then(|s| state.devices.get(&s.device))
+                .and_then(|s| state.devices().get(&s.device))
                 .and_then(|d| access.effective_org(d))
                 .map(str::to_owned),
             "change_email" => return self.users.contains(e.subject.as_str()),
             // Device operations: the device's organization now.
             _ => state
-                .devices
+                .devices()
                 .get(&e.subject)
                 .and_then(|d| access.effective_org(d))
                 .map(str::to_owned),
@@ -237,8 +237,8 @@ impl<'a> Scope<'a> {
         entry.replica = String::new();
         let hide = |v: &mut serde_json::Value| {
             if let Some(s) = v.as_str()
-                && ((state.orgs.contains_key(s) && !self.sees_org(s))
-                    || (state.users.contains_key(s) && !self.users.contains(s)))
+                && ((state.orgs().contains_key(s) && !self.sees_org(s))
+                    || (state.users().contains_key(s) && !self.users.contains(s)))
             {
                 *v = serde_json::Value::String("hidden".into());
             }

@@ -9,15 +9,20 @@
 
 pub mod access;
 pub mod audit;
+pub mod materialized;
 pub mod ops;
 pub mod perms;
+pub mod read;
 pub mod replica;
 pub mod schema;
 pub mod state;
 mod storage;
+pub mod template;
 
 pub use access::{Access, VisibleDevice};
+pub use materialized::Materialized;
 pub use ops::{Caller, OpError, Tenant};
 pub use perms::{PermSet, Permission};
+pub use read::{ReadError, audit_entries};
 pub use replica::{Replica, ReplicaError};
 pub use state::{Level, TenantState};

@@ -10,11 +10,13 @@
 //! log is emptied.
 
 use std::str::FromStr;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use rusqlite::OptionalExtension;
 use samod::{DocHandle, DocumentId, PeerId, Repo};
 
+use super::materialized::Materialized;
 use super::ops::{Founded, OpError, Tenant};
 use super::state::TenantState;
 use super::storage::SqliteStorage;
@@ -45,6 +47,9 @@ pub struct Replica {
     repo: Repo,
     storage: SqliteStorage,
     tenant: Option<DocHandle>,
+    /// The tenant's state, refreshed incrementally from the document; only
+    /// locked inside `with_document`, so always after samod's own lock.
+    view: Mutex<Materialized>,
     store: Store,
     /// The name audit entries carry for operations made here (the hub id).
     name: String,
@@ -67,6 +72,7 @@ impl Replica {
             repo,
             storage,
             tenant: None,
+            view: Mutex::default(),
             store,
             name: hub_id.to_owned(),
         };
@@ -178,7 +184,8 @@ impl Replica {
     ) -> Result<R, ReplicaError> {
         let handle = self.tenant.as_ref().ok_or(ReplicaError::NoTenant)?;
         let (result, change) = handle.with_document(|doc| {
-            Tenant::with_doc(doc, &self.name, |t| {
+            let mut view = self.view.lock().unwrap_or_else(PoisonError::into_inner);
+            Tenant::with_doc(doc, &mut view, &self.name, |t| {
                 let before = t.doc().get_heads();
                 let result = op(t);
                 let change = (t.doc().get_heads() != before)
@@ -204,13 +211,26 @@ impl Replica {
         Ok(result?)
     }
 
-    /// The merged state now.
+    /// Runs `f` on the merged state now (refreshed with whatever sync or
+    /// local operations changed since the last look).
+    ///
+    /// # Errors
+    /// [`ReplicaError::NoTenant`] before first setup.
+    pub fn with_state<R>(&self, f: impl FnOnce(&TenantState) -> R) -> Result<R, ReplicaError> {
+        let handle = self.tenant.as_ref().ok_or(ReplicaError::NoTenant)?;
+        let result = handle.with_document(|doc| {
+            let mut view = self.view.lock().unwrap_or_else(PoisonError::into_inner);
+            view.refresh(doc).map(f)
+        });
+        Ok(result.map_err(OpError::from)?)
+    }
+
+    /// A copy of the merged state now.
     ///
     /// # Errors
     /// [`ReplicaError::NoTenant`] before first setup.
     pub fn state(&self) -> Result<TenantState, ReplicaError> {
-        let handle = self.tenant.as_ref().ok_or(ReplicaError::NoTenant)?;
-        Ok(handle.with_document(|doc| TenantState::read(doc).map_err(OpError::from))?)
+        self.with_state(TenantState::clone)
     }
 
     pub fn repo(&self) -> &Repo {

@@ -1,23 +1,20 @@
-//! The tenant's state as plain Rust values, read from the document with the
-//! merge rules of DESIGN §3 applied at read time:
-//! - tombstones (`deleted`, `removed`, `revoked`) are true if *any*
-//!   concurrent value is true: removal wins;
-//! - a role's permissions are the intersection of its concurrent values;
-//! - a device's placement is the one value Automerge picks as the winner
-//!   (deterministic on every replica); the others are kept as losers so the
-//!   audit log can say who lost to whom;
-//! - users with the same normalized email are one person: the lowest id is
-//!   canonical, the others are its aliases.
+//! The tenant's state as plain Rust values with the merge rules of DESIGN §3
+//! applied (see [`read`](super::read) for how each rule is read), and the
+//! indexes that make access checks and device listings fast.
 //!
-//! Reading never writes: verdicts derived here are not stored (M6).
+//! Entities change only through [`TenantState::put`] and
+//! [`TenantState::remove`], which keep the indexes in step; the
+//! [`Materialized`](super::materialized::Materialized) view calls them for
+//! exactly the entities a change touched. Nothing here writes the document
+//! (M6).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use automerge::{ObjId, ReadDoc, Value};
 use serde::{Deserialize, Serialize};
 
 use super::perms::PermSet;
-use super::schema::{self, SCHEMA_VERSION};
+use super::schema::SCHEMA_VERSION;
+use super::template::Template;
 
 pub type Id = String;
 
@@ -75,6 +72,9 @@ pub struct Device {
     pub placement: Placement,
     /// Concurrent placements that lost to `placement`.
     pub losing_placements: Vec<Placement>,
+    /// The BLE MAC address a bridge reports it by (upper-case, colons). Its
+    /// BTHome bind key stays on the hubs, outside the replicated document.
+    pub ble_mac: Option<String>,
     pub deleted: bool,
 }
 
@@ -120,233 +120,329 @@ pub struct AuditEntry {
     pub detail: serde_json::Value,
 }
 
-#[derive(Debug, Clone, Default)]
+/// One entity as read from the document.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entity {
+    Org(Org),
+    User(User),
+    Membership(Membership),
+    Role(Role),
+    Device(Device),
+    Share(Share),
+    Template(Template),
+}
+
+/// The kinds of entity, one per top-level map of the document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Org,
+    User,
+    Membership,
+    Role,
+    Device,
+    Share,
+    Template,
+}
+
+/// Where an organization sits in the tree, derived from every org.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct OrgPlace {
+    /// The org and its ancestors, nearest first.
+    pub chain: Vec<Id>,
+    /// Neither it nor any ancestor is deleted.
+    pub live: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Index {
+    /// Users by normalized email: the first id is the person's canonical id.
+    users_by_email: HashMap<String, BTreeSet<Id>>,
+    /// Keyed by the user id the membership names (alias or canonical).
+    memberships_by_user: HashMap<Id, BTreeSet<Id>>,
+    devices_by_org: HashMap<Id, BTreeSet<Id>>,
+    devices_by_membership: HashMap<Id, BTreeSet<Id>>,
+    shares_by_device: HashMap<Id, BTreeSet<Id>>,
+    shares_by_user: HashMap<Id, BTreeSet<Id>>,
+    /// Absent for an org with an unknown ancestor or in a cycle.
+    org_places: HashMap<Id, OrgPlace>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TenantState {
     pub schema: u64,
     pub tenant_id: String,
-    pub orgs: BTreeMap<Id, Org>,
-    pub users: BTreeMap<Id, User>,
-    pub memberships: BTreeMap<Id, Membership>,
-    pub roles: BTreeMap<Id, Role>,
-    pub devices: BTreeMap<Id, Device>,
-    pub shares: BTreeMap<Id, Share>,
-    pub audit: Vec<AuditEntry>,
-    /// Alias user id → canonical user id, for users merged by email.
-    pub aliases: HashMap<Id, Id>,
+    orgs: BTreeMap<Id, Org>,
+    users: BTreeMap<Id, User>,
+    memberships: BTreeMap<Id, Membership>,
+    roles: BTreeMap<Id, Role>,
+    devices: BTreeMap<Id, Device>,
+    shares: BTreeMap<Id, Share>,
+    templates: BTreeMap<Id, Template>,
+    index: Index,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    #[error("not a tenant document: {0}")]
-    Malformed(String),
-    #[error("automerge: {0}")]
-    Automerge(#[from] automerge::AutomergeError),
+/// Adds or removes `id` under `key` in a one-to-many index, dropping empty
+/// sets so that equal states have equal indexes.
+fn link(index: &mut HashMap<Id, BTreeSet<Id>>, key: Option<&str>, id: &str, present: bool) {
+    let Some(key) = key else { return };
+    if present {
+        index
+            .entry(key.to_owned())
+            .or_default()
+            .insert(id.to_owned());
+    } else if let Some(set) = index.get_mut(key) {
+        set.remove(id);
+        if set.is_empty() {
+            index.remove(key);
+        }
+    }
 }
 
 impl TenantState {
-    /// Reads the whole state from `doc`.
-    ///
-    /// # Errors
-    /// [`ReadError`] when the document is not a tenant document.
-    pub fn read<D: ReadDoc>(doc: &D) -> Result<Self, ReadError> {
-        let r = Reader { doc };
-        let schema = r
-            .doc
-            .get(automerge::ROOT, "schema")?
-            .and_then(|(v, _)| v.as_u64())
-            .ok_or_else(|| ReadError::Malformed("no schema version".into()))?;
-        let mut state = TenantState {
-            schema,
-            tenant_id: r.string(&automerge::ROOT, "tenant")?,
-            ..Default::default()
-        };
-        for (id, obj) in r.entries(schema::ORGS)? {
-            let parent = r.string(&obj, "parent")?;
-            state.orgs.insert(
-                id.clone(),
-                Org {
-                    name: r.string(&obj, "name")?,
-                    parent: (!parent.is_empty()).then_some(parent),
-                    deleted: r.any_true(&obj, "deleted")?,
-                    id,
-                },
-            );
-        }
-        for (id, obj) in r.entries(schema::USERS)? {
-            let email = r.string(&obj, "email")?;
-            state.users.insert(id.clone(), User { id, email });
-        }
-        for (id, obj) in r.entries(schema::MEMBERSHIPS)? {
-            state.memberships.insert(
-                id.clone(),
-                Membership {
-                    user: r.string(&obj, "user")?,
-                    org: r.string(&obj, "org")?,
-                    role: r.string(&obj, "role")?,
-                    removed: r.any_true(&obj, "removed")?,
-                    id,
-                },
-            );
-        }
-        for (id, obj) in r.entries(schema::ROLES)? {
-            let values = r.all_strings(&obj, "perms")?;
-            let perms = values
-                .iter()
-                .map(|v| PermSet::from_text(v))
-                .reduce(PermSet::intersection)
-                .unwrap_or(PermSet::EMPTY);
-            state.roles.insert(
-                id.clone(),
-                Role {
-                    name: r.string(&obj, "name")?,
-                    org: r.string(&obj, "org")?,
-                    perms,
-                    conflicted: values.len() > 1,
-                    deleted: r.any_true(&obj, "deleted")?,
-                    id,
-                },
-            );
-        }
-        for (id, obj) in r.entries(schema::DEVICES)? {
-            let mut placements = r
-                .all_strings(&obj, "placement")?
-                .into_iter()
-                .map(|text| serde_json::from_str::<Placement>(&text))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| ReadError::Malformed(format!("device {id}: placement: {e}")))?;
-            let winner = r.string(&obj, "placement")?;
-            let winner: Placement = serde_json::from_str(&winner)
-                .map_err(|e| ReadError::Malformed(format!("device {id}: placement: {e}")))?;
-            placements.retain(|p| *p != winner);
-            let template = r.string(&obj, "template")?;
-            state.devices.insert(
-                id.clone(),
-                Device {
-                    name: r.string(&obj, "name")?,
-                    template: (!template.is_empty()).then_some(template),
-                    placement: winner,
-                    losing_placements: placements,
-                    deleted: r.any_true(&obj, "deleted")?,
-                    id,
-                },
-            );
-        }
-        for (id, obj) in r.entries(schema::SHARES)? {
-            let level = match r.string(&obj, "level")?.as_str() {
-                "control" => Level::Control,
-                _ => Level::View,
-            };
-            state.shares.insert(
-                id.clone(),
-                Share {
-                    device: r.string(&obj, "device")?,
-                    user: r.string(&obj, "user")?,
-                    level,
-                    expires: r.int(&obj, "expires")?,
-                    membership: r.string(&obj, "membership")?,
-                    revoked: r.any_true(&obj, "revoked")?,
-                    id,
-                },
-            );
-        }
-        let audit = schema::object(r.doc, schema::AUDIT)?;
-        for index in 0..r.doc.length(&audit) {
-            let Some((Value::Object(_), entry)) = r.doc.get(&audit, index)? else {
-                continue;
-            };
-            state.audit.push(AuditEntry {
-                op: r.string(&entry, "op")?,
-                kind: r.string(&entry, "kind")?,
-                by: r.string(&entry, "by")?,
-                replica: r.string(&entry, "replica")?,
-                at: r.int(&entry, "at")?.unwrap_or(0),
-                subject: r.string(&entry, "subject")?,
-                detail: serde_json::from_str(&r.string(&entry, "detail")?)
-                    .unwrap_or(serde_json::Value::Null),
-            });
-        }
-        state.aliases = aliases(&state.users);
-        Ok(state)
+    pub fn orgs(&self) -> &BTreeMap<Id, Org> {
+        &self.orgs
+    }
+    pub fn users(&self) -> &BTreeMap<Id, User> {
+        &self.users
+    }
+    pub fn memberships(&self) -> &BTreeMap<Id, Membership> {
+        &self.memberships
+    }
+    pub fn roles(&self) -> &BTreeMap<Id, Role> {
+        &self.roles
+    }
+    pub fn devices(&self) -> &BTreeMap<Id, Device> {
+        &self.devices
+    }
+    pub fn shares(&self) -> &BTreeMap<Id, Share> {
+        &self.shares
+    }
+    pub fn templates(&self) -> &BTreeMap<Id, Template> {
+        &self.templates
     }
 
-    /// The canonical id of `user` (itself unless it is an alias).
+    /// Stores `entity`, replacing the one with its id, and updates the indexes.
+    pub fn put(&mut self, entity: Entity) {
+        match entity {
+            Entity::Org(org) => {
+                self.orgs.insert(org.id.clone(), org);
+                self.place_orgs();
+            }
+            Entity::User(user) => {
+                self.remove(Kind::User, &user.id.clone());
+                link(
+                    &mut self.index.users_by_email,
+                    Some(&user.email),
+                    &user.id,
+                    true,
+                );
+                self.users.insert(user.id.clone(), user);
+            }
+            Entity::Membership(m) => {
+                self.remove(Kind::Membership, &m.id.clone());
+                link(
+                    &mut self.index.memberships_by_user,
+                    Some(&m.user),
+                    &m.id,
+                    true,
+                );
+                self.memberships.insert(m.id.clone(), m);
+            }
+            Entity::Role(role) => {
+                self.roles.insert(role.id.clone(), role);
+            }
+            Entity::Device(d) => {
+                self.remove(Kind::Device, &d.id.clone());
+                let p = &d.placement;
+                link(&mut self.index.devices_by_org, Some(&p.org), &d.id, true);
+                let m = p.membership.as_deref();
+                link(&mut self.index.devices_by_membership, m, &d.id, true);
+                self.devices.insert(d.id.clone(), d);
+            }
+            Entity::Share(s) => {
+                self.remove(Kind::Share, &s.id.clone());
+                link(
+                    &mut self.index.shares_by_device,
+                    Some(&s.device),
+                    &s.id,
+                    true,
+                );
+                link(&mut self.index.shares_by_user, Some(&s.user), &s.id, true);
+                self.shares.insert(s.id.clone(), s);
+            }
+            Entity::Template(t) => {
+                self.templates.insert(t.id.clone(), t);
+            }
+        }
+    }
+
+    /// Forgets the entity `id` of `kind` and its index entries.
+    pub fn remove(&mut self, kind: Kind, id: &str) {
+        let ix = &mut self.index;
+        match kind {
+            Kind::Org => {
+                if self.orgs.remove(id).is_some() {
+                    self.place_orgs();
+                }
+            }
+            Kind::User => {
+                if let Some(u) = self.users.remove(id) {
+                    link(&mut ix.users_by_email, Some(&u.email), id, false);
+                }
+            }
+            Kind::Membership => {
+                if let Some(m) = self.memberships.remove(id) {
+                    link(&mut ix.memberships_by_user, Some(&m.user), id, false);
+                }
+            }
+            Kind::Role => {
+                self.roles.remove(id);
+            }
+            Kind::Device => {
+                if let Some(d) = self.devices.remove(id) {
+                    let p = &d.placement;
+                    link(&mut ix.devices_by_org, Some(&p.org), id, false);
+                    link(
+                        &mut ix.devices_by_membership,
+                        p.membership.as_deref(),
+                        id,
+                        false,
+                    );
+                }
+            }
+            Kind::Share => {
+                if let Some(s) = self.shares.remove(id) {
+                    link(&mut ix.shares_by_device, Some(&s.device), id, false);
+                    link(&mut ix.shares_by_user, Some(&s.user), id, false);
+                }
+            }
+            Kind::Template => {
+                self.templates.remove(id);
+            }
+        }
+    }
+
+    /// Recomputes every org's place in the tree (orgs are few and rarely
+    /// change; a change to one can change the liveness of all below it).
+    fn place_orgs(&mut self) {
+        let mut places = HashMap::with_capacity(self.orgs.len());
+        for id in self.orgs.keys() {
+            let mut chain = vec![id.clone()];
+            let mut current = &self.orgs[id];
+            let complete = loop {
+                let Some(parent) = &current.parent else {
+                    break true;
+                };
+                match self.orgs.get(parent) {
+                    Some(next) if !chain.contains(parent) => {
+                        chain.push(parent.clone());
+                        current = next;
+                    }
+                    _ => break false,
+                }
+            };
+            if complete {
+                let live = chain.iter().all(|o| !self.orgs[o].deleted);
+                places.insert(id.clone(), OrgPlace { chain, live });
+            }
+        }
+        self.index.org_places = places;
+    }
+
+    pub(crate) fn org_place(&self, org: &str) -> Option<&OrgPlace> {
+        self.index.org_places.get(org)
+    }
+
+    /// Every id of the person `user` is (the canonical id first).
+    pub fn person_ids<'a>(&'a self, user: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        let ids = self
+            .users
+            .get(user)
+            .and_then(|u| self.index.users_by_email.get(&u.email));
+        let alone = ids.is_none().then_some(user);
+        ids.into_iter().flatten().map(String::as_str).chain(alone)
+    }
+
+    /// The canonical id of `user`: users created concurrently with one email
+    /// are one person, and the lowest id names them.
     pub fn canonical<'a>(&'a self, user: &'a str) -> &'a str {
-        self.aliases.get(user).map_or(user, String::as_str)
+        self.person_ids(user).next().unwrap_or(user)
     }
 
     /// The canonical user with this normalized email, if any.
     pub fn user_by_email(&self, email: &str) -> Option<&User> {
-        self.users
-            .values()
-            .find(|u| u.email == email && self.canonical(&u.id) == u.id)
+        let first = self.index.users_by_email.get(email)?.first()?;
+        self.users.get(first)
+    }
+
+    /// Memberships (live or not) naming any id of the person `user`.
+    pub fn memberships_of_person<'s>(
+        &'s self,
+        user: &str,
+    ) -> impl Iterator<Item = &'s Membership> + use<'s> {
+        self.by_person(&self.index.memberships_by_user, user)
+            .filter_map(move |m| self.memberships.get(m))
+    }
+
+    /// Shares (of any state) granted to any id of the person `user`.
+    pub fn shares_of_person<'s>(&'s self, user: &str) -> impl Iterator<Item = &'s Share> + use<'s> {
+        self.by_person(&self.index.shares_by_user, user)
+            .filter_map(move |s| self.shares.get(s))
+    }
+
+    /// What a by-user `index` holds for every id of the person `user`.
+    fn by_person<'s>(
+        &'s self,
+        index: &'s HashMap<Id, BTreeSet<Id>>,
+        user: &str,
+    ) -> impl Iterator<Item = &'s Id> + use<'s> {
+        let ids = self
+            .users
+            .get(user)
+            .and_then(|u| self.index.users_by_email.get(&u.email));
+        let alone = if ids.is_none() { index.get(user) } else { None };
+        ids.into_iter()
+            .flatten()
+            .filter_map(move |id| index.get(id))
+            .chain(alone)
+            .flatten()
+    }
+
+    /// Shares (of any state) of `device`.
+    pub fn shares_of_device<'a>(&'a self, device: &str) -> impl Iterator<Item = &'a Share> + 'a {
+        self.index
+            .shares_by_device
+            .get(device)
+            .into_iter()
+            .flatten()
+            .filter_map(|s| self.shares.get(s))
+    }
+
+    /// Devices whose placement names `org` (deleted ones included).
+    pub fn devices_placed_in<'a>(&'a self, org: &str) -> impl Iterator<Item = &'a Device> + 'a {
+        self.index
+            .devices_by_org
+            .get(org)
+            .into_iter()
+            .flatten()
+            .filter_map(|d| self.devices.get(d))
+    }
+
+    /// Devices whose placement relies on `membership` for its owner.
+    pub fn devices_placed_with<'a>(
+        &'a self,
+        membership: &str,
+    ) -> impl Iterator<Item = &'a Device> + 'a {
+        self.index
+            .devices_by_membership
+            .get(membership)
+            .into_iter()
+            .flatten()
+            .filter_map(|d| self.devices.get(d))
     }
 
     /// True when this replica understands the document's schema.
     pub fn writable(&self) -> bool {
         self.schema <= SCHEMA_VERSION
-    }
-}
-
-/// Users created concurrently with one email are one person: lowest id wins.
-fn aliases(users: &BTreeMap<Id, User>) -> HashMap<Id, Id> {
-    let mut first_by_email: HashMap<&str, &str> = HashMap::new();
-    let mut aliases = HashMap::new();
-    // BTreeMap iterates in id order, so the first seen is the lowest id.
-    for user in users.values() {
-        match first_by_email.get(user.email.as_str()) {
-            Some(canonical) => {
-                aliases.insert(user.id.clone(), (*canonical).to_owned());
-            }
-            None => {
-                first_by_email.insert(&user.email, &user.id);
-            }
-        }
-    }
-    aliases
-}
-
-struct Reader<'a, D> {
-    doc: &'a D,
-}
-
-impl<D: ReadDoc> Reader<'_, D> {
-    fn entries(&self, map: &str) -> Result<Vec<(Id, ObjId)>, ReadError> {
-        let obj = schema::object(self.doc, map)?;
-        let mut out = Vec::new();
-        for key in self.doc.keys(&obj) {
-            if let Some((Value::Object(_), id)) = self.doc.get(&obj, key.as_str())? {
-                out.push((key, id));
-            }
-        }
-        Ok(out)
-    }
-
-    fn string(&self, obj: &ObjId, key: &str) -> Result<String, ReadError> {
-        Ok(self
-            .doc
-            .get(obj, key)?
-            .and_then(|(v, _)| v.as_str().map(str::to_owned))
-            .unwrap_or_default())
-    }
-
-    fn all_strings(&self, obj: &ObjId, key: &str) -> Result<Vec<String>, ReadError> {
-        Ok(self
-            .doc
-            .get_all(obj, key)?
-            .into_iter()
-            .filter_map(|(v, _)| v.as_str().map(str::to_owned))
-            .collect())
-    }
-
-    fn int(&self, obj: &ObjId, key: &str) -> Result<Option<i64>, ReadError> {
-        Ok(self.doc.get(obj, key)?.and_then(|(v, _)| v.as_i64()))
-    }
-
-    fn any_true(&self, obj: &ObjId, key: &str) -> Result<bool, ReadError> {
-        Ok(self
-            .doc
-            .get_all(obj, key)?
-            .into_iter()
-            .any(|(v, _)| v.as_bool() == Some(true)))
     }
 }

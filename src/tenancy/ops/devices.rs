@@ -5,8 +5,8 @@
 //! "Can't transfer to the same owner" is the counter-example).
 
 use super::{
-    Caller, OpError, Tenant, new_id, non_empty, normalize_email, put_map, require, require_in_org,
-    set_field,
+    Caller, OpError, Tenant, Writer, new_id, non_empty, normalize_email, put_map, require,
+    require_in_org, set_field,
 };
 use crate::tenancy::access::Access;
 use crate::tenancy::perms::Permission;
@@ -30,7 +30,7 @@ fn visible_device<'a>(
     by: &Caller,
     device: &str,
 ) -> Result<&'a Device, OpError> {
-    let found = access.state.devices.get(device).filter(|d| !d.deleted);
+    let found = access.state.devices().get(device).filter(|d| !d.deleted);
     match (found, by) {
         (Some(d), Caller::Console) => Ok(d),
         (Some(d), Caller::User(user)) if access.device_level(user, d).is_some() => Ok(d),
@@ -75,6 +75,24 @@ fn covering_membership<'a>(access: &Access<'a>, user: &str, org: &str) -> Option
         .map(|(_, m)| m)
 }
 
+/// Writes a device's whole placement as one value (M2).
+fn commit_placement(
+    w: Writer<'_>,
+    by: &Caller,
+    kind: &str,
+    device: &str,
+    placement: &Placement,
+    detail: serde_json::Value,
+    now: i64,
+) -> Result<Id, OpError> {
+    let text = placement_text(placement);
+    let mut detail = detail;
+    detail["placement_op"] = serde_json::Value::String(placement.op.clone());
+    w.commit(by, kind, device, detail, now, |tx| {
+        set_field(tx, schema::DEVICES, device, "placement", text.as_str())
+    })
+}
+
 fn placement_text(p: &Placement) -> String {
     serde_json::to_string(p).unwrap_or_default()
 }
@@ -94,8 +112,8 @@ impl Tenant {
         now: i64,
     ) -> Result<Id, OpError> {
         let name = non_empty("device name", name)?;
-        let state = self.writable_state()?;
-        let access = Access::new(&state, now);
+        let (state, w) = self.writable()?;
+        let access = Access::new(state, now);
         require_in_org(&access, by, Permission::ManageDevices, org)?;
         let id = new_id();
         let op = new_id();
@@ -112,7 +130,7 @@ impl Tenant {
         let detail = serde_json::json!({
             "name": name, "org": org, "owner": placement.owner, "placement_op": placement.op,
         });
-        self.commit(by, "add_device", &id, detail, now, |tx| {
+        w.commit(by, "add_device", &id, detail, now, |tx| {
             put_map(
                 tx,
                 schema::DEVICES,
@@ -141,11 +159,11 @@ impl Tenant {
         now: i64,
     ) -> Result<Id, OpError> {
         let name = non_empty("device name", name)?;
-        let state = self.writable_state()?;
-        let access = Access::new(&state, now);
+        let (state, w) = self.writable()?;
+        let access = Access::new(state, now);
         let d = visible_device(&access, by, device)?;
         require_device_manager(&access, by, d)?;
-        self.commit(
+        w.commit(
             by,
             "rename_device",
             device,
@@ -160,12 +178,12 @@ impl Tenant {
     /// # Errors
     /// As [`OpError`] says.
     pub fn delete_device(&mut self, by: &Caller, device: &str, now: i64) -> Result<Id, OpError> {
-        let state = self.writable_state()?;
-        let access = Access::new(&state, now);
+        let (state, w) = self.writable()?;
+        let access = Access::new(state, now);
         let d = visible_device(&access, by, device)?;
         let org = access.effective_org(d).unwrap_or_default().to_owned();
         require(&access, by, Permission::ManageDevices, &org)?;
-        self.commit(
+        w.commit(
             by,
             "delete_device",
             device,
@@ -187,8 +205,8 @@ impl Tenant {
         org: &str,
         now: i64,
     ) -> Result<Id, OpError> {
-        let state = self.writable_state()?;
-        let access = Access::new(&state, now);
+        let (state, w) = self.writable()?;
+        let access = Access::new(state, now);
         let d = visible_device(&access, by, device)?;
         let from = access.effective_org(d).unwrap_or_default().to_owned();
         require(&access, by, Permission::ManageDevices, &from)?;
@@ -209,7 +227,7 @@ impl Tenant {
             op: op.clone(),
         };
         let detail = serde_json::json!({ "from": from, "to": org, "owner": placement.owner });
-        self.commit_placement(by, "move_device", device, &placement, detail, now)
+        commit_placement(w, by, "move_device", device, &placement, detail, now)
     }
 
     /// Transfers ownership of `device` to the member `to` (a user id or an
@@ -226,13 +244,13 @@ impl Tenant {
         dest_org: Option<&str>,
         now: i64,
     ) -> Result<Transfer, OpError> {
-        let state = self.writable_state()?;
-        let access = Access::new(&state, now);
+        let (state, w) = self.writable()?;
+        let access = Access::new(state, now);
         let d = visible_device(&access, by, device)?;
         let org = require_device_manager(&access, by, d)?;
-        let recipient = find_member(&state, &access, to)?;
+        let recipient = find_member(state, &access, to)?;
         let label = state
-            .users
+            .users()
             .get(&recipient)
             .map_or(recipient.clone(), |u| u.email.clone());
         if access
@@ -250,7 +268,7 @@ impl Tenant {
             (None, None) => {
                 let orgs: Vec<&crate::tenancy::state::Org> = access
                     .memberships_of(&recipient)
-                    .filter_map(|m| state.orgs.get(&m.org))
+                    .filter_map(|m| state.orgs().get(&m.org))
                     .collect();
                 match orgs.as_slice() {
                     [only] => only.id.clone(),
@@ -285,12 +303,12 @@ impl Tenant {
             membership: Some(membership.id.clone()),
             op: op.clone(),
         };
-        if let Some(reason) = would_not_see(&state, now, d, &placement, &recipient, membership) {
+        if let Some(reason) = would_not_see(state, now, d, &placement, &recipient, membership) {
             return Err(OpError::Refused(format!("{label} {reason}")));
         }
         let from = access.effective_owner(d).map(|m| m.user.clone());
         let detail = serde_json::json!({ "from": from, "to": recipient, "org": target_org });
-        self.commit_placement(by, "transfer", device, &placement, detail, now)?;
+        commit_placement(w, by, "transfer", device, &placement, detail, now)?;
         Ok(Transfer::Done {
             op,
             org: target_org,
@@ -311,11 +329,11 @@ impl Tenant {
         expires: Option<i64>,
         now: i64,
     ) -> Result<Id, OpError> {
-        let state = self.writable_state()?;
-        let access = Access::new(&state, now);
+        let (state, w) = self.writable()?;
+        let access = Access::new(state, now);
         let d = visible_device(&access, by, device)?;
         require_device_manager(&access, by, d)?;
-        let grantee = find_member(&state, &access, with)?;
+        let grantee = find_member(state, &access, with)?;
         if expires.is_some_and(|t| t <= now) {
             return Err(OpError::Invalid(
                 "the expiry is in the past (by this hub's clock)".into(),
@@ -328,7 +346,7 @@ impl Tenant {
             .ok_or_else(|| OpError::NotFound(format!("member {with}")))?;
         let id = new_id();
         let detail = serde_json::json!({ "device": device, "user": grantee, "level": level.name(), "expires": expires });
-        self.commit(by, "share", &id, detail, now, |tx| {
+        w.commit(by, "share", &id, detail, now, |tx| {
             let mut fields = vec![
                 ("device", device.into()),
                 ("user", grantee.as_str().into()),
@@ -350,17 +368,17 @@ impl Tenant {
     /// # Errors
     /// As [`OpError`] says.
     pub fn unshare(&mut self, by: &Caller, share: &str, now: i64) -> Result<Id, OpError> {
-        let state = self.writable_state()?;
-        let access = Access::new(&state, now);
+        let (state, w) = self.writable()?;
+        let access = Access::new(state, now);
         let s = state
-            .shares
+            .shares()
             .get(share)
             .filter(|s| !s.revoked)
             .ok_or_else(|| OpError::NotFound(format!("share {share}")))?;
         let d = visible_device(&access, by, &s.device)
             .map_err(|_| OpError::NotFound(format!("share {share}")))?;
         require_device_manager(&access, by, d)?;
-        self.commit(
+        w.commit(
             by,
             "unshare",
             share,
@@ -369,29 +387,12 @@ impl Tenant {
             |tx| set_field(tx, schema::SHARES, share, "revoked", true),
         )
     }
-
-    fn commit_placement(
-        &mut self,
-        by: &Caller,
-        kind: &str,
-        device: &str,
-        placement: &Placement,
-        detail: serde_json::Value,
-        now: i64,
-    ) -> Result<Id, OpError> {
-        let text = placement_text(placement);
-        let mut detail = detail;
-        detail["placement_op"] = serde_json::Value::String(placement.op.clone());
-        self.commit(by, kind, device, detail, now, |tx| {
-            set_field(tx, schema::DEVICES, device, "placement", text.as_str())
-        })
-    }
 }
 
 /// A member of this household by user id or email, else the refusal Blynk's
 /// users never got: who they are not, and what to do.
 fn find_member(state: &TenantState, access: &Access<'_>, who: &str) -> Result<Id, OpError> {
-    let user = match state.users.get(who) {
+    let user = match state.users().get(who) {
         Some(u) => Some(state.canonical(&u.id).to_owned()),
         None => normalize_email(who)
             .ok()
@@ -415,17 +416,16 @@ fn would_not_see(
     recipient: &str,
     membership: &Membership,
 ) -> Option<String> {
-    let mut after = state.clone();
-    if let Some(d) = after.devices.get_mut(&device.id) {
-        d.placement = placement.clone();
-    }
-    let access = Access::new(&after, now);
-    let d = after.devices.get(&device.id)?;
-    if access.device_level(recipient, d).is_some() {
+    let mut after = device.clone();
+    after.placement = placement.clone();
+    if Access::new(state, now)
+        .device_level(recipient, &after)
+        .is_some()
+    {
         return None;
     }
     let role = state
-        .roles
+        .roles()
         .get(&membership.role)
         .map_or("?", |r| r.name.as_str());
     Some(format!(

@@ -67,7 +67,7 @@ pub(super) fn put_membership<T: Transactable>(
 
 /// A role usable in `org`: live and defined at `org` or above.
 fn usable_role(access: &Access<'_>, role: &str, org: &str) -> Result<(), OpError> {
-    match access.state.roles.get(role) {
+    match access.state.roles().get(role) {
         Some(r) if !r.deleted && access.covers(&r.org, org) => Ok(()),
         Some(r) if !r.deleted && access.org_live(&r.org) => Err(OpError::Refused(format!(
             "role \"{}\" is defined in another branch of the organization tree; \
@@ -92,32 +92,32 @@ impl Tenant {
         now: i64,
     ) -> Result<Invited, OpError> {
         let email = normalize_email(email)?;
-        let state = self.writable_state()?;
-        let access = Access::new(&state, now);
+        let (state, w) = self.writable()?;
+        let access = Access::new(state, now);
         require_in_org(&access, by, Permission::ManageUsers, org)?;
         usable_role(&access, role, org)?;
         let existing = state.user_by_email(&email).map(|u| u.id.clone());
         if let Some(user) = &existing
             && let Some(m) = access.memberships_of(user).find(|m| m.org == org)
         {
-            let role_name = state.roles.get(&m.role).map_or("?", |r| r.name.as_str());
+            let role_name = state.roles().get(&m.role).map_or("?", |r| r.name.as_str());
             return Err(OpError::Refused(format!(
                 "{email} is already a member of {} with role \"{role_name}\"; change their role instead",
-                state.orgs.get(org).map_or(org, |o| o.name.as_str())
+                state.orgs().get(org).map_or(org, |o| o.name.as_str())
             )));
         }
-        let perms = state.roles.get(role).map(|r| r.perms).unwrap_or_default();
+        let perms = state.roles().get(role).map(|r| r.perms).unwrap_or_default();
         let warning = (!perms.sees_devices()).then(|| {
             format!(
                 "role \"{}\" can see no devices; {email} will see only what is shared with them",
-                state.roles.get(role).map_or(role, |r| r.name.as_str())
+                state.roles().get(role).map_or(role, |r| r.name.as_str())
             )
         });
         let user = existing.clone().unwrap_or_else(new_id);
         let membership = new_id();
         let (u, m) = (user.clone(), membership.clone());
         let new_user = existing.is_none();
-        let op = self.commit(
+        let op = w.commit(
             by,
             "invite",
             &membership,
@@ -150,17 +150,17 @@ impl Tenant {
         role: &str,
         now: i64,
     ) -> Result<Id, OpError> {
-        let state = self.writable_state()?;
-        let access = Access::new(&state, now);
+        let (state, w) = self.writable()?;
+        let access = Access::new(state, now);
         let m = live_membership(&access, by, membership)?;
         require(&access, by, Permission::ManageUsers, &m.org)?;
         usable_role(&access, role, &m.org)?;
         if m.role == role {
             return Err(OpError::Refused("the member already has this role".into()));
         }
-        refuse_losing_last_admin(&state, &access, membership, Some(role))?;
+        refuse_losing_last_admin(state, &access, membership, Some(role))?;
         let detail = serde_json::json!({ "from": m.role, "to": role, "user": m.user });
-        self.commit(by, "change_role", membership, detail, now, |tx| {
+        w.commit(by, "change_role", membership, detail, now, |tx| {
             set_field(tx, schema::MEMBERSHIPS, membership, "role", role)
         })
     }
@@ -176,15 +176,15 @@ impl Tenant {
         membership: &str,
         now: i64,
     ) -> Result<Removed, OpError> {
-        let state = self.writable_state()?;
-        let access = Access::new(&state, now);
+        let (state, w) = self.writable()?;
+        let access = Access::new(state, now);
         let m = live_membership(&access, by, membership)?;
         require(&access, by, Permission::ManageUsers, &m.org)?;
-        refuse_losing_last_admin(&state, &access, membership, None)?;
+        refuse_losing_last_admin(state, &access, membership, None)?;
         let ownerless_devices = access.devices_owned_through(membership);
         let detail =
             serde_json::json!({ "user": m.user, "org": m.org, "ownerless": ownerless_devices });
-        let op = self.commit(by, "remove_member", membership, detail, now, |tx| {
+        let op = w.commit(by, "remove_member", membership, detail, now, |tx| {
             set_field(tx, schema::MEMBERSHIPS, membership, "removed", true)
         })?;
         Ok(Removed {
@@ -206,8 +206,8 @@ impl Tenant {
         now: i64,
     ) -> Result<Id, OpError> {
         let email = normalize_email(email)?;
-        let state = self.writable_state()?;
-        let access = Access::new(&state, now);
+        let (state, w) = self.writable()?;
+        let access = Access::new(state, now);
         let user = state.canonical(user).to_owned();
         let orgs: Vec<Id> = access
             .memberships_of(&user)
@@ -220,7 +220,7 @@ impl Tenant {
                 .iter()
                 .any(|o| require(&access, by, Permission::ManageUsers, o).is_ok()),
         };
-        if !allowed || !state.users.contains_key(&user) {
+        if !allowed || !state.users().contains_key(&user) {
             return Err(OpError::NotFound(format!("user {user}")));
         }
         if let Some(other) = state.user_by_email(&email)
@@ -234,13 +234,13 @@ impl Tenant {
         // concurrently with one address): move them all, or the aliases would
         // split off as a second person on the old address.
         let accounts: Vec<Id> = state
-            .users
+            .users()
             .keys()
             .filter(|u| state.canonical(u) == user)
             .cloned()
             .collect();
         let detail = serde_json::json!({ "email": email });
-        self.commit(by, "change_email", &user, detail, now, |tx| {
+        w.commit(by, "change_email", &user, detail, now, |tx| {
             for account in &accounts {
                 set_field(tx, schema::USERS, account, "email", email.as_str())?;
             }
@@ -257,7 +257,7 @@ fn live_membership<'a>(
 ) -> Result<&'a crate::tenancy::state::Membership, OpError> {
     access
         .state
-        .memberships
+        .memberships()
         .get(membership)
         .filter(|m| access.membership_live(m) && sees_org(access, by, &m.org))
         .ok_or_else(|| OpError::NotFound(format!("member {membership}")))
@@ -270,12 +270,12 @@ fn refuse_losing_last_admin(
     membership: &str,
     new_role: Option<&str>,
 ) -> Result<(), OpError> {
-    let Some(root) = state.orgs.values().find(|o| o.parent.is_none()) else {
+    let Some(root) = state.orgs().values().find(|o| o.parent.is_none()) else {
         return Ok(());
     };
     let is_admin = |m: &crate::tenancy::state::Membership, role: &str| {
         let role_perms = state
-            .roles
+            .roles()
             .get(role)
             .filter(|r| !r.deleted)
             .map(|r| r.perms)
@@ -285,14 +285,14 @@ fn refuse_losing_last_admin(
             && role_perms.contains(Permission::ManageRoles)
     };
     let target_is_admin = state
-        .memberships
+        .memberships()
         .get(membership)
         .is_some_and(|m| is_admin(m, &m.role));
     if !target_is_admin {
         return Ok(());
     }
     let admins_after = state
-        .memberships
+        .memberships()
         .values()
         .filter(|m| access.membership_live(m))
         .filter(|m| match (m.id == membership, new_role) {

@@ -15,9 +15,10 @@ use automerge::transaction::{CommitOptions, Transactable, Transaction};
 use automerge::{Automerge, ObjType, ReadDoc};
 
 use super::access::Access;
+use super::materialized::Materialized;
 use super::perms::Permission;
 use super::schema::{self, SCHEMA_VERSION};
-use super::state::{Id, Membership, TenantState};
+use super::state::{AuditEntry, Id, Membership, TenantState};
 
 pub use devices::Transfer;
 pub use members::{Invited, Removed};
@@ -77,8 +78,8 @@ impl From<automerge::AutomergeError> for OpError {
     }
 }
 
-impl From<super::state::ReadError> for OpError {
-    fn from(e: super::state::ReadError) -> Self {
+impl From<super::read::ReadError> for OpError {
+    fn from(e: super::read::ReadError) -> Self {
         OpError::Internal(e.to_string())
     }
 }
@@ -89,6 +90,14 @@ pub struct Tenant {
     /// This replica's name in audit entries (the hub id); the Automerge
     /// actor id stays random per process.
     replica: String,
+    /// The state, kept up to date with `doc` incrementally.
+    view: Materialized,
+}
+
+/// Writes one operation's change into the document; see [`Writer::commit`].
+struct Writer<'t> {
+    doc: &'t mut Automerge,
+    replica: &'t str,
 }
 
 /// The ids a new tenant starts with.
@@ -112,10 +121,7 @@ impl Tenant {
     ) -> Result<(Self, Founded), OpError> {
         let email = normalize_email(admin_email)?;
         let root_name = non_empty("organization name", root_name)?;
-        let mut tenant = Tenant {
-            doc: Automerge::new(),
-            replica: replica.to_owned(),
-        };
+        let mut tenant = Tenant::from_doc(Automerge::new(), replica);
         let founded = Founded {
             root_org: new_id(),
             admin: new_id(),
@@ -123,7 +129,7 @@ impl Tenant {
         };
         let tenant_id = new_id();
         let f = founded.clone();
-        tenant.commit(
+        tenant.writer().commit(
             &Caller::Console,
             "found",
             &f.root_org.clone(),
@@ -149,16 +155,28 @@ impl Tenant {
         Tenant {
             doc,
             replica: replica.to_owned(),
+            view: Materialized::default(),
         }
     }
 
     /// Runs `f` on a tenant view of `doc`, a document owned elsewhere (such
-    /// as inside a samod `DocHandle::with_document`). `f` must not panic:
-    /// samod aborts the process on a panic inside `with_document`.
-    pub fn with_doc<R>(doc: &mut Automerge, replica: &str, f: impl FnOnce(&mut Tenant) -> R) -> R {
-        let mut tenant = Tenant::from_doc(std::mem::take(doc), replica);
+    /// as inside a samod `DocHandle::with_document`), with `view` the state
+    /// materialized from it last time. `f` must not panic: samod aborts the
+    /// process on a panic inside `with_document`.
+    pub fn with_doc<R>(
+        doc: &mut Automerge,
+        view: &mut Materialized,
+        replica: &str,
+        f: impl FnOnce(&mut Tenant) -> R,
+    ) -> R {
+        let mut tenant = Tenant {
+            doc: std::mem::take(doc),
+            replica: replica.to_owned(),
+            view: std::mem::take(view),
+        };
         let result = f(&mut tenant);
         *doc = tenant.doc;
+        *view = tenant.view;
         result
     }
 
@@ -174,26 +192,53 @@ impl Tenant {
         &mut self.doc
     }
 
-    /// The merged state, conflicts resolved.
+    /// The merged state, conflicts resolved, as of the document's heads.
     ///
     /// # Errors
     /// When the document is not a tenant document.
-    pub fn state(&self) -> Result<TenantState, OpError> {
-        Ok(TenantState::read(&self.doc)?)
+    pub fn state(&mut self) -> Result<&TenantState, OpError> {
+        Ok(self.view.refresh(&self.doc)?)
     }
 
-    /// State for validating a write: refuses a document from a newer schema.
-    fn writable_state(&self) -> Result<TenantState, OpError> {
-        let state = self.state()?;
+    /// The incrementally maintained view (for its statistics).
+    pub fn materialized(&self) -> &Materialized {
+        &self.view
+    }
+
+    /// The audit log in the document's order.
+    ///
+    /// # Errors
+    /// When the document is not a tenant document.
+    pub fn audit_log(&self) -> Result<Vec<AuditEntry>, OpError> {
+        Ok(super::read::audit_entries(&self.doc)?)
+    }
+
+    /// The state to validate a write against, and the writer to make it;
+    /// refuses a document from a newer schema.
+    fn writable(&mut self) -> Result<(&TenantState, Writer<'_>), OpError> {
+        let state = self.view.refresh(&self.doc)?;
         if !state.writable() {
             return Err(OpError::SchemaTooNew(state.schema));
         }
-        Ok(state)
+        let writer = Writer {
+            doc: &mut self.doc,
+            replica: &self.replica,
+        };
+        Ok((state, writer))
     }
 
+    fn writer(&mut self) -> Writer<'_> {
+        Writer {
+            doc: &mut self.doc,
+            replica: &self.replica,
+        }
+    }
+}
+
+impl Writer<'_> {
     /// Applies `change` and its audit entry as one Automerge change.
     fn commit<F>(
-        &mut self,
+        self,
         caller: &Caller,
         kind: &str,
         subject: &str,
@@ -205,7 +250,7 @@ impl Tenant {
         F: FnOnce(&mut Transaction<'_>) -> Result<(), automerge::AutomergeError>,
     {
         let op = new_id();
-        let replica = self.replica.clone();
+        let replica = self.replica;
         self.doc
             .transact_with::<_, _, automerge::AutomergeError, _>(
                 |_| {
@@ -221,7 +266,7 @@ impl Tenant {
                     tx.put(&entry, "op", op.as_str())?;
                     tx.put(&entry, "kind", kind)?;
                     tx.put(&entry, "by", caller.audit_name())?;
-                    tx.put(&entry, "replica", replica.as_str())?;
+                    tx.put(&entry, "replica", replica)?;
                     tx.put(&entry, "at", now)?;
                     tx.put(&entry, "subject", subject)?;
                     tx.put(&entry, "detail", detail.to_string())?;
@@ -268,12 +313,12 @@ fn require_in_org(
 fn member_emails<'a>(access: &Access<'a>, which: impl Fn(&Membership) -> bool) -> Vec<&'a str> {
     let state = access.state;
     state
-        .memberships
+        .memberships()
         .values()
         .filter(|m| which(m) && access.membership_live(m))
         .filter_map(|m| {
             state
-                .users
+                .users()
                 .get(state.canonical(&m.user))
                 .map(|u| u.email.as_str())
         })
@@ -289,7 +334,7 @@ fn sees_org(access: &Access<'_>, caller: &Caller, org: &str) -> bool {
 }
 
 fn org_label(access: &Access<'_>, org: &str) -> String {
-    access.state.orgs.get(org).map_or_else(
+    access.state.orgs().get(org).map_or_else(
         || org.to_owned(),
         |o| format!("organization \"{}\"", o.name),
     )

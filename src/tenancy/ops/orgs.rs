@@ -27,12 +27,12 @@ impl Tenant {
         now: i64,
     ) -> Result<Id, OpError> {
         let name = non_empty("organization name", name)?;
-        let state = self.writable_state()?;
-        let access = Access::new(&state, now);
+        let (state, w) = self.writable()?;
+        let access = Access::new(state, now);
         require_in_org(&access, by, Permission::ManageOrgs, parent)?;
         let id = new_id();
         let detail = serde_json::json!({ "name": name, "parent": parent });
-        self.commit(by, "create_org", &id, detail, now, |tx| {
+        w.commit(by, "create_org", &id, detail, now, |tx| {
             put_map(
                 tx,
                 schema::ORGS,
@@ -60,11 +60,11 @@ impl Tenant {
         now: i64,
     ) -> Result<Id, OpError> {
         let name = non_empty("organization name", name)?;
-        let state = self.writable_state()?;
-        let access = Access::new(&state, now);
+        let (state, w) = self.writable()?;
+        let access = Access::new(state, now);
         require_in_org(&access, by, Permission::ManageOrgs, org)?;
         let detail = serde_json::json!({ "name": name });
-        self.commit(by, "rename_org", org, detail, now, |tx| {
+        w.commit(by, "rename_org", org, detail, now, |tx| {
             set_field(tx, schema::ORGS, org, "name", name.as_str())
         })
     }
@@ -74,26 +74,26 @@ impl Tenant {
     /// # Errors
     /// [`OpError::Refused`] naming what it still holds.
     pub fn delete_org(&mut self, by: &Caller, org: &str, now: i64) -> Result<Id, OpError> {
-        let state = self.writable_state()?;
-        let access = Access::new(&state, now);
+        let (state, w) = self.writable()?;
+        let access = Access::new(state, now);
         if !sees_org(&access, by, org) {
             return Err(OpError::NotFound(format!("organization {org}")));
         }
-        let Some(parent) = state.orgs.get(org).and_then(|o| o.parent.clone()) else {
+        let Some(parent) = state.orgs().get(org).and_then(|o| o.parent.clone()) else {
             return Err(OpError::Refused(
                 "the household's root organization cannot be deleted".into(),
             ));
         };
         require(&access, by, Permission::ManageOrgs, &parent)?;
         let devices: Vec<&str> = state
-            .devices
+            .devices()
             .values()
             .filter(|d| !d.deleted && access.effective_org(d) == Some(org))
             .map(|d| d.name.as_str())
             .collect();
         let members = member_emails(&access, |m| m.org == org);
         let children: Vec<&str> = state
-            .orgs
+            .orgs()
             .values()
             .filter(|o| o.parent.as_deref() == Some(org) && access.org_live(&o.id))
             .map(|o| o.name.as_str())
@@ -114,7 +114,7 @@ impl Tenant {
                 holds.join("; ")
             )));
         }
-        self.commit(by, "delete_org", org, serde_json::json!({}), now, |tx| {
+        w.commit(by, "delete_org", org, serde_json::json!({}), now, |tx| {
             set_field(tx, schema::ORGS, org, "deleted", true)
         })
     }

@@ -26,11 +26,11 @@ impl Tenant {
         now: i64,
     ) -> Result<Id, OpError> {
         let name = non_empty("role name", name)?;
-        let state = self.writable_state()?;
-        let access = Access::new(&state, now);
+        let (state, w) = self.writable()?;
+        let access = Access::new(state, now);
         require_in_org(&access, by, Permission::ManageRoles, org)?;
         if state
-            .roles
+            .roles()
             .values()
             .any(|r| !r.deleted && r.org == org && r.name.eq_ignore_ascii_case(&name))
         {
@@ -40,7 +40,7 @@ impl Tenant {
         }
         let id = new_id();
         let detail = serde_json::json!({ "name": name, "org": org, "perms": perms.to_text() });
-        self.commit(by, "create_role", &id, detail, now, |tx| {
+        w.commit(by, "create_role", &id, detail, now, |tx| {
             let roles = schema::object(tx, schema::ROLES)?;
             schema::put_role(tx, &roles, &id, &name, org, perms)
         })?;
@@ -58,12 +58,12 @@ impl Tenant {
         perms: PermSet,
         now: i64,
     ) -> Result<Id, OpError> {
-        let state = self.writable_state()?;
-        let access = Access::new(&state, now);
+        let (state, w) = self.writable()?;
+        let access = Access::new(state, now);
         let r = visible_role(&access, by, role)?;
         require(&access, by, Permission::ManageRoles, &r.org)?;
         let detail = serde_json::json!({ "from": r.perms.to_text(), "to": perms.to_text() });
-        self.commit(by, "edit_role", role, detail, now, |tx| {
+        w.commit(by, "edit_role", role, detail, now, |tx| {
             set_field(tx, schema::ROLES, role, "perms", perms.to_text())
         })
     }
@@ -73,8 +73,8 @@ impl Tenant {
     /// # Errors
     /// [`OpError::Refused`] naming who still holds it.
     pub fn delete_role(&mut self, by: &Caller, role: &str, now: i64) -> Result<Id, OpError> {
-        let state = self.writable_state()?;
-        let access = Access::new(&state, now);
+        let (state, w) = self.writable()?;
+        let access = Access::new(state, now);
         let r = visible_role(&access, by, role)?;
         require(&access, by, Permission::ManageRoles, &r.org)?;
         if schema::builtin_roles().iter().any(|(id, _, _)| *id == role) {
@@ -91,7 +91,7 @@ impl Tenant {
                 holders.join(", ")
             )));
         }
-        self.commit(
+        w.commit(
             by,
             "delete_role",
             role,
@@ -105,7 +105,7 @@ impl Tenant {
 fn visible_role<'a>(access: &Access<'a>, by: &Caller, role: &str) -> Result<&'a Role, OpError> {
     access
         .state
-        .roles
+        .roles()
         .get(role)
         .filter(|r| !r.deleted && sees_org(access, by, &r.org))
         .ok_or_else(|| OpError::NotFound(format!("role {role}")))

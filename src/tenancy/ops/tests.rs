@@ -41,9 +41,14 @@ fn household() -> Household {
     }
 }
 
-fn level(t: &Tenant, user: &str, device: &str, now: i64) -> Option<Level> {
+fn level(t: &mut Tenant, user: &str, device: &str, now: i64) -> Option<Level> {
     let state = t.state().unwrap();
-    Access::new(&state, now).device_level(user, &state.devices[device])
+    Access::new(state, now).device_level(user, &state.devices()[device])
+}
+
+/// A copy of the state now, so the test can go on changing the tenant.
+fn snapshot(t: &mut Tenant) -> TenantState {
+    t.state().unwrap().clone()
 }
 
 #[test]
@@ -68,13 +73,16 @@ fn garage_door_to_a_spouse_who_may_view_but_not_control_own_devices() {
             .unwrap();
     assert!(matches!(done, Transfer::Done { .. }), "{done:?}");
 
-    assert_eq!(level(&h.t, &spouse.user, &h.garage, NOW), Some(Level::View));
     assert_eq!(
-        level(&h.t, &spouse.user, &h.beer, NOW),
+        level(&mut h.t, &spouse.user, &h.garage, NOW),
+        Some(Level::View)
+    );
+    assert_eq!(
+        level(&mut h.t, &spouse.user, &h.beer, NOW),
         None,
         "the beer machine stays invisible"
     );
-    let state = h.t.state().unwrap();
+    let state = snapshot(&mut h.t);
     let hers = Access::new(&state, NOW).devices_of(&spouse.user);
     assert_eq!(
         hers.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(),
@@ -84,7 +92,7 @@ fn garage_door_to_a_spouse_who_may_view_but_not_control_own_devices() {
     // The admin still sees (and controls) both.
     assert_eq!(Access::new(&state, NOW).devices_of(&h.admin_id).len(), 2);
     assert_eq!(
-        level(&h.t, &h.admin_id, &h.garage, NOW),
+        level(&mut h.t, &h.admin_id, &h.garage, NOW),
         Some(Level::Control)
     );
 
@@ -135,13 +143,13 @@ fn a_family_sub_organization_sees_its_device_and_nothing_of_the_root() {
     h.t.transfer(&h.admin, &h.garage, &kid.user, Some(&family), NOW)
         .unwrap();
 
-    let state = h.t.state().unwrap();
+    let state = snapshot(&mut h.t);
     let access = Access::new(&state, NOW);
     let theirs = access.devices_of(&kid.user);
     assert_eq!(theirs.len(), 1);
     assert_eq!(theirs[0].org_path, ["Family"], "no root organization name");
     assert_eq!(
-        access.device_level(&kid.user, &state.devices[&h.beer]),
+        access.device_level(&kid.user, &state.devices()[&h.beer]),
         None
     );
     assert_eq!(
@@ -168,7 +176,7 @@ fn a_family_sub_organization_sees_its_device_and_nothing_of_the_root() {
         Err(OpError::NotFound(_))
     ));
     let root_admin_membership = state
-        .memberships
+        .memberships()
         .values()
         .find(|m| m.user == h.admin_id)
         .unwrap()
@@ -180,7 +188,7 @@ fn a_family_sub_organization_sees_its_device_and_nothing_of_the_root() {
     ));
 
     // Their audit view holds no root-organization event and no root actor.
-    let log = audit::read(&state, NOW, &kid_caller);
+    let log = audit::read(&state, &h.t.audit_log().unwrap(), NOW, &kid_caller);
     assert!(!log.is_empty());
     for view in &log {
         assert_ne!(view.entry.subject, h.beer);
@@ -241,18 +249,18 @@ fn a_guests_expiring_share_stops_at_expiry_by_the_hubs_clock() {
     .unwrap();
 
     assert_eq!(
-        level(&h.t, &guest.user, &h.garage, NOW + HOUR - 1),
+        level(&mut h.t, &guest.user, &h.garage, NOW + HOUR - 1),
         Some(Level::Control)
     );
-    assert_eq!(level(&h.t, &guest.user, &h.garage, NOW + HOUR), None);
-    let state = h.t.state().unwrap();
+    assert_eq!(level(&mut h.t, &guest.user, &h.garage, NOW + HOUR), None);
+    let state = snapshot(&mut h.t);
     let shown = Access::new(&state, NOW).devices_of(&guest.user);
     assert_eq!(shown.len(), 1);
     assert!(
         shown[0].org_path.is_empty(),
         "a share shows nothing of the device's organization"
     );
-    assert_eq!(level(&h.t, &guest.user, &h.beer, NOW), None);
+    assert_eq!(level(&mut h.t, &guest.user, &h.beer, NOW), None);
 }
 
 #[test]
@@ -273,15 +281,13 @@ fn errors_say_what_to_do() {
             .unwrap_err()
             .to_string();
     assert!(err.contains("root organization cannot be deleted"), "{err}");
-    let me =
-        h.t.state()
-            .unwrap()
-            .memberships
-            .values()
-            .next()
-            .unwrap()
-            .id
-            .clone();
+    let me = snapshot(&mut h.t)
+        .memberships()
+        .values()
+        .next()
+        .unwrap()
+        .id
+        .clone();
     let err =
         h.t.remove_member(&h.admin, &me, NOW)
             .unwrap_err()
@@ -354,10 +360,10 @@ fn concurrent_transfers_leave_one_owner_and_the_log_says_who_lost() {
         .unwrap();
     converge(&mut h.t, &mut other);
 
-    let (sa, sb) = (h.t.state().unwrap(), other.state().unwrap());
+    let (sa, sb) = (snapshot(&mut h.t), snapshot(&mut other));
     let owner = |s: &TenantState| {
         Access::new(s, NOW)
-            .effective_owner(&s.devices[&h.garage])
+            .effective_owner(&s.devices()[&h.garage])
             .map(|m| m.user.clone())
     };
     assert_eq!(
@@ -366,8 +372,9 @@ fn concurrent_transfers_leave_one_owner_and_the_log_says_who_lost() {
         "M1/M2: one owner, the same everywhere"
     );
     assert!(owner(&sa) == Some(alice.user.clone()) || owner(&sa) == Some(bob.user.clone()));
-    for state in [&sa, &sb] {
-        let log = audit::read(state, NOW, &h.admin);
+    let logs = [h.t.audit_log().unwrap(), other.audit_log().unwrap()];
+    for (state, log) in [(&sa, &logs[0]), (&sb, &logs[1])] {
+        let log = audit::read(state, log, NOW, &h.admin);
         let transfers: Vec<_> = log.iter().filter(|v| v.entry.kind == "transfer").collect();
         assert_eq!(transfers.len(), 2, "M5: both operations are in every log");
         let winner = transfers
@@ -406,26 +413,28 @@ fn removal_wins_over_a_concurrent_share_transfer_or_role_change() {
         .unwrap();
     converge(&mut h.t, &mut other);
 
-    for t in [&h.t, &other] {
-        let state = t.state().unwrap();
+    for t in [&mut h.t, &mut other] {
+        let state = snapshot(t);
         let access = Access::new(&state, NOW);
         assert!(
-            state.memberships[&carol.membership].removed,
+            state.memberships()[&carol.membership].removed,
             "M3: stays removed"
         );
         assert_eq!(
-            access.device_level(&carol.user, &state.devices[&h.beer]),
+            access.device_level(&carol.user, &state.devices()[&h.beer]),
             None
         );
         assert_eq!(
-            access.device_level(&carol.user, &state.devices[&h.garage]),
+            access.device_level(&carol.user, &state.devices()[&h.garage]),
             None
         );
         assert!(
-            access.effective_owner(&state.devices[&h.garage]).is_none(),
+            access
+                .effective_owner(&state.devices()[&h.garage])
+                .is_none(),
             "ownerless, not owned by an outsider"
         );
-        let log = audit::read(&state, NOW, &Caller::Console);
+        let log = audit::read(&state, &t.audit_log().unwrap(), NOW, &Caller::Console);
         let share = log.iter().find(|v| v.entry.kind == "share").unwrap();
         assert!(
             matches!(&share.outcome, Outcome::Inert { reason } if reason.contains("membership")),
@@ -442,14 +451,14 @@ fn a_device_moved_into_a_concurrently_deleted_org_falls_back_to_its_parent() {
     h.t.delete_org(&h.admin, &shed, NOW).unwrap();
     other.move_device(&h.admin, &h.garage, &shed, NOW).unwrap();
     converge(&mut h.t, &mut other);
-    let state = h.t.state().unwrap();
+    let state = snapshot(&mut h.t);
     let access = Access::new(&state, NOW);
     assert_eq!(
-        access.effective_org(&state.devices[&h.garage]),
+        access.effective_org(&state.devices()[&h.garage]),
         Some(h.root.as_str())
     );
     assert_eq!(
-        access.device_level(&h.admin_id, &state.devices[&h.garage]),
+        access.device_level(&h.admin_id, &state.devices()[&h.garage]),
         Some(Level::Control)
     );
 }
@@ -486,9 +495,9 @@ fn concurrent_role_edits_intersect_and_concurrent_invites_are_one_person() {
     assert_ne!(a.user, b.user);
     converge(&mut h.t, &mut other);
 
-    let state = h.t.state().unwrap();
+    let state = snapshot(&mut h.t);
     assert_eq!(
-        state.roles[&role].perms,
+        state.roles()[&role].perms,
         PermSet::of(&[ViewOrgDevices]),
         "removal wins: intersection"
     );
@@ -502,7 +511,7 @@ fn concurrent_role_edits_intersect_and_concurrent_invites_are_one_person() {
     let access = Access::new(&state, NOW);
     assert_eq!(access.memberships_of(&a.user).count(), 2);
     assert_eq!(
-        access.device_level(&b.user, &state.devices[&h.beer]),
+        access.device_level(&b.user, &state.devices()[&h.beer]),
         Some(Level::View)
     );
 }
@@ -520,7 +529,7 @@ fn receiving_the_same_changes_again_changes_nothing() {
     h.t.doc_mut().apply_changes(changes).unwrap();
     converge(&mut h.t, &mut other);
     assert_eq!(h.t.doc().save(), before, "M6");
-    assert_eq!(h.t.state().unwrap().devices[&h.beer].name, "Kegerator");
+    assert_eq!(h.t.state().unwrap().devices()[&h.beer].name, "Kegerator");
 }
 
 #[test]
@@ -545,7 +554,7 @@ fn a_newer_schema_keeps_syncing_but_refuses_operations_saying_why() {
         "{err}"
     );
     // Reading and access decisions go on.
-    let state = h.t.state().unwrap();
+    let state = snapshot(&mut h.t);
     assert_eq!(Access::new(&state, NOW).devices_of(&h.admin_id).len(), 2);
 }
 
@@ -562,13 +571,54 @@ fn changing_the_email_of_a_person_with_two_accounts_moves_both() {
     converge(&mut h.t, &mut other);
     h.t.change_email(&h.admin, &b.user, "erin@new.example", NOW)
         .unwrap();
-    let state = h.t.state().unwrap();
-    assert_eq!(state.users[&a.user].email, "erin@new.example");
-    assert_eq!(state.users[&b.user].email, "erin@new.example");
+    let state = snapshot(&mut h.t);
+    assert_eq!(state.users()[&a.user].email, "erin@new.example");
+    assert_eq!(state.users()[&b.user].email, "erin@new.example");
     assert_eq!(
         state.canonical(&a.user),
         state.canonical(&b.user),
         "still one person"
     );
     assert_eq!(Access::new(&state, NOW).memberships_of(&a.user).count(), 2);
+}
+
+/// The state kept incrementally (local operations, then changes received by
+/// sync) equals a read from scratch after every step, and was not simply
+/// re-read in full each time.
+#[test]
+fn the_materialized_state_equals_a_read_from_scratch_after_every_step() {
+    fn agrees(t: &mut Tenant) {
+        let scratch = TenantState::read(t.doc()).unwrap();
+        assert!(
+            *t.state().unwrap() == scratch,
+            "index and scratch read differ"
+        );
+    }
+    let mut h = household();
+    agrees(&mut h.t);
+    let family = h.t.create_org(&h.admin, &h.root, "Family", NOW).unwrap();
+    agrees(&mut h.t);
+    let kid =
+        h.t.invite(&h.admin, "kid@example.org", &family, "user", NOW)
+            .unwrap();
+    agrees(&mut h.t);
+    let mut other = replica(&mut h.t, "hub-b");
+    // Concurrently: one side moves the garage door into Family and shares
+    // it, the other invites the kid's address again (one person, two ids).
+    h.t.move_device(&h.admin, &h.garage, &family, NOW).unwrap();
+    agrees(&mut h.t);
+    h.t.share(&h.admin, &h.garage, &kid.user, Level::Control, None, NOW)
+        .unwrap();
+    other
+        .invite(&h.admin, "kid@example.org", &h.root, "staff", NOW)
+        .unwrap();
+    agrees(&mut other);
+    converge(&mut h.t, &mut other);
+    agrees(&mut h.t);
+    agrees(&mut other);
+    h.t.remove_member(&h.admin, &kid.membership, NOW).unwrap();
+    agrees(&mut h.t);
+    let view = h.t.materialized();
+    assert_eq!(view.full_reads, 1, "only the first look reads everything");
+    assert!(view.refreshes >= 5, "{} refreshes", view.refreshes);
 }
