@@ -18,7 +18,8 @@ use std::time::Duration;
 use hearth::tenancy::ops::Transfer;
 use hearth::tenancy::state::{AuditEntry, Level};
 use hearth::tenancy::{
-    Access, Caller, Materialized, PermSet, Permission, Tenant, TenantState, audit_entries,
+    Access, Action, Caller, Materialized, PermSet, Permission, Target, Tenant, TenantState,
+    audit_entries,
 };
 use model::{Clock, Effect, Model};
 use proptest::prelude::*;
@@ -699,6 +700,12 @@ async fn check(world: &mut World) {
                         "user {user} device {device} at +{}h",
                         (now - NOW) / HOUR
                     );
+                    let target = Target::Device(device);
+                    assert_eq!(access.can(user, Action::View, target), want.is_some());
+                    assert_eq!(
+                        access.can(user, Action::Control, target),
+                        want == Some(Level::Control)
+                    );
                 }
                 // The listing (built from the indexes) names exactly the
                 // devices the model lets the user reach, at the same level.
@@ -725,6 +732,13 @@ async fn check(world: &mut World) {
                     world.model.visible_orgs(user),
                     "visible organizations of {user}"
                 );
+                for org in world.model.orgs() {
+                    assert_eq!(
+                        access.can(user, Action::View, Target::Org(org)),
+                        got.contains(org),
+                        "can {user} view org {org}"
+                    );
+                }
             }
         }
     }

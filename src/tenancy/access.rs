@@ -28,9 +28,54 @@ pub struct VisibleDevice {
     pub owned: bool,
 }
 
+/// What a user wants to do, for [`Access::can`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// See it (a device: its values; an organization: that it exists).
+    View,
+    /// Send a device commands.
+    Control,
+    /// An administrative operation needing this permission.
+    Manage(Permission),
+}
+
+/// What the action is on, by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target<'t> {
+    Device(&'t str),
+    Org(&'t str),
+}
+
 impl<'a> Access<'a> {
     pub fn new(state: &'a TenantState, now: i64) -> Self {
         Self { state, now }
+    }
+
+    /// The one question every API call and device command asks: may `user`
+    /// do `action` to `target` at this clock reading? Unknown targets: no.
+    pub fn can(&self, user: &str, action: Action, target: Target<'_>) -> bool {
+        match target {
+            Target::Device(id) => {
+                let Some(device) = self.state.devices().get(id) else {
+                    return false;
+                };
+                match action {
+                    Action::View => self.device_level(user, device).is_some(),
+                    Action::Control => self.device_level(user, device) == Some(Level::Control),
+                    Action::Manage(permission) => self.effective_org(device).is_some_and(|org| {
+                        !device.deleted && self.can_manage(user, permission, org)
+                    }),
+                }
+            }
+            Target::Org(org) => match action {
+                Action::View => {
+                    self.org_live(org)
+                        && self.memberships_of(user).any(|m| self.covers(&m.org, org))
+                }
+                Action::Control => false,
+                Action::Manage(permission) => self.can_manage(user, permission, org),
+            },
+        }
     }
 
     /// An organization exists while it and every ancestor are not deleted.

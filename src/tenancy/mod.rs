@@ -19,7 +19,7 @@ pub mod state;
 mod storage;
 pub mod template;
 
-pub use access::{Access, VisibleDevice};
+pub use access::{Access, Action, Target, VisibleDevice};
 pub use materialized::Materialized;
 pub use ops::{Caller, OpError, Tenant};
 pub use perms::{PermSet, Permission};

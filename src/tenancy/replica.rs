@@ -13,6 +13,7 @@ use std::str::FromStr;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use automerge::Automerge;
 use rusqlite::OptionalExtension;
 use samod::{DocHandle, DocumentId, PeerId, Repo};
 
@@ -99,6 +100,10 @@ impl Replica {
                 .ok_or_else(|| ReplicaError::Missing(id.clone()))?;
             replica.replay(&handle).await?;
             replica.tenant = Some(handle);
+            // Materialize now, so the first request does not pay for it.
+            if let Err(e) = replica.with_state(|_| ()) {
+                tracing::error!("tenancy: the household's state cannot be read: {e}");
+            }
         }
         Ok(replica)
     }
@@ -145,10 +150,24 @@ impl Replica {
             return Err(ReplicaError::AlreadyFounded);
         }
         let (tenant, founded) = Tenant::found(&self.name, root_name, admin_email, now)?;
-        let snapshot = tenant.doc().save();
+        self.install(tenant.into_doc()).await?;
+        Ok(founded)
+    }
+
+    /// Makes `doc` this hub's tenant document, durably: a newly founded
+    /// household, or one brought in whole (such as the benchmark's
+    /// generated tenant).
+    ///
+    /// # Errors
+    /// [`ReplicaError::AlreadyFounded`] if there is one; storage failures.
+    pub async fn install(&mut self, doc: Automerge) -> Result<(), ReplicaError> {
+        if self.tenant.is_some() {
+            return Err(ReplicaError::AlreadyFounded);
+        }
+        let snapshot = doc.save();
         let handle = self
             .repo
-            .create(tenant.into_doc())
+            .create(doc)
             .await
             .map_err(|_| ReplicaError::Stopped)?;
         let doc_id = handle.document_id().to_string();
@@ -170,7 +189,7 @@ impl Replica {
             })
             .await?;
         self.tenant = Some(handle);
-        Ok(founded)
+        Ok(())
     }
 
     /// Runs a sharing operation; returns only once its change is durable.

@@ -262,6 +262,10 @@ impl Model {
         self.emails.keys()
     }
 
+    pub fn orgs(&self) -> impl Iterator<Item = &Id> {
+        self.orgs.keys()
+    }
+
     /// Same email means same person; the lowest id stands for them.
     pub fn person(&self, user: &str) -> Id {
         let email = &self.email_of[user];
