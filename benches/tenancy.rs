@@ -9,7 +9,8 @@
 //! `can(user, control, device)` (p50/p99 over 200,000 random pairs), and
 //! the device list of an admin who sees every device and of a member.
 //!
-//! `cargo bench --bench tenancy`; `-- --quick` builds a tenth of the size.
+//! `cargo bench --bench tenancy`; `-- --quick` builds a tenth of the size,
+//! `-- --keep` keeps the generated documents and state directories.
 //! Targets from the tenancy issue: check p99 < 2 µs, admin list < 20 ms,
 //! load < 300 ms, RSS < 50 MB fresh (and report growth with history).
 
@@ -109,7 +110,8 @@ impl Builder {
         }
         for i in 0..size.devices {
             let (user, _, org) = b.members[b.rng.below(b.members.len())].clone();
-            let added = b.t.add_device(&console, &org, &format!("Device {i}"), None, NOW);
+            let added =
+                b.t.add_device(&console, &org, &format!("Device {i}"), None, NOW);
             if let Some(id) = b.count(added) {
                 let moved = b.t.transfer(&console, &id, &user, Some(&org), NOW);
                 b.count(moved);
@@ -136,7 +138,9 @@ impl Builder {
                     self.count(r);
                 }
                 6 => {
-                    let r = self.t.share(&console, &device, &user, Level::View, None, NOW);
+                    let r = self
+                        .t
+                        .share(&console, &device, &user, Level::View, None, NOW);
                     if let Some(id) = self.count(r) {
                         self.shares.push(id);
                     }
@@ -185,7 +189,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 async fn prepare(doc_file: &Path, dir: &Path) {
     let doc = Automerge::load(&std::fs::read(doc_file).unwrap()).unwrap();
     let (store, thread, identity) = Store::open(dir, 512).unwrap();
-    let mut replica = Replica::open(store.clone(), &identity.hub_id).await.unwrap();
+    let mut replica = Replica::open(store.clone(), &identity.hub_id)
+        .await
+        .unwrap();
     replica.install(doc).await.unwrap();
     replica.shutdown().await;
     store.close().await;
@@ -197,7 +203,9 @@ async fn measure(dir: &Path, admin: &str) {
     let started = Instant::now();
     let (store, _thread, identity) = Store::open(dir, 512).unwrap();
     let opened = started.elapsed();
-    let replica = Replica::open(store.clone(), &identity.hub_id).await.unwrap();
+    let replica = Replica::open(store.clone(), &identity.hub_id)
+        .await
+        .unwrap();
     let devices = replica.with_state(|s| s.devices().len()).unwrap();
     let ready = started.elapsed();
     eprintln!("  (store open {:.1} ms)", opened.as_secs_f64() * 1e3);
@@ -206,7 +214,8 @@ async fn measure(dir: &Path, admin: &str) {
         .with_state(|state| {
             let access = Access::new(state, NOW);
             let users: Vec<&String> = state.users().keys().collect();
-            let ids: Vec<&String> = state.devices().keys().collect();
+            let mut ids: Vec<&String> = state.devices().keys().collect();
+            ids.sort();
             let mut rng = Rng(42);
             let mut samples = Vec::with_capacity(200_000);
             let mut allowed = 0;
@@ -256,10 +265,7 @@ async fn measure(dir: &Path, admin: &str) {
 
 fn child(args: &[&str]) {
     let me = std::env::current_exe().unwrap();
-    let status = std::process::Command::new(me)
-        .args(args)
-        .status()
-        .unwrap();
+    let status = std::process::Command::new(me).args(args).status().unwrap();
     assert!(status.success(), "{args:?} failed");
 }
 
@@ -342,5 +348,9 @@ fn main() {
         );
         checkpoint(&work, &mut b, &format!("history-{target}"));
     }
-    let _ = std::fs::remove_dir_all(&work);
+    if args.iter().any(|a| a == "--keep") {
+        println!("kept {}", work.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&work);
+    }
 }

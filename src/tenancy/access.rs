@@ -118,10 +118,10 @@ impl<'a> Access<'a> {
     /// The device's placement organization, or its nearest live ancestor if
     /// that was deleted (concurrently with the device moving into it).
     pub fn effective_org(&self, device: &Device) -> Option<&'a str> {
-        self.ancestry(&device.placement.org)?
-            .iter()
-            .find(|o| self.org_live(o))
-            .map(String::as_str)
+        self.state
+            .org_place(&device.placement.org)?
+            .effective
+            .as_deref()
     }
 
     /// The placed owner while the recorded membership instance is live and
@@ -143,9 +143,14 @@ impl<'a> Access<'a> {
     /// Permissions `user` holds over organization `org` (from memberships in
     /// it or above).
     pub fn perms_over(&self, user: &str, org: &str) -> PermSet {
-        self.memberships_of(user)
-            .filter(|m| self.covers(&m.org, org))
-            .fold(PermSet::EMPTY, |acc, m| acc.union(self.membership_perms(m)))
+        let Some(chain) = self.ancestry(org) else {
+            return PermSet::EMPTY;
+        };
+        self.state
+            .grants(self.state.canonical(user))
+            .iter()
+            .filter(|g| chain.contains(&g.org))
+            .fold(PermSet::EMPTY, |acc, g| acc.union(g.perms))
     }
 
     pub fn can_manage(&self, user: &str, permission: Permission, org: &str) -> bool {
@@ -157,27 +162,47 @@ impl<'a> Access<'a> {
         if device.deleted {
             return None;
         }
+        let state = self.state;
         let org = self.effective_org(device)?;
-        let perms = self.perms_over(user, org);
+        let chain = self.ancestry(org)?;
+        let me = state.canonical(user);
+        let grants = state.grants(me);
+        let perms = grants
+            .iter()
+            .filter(|g| chain.contains(&g.org))
+            .fold(PermSet::EMPTY, |acc, g| acc.union(g.perms));
         let mut level = None;
-        let mut grant = |l: Level| level = level.max(Some(l));
+        let grant = |level: &mut Option<Level>, l: Level| *level = (*level).max(Some(l));
         if perms.contains(Permission::ControlOrgDevices) {
-            grant(Level::Control);
+            grant(&mut level, Level::Control);
         } else if perms.contains(Permission::ViewOrgDevices) {
-            grant(Level::View);
+            grant(&mut level, Level::View);
         }
-        if let Some(owner) = self.effective_owner(device)
-            && self.state.canonical(&owner.user) == self.state.canonical(user)
-        {
-            let own = self.membership_perms(owner);
+        // The effective owner (see `effective_owner`) is this person when
+        // the placement's membership is one of their live ones, covers the
+        // device's organization, and the placed owner is them.
+        let placement = &device.placement;
+        let owner_grant = placement.membership.as_deref().and_then(|mid| {
+            grants.iter().find(|g| {
+                g.membership == mid
+                    && chain.contains(&g.org)
+                    && placement
+                        .owner
+                        .as_deref()
+                        .is_some_and(|o| state.canonical(o) == me)
+            })
+        });
+        if let Some(own) = owner_grant.map(|g| g.perms) {
             if own.contains(Permission::ControlOwnDevices) {
-                grant(Level::Control);
+                grant(&mut level, Level::Control);
             } else if own.contains(Permission::ViewOwnDevices) {
-                grant(Level::View);
+                grant(&mut level, Level::View);
             }
         }
-        if let Some(share) = self.share_level(user, &device.id) {
-            grant(share);
+        if level != Some(Level::Control)
+            && let Some(share) = self.share_level(user, &device.id)
+        {
+            grant(&mut level, share);
         }
         level
     }
@@ -186,8 +211,7 @@ impl<'a> Access<'a> {
         let user = self.state.canonical(user);
         self.state
             .shares_of_device(device)
-            .filter(|s| self.state.canonical(&s.user) == user)
-            .filter(|s| self.share_live(s))
+            .filter(|s| self.state.canonical(&s.user) == user && self.share_live(s))
             .map(|s| s.level)
             .max()
     }
@@ -207,7 +231,12 @@ impl<'a> Access<'a> {
     /// Organizations `user` may see: those of its live memberships and
     /// everything below them. Never anything above (M4).
     pub fn visible_orgs(&self, user: &str) -> HashSet<&'a str> {
-        let roots: Vec<&str> = self.memberships_of(user).map(|m| m.org.as_str()).collect();
+        let roots: Vec<&str> = self
+            .state
+            .grants(self.state.canonical(user))
+            .iter()
+            .map(|g| g.org.as_str())
+            .collect();
         self.state
             .orgs()
             .keys()
@@ -250,25 +279,35 @@ impl<'a> Access<'a> {
             }
         }
         let me = state.canonical(user);
+        // Devices of one organization share its path: build it once.
+        let mut paths: rustc_hash::FxHashMap<&str, Vec<String>> = Default::default();
         candidates
             .into_values()
             .filter_map(|device| {
                 let level = self.device_level(user, device)?;
-                let org_path = self
-                    .effective_org(device)
-                    .and_then(|o| self.ancestry(o))
-                    .map(|chain| {
-                        chain
-                            .iter()
-                            .rev()
-                            .filter(|o| visible.contains(o.as_str()))
-                            .filter_map(|o| state.orgs().get(o).map(|o| o.name.clone()))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let owned = self
-                    .effective_owner(device)
-                    .is_some_and(|m| state.canonical(&m.user) == me);
+                let org_path = match self.effective_org(device) {
+                    Some(org) => paths
+                        .entry(org)
+                        .or_insert_with(|| {
+                            self.ancestry(org)
+                                .unwrap_or_default()
+                                .iter()
+                                .rev()
+                                .filter(|o| visible.contains(o.as_str()))
+                                .filter_map(|o| state.orgs().get(o).map(|o| o.name.clone()))
+                                .collect()
+                        })
+                        .clone(),
+                    None => Vec::new(),
+                };
+                let owned = device
+                    .placement
+                    .owner
+                    .as_deref()
+                    .is_some_and(|o| state.canonical(o) == me)
+                    && self
+                        .effective_owner(device)
+                        .is_some_and(|m| state.canonical(&m.user) == me);
                 Some(VisibleDevice {
                     id: device.id.clone(),
                     name: device.name.clone(),

@@ -96,6 +96,7 @@ impl Materialized {
                 None => self.state.remove(*kind, id),
             }
         }
+        self.state.finish();
         self.refreshes += 1;
         Ok(())
     }

@@ -11,7 +11,7 @@
 //!
 //! Reading never writes: verdicts derived here are not stored (M6).
 
-use automerge::{ObjId, ReadDoc, Value, ValueRef};
+use automerge::{ObjId, ReadDoc, ScalarValueRef, Value, ValueRef};
 
 use super::perms::PermSet;
 use super::schema;
@@ -70,18 +70,19 @@ impl TenantState {
                 }
             }
         }
+        state.finish();
         Ok(state)
     }
 }
 
 /// Reads the schema version and tenant id into `state`.
 pub(crate) fn read_header<D: ReadDoc>(doc: &D, state: &mut TenantState) -> Result<(), ReadError> {
-    let r = Reader { doc };
+    let r = Fields::of(doc, &automerge::ROOT);
     state.schema = doc
         .get(automerge::ROOT, "schema")?
         .and_then(|(v, _)| v.as_u64())
         .ok_or_else(|| ReadError::Malformed("no schema version".into()))?;
-    state.tenant_id = r.string(&automerge::ROOT, "tenant")?;
+    state.tenant_id = r.string("tenant");
     Ok(())
 }
 
@@ -99,87 +100,86 @@ pub(crate) fn read_entity<D: ReadDoc>(
 }
 
 fn entity<D: ReadDoc>(doc: &D, kind: Kind, id: String, obj: &ObjId) -> Result<Entity, ReadError> {
-    let r = Reader { doc };
+    let r = Fields::of(doc, obj);
     Ok(match kind {
         Kind::Org => {
-            let parent = r.string(obj, "parent")?;
+            let parent = r.string("parent");
             Entity::Org(Org {
-                name: r.string(obj, "name")?,
+                name: r.string("name"),
                 parent: (!parent.is_empty()).then_some(parent),
-                deleted: r.any_true(obj, "deleted")?,
+                deleted: r.any_true("deleted")?,
                 id,
             })
         }
         Kind::User => Entity::User(User {
-            email: r.string(obj, "email")?,
+            email: r.string("email"),
             id,
         }),
         Kind::Membership => Entity::Membership(Membership {
-            user: r.string(obj, "user")?,
-            org: r.string(obj, "org")?,
-            role: r.string(obj, "role")?,
-            removed: r.any_true(obj, "removed")?,
+            user: r.string("user"),
+            org: r.string("org"),
+            role: r.string("role"),
+            removed: r.any_true("removed")?,
             id,
         }),
         Kind::Role => {
-            let values = r.all_strings(obj, "perms")?;
+            let values = r.all_strings("perms")?;
             let perms = values
                 .iter()
                 .map(|v| PermSet::from_text(v))
                 .reduce(PermSet::intersection)
                 .unwrap_or(PermSet::EMPTY);
             Entity::Role(Role {
-                name: r.string(obj, "name")?,
-                org: r.string(obj, "org")?,
+                name: r.string("name"),
+                org: r.string("org"),
                 perms,
                 conflicted: values.len() > 1,
-                deleted: r.any_true(obj, "deleted")?,
+                deleted: r.any_true("deleted")?,
                 id,
             })
         }
         Kind::Device => {
             let bad = |e: serde_json::Error| ReadError::Malformed(format!("device {id}: {e}"));
             let mut placements = r
-                .all_strings(obj, "placement")?
+                .all_strings("placement")?
                 .into_iter()
                 .map(|text| serde_json::from_str::<Placement>(&text))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(bad)?;
-            let winner: Placement =
-                serde_json::from_str(&r.string(obj, "placement")?).map_err(bad)?;
+            let winner: Placement = serde_json::from_str(&r.string("placement")).map_err(bad)?;
             placements.retain(|p| *p != winner);
-            let template = r.string(obj, "template")?;
-            let ble_mac = r.string(obj, "ble_mac")?;
+            let template = r.string("template");
+            let ble_mac = r.string("ble_mac");
             Entity::Device(Device {
-                name: r.string(obj, "name")?,
+                name: r.string("name"),
                 template: (!template.is_empty()).then_some(template),
                 placement: winner,
                 losing_placements: placements,
                 ble_mac: (!ble_mac.is_empty()).then_some(ble_mac),
-                deleted: r.any_true(obj, "deleted")?,
+                deleted: r.any_true("deleted")?,
                 id,
             })
         }
         Kind::Share => Entity::Share(Share {
-            device: r.string(obj, "device")?,
-            user: r.string(obj, "user")?,
-            level: match r.string(obj, "level")?.as_str() {
+            device: r.string("device"),
+            user: r.string("user"),
+            level: match r.string("level").as_str() {
                 "control" => Level::Control,
                 _ => Level::View,
             },
-            expires: r.int(obj, "expires")?,
-            membership: r.string(obj, "membership")?,
-            revoked: r.any_true(obj, "revoked")?,
+            expires: r.int("expires"),
+            membership: r.string("membership"),
+            revoked: r.any_true("revoked")?,
             id,
         }),
         Kind::Template => {
-            let definition: Definition = serde_json::from_str(&r.string(obj, "definition")?)
+            let definition: Definition = serde_json::from_str(&r.string("definition"))
                 .map_err(|e| ReadError::Malformed(format!("template {id}: {e}")))?;
             Entity::Template(Template {
-                name: r.string(obj, "name")?,
-                org: r.string(obj, "org")?,
+                name: r.string("name"),
+                org: r.string("org"),
                 definition,
-                deleted: r.any_true(obj, "deleted")?,
+                deleted: r.any_true("deleted")?,
                 id,
             })
         }
@@ -191,59 +191,87 @@ fn entity<D: ReadDoc>(doc: &D, kind: Kind, id: String, obj: &ObjId) -> Result<En
 /// # Errors
 /// When the document is not a tenant document.
 pub fn audit_entries<D: ReadDoc>(doc: &D) -> Result<Vec<AuditEntry>, ReadError> {
-    let r = Reader { doc };
     let audit = schema::object(doc, schema::AUDIT)?;
     let mut out = Vec::with_capacity(doc.length(&audit));
     for item in doc.list_range(&audit, ..) {
-        let ValueRef::Object(_) = item.value else {
+        let ValueRef::Scalar(ScalarValueRef::Str(text)) = item.value else {
             continue;
         };
-        let entry = item.id();
-        out.push(AuditEntry {
-            op: r.string(&entry, "op")?,
-            kind: r.string(&entry, "kind")?,
-            by: r.string(&entry, "by")?,
-            replica: r.string(&entry, "replica")?,
-            at: r.int(&entry, "at")?.unwrap_or(0),
-            subject: r.string(&entry, "subject")?,
-            detail: serde_json::from_str(&r.string(&entry, "detail")?)
-                .unwrap_or(serde_json::Value::Null),
-        });
+        let entry = serde_json::from_str(&text)
+            .map_err(|e| ReadError::Malformed(format!("audit entry {}: {e}", item.index)))?;
+        out.push(entry);
     }
     Ok(out)
 }
 
-struct Reader<'a, D> {
-    doc: &'a D,
+/// One object's fields, read in one pass over its map (a `get` per field
+/// costs a search through the object's whole history each time); keys with
+/// concurrent values are read again in full.
+struct Fields<'d, D> {
+    doc: &'d D,
+    obj: ObjId,
+    values: Vec<(String, ValueRef<'d>, bool)>,
 }
 
-impl<D: ReadDoc> Reader<'_, D> {
-    fn string(&self, obj: &ObjId, key: &str) -> Result<String, ReadError> {
-        Ok(self
-            .doc
-            .get(obj, key)?
-            .and_then(|(v, _)| v.as_str().map(str::to_owned))
-            .unwrap_or_default())
+impl<'d, D: ReadDoc> Fields<'d, D> {
+    fn of(doc: &'d D, obj: &ObjId) -> Self {
+        let values = doc
+            .map_range(obj, ..)
+            .map(|item| (item.key.into_owned(), item.value, item.conflict))
+            .collect();
+        Fields {
+            doc,
+            obj: obj.clone(),
+            values,
+        }
     }
 
-    fn all_strings(&self, obj: &ObjId, key: &str) -> Result<Vec<String>, ReadError> {
+    fn value(&self, key: &str) -> Option<&(String, ValueRef<'d>, bool)> {
+        self.values.iter().find(|(k, _, _)| k == key)
+    }
+
+    fn string(&self, key: &str) -> String {
+        match self.value(key) {
+            Some((_, ValueRef::Scalar(ScalarValueRef::Str(s)), _)) => s.to_string(),
+            _ => String::new(),
+        }
+    }
+
+    fn int(&self, key: &str) -> Option<i64> {
+        match self.value(key)? {
+            (_, ValueRef::Scalar(ScalarValueRef::Int(i)), _) => Some(*i),
+            (_, ValueRef::Scalar(ScalarValueRef::Uint(u)), _) => i64::try_from(*u).ok(),
+            _ => None,
+        }
+    }
+
+    /// Every concurrent value of `key` (the winner alone when there is no
+    /// conflict).
+    fn all(&self, key: &str) -> Result<Vec<Value<'static>>, ReadError> {
+        match self.value(key) {
+            None => Ok(Vec::new()),
+            Some((_, value, false)) => Ok(vec![Value::from(value.clone())]),
+            Some((_, _, true)) => Ok(self
+                .doc
+                .get_all(&self.obj, key)?
+                .into_iter()
+                .map(|(v, _)| v.to_owned())
+                .collect()),
+        }
+    }
+
+    fn all_strings(&self, key: &str) -> Result<Vec<String>, ReadError> {
         Ok(self
-            .doc
-            .get_all(obj, key)?
+            .all(key)?
             .into_iter()
-            .filter_map(|(v, _)| v.as_str().map(str::to_owned))
+            .filter_map(|v| v.as_str().map(str::to_owned))
             .collect())
     }
 
-    fn int(&self, obj: &ObjId, key: &str) -> Result<Option<i64>, ReadError> {
-        Ok(self.doc.get(obj, key)?.and_then(|(v, _)| v.as_i64()))
-    }
-
-    fn any_true(&self, obj: &ObjId, key: &str) -> Result<bool, ReadError> {
+    fn any_true(&self, key: &str) -> Result<bool, ReadError> {
         Ok(self
-            .doc
-            .get_all(obj, key)?
+            .all(key)?
             .into_iter()
-            .any(|(v, _)| v.as_bool() == Some(true)))
+            .any(|v| v.as_bool() == Some(true)))
     }
 }

@@ -8,11 +8,12 @@
 //!   users/<id>       {email}
 //!   memberships/<id> {user, org, role, removed}     an *instance*; never reused
 //!   roles/<id>       {name, org, perms, deleted}    perms: one scalar (see perms.rs)
-//!   devices/<id>     {name, template, placement, deleted}
+//!   devices/<id>     {name, template, placement, ble_mac, deleted}
 //!                    placement: one JSON scalar {org, owner, membership, op}
 //!   shares/<id>      {device, user, level, expires, membership, revoked}
-//!   templates/<id>   {name, datastreams: JSON}
-//!   audit            [ {op, kind, by, replica, at, subject, detail} ]
+//!   templates/<id>   {name, org, definition, deleted}
+//!                    definition: one JSON scalar {datastreams, events}
+//!   audit            [ JSON scalar {op, kind, by, replica, at, subject, detail} ]
 //! ```
 //!
 //! Every map a later operation writes into is created with its parent, here

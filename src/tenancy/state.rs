@@ -8,8 +8,9 @@
 //! exactly the entities a change touched. Nothing here writes the document
 //! (M6).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
+use rustc_hash::FxHashMap as HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::perms::PermSet;
@@ -106,7 +107,7 @@ pub struct Share {
     pub revoked: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub op: Id,
     pub kind: String,
@@ -151,6 +152,16 @@ pub(crate) struct OrgPlace {
     pub chain: Vec<Id>,
     /// Neither it nor any ancestor is deleted.
     pub live: bool,
+    /// The nearest live org of the chain: where a device placed here is.
+    pub effective: Option<Id>,
+}
+
+/// A person's live membership and what its role grants there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grant {
+    pub membership: Id,
+    pub org: Id,
+    pub perms: PermSet,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -161,10 +172,19 @@ struct Index {
     memberships_by_user: HashMap<Id, BTreeSet<Id>>,
     devices_by_org: HashMap<Id, BTreeSet<Id>>,
     devices_by_membership: HashMap<Id, BTreeSet<Id>>,
+    /// Unrevoked shares only.
     shares_by_device: HashMap<Id, BTreeSet<Id>>,
     shares_by_user: HashMap<Id, BTreeSet<Id>>,
     /// Absent for an org with an unknown ancestor or in a cycle.
     org_places: HashMap<Id, OrgPlace>,
+    /// Every known user id → the canonical id of its person.
+    canonical: HashMap<Id, Id>,
+    /// Canonical person → live memberships with their permissions.
+    grants: HashMap<Id, Vec<Grant>>,
+    /// Persons (by any id) whose grants must be recomputed by `finish`.
+    stale: BTreeSet<Id>,
+    /// An org or role changed: every person's grants are recomputed.
+    stale_all: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -175,7 +195,8 @@ pub struct TenantState {
     users: BTreeMap<Id, User>,
     memberships: BTreeMap<Id, Membership>,
     roles: BTreeMap<Id, Role>,
-    devices: BTreeMap<Id, Device>,
+    /// Hashed: looked up on every access check.
+    devices: HashMap<Id, Device>,
     shares: BTreeMap<Id, Share>,
     templates: BTreeMap<Id, Template>,
     index: Index,
@@ -211,7 +232,7 @@ impl TenantState {
     pub fn roles(&self) -> &BTreeMap<Id, Role> {
         &self.roles
     }
-    pub fn devices(&self) -> &BTreeMap<Id, Device> {
+    pub fn devices(&self) -> &HashMap<Id, Device> {
         &self.devices
     }
     pub fn shares(&self) -> &BTreeMap<Id, Share> {
@@ -221,8 +242,9 @@ impl TenantState {
         &self.templates
     }
 
-    /// Stores `entity`, replacing the one with its id, and updates the indexes.
-    pub fn put(&mut self, entity: Entity) {
+    /// Stores `entity`, replacing the one with its id, and updates the
+    /// indexes ([`TenantState::finish`] completes the per-person ones).
+    pub(crate) fn put(&mut self, entity: Entity) {
         match entity {
             Entity::Org(org) => {
                 self.orgs.insert(org.id.clone(), org);
@@ -236,7 +258,9 @@ impl TenantState {
                     &user.id,
                     true,
                 );
+                let email = user.email.clone();
                 self.users.insert(user.id.clone(), user);
+                self.recanonicalize(&email);
             }
             Entity::Membership(m) => {
                 self.remove(Kind::Membership, &m.id.clone());
@@ -246,10 +270,12 @@ impl TenantState {
                     &m.id,
                     true,
                 );
+                self.index.stale.insert(m.user.clone());
                 self.memberships.insert(m.id.clone(), m);
             }
             Entity::Role(role) => {
                 self.roles.insert(role.id.clone(), role);
+                self.index.stale_all = true;
             }
             Entity::Device(d) => {
                 self.remove(Kind::Device, &d.id.clone());
@@ -261,11 +287,13 @@ impl TenantState {
             }
             Entity::Share(s) => {
                 self.remove(Kind::Share, &s.id.clone());
+                // Revocation is final: revoked shares never grant again.
+                let unrevoked = !s.revoked;
                 link(
                     &mut self.index.shares_by_device,
                     Some(&s.device),
                     &s.id,
-                    true,
+                    unrevoked,
                 );
                 link(&mut self.index.shares_by_user, Some(&s.user), &s.id, true);
                 self.shares.insert(s.id.clone(), s);
@@ -277,7 +305,7 @@ impl TenantState {
     }
 
     /// Forgets the entity `id` of `kind` and its index entries.
-    pub fn remove(&mut self, kind: Kind, id: &str) {
+    pub(crate) fn remove(&mut self, kind: Kind, id: &str) {
         let ix = &mut self.index;
         match kind {
             Kind::Org => {
@@ -288,15 +316,22 @@ impl TenantState {
             Kind::User => {
                 if let Some(u) = self.users.remove(id) {
                     link(&mut ix.users_by_email, Some(&u.email), id, false);
+                    ix.stale.insert(id.to_owned());
+                    if let Some(old) = ix.canonical.remove(id) {
+                        ix.stale.insert(old);
+                    }
+                    self.recanonicalize(&u.email);
                 }
             }
             Kind::Membership => {
                 if let Some(m) = self.memberships.remove(id) {
                     link(&mut ix.memberships_by_user, Some(&m.user), id, false);
+                    ix.stale.insert(m.user);
                 }
             }
             Kind::Role => {
                 self.roles.remove(id);
+                ix.stale_all = true;
             }
             Kind::Device => {
                 if let Some(d) = self.devices.remove(id) {
@@ -325,7 +360,7 @@ impl TenantState {
     /// Recomputes every org's place in the tree (orgs are few and rarely
     /// change; a change to one can change the liveness of all below it).
     fn place_orgs(&mut self) {
-        let mut places = HashMap::with_capacity(self.orgs.len());
+        let mut places = HashMap::default();
         for id in self.orgs.keys() {
             let mut chain = vec![id.clone()];
             let mut current = &self.orgs[id];
@@ -343,30 +378,118 @@ impl TenantState {
             };
             if complete {
                 let live = chain.iter().all(|o| !self.orgs[o].deleted);
-                places.insert(id.clone(), OrgPlace { chain, live });
+                places.insert(
+                    id.clone(),
+                    OrgPlace {
+                        chain,
+                        live,
+                        effective: None,
+                    },
+                );
+            }
+        }
+        // The nearest live org of each chain (live: neither it nor any
+        // ancestor deleted).
+        let effective: Vec<(Id, Option<Id>)> = places
+            .iter()
+            .map(|(id, place)| {
+                let eff = place
+                    .chain
+                    .iter()
+                    .find(|o| places.get(*o).is_some_and(|p| p.live))
+                    .cloned();
+                (id.clone(), eff)
+            })
+            .collect();
+        for (id, eff) in effective {
+            if let Some(place) = places.get_mut(&id) {
+                place.effective = eff;
             }
         }
         self.index.org_places = places;
+        self.index.stale_all = true;
+    }
+
+    /// Recomputes the canonical id of every user with `email` (the lowest
+    /// id), marking the persons involved for new grants.
+    fn recanonicalize(&mut self, email: &str) {
+        let ix = &mut self.index;
+        let Some(ids) = ix.users_by_email.get(email) else {
+            return;
+        };
+        let Some(first) = ids.first().cloned() else {
+            return;
+        };
+        for id in ids {
+            if let Some(old) = ix.canonical.insert(id.clone(), first.clone()) {
+                ix.stale.insert(old);
+            }
+            ix.stale.insert(id.clone());
+        }
+    }
+
+    /// Recomputes the derived per-person grants after a batch of `put`s and
+    /// `remove`s. Reading and refreshing call it; until then grants may lag.
+    pub(crate) fn finish(&mut self) {
+        let persons: BTreeSet<Id> = if std::mem::take(&mut self.index.stale_all) {
+            self.index.grants.clear();
+            self.index.stale.clear();
+            self.memberships
+                .values()
+                .map(|m| self.canonical(&m.user).to_owned())
+                .collect()
+        } else {
+            let stale = std::mem::take(&mut self.index.stale);
+            let mut persons = BTreeSet::new();
+            for id in stale {
+                // An id that stopped being canonical keeps no grants.
+                self.index.grants.remove(&id);
+                persons.insert(self.canonical(&id).to_owned());
+            }
+            persons
+        };
+        for person in persons {
+            let grants = self.compute_grants(&person);
+            if grants.is_empty() {
+                self.index.grants.remove(&person);
+            } else {
+                self.index.grants.insert(person, grants);
+            }
+        }
+    }
+
+    fn compute_grants(&self, person: &str) -> Vec<Grant> {
+        self.memberships_of_person(person)
+            .filter(|m| !m.removed && self.org_place(&m.org).is_some_and(|p| p.live))
+            .map(|m| {
+                let chain = &self.index.org_places[&m.org].chain;
+                let perms = match self.roles.get(&m.role) {
+                    Some(role) if !role.deleted && chain.contains(&role.org) => role.perms,
+                    _ => PermSet::EMPTY,
+                };
+                Grant {
+                    membership: m.id.clone(),
+                    org: m.org.clone(),
+                    perms,
+                }
+            })
+            .collect()
+    }
+
+    /// The live memberships of the person `person` (a canonical id) and
+    /// what each grants.
+    pub fn grants(&self, person: &str) -> &[Grant] {
+        self.index.grants.get(person).map_or(&[], Vec::as_slice)
     }
 
     pub(crate) fn org_place(&self, org: &str) -> Option<&OrgPlace> {
         self.index.org_places.get(org)
     }
 
-    /// Every id of the person `user` is (the canonical id first).
-    pub fn person_ids<'a>(&'a self, user: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        let ids = self
-            .users
-            .get(user)
-            .and_then(|u| self.index.users_by_email.get(&u.email));
-        let alone = ids.is_none().then_some(user);
-        ids.into_iter().flatten().map(String::as_str).chain(alone)
-    }
-
     /// The canonical id of `user`: users created concurrently with one email
     /// are one person, and the lowest id names them.
     pub fn canonical<'a>(&'a self, user: &'a str) -> &'a str {
-        self.person_ids(user).next().unwrap_or(user)
+        self.index.canonical.get(user).map_or(user, String::as_str)
     }
 
     /// The canonical user with this normalized email, if any.
@@ -408,7 +531,7 @@ impl TenantState {
             .flatten()
     }
 
-    /// Shares (of any state) of `device`.
+    /// Unrevoked shares of `device` (expired ones included).
     pub fn shares_of_device<'a>(&'a self, device: &str) -> impl Iterator<Item = &'a Share> + 'a {
         self.index
             .shares_by_device

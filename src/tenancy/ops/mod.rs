@@ -262,14 +262,19 @@ impl Writer<'_> {
                     change(tx)?;
                     let audit = schema::object(tx, schema::AUDIT)?;
                     let at = tx.length(&audit);
-                    let entry = tx.insert_object(&audit, at, ObjType::Map)?;
-                    tx.put(&entry, "op", op.as_str())?;
-                    tx.put(&entry, "kind", kind)?;
-                    tx.put(&entry, "by", caller.audit_name())?;
-                    tx.put(&entry, "replica", replica)?;
-                    tx.put(&entry, "at", now)?;
-                    tx.put(&entry, "subject", subject)?;
-                    tx.put(&entry, "detail", detail.to_string())?;
+                    // One scalar per entry: an entry is never edited, and
+                    // one op instead of eight keeps the document small.
+                    let entry = AuditEntry {
+                        op: op.clone(),
+                        kind: kind.to_owned(),
+                        by: caller.audit_name().to_owned(),
+                        replica: replica.to_owned(),
+                        at: now,
+                        subject: subject.to_owned(),
+                        detail,
+                    };
+                    let text = serde_json::to_string(&entry).unwrap_or_default();
+                    tx.insert(&audit, at, text)?;
                     Ok(())
                 },
             )
