@@ -1,7 +1,8 @@
 //! A sharing operation that returned success survives `kill -9`: the test
 //! re-runs its own binary as a child that founds a household, invites a
-//! member, prints the ids once `invite` returned, and waits; the parent
-//! kills it with SIGKILL and reloads the state directory.
+//! member, adds a device and issues its auth token (credentials document),
+//! prints the ids once they returned, and waits; the parent kills it with
+//! SIGKILL and reloads the state directory.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -36,9 +37,22 @@ async fn child(dir: &str) {
         .apply(|t| t.invite(&admin, "spouse@example.org", &founded.root_org, "user", NOW))
         .await
         .unwrap();
+    let device = replica
+        .apply(|t| t.add_device(&admin, &founded.root_org, "Garage door", None, NOW))
+        .await
+        .unwrap();
+    let token = replica
+        .issue_device_token(&admin, &device, NOW)
+        .await
+        .unwrap();
     // Straight to the real stdout: print! inside a test may be captured by libtest.
     let mut out = std::io::stdout();
-    writeln!(out, "DONE {} {}", founded.admin, invited.membership).unwrap();
+    writeln!(
+        out,
+        "DONE {} {} {device} {token}",
+        founded.admin, invited.membership
+    )
+    .unwrap();
     out.flush().unwrap();
     // Wait to be killed; if the parent dies first, its end of stdin closes.
     let _ = std::io::Read::read(&mut std::io::stdin(), &mut [0u8; 1]);
@@ -77,7 +91,9 @@ async fn an_acknowledged_operation_survives_kill_9() {
         .expect("the child reported its operations");
     proc.kill().unwrap(); // SIGKILL: no shutdown, no flush
     proc.wait().unwrap();
-    let (admin, membership) = ids.split_once(' ').unwrap();
+    let [admin, membership, device, token] = ids.split(' ').collect::<Vec<_>>()[..] else {
+        panic!("unexpected report {ids:?}");
+    };
 
     let (_lock, replica, store) = open(tmp.path()).await;
     let state = replica
@@ -87,14 +103,23 @@ async fn an_acknowledged_operation_survives_kill_9() {
     let m = &state.memberships()[membership];
     assert_eq!(state.users()[&m.user].email, "spouse@example.org");
     assert!(!m.removed);
+    assert!(state.devices().contains_key(device));
+    let authenticated = replica
+        .with_credentials(|c| c.device_for_token(token).map(str::to_owned))
+        .unwrap();
+    assert_eq!(
+        authenticated.as_deref(),
+        Some(device),
+        "the issued token works"
+    );
     // The crash left the durable change log in place (no clean compaction).
     let logged: i64 = store
         .read(|c| c.query_row("SELECT count(*) FROM tenancy_changes", [], |r| r.get(0)))
         .await
         .unwrap();
     assert_eq!(
-        logged, 2,
-        "founding + invite were logged before they returned"
+        logged, 5,
+        "founding, credentials document, invite, device and token were logged before they returned"
     );
     replica.shutdown().await;
     let logged: i64 = store

@@ -9,6 +9,8 @@
 
 pub mod access;
 pub mod audit;
+pub mod credentials;
+mod durable;
 pub mod materialized;
 pub mod ops;
 pub mod perms;

@@ -1,29 +1,23 @@
 //! This hub's replica of its tenant: the samod repo that holds and syncs the
-//! documents, and the guarantee that an operation which returned success
-//! survives `kill -9` and power loss.
-//!
-//! samod persists changes in the background and cannot say when a given
-//! change is on disk. So every local change is also appended to
-//! `tenancy_changes` with a `synchronous=FULL` commit *before* the operation
-//! returns; at start the log is replayed into the document (applying a change
-//! twice is a no-op, M6), and after a clean stop, once samod has flushed, the
-//! log is emptied.
+//! tenant's two documents (sharing state, credentials), and the guarantee
+//! that an operation which returned success survives `kill -9` and power
+//! loss (see [`durable`](super::durable)).
 
-use std::str::FromStr;
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
 
 use automerge::Automerge;
-use rusqlite::OptionalExtension;
-use samod::{DocHandle, DocumentId, PeerId, Repo};
+use samod::{PeerId, Repo};
 
+use super::credentials::{self, Credentials};
+use super::durable::DurableDoc;
 use super::materialized::Materialized;
-use super::ops::{Founded, OpError, Tenant};
-use super::state::TenantState;
+use super::ops::{Caller, Founded, OpError, Tenant};
+use super::state::{Id, TenantState};
 use super::storage::SqliteStorage;
 use crate::store::{Durability, Store, StoreError};
 
 const TENANT: &str = "tenant";
+const CREDENTIALS: &str = "credentials";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplicaError {
@@ -41,27 +35,31 @@ pub enum ReplicaError {
     Stopped,
 }
 
-/// How long loading the tenant document from local storage may take.
-const LOAD_TIMEOUT: Duration = Duration::from_secs(30);
+struct Docs {
+    tenant: DurableDoc,
+    credentials: DurableDoc,
+}
 
 pub struct Replica {
     repo: Repo,
     storage: SqliteStorage,
-    tenant: Option<DocHandle>,
+    docs: Option<Docs>,
     /// The tenant's state, refreshed incrementally from the document; only
     /// locked inside `with_document`, so always after samod's own lock.
     view: Mutex<Materialized>,
+    /// The credentials as last read, and the heads they were read at.
+    credentials: Mutex<Option<(Vec<automerge::ChangeHash>, Credentials)>>,
     store: Store,
     /// The name audit entries carry for operations made here (the hub id).
     name: String,
 }
 
 impl Replica {
-    /// Starts the repo on the hub's database and loads the tenant document,
-    /// replaying any local changes a crash left unflushed.
+    /// Starts the repo on the hub's database and loads the tenant's
+    /// documents, replaying any local changes a crash left unflushed.
     ///
     /// # Errors
-    /// [`ReplicaError`] when the recorded document cannot be loaded.
+    /// [`ReplicaError`] when a recorded document cannot be loaded.
     pub async fn open(store: Store, hub_id: &str) -> Result<Self, ReplicaError> {
         let storage = SqliteStorage::new(store.clone());
         let repo = Repo::build_tokio()
@@ -72,34 +70,28 @@ impl Replica {
         let mut replica = Replica {
             repo,
             storage,
-            tenant: None,
+            docs: None,
             view: Mutex::default(),
+            credentials: Mutex::default(),
             store,
             name: hub_id.to_owned(),
         };
-        let recorded: Option<String> = replica
-            .store
-            .read(|c| {
-                c.query_row(
-                    "SELECT doc_id FROM tenancy_docs WHERE kind = ?1",
-                    [TENANT],
-                    |r| r.get(0),
-                )
-                .optional()
-            })
-            .await?;
-        if let Some(id) = recorded {
-            let doc_id =
-                DocumentId::from_str(&id).map_err(|_| ReplicaError::Missing(id.clone()))?;
-            // Without a peer, samod's find waits for one if storage lacks the
-            // document; `found` makes sure storage has it, so this is bounded.
-            let handle = tokio::time::timeout(LOAD_TIMEOUT, replica.repo.find(doc_id))
-                .await
-                .map_err(|_| ReplicaError::Missing(id.clone()))?
-                .map_err(|_| ReplicaError::Stopped)?
-                .ok_or_else(|| ReplicaError::Missing(id.clone()))?;
-            replica.replay(&handle).await?;
-            replica.tenant = Some(handle);
+        if let Some(tenant) = DurableDoc::open(&replica.repo, &replica.store, TENANT).await? {
+            let credentials =
+                match DurableDoc::open(&replica.repo, &replica.store, CREDENTIALS).await? {
+                    Some(credentials) => credentials,
+                    None => {
+                        let tenant_id = tenant
+                            .handle()
+                            .with_document(|doc| TenantState::read(doc).map(|s| s.tenant_id))
+                            .map_err(OpError::from)?;
+                        replica.create_credentials(&tenant_id).await?
+                    }
+                };
+            replica.docs = Some(Docs {
+                tenant,
+                credentials,
+            });
             // Materialize now, so the first request does not pay for it.
             if let Err(e) = replica.with_state(|_| ()) {
                 tracing::error!("tenancy: the household's state cannot be read: {e}");
@@ -108,32 +100,9 @@ impl Replica {
         Ok(replica)
     }
 
-    async fn replay(&self, handle: &DocHandle) -> Result<(), ReplicaError> {
-        let changes: Vec<Vec<u8>> = self
-            .store
-            .read(|c| {
-                let mut stmt =
-                    c.prepare("SELECT change FROM tenancy_changes WHERE kind = ?1 ORDER BY seq")?;
-                stmt.query_map([TENANT], |r| r.get(0))?.collect()
-            })
-            .await?;
-        if changes.is_empty() {
-            return Ok(());
-        }
-        let failed = handle.with_document(|doc| {
-            changes
-                .iter()
-                .filter(|bytes| doc.load_incremental(bytes).is_err())
-                .count()
-        });
-        if failed > 0 {
-            tracing::error!(failed, "tenancy: some logged changes could not be replayed");
-        }
-        tracing::info!(
-            changes = changes.len(),
-            "tenancy: replayed local changes not yet flushed"
-        );
-        Ok(())
+    async fn create_credentials(&self, tenant_id: &str) -> Result<DurableDoc, ReplicaError> {
+        let doc = credentials::create(tenant_id)?;
+        DurableDoc::create(&self.repo, &self.storage, &self.store, CREDENTIALS, doc).await
     }
 
     /// Creates this hub's household (first setup).
@@ -146,7 +115,7 @@ impl Replica {
         admin_email: &str,
         now: i64,
     ) -> Result<Founded, ReplicaError> {
-        if self.tenant.is_some() {
+        if self.docs.is_some() {
             return Err(ReplicaError::AlreadyFounded);
         }
         let (tenant, founded) = Tenant::found(&self.name, root_name, admin_email, now)?;
@@ -154,42 +123,29 @@ impl Replica {
         Ok(founded)
     }
 
-    /// Makes `doc` this hub's tenant document, durably: a newly founded
-    /// household, or one brought in whole (such as the benchmark's
-    /// generated tenant).
+    /// Makes `doc` this hub's sharing document, durably, with a new
+    /// credentials document: a newly founded household, or one brought in
+    /// whole (such as the benchmark's generated tenant).
     ///
     /// # Errors
     /// [`ReplicaError::AlreadyFounded`] if there is one; storage failures.
     pub async fn install(&mut self, doc: Automerge) -> Result<(), ReplicaError> {
-        if self.tenant.is_some() {
+        if self.docs.is_some() {
             return Err(ReplicaError::AlreadyFounded);
         }
-        let snapshot = doc.save();
-        let handle = self
-            .repo
-            .create(doc)
-            .await
-            .map_err(|_| ReplicaError::Stopped)?;
-        let doc_id = handle.document_id().to_string();
-        // The document's identity must be on disk before it is recorded:
-        // later changes are covered by the change log, its id is not.
-        tokio::time::timeout(LOAD_TIMEOUT, self.storage.stored(&doc_id))
-            .await
-            .map_err(|_| ReplicaError::Missing(doc_id.clone()))??;
-        self.store
-            .write(Durability::Acknowledged, move |c| {
-                c.execute(
-                    "INSERT INTO tenancy_docs (kind, doc_id) VALUES (?1, ?2)",
-                    [TENANT, &doc_id],
-                )?;
-                c.execute(
-                    "INSERT INTO tenancy_changes (kind, change) VALUES (?1, ?2)",
-                    rusqlite::params![TENANT, snapshot],
-                )
-            })
-            .await?;
-        self.tenant = Some(handle);
+        let tenant_id = TenantState::read(&doc).map_err(OpError::from)?.tenant_id;
+        let tenant =
+            DurableDoc::create(&self.repo, &self.storage, &self.store, TENANT, doc).await?;
+        let credentials = self.create_credentials(&tenant_id).await?;
+        self.docs = Some(Docs {
+            tenant,
+            credentials,
+        });
         Ok(())
+    }
+
+    fn docs(&self) -> Result<&Docs, ReplicaError> {
+        self.docs.as_ref().ok_or(ReplicaError::NoTenant)
     }
 
     /// Runs a sharing operation; returns only once its change is durable.
@@ -201,32 +157,14 @@ impl Replica {
         &self,
         op: impl FnOnce(&mut Tenant) -> Result<R, OpError>,
     ) -> Result<R, ReplicaError> {
-        let handle = self.tenant.as_ref().ok_or(ReplicaError::NoTenant)?;
-        let (result, change) = handle.with_document(|doc| {
-            let mut view = self.view.lock().unwrap_or_else(PoisonError::into_inner);
-            Tenant::with_doc(doc, &mut view, &self.name, |t| {
-                let before = t.doc().get_heads();
-                let result = op(t);
-                let change = (t.doc().get_heads() != before)
-                    .then(|| {
-                        t.doc()
-                            .get_last_local_change()
-                            .map(|c| c.raw_bytes().to_vec())
-                    })
-                    .flatten();
-                (result, change)
+        let result = self
+            .docs()?
+            .tenant
+            .change(|doc| {
+                let mut view = self.view.lock().unwrap_or_else(PoisonError::into_inner);
+                Tenant::with_doc(doc, &mut view, &self.name, op)
             })
-        });
-        if let Some(change) = change {
-            self.store
-                .write(Durability::Acknowledged, move |c| {
-                    c.execute(
-                        "INSERT INTO tenancy_changes (kind, change) VALUES (?1, ?2)",
-                        rusqlite::params![TENANT, change],
-                    )
-                })
-                .await?;
-        }
+            .await?;
         Ok(result?)
     }
 
@@ -236,8 +174,7 @@ impl Replica {
     /// # Errors
     /// [`ReplicaError::NoTenant`] before first setup.
     pub fn with_state<R>(&self, f: impl FnOnce(&TenantState) -> R) -> Result<R, ReplicaError> {
-        let handle = self.tenant.as_ref().ok_or(ReplicaError::NoTenant)?;
-        let result = handle.with_document(|doc| {
+        let result = self.docs()?.tenant.handle().with_document(|doc| {
             let mut view = self.view.lock().unwrap_or_else(PoisonError::into_inner);
             view.refresh(doc).map(f)
         });
@@ -250,6 +187,90 @@ impl Replica {
     /// [`ReplicaError::NoTenant`] before first setup.
     pub fn state(&self) -> Result<TenantState, ReplicaError> {
         self.with_state(TenantState::clone)
+    }
+
+    /// Runs `f` on the credentials now (re-read when they changed).
+    ///
+    /// # Errors
+    /// [`ReplicaError::NoTenant`] before first setup.
+    pub fn with_credentials<R>(
+        &self,
+        f: impl FnOnce(&Credentials) -> R,
+    ) -> Result<R, ReplicaError> {
+        let result = self.docs()?.credentials.handle().with_document(|doc| {
+            let mut cache = self
+                .credentials
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let heads = doc.get_heads();
+            if cache.as_ref().is_none_or(|(seen, _)| *seen != heads) {
+                *cache = Some((heads, Credentials::read(doc)?));
+            }
+            Ok::<_, super::read::ReadError>(cache.as_ref().map(|(_, c)| f(c)))
+        });
+        result.map_err(OpError::from)?.ok_or(ReplicaError::NoTenant)
+    }
+
+    /// Issues a new auth token for `device` (the old one stops working) and
+    /// returns it: the only time it is ever shown. Needs `manage_devices`.
+    ///
+    /// # Errors
+    /// As [`credentials::authorize::device_token`] says.
+    pub async fn issue_device_token(
+        &self,
+        by: &Caller,
+        device: &str,
+        now: i64,
+    ) -> Result<String, ReplicaError> {
+        self.with_state(|s| credentials::authorize::device_token(s, by, device, now))??;
+        let token = credentials::new_token();
+        let hash = credentials::token_hash(&token);
+        self.docs()?
+            .credentials
+            .change(|doc| credentials::put_device_token(doc, device, &hash))
+            .await??;
+        Ok(token)
+    }
+
+    /// Stores `user`'s new password hash (an argon2id PHC string).
+    ///
+    /// # Errors
+    /// As [`credentials::authorize::password`] says.
+    pub async fn set_password_hash(
+        &self,
+        by: &Caller,
+        user: &str,
+        phc: &str,
+    ) -> Result<(), ReplicaError> {
+        self.with_state(|s| credentials::authorize::password(s, by, user))??;
+        self.docs()?
+            .credentials
+            .change(|doc| credentials::put_password_hash(doc, user, phc))
+            .await??;
+        Ok(())
+    }
+
+    /// Adds a BLE bridge reporting to `org`; returns its id and its token,
+    /// shown this once.
+    ///
+    /// # Errors
+    /// As [`credentials::authorize::bridge`] says.
+    pub async fn add_bridge(
+        &self,
+        by: &Caller,
+        org: &str,
+        name: &str,
+        now: i64,
+    ) -> Result<(Id, String), ReplicaError> {
+        self.with_state(|s| credentials::authorize::bridge(s, by, org, now))??;
+        let token = credentials::new_token();
+        let hash = credentials::token_hash(&token);
+        let id = self
+            .docs()?
+            .credentials
+            .change(|doc| credentials::put_bridge(doc, name, org, &hash))
+            .await??;
+        Ok((id, token))
     }
 
     pub fn repo(&self) -> &Repo {
