@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use hearth::tenancy::ops::Transfer;
 use hearth::tenancy::state::{AuditEntry, Level};
+use hearth::tenancy::template::{Datastream, DatastreamKind, Definition};
 use hearth::tenancy::{
     Access, Action, Caller, Materialized, PermSet, Permission, Target, Tenant, TenantState,
     audit_entries,
@@ -99,6 +100,23 @@ enum Op {
         user: u8,
         email: u8,
     },
+    /// Renames a device (`org: false`) or an organization: no access effect,
+    /// but the state must follow.
+    Rename {
+        org: bool,
+        target: u8,
+        name: u8,
+    },
+    /// Creates a template in an org, or edits the newest one.
+    Template {
+        org: u8,
+        pins: u8,
+        edit: bool,
+    },
+    SetBleMac {
+        device: u8,
+        mac: Option<u8>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -133,12 +151,15 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (n(), person(), any::<bool>(), proptest::option::of(0u8..3))
             .prop_map(|(device, email, control, hours)| Op::Share { device, email, control, hours }),
         1 => n().prop_map(|share| Op::Unshare { share }),
-        1 => (n(), any::<u8>()).prop_map(|(org, perms)| Op::CreateRole { org, perms }),
+        2 => (n(), any::<u8>()).prop_map(|(org, perms)| Op::CreateRole { org, perms }),
         1 => (n(), any::<u8>()).prop_map(|(role, perms)| Op::EditRole { role, perms }),
         1 => n().prop_map(|device| Op::DeleteDevice { device }),
         1 => n().prop_map(|role| Op::DeleteRole { role }),
         // Two addresses nobody was invited with, so an email can also move away.
         1 => (n(), 0u8..7).prop_map(|(user, email)| Op::ChangeEmail { user, email }),
+        1 => (any::<bool>(), n(), any::<u8>()).prop_map(|(org, target, name)| Op::Rename { org, target, name }),
+        1 => (n(), 1u8..4, any::<bool>()).prop_map(|(org, pins, edit)| Op::Template { org, pins, edit }),
+        1 => (n(), proptest::option::of(0u8..3)).prop_map(|(device, mac)| Op::SetBleMac { device, mac }),
     ]
 }
 
@@ -162,6 +183,10 @@ struct Registry {
     devices: Vec<String>,
     shares: Vec<String>,
     users: Vec<String>,
+    /// Roles created by the history (built-ins cannot be deleted), so that
+    /// deleting a role is tried where it can succeed.
+    custom_roles: Vec<String>,
+    templates: Vec<String>,
 }
 
 /// The `i`-th most recently created (wrapping), or a name nothing has.
@@ -218,9 +243,13 @@ impl World {
                 Effect::CreateUser { id, .. } => reg.users.push(id.clone()),
                 Effect::CreateMembership { id, .. } => reg.members.push(id.clone()),
                 Effect::CreateOrg { id, .. } => reg.orgs.push(id.clone()),
-                Effect::CreateRole { id, .. } => reg.roles.push(id.clone()),
+                Effect::CreateRole { id, .. } => {
+                    reg.roles.push(id.clone());
+                    reg.custom_roles.push(id.clone());
+                }
                 Effect::CreateDevice { id, .. } => reg.devices.push(id.clone()),
                 Effect::CreateShare { id, .. } => reg.shares.push(id.clone()),
+                Effect::CreateTemplate(id) => reg.templates.push(id.clone()),
                 _ => {}
             }
         }
@@ -466,7 +495,7 @@ fn apply(t: &mut Tenant, caller: &Caller, op: &Op, reg: &Registry) -> Option<Rea
             }))
         }
         Op::DeleteRole { role } => {
-            let role = pick(&reg.roles, role);
+            let role = pick(&reg.custom_roles, role);
             t.delete_role(caller, &role, NOW).ok()?;
             Some(Box::new(move |_: &TenantState| {
                 vec![Effect::DeleteRole(role)]
@@ -499,6 +528,58 @@ fn apply(t: &mut Tenant, caller: &Caller, op: &Op, reg: &Registry) -> Option<Rea
                     perms: perms(bits),
                 }]
             }))
+        }
+        Op::Rename { org, target, name } => {
+            let name = format!("name-{name}");
+            if org {
+                t.rename_org(caller, &pick(&reg.orgs, target), &name, NOW)
+                    .ok()?;
+            } else {
+                t.rename_device(caller, &pick(&reg.devices, target), &name, NOW)
+                    .ok()?;
+            }
+            Some(Box::new(|_: &TenantState| Vec::new()))
+        }
+        Op::Template { org, pins, edit } => {
+            let definition = Definition {
+                datastreams: (0..pins)
+                    .map(|pin| Datastream {
+                        pin,
+                        name: format!("V{pin}"),
+                        kind: DatastreamKind::Double {
+                            min: 0.0,
+                            max: 100.0,
+                            default: None,
+                        },
+                        unit: Some("%".into()),
+                        history: true,
+                        retention_days: None,
+                        sync_on_connect: false,
+                        invalidate_after_secs: None,
+                        wait_for_confirmation: false,
+                    })
+                    .collect(),
+                events: Vec::new(),
+            };
+            if edit && !reg.templates.is_empty() {
+                let template = pick(&reg.templates, 0);
+                t.edit_template(caller, &template, &definition, NOW).ok()?;
+                Some(Box::new(|_: &TenantState| Vec::new()))
+            } else {
+                let org = pick(&reg.orgs, org);
+                let id = t
+                    .create_template(caller, &org, "template", &definition, NOW)
+                    .ok()?;
+                Some(Box::new(move |_: &TenantState| {
+                    vec![Effect::CreateTemplate(id)]
+                }))
+            }
+        }
+        Op::SetBleMac { device, mac } => {
+            let mac = mac.map(|m| format!("A4:C1:38:00:00:0{m}"));
+            t.set_ble_mac(caller, &pick(&reg.devices, device), mac.as_deref(), NOW)
+                .ok()?;
+            Some(Box::new(|_: &TenantState| Vec::new()))
         }
     }
 }
@@ -595,7 +676,8 @@ async fn new_world(n: usize) -> World {
     world.registry.orgs.push(founded.root_org.clone());
     world.registry.users.push(founded.admin.clone());
     world.accepted.insert(founding_op);
-    // A household to act on: two members, a sub-organization, two devices.
+    // A household to act on: two members, a sub-organization, two devices,
+    // a share and a custom role.
     let admin = Caller::user(&founded.admin);
     // Roles were pushed in id order: admin, staff, user (index 0 = newest = user).
     world.run(
@@ -629,7 +711,17 @@ async fn new_world(n: usize) -> World {
             hours: Some(0),
         },
     );
-    assert_eq!(world.accepted.len(), 7, "the setup must succeed");
+    // A custom role at the root (view org devices, control own), held by
+    // nobody yet: deleting it can succeed, and it races assignments to it.
+    world.run(
+        0,
+        &admin,
+        &Op::CreateRole {
+            org: 1,
+            perms: 0b1001,
+        },
+    );
+    assert_eq!(world.accepted.len(), 8, "the setup must succeed");
     world.full_sync().await;
     world
 }

@@ -173,12 +173,16 @@ fn entity<D: ReadDoc>(doc: &D, kind: Kind, id: String, obj: &ObjId) -> Result<En
             id,
         }),
         Kind::Template => {
-            let definition: Definition = serde_json::from_str(&r.string("definition"))
-                .map_err(|e| ReadError::Malformed(format!("template {id}: {e}")))?;
+            let (definition, unreadable) =
+                match serde_json::from_str::<Definition>(&r.string("definition")) {
+                    Ok(definition) => (definition, None),
+                    Err(e) => (Definition::default(), Some(e.to_string())),
+                };
             Entity::Template(Template {
                 name: r.string("name"),
                 org: r.string("org"),
                 definition,
+                unreadable,
                 deleted: r.any_true("deleted")?,
                 id,
             })

@@ -1,7 +1,8 @@
 //! Device templates: the datastreams and events a kind of device has
 //! (DESIGN §3 "Template", Blynk's template). A template's definition is one
 //! JSON value in the document, so concurrent edits never mix field by field:
-//! one whole definition wins, deterministically on every replica.
+//! one whole definition wins, deterministically on every replica. Unknown
+//! fields are ignored when reading, so a newer hub can add some.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,11 +15,13 @@ pub struct Template {
     /// The organization it is defined in; usable there and below.
     pub org: Id,
     pub definition: Definition,
+    /// Why the stored definition could not be read (then `definition` is
+    /// empty): one bad template must not make the household unreadable.
+    pub unreadable: Option<String>,
     pub deleted: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Definition {
     #[serde(default)]
     pub datastreams: Vec<Datastream>,
@@ -28,7 +31,6 @@ pub struct Definition {
 
 /// One virtual pin of a device.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Datastream {
     /// Virtual pin number, `V0`..`V255` in Blynk terms.
     pub pin: u8,
@@ -84,7 +86,6 @@ pub enum DatastreamKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Event {
     /// What firmware passes to `Blynk.logEvent(code, …)`.
     pub code: String,

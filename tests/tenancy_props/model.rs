@@ -94,6 +94,9 @@ pub enum Effect {
     RevokeShare(Id),
     DeleteDevice(Id),
     DeleteRole(Id),
+    /// A template was created: nothing to do with access, but the harness
+    /// remembers it so later steps can edit it.
+    CreateTemplate(Id),
     SetEmail {
         user: Id,
         email: String,
@@ -149,6 +152,7 @@ impl Model {
             Effect::DeleteRole(id) => {
                 self.deleted_roles.insert(id);
             }
+            Effect::CreateTemplate(_) => {}
             Effect::CreateMembership {
                 id,
                 user,

@@ -25,7 +25,7 @@ pub enum Transfer {
 }
 
 /// A device the caller can see (any level), or "not found".
-fn visible_device<'a>(
+pub(super) fn visible_device<'a>(
     access: &Access<'a>,
     by: &Caller,
     device: &str,
@@ -115,6 +115,17 @@ impl Tenant {
         let (state, w) = self.writable()?;
         let access = Access::new(state, now);
         require_in_org(&access, by, Permission::ManageDevices, org)?;
+        if let Some(template) = template {
+            let usable = state
+                .templates()
+                .get(template)
+                .is_some_and(|t| !t.deleted && access.covers(&t.org, org));
+            if !usable {
+                return Err(OpError::NotFound(format!(
+                    "template {template} (defined in this organization or above)"
+                )));
+            }
+        }
         let id = new_id();
         let op = new_id();
         let owner = match by {

@@ -10,6 +10,7 @@ mod devices;
 mod members;
 mod orgs;
 mod roles;
+mod templates;
 
 use automerge::transaction::{CommitOptions, Transactable, Transaction};
 use automerge::{Automerge, ObjType, ReadDoc};
@@ -22,6 +23,7 @@ use super::state::{AuditEntry, Id, Membership, TenantState};
 
 pub use devices::Transfer;
 pub use members::{Invited, Removed};
+pub use templates::normalize_mac;
 
 /// Who performs an operation.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -622,3 +622,100 @@ fn the_materialized_state_equals_a_read_from_scratch_after_every_step() {
     assert_eq!(view.full_reads, 1, "only the first look reads everything");
     assert!(view.refreshes >= 5, "{} refreshes", view.refreshes);
 }
+
+#[test]
+fn templates_are_defined_per_organization_and_written_whole() {
+    use crate::tenancy::template::{Datastream, DatastreamKind, Definition};
+    let mut h = household();
+    let family = h.t.create_org(&h.admin, &h.root, "Family", NOW).unwrap();
+    let pin = |pin: u8, name: &str, min: i64, max: i64| Datastream {
+        pin,
+        name: name.into(),
+        kind: DatastreamKind::Int {
+            min,
+            max,
+            default: None,
+        },
+        unit: None,
+        history: true,
+        retention_days: None,
+        sync_on_connect: false,
+        invalidate_after_secs: None,
+        wait_for_confirmation: false,
+    };
+    let def = Definition {
+        datastreams: vec![pin(0, "Door", 0, 1)],
+        events: vec![],
+    };
+    let bad = Definition {
+        datastreams: vec![pin(1, "A", 0, 1), pin(1, "B", 0, 1)],
+        events: vec![],
+    };
+    let err =
+        h.t.create_template(&h.admin, &family, "Door", &bad, NOW)
+            .unwrap_err();
+    assert!(
+        err.to_string().contains("two datastreams use pin V1"),
+        "{err}"
+    );
+    let door =
+        h.t.create_template(&h.admin, &family, "Door", &def, NOW)
+            .unwrap();
+    // Usable in Family, not in the root above it.
+    let err =
+        h.t.add_device(&h.admin, &h.root, "Front door", Some(&door), NOW);
+    assert!(matches!(err, Err(OpError::NotFound(_))), "{err:?}");
+    let front =
+        h.t.add_device(&h.admin, &family, "Front door", Some(&door), NOW)
+            .unwrap();
+
+    // Concurrent edits: one whole definition wins on both replicas.
+    let mut other = replica(&mut h.t, "hub-b");
+    let two = Definition {
+        datastreams: vec![pin(0, "Door", 0, 1), pin(1, "Battery", 0, 100)],
+        events: vec![],
+    };
+    let three = Definition {
+        datastreams: vec![pin(5, "Lock", 0, 1)],
+        events: vec![],
+    };
+    h.t.edit_template(&h.admin, &door, &two, NOW).unwrap();
+    other.edit_template(&h.admin, &door, &three, NOW).unwrap();
+    converge(&mut h.t, &mut other);
+    let a = snapshot(&mut h.t).templates()[&door].definition.clone();
+    let b = snapshot(&mut other).templates()[&door].definition.clone();
+    assert_eq!(a, b);
+    assert!(a == two || a == three, "never a mix: {a:?}");
+
+    let err = h.t.delete_template(&h.admin, &door, NOW).unwrap_err();
+    assert!(err.to_string().contains("Front door"), "{err}");
+    h.t.delete_device(&h.admin, &front, NOW).unwrap();
+    h.t.delete_template(&h.admin, &door, NOW).unwrap();
+}
+
+#[test]
+fn a_ble_mac_identifies_one_device() {
+    let mut h = household();
+    assert_eq!(
+        normalize_mac("a4-c1-38-12-34-5f").unwrap(),
+        "A4:C1:38:12:34:5F"
+    );
+    assert!(matches!(
+        normalize_mac("a4:c1:38"),
+        Err(OpError::Invalid(_))
+    ));
+    h.t.set_ble_mac(&h.admin, &h.garage, Some("a4c13812345f"), NOW)
+        .unwrap();
+    assert_eq!(
+        snapshot(&mut h.t).devices()[&h.garage].ble_mac.as_deref(),
+        Some("A4:C1:38:12:34:5F")
+    );
+    let err =
+        h.t.set_ble_mac(&h.admin, &h.beer, Some("A4:C1:38:12:34:5F"), NOW)
+            .unwrap_err();
+    assert!(err.to_string().contains("Garage door"), "{err}");
+    h.t.set_ble_mac(&h.admin, &h.garage, None, NOW).unwrap();
+    h.t.set_ble_mac(&h.admin, &h.beer, Some("A4:C1:38:12:34:5F"), NOW)
+        .unwrap();
+    assert_eq!(snapshot(&mut h.t).devices()[&h.garage].ble_mac, None);
+}
