@@ -189,7 +189,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 async fn prepare(doc_file: &Path, dir: &Path) {
     let doc = Automerge::load(&std::fs::read(doc_file).unwrap()).unwrap();
     let (store, thread, identity) = Store::open(dir, 512).unwrap();
-    let mut replica = Replica::open(store.clone(), &identity.hub_id)
+    let replica = Replica::open(store.clone(), &identity.hub_id)
         .await
         .unwrap();
     replica.install(doc).await.unwrap();

@@ -50,6 +50,9 @@ enum Command {
     /// mDNS diagnostics.
     #[command(subcommand)]
     Mdns(MdnsCommand),
+    /// Print the one-time code that sets up a new hub (root and the service
+    /// user only: it is readable only by them).
+    SetupCode,
 }
 
 #[derive(Debug, Subcommand)]
@@ -122,6 +125,7 @@ pub fn main() -> ExitCode {
                 Command::Mdns(MdnsCommand::Browse { timeout, json }) => {
                     browse(&config, Duration::from_secs(timeout), json)
                 }
+                Command::SetupCode => setup_code(&state_dir),
                 Command::Config(_) => unreachable!("handled above"),
             }
         }
@@ -224,6 +228,34 @@ fn status(state_dir: &Path, json: bool) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(3)
+    }
+}
+
+fn setup_code(state_dir: &Path) -> ExitCode {
+    let now = crate::accounts::unix_now();
+    match crate::accounts::setup::read(state_dir, now) {
+        Some(code) => {
+            println!("{}", code.code);
+            eprintln!(
+                "valid for {} more minutes; use it once, in the app or with POST /api/v1/setup",
+                (code.expires - now) / 60
+            );
+            ExitCode::SUCCESS
+        }
+        None if std::fs::read(crate::accounts::setup::path(state_dir))
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied) =>
+        {
+            eprintln!("hearth: only root and the hub's service user may read the setup code");
+            ExitCode::from(77)
+        }
+        None => {
+            eprintln!(
+                "hearth: no setup code in {}: the hub is already set up, or has not started \
+                 since the last code expired (start it and try again)",
+                state_dir.display()
+            );
+            ExitCode::FAILURE
+        }
     }
 }
 

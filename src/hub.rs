@@ -17,6 +17,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::accounts::Accounts;
 use crate::api;
 use crate::config::Config;
 use crate::mdns::{self, Advertiser};
@@ -36,6 +37,8 @@ pub enum HubError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Tls(#[from] api::tls::TlsError),
+    #[error("accounts: {0}")]
+    Accounts(#[from] crate::accounts::AccountError),
     #[error("tenancy: {0}")]
     Tenancy(#[from] ReplicaError),
     #[error("API: {0}")]
@@ -76,7 +79,8 @@ pub struct Hub {
     store: Store,
     store_thread: StoreThread,
     /// The household's sharing state; owns the samod repo and its tasks.
-    tenancy: Replica,
+    tenancy: Arc<Replica>,
+    accounts: Arc<Accounts>,
     advertiser: Option<Advertiser>,
     state_dir: StateDir,
     drain: Duration,
@@ -94,7 +98,10 @@ impl Hub {
         let state_dir = StateDir::acquire(&state_dir)?;
         let (store, store_thread, identity) =
             Store::open(state_dir.path(), config.store.batch_max)?;
-        let tenancy = Replica::open(store.clone(), &identity.hub_id).await?;
+        let tenancy = Arc::new(Replica::open(store.clone(), &identity.hub_id).await?);
+        let accounts = Arc::new(
+            Accounts::open(tenancy.clone(), store.clone(), state_dir.path().to_owned()).await?,
+        );
         let instance = config
             .hub
             .name
@@ -120,6 +127,8 @@ impl Hub {
         let router = api::router(api::AppState {
             hub_id: Arc::from(identity.hub_id.as_str()),
             started: Instant::now(),
+            accounts: accounts.clone(),
+            replica: tenancy.clone(),
         });
         parts.spawn(api_task(
             listener,
@@ -161,6 +170,7 @@ impl Hub {
             store,
             store_thread,
             tenancy,
+            accounts,
             advertiser,
             state_dir,
             drain,
@@ -186,8 +196,8 @@ impl Hub {
         &self.tenancy
     }
 
-    pub fn tenancy_mut(&mut self) -> &mut Replica {
-        &mut self.tenancy
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
     }
 
     /// Resolves if a long-lived part ends on its own (it should not before

@@ -12,6 +12,7 @@
 //! - [`service`]: sd_notify, logging to the journal or stderr, signals.
 //! - [`cli`]: the `hearth` command line; `main.rs` only calls it.
 
+pub mod accounts;
 pub mod api;
 pub mod cli;
 pub mod config;

@@ -27,7 +27,7 @@ async fn open(dir: &std::path::Path) -> (StateDir, Replica, Store) {
 
 /// The child: do the operations, report, then wait to be killed.
 async fn child(dir: &str) {
-    let (_lock, mut replica, _store) = open(std::path::Path::new(dir)).await;
+    let (_lock, replica, _store) = open(std::path::Path::new(dir)).await;
     let founded = replica
         .found("Home", "admin@example.org", NOW)
         .await

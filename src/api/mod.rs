@@ -2,9 +2,14 @@
 //!
 //! Owns the listener, the accept loop and the router. Each connection is a
 //! task in the hub's tracker; on shutdown the loop stops accepting and open
-//! connections get a bounded drain. Only `health` answers without a token;
-//! every route added later sits behind authentication.
+//! connections get a bounded drain. Only `health`, `setup` and `login`
+//! answer without a token; every other route takes the [`auth::Authed`]
+//! extractor.
 
+mod account;
+mod auth;
+mod devices;
+pub mod error;
 mod health;
 pub mod tls;
 
@@ -13,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -20,6 +26,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+use crate::accounts::Accounts;
+use crate::tenancy::Replica;
 
 /// Most connections served at once; the next waits in the kernel's backlog.
 const MAX_CONNECTIONS: usize = 1024;
@@ -31,11 +40,16 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct AppState {
     pub hub_id: Arc<str>,
     pub started: Instant,
+    pub accounts: Arc<Accounts>,
+    pub replica: Arc<Replica>,
 }
 
 pub fn router(state: AppState) -> Router {
+    let v1 = health::routes()
+        .merge(account::routes())
+        .merge(devices::routes());
     Router::new()
-        .nest("/api/v1", health::routes())
+        .nest("/api/v1", v1)
         .fallback(not_found)
         .with_state(state)
 }
@@ -111,7 +125,9 @@ pub async fn serve(
             },
         };
         let watcher = graceful.watcher();
-        let service = TowerToHyperService::new(router.clone());
+        // Handlers that throttle by source address read it as `ConnectInfo`.
+        let service =
+            TowerToHyperService::new(router.clone().layer(axum::Extension(ConnectInfo(peer))));
         let tls = tls.clone();
         let shutdown = shutdown.clone();
         tracker.spawn(async move {

@@ -33,6 +33,16 @@ const MIGRATIONS: &[&str] = &[
         kind   TEXT NOT NULL,
         change BLOB NOT NULL
     ) STRICT;",
+    // 3: login sessions, local to this hub (DESIGN §3). Only a keyed hash
+    // of each bearer token is stored.
+    "CREATE TABLE sessions (
+        id         TEXT PRIMARY KEY NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        user       TEXT NOT NULL,
+        label      TEXT NOT NULL,
+        created    INTEGER NOT NULL,
+        expires    INTEGER NOT NULL
+    ) STRICT;",
 ];
 
 /// The version this binary brings a database to.

@@ -3,7 +3,7 @@
 //! that an operation which returned success survives `kill -9` and power
 //! loss (see [`durable`](super::durable)).
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use automerge::Automerge;
 use samod::{PeerId, Repo};
@@ -43,7 +43,10 @@ struct Docs {
 pub struct Replica {
     repo: Repo,
     storage: SqliteStorage,
-    docs: Option<Docs>,
+    /// Set once: at open if the hub has a household, else by `found`.
+    docs: OnceLock<Docs>,
+    /// Serializes founding, so two setup requests cannot both found.
+    founding: tokio::sync::Mutex<()>,
     /// The tenant's state, refreshed incrementally from the document; only
     /// locked inside `with_document`, so always after samod's own lock.
     view: Mutex<Materialized>,
@@ -67,10 +70,11 @@ impl Replica {
             .with_peer_id(PeerId::from(format!("hub-{hub_id}")))
             .load()
             .await;
-        let mut replica = Replica {
+        let replica = Replica {
             repo,
             storage,
-            docs: None,
+            docs: OnceLock::new(),
+            founding: tokio::sync::Mutex::new(()),
             view: Mutex::default(),
             credentials: Mutex::default(),
             store,
@@ -88,7 +92,7 @@ impl Replica {
                         replica.create_credentials(&tenant_id).await?
                     }
                 };
-            replica.docs = Some(Docs {
+            let _ = replica.docs.set(Docs {
                 tenant,
                 credentials,
             });
@@ -110,14 +114,11 @@ impl Replica {
     /// # Errors
     /// [`ReplicaError::AlreadyFounded`] if there is one; invalid input.
     pub async fn found(
-        &mut self,
+        &self,
         root_name: &str,
         admin_email: &str,
         now: i64,
     ) -> Result<Founded, ReplicaError> {
-        if self.docs.is_some() {
-            return Err(ReplicaError::AlreadyFounded);
-        }
         let (tenant, founded) = Tenant::found(&self.name, root_name, admin_email, now)?;
         self.install(tenant.into_doc()).await?;
         Ok(founded)
@@ -129,15 +130,16 @@ impl Replica {
     ///
     /// # Errors
     /// [`ReplicaError::AlreadyFounded`] if there is one; storage failures.
-    pub async fn install(&mut self, doc: Automerge) -> Result<(), ReplicaError> {
-        if self.docs.is_some() {
+    pub async fn install(&self, doc: Automerge) -> Result<(), ReplicaError> {
+        let _founding = self.founding.lock().await;
+        if self.docs.get().is_some() {
             return Err(ReplicaError::AlreadyFounded);
         }
         let tenant_id = TenantState::read(&doc).map_err(OpError::from)?.tenant_id;
         let tenant =
             DurableDoc::create(&self.repo, &self.storage, &self.store, TENANT, doc).await?;
         let credentials = self.create_credentials(&tenant_id).await?;
-        self.docs = Some(Docs {
+        let _ = self.docs.set(Docs {
             tenant,
             credentials,
         });
@@ -145,7 +147,7 @@ impl Replica {
     }
 
     fn docs(&self) -> Result<&Docs, ReplicaError> {
-        self.docs.as_ref().ok_or(ReplicaError::NoTenant)
+        self.docs.get().ok_or(ReplicaError::NoTenant)
     }
 
     /// Runs a sharing operation; returns only once its change is durable.
@@ -277,9 +279,14 @@ impl Replica {
         &self.repo
     }
 
+    /// True once this hub belongs to a household.
+    pub fn is_founded(&self) -> bool {
+        self.docs.get().is_some()
+    }
+
     /// Stops the repo (it flushes everything to storage), then empties the
     /// change log, which is no longer needed to recover.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(&self) {
         self.repo.stop().await;
         let compacted = self
             .store

@@ -1,0 +1,102 @@
+//! The one-time setup code of a hub that has no household yet.
+//!
+//! 50 random bits in Crockford base32 (`XXXXX-XXXXX`: no I, L, O or U to
+//! misread), written to `setup-code` in the state directory (mode 0600: root
+//! and the service user read it with `hearth setup-code`) and logged. It
+//! expires after a day and a new one is made at the next start; it is
+//! deleted once used. Wrong codes are throttled by the caller.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub const FILE: &str = "setup-code";
+/// How long a code is valid.
+pub const LIFETIME_SECS: i64 = 24 * 3600;
+const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupCode {
+    pub code: String,
+    /// Unix seconds.
+    pub expires: i64,
+}
+
+pub fn path(state_dir: &Path) -> PathBuf {
+    state_dir.join(FILE)
+}
+
+/// The current code, if there is one and it has not expired.
+pub fn read(state_dir: &Path, now: i64) -> Option<SetupCode> {
+    let text = std::fs::read_to_string(path(state_dir)).ok()?;
+    let code: SetupCode = serde_json::from_str(&text).ok()?;
+    (code.expires > now).then_some(code)
+}
+
+/// The current code, or a new one (written to the state directory).
+///
+/// # Errors
+/// When the file cannot be written.
+pub fn ensure(state_dir: &Path, now: i64) -> std::io::Result<SetupCode> {
+    if let Some(code) = read(state_dir, now) {
+        return Ok(code);
+    }
+    let mut bytes = [0u8; 10];
+    getrandom::fill(&mut bytes).map_err(std::io::Error::other)?;
+    let chars: String = bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(b & 31)] as char)
+        .collect();
+    let code = SetupCode {
+        code: format!("{}-{}", &chars[..5], &chars[5..]),
+        expires: now + LIFETIME_SECS,
+    };
+    let text = serde_json::to_vec(&code).map_err(std::io::Error::other)?;
+    crate::state_dir::write_atomic(&path(state_dir), &text, 0o600)?;
+    Ok(code)
+}
+
+/// Does `given` match the current code? Case, spaces and dashes do not
+/// matter; the comparison does not stop at the first difference.
+pub fn matches(current: &SetupCode, given: &str) -> bool {
+    let norm = |s: &str| -> Vec<u8> {
+        s.chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .map(|c| c.to_ascii_uppercase() as u8)
+            .collect()
+    };
+    let (a, b) = (norm(&current.code), norm(given));
+    a.len() == b.len() && a.iter().zip(&b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Removes the code once the household exists.
+pub fn consume(state_dir: &Path) {
+    let _ = std::fs::remove_file(path(state_dir));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_code_is_kept_until_it_expires_and_matches_loosely() {
+        let dir = tempfile::tempdir().unwrap();
+        let code = ensure(dir.path(), 1000).unwrap();
+        assert_eq!(code.code.len(), 11);
+        assert_eq!(
+            ensure(dir.path(), 2000).unwrap(),
+            code,
+            "same code while valid"
+        );
+        assert!(matches(&code, &code.code.to_lowercase().replace('-', " ")));
+        assert!(!matches(&code, "00000-00000"));
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(path(dir.path())).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600);
+        let later = ensure(dir.path(), 1000 + LIFETIME_SECS).unwrap();
+        assert_ne!(later.code, code.code, "a new code after expiry");
+        consume(dir.path());
+        assert!(read(dir.path(), 1000).is_none());
+    }
+}

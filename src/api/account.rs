@@ -1,0 +1,160 @@
+//! Onboarding, login and the caller's own account:
+//! `POST /setup` and `POST /login` (the only routes besides health that
+//! answer without a token), `POST /logout`, `GET /me`, `GET /sessions`.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequest, Request, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::auth::Authed;
+use super::error::ApiError;
+use crate::accounts::sessions::Session;
+use crate::accounts::{Login, unix_now};
+use crate::tenancy::Access;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/setup", post(setup))
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route("/me", get(me))
+        .route("/sessions", get(sessions))
+}
+
+/// A JSON body whose errors are ours: `{"code": "invalid", "message": …}`.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        Json::<T>::from_request(req, state)
+            .await
+            .map(|Json(v)| JsonBody(v))
+            .map_err(|e| ApiError::invalid(e.body_text()))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetupRequest {
+    code: String,
+    household: String,
+    email: String,
+    password: String,
+    #[serde(default)]
+    label: Option<String>,
+}
+
+async fn setup(
+    State(state): State<AppState>,
+    JsonBody(req): JsonBody<SetupRequest>,
+) -> Result<(StatusCode, Json<Login>), ApiError> {
+    let label = req.label.as_deref().unwrap_or("setup");
+    let login = state
+        .accounts
+        .setup(&req.code, &req.household, &req.email, &req.password, label)
+        .await?;
+    Ok((StatusCode::CREATED, Json(login)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginRequest {
+    email: String,
+    password: String,
+    #[serde(default)]
+    label: Option<String>,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    JsonBody(req): JsonBody<LoginRequest>,
+) -> Result<Json<Login>, ApiError> {
+    let label = req.label.as_deref().unwrap_or("login");
+    let login = state
+        .accounts
+        .login(&req.email, &req.password, label, peer.ip())
+        .await?;
+    Ok(Json(login))
+}
+
+async fn logout(State(state): State<AppState>, authed: Authed) -> Result<StatusCode, ApiError> {
+    let id = authed.session.id.clone();
+    state
+        .accounts
+        .sessions()
+        .revoke(|s| s.id == id)
+        .await
+        .map_err(crate::accounts::AccountError::from)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize)]
+struct Me {
+    id: String,
+    email: String,
+    memberships: Vec<MembershipView>,
+}
+
+#[derive(Serialize)]
+struct MembershipView {
+    membership: String,
+    org: String,
+    org_name: String,
+    role: String,
+    role_name: String,
+}
+
+async fn me(State(state): State<AppState>, authed: Authed) -> Result<Json<Me>, ApiError> {
+    let user = authed.session.user;
+    let me = state.replica.with_state(|s| {
+        let access = Access::new(s, unix_now() * 1000);
+        let canonical = s.canonical(&user).to_owned();
+        let email = s
+            .users()
+            .get(&canonical)
+            .map(|u| u.email.clone())
+            .unwrap_or_default();
+        let memberships = access
+            .memberships_of(&user)
+            .map(|m| MembershipView {
+                membership: m.id.clone(),
+                org: m.org.clone(),
+                org_name: s
+                    .orgs()
+                    .get(&m.org)
+                    .map(|o| o.name.clone())
+                    .unwrap_or_default(),
+                role: m.role.clone(),
+                role_name: s
+                    .roles()
+                    .get(&m.role)
+                    .map(|r| r.name.clone())
+                    .unwrap_or_default(),
+            })
+            .collect();
+        Me {
+            id: canonical,
+            email,
+            memberships,
+        }
+    })?;
+    Ok(Json(me))
+}
+
+async fn sessions(State(state): State<AppState>, authed: Authed) -> Json<Vec<Session>> {
+    Json(
+        state
+            .accounts
+            .sessions()
+            .of_user(&authed.session.user, unix_now()),
+    )
+}

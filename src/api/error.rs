@@ -1,0 +1,151 @@
+//! Errors as JSON: a stable `code` for programs and a `message` a person can
+//! act on. 401 without a valid token, 403 naming the missing permission on
+//! something the caller can see, 404 for anything outside their view.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::accounts::AccountError;
+use crate::tenancy::{OpError, ReplicaError};
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// The permission a 403 is about.
+    pub permission: Option<&'static str>,
+    pub retry_after: Option<Duration>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    permission: Option<&'a str>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            permission: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn unauthorized() -> Self {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "log in first: send `Authorization: Bearer <token>` (POST /api/v1/login gives one)",
+        )
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Body {
+            code: self.code,
+            message: &self.message,
+            permission: self.permission,
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(wait) = self.retry_after
+            && let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string())
+        {
+            headers.insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
+impl From<OpError> for ApiError {
+    fn from(e: OpError) -> Self {
+        let message = e.to_string();
+        match e {
+            OpError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "not_found", message),
+            OpError::Denied { permission, .. } => ApiError {
+                permission: Some(permission.name()),
+                ..ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+            },
+            OpError::Refused(_) => ApiError::new(StatusCode::CONFLICT, "refused", message),
+            OpError::Invalid(_) => ApiError::invalid(message),
+            OpError::SchemaTooNew(_) => {
+                ApiError::new(StatusCode::CONFLICT, "schema_too_new", message)
+            }
+            OpError::Internal(_) => {
+                tracing::error!("api: {message}");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+            }
+        }
+    }
+}
+
+impl From<ReplicaError> for ApiError {
+    fn from(e: ReplicaError) -> Self {
+        match e {
+            ReplicaError::Op(op) => op.into(),
+            ReplicaError::NoTenant => ApiError::new(
+                StatusCode::CONFLICT,
+                "not_set_up",
+                "this hub has no household yet: set it up first (POST /api/v1/setup)",
+            ),
+            ReplicaError::AlreadyFounded => ApiError::new(
+                StatusCode::CONFLICT,
+                "already_set_up",
+                "this hub is already set up; log in instead",
+            ),
+            other => {
+                tracing::error!("api: {other}");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    other.to_string(),
+                )
+            }
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        let message = e.to_string();
+        match e {
+            AccountError::InvalidCredentials => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", message)
+            }
+            AccountError::BadSetupCode => {
+                ApiError::new(StatusCode::FORBIDDEN, "bad_setup_code", message)
+            }
+            AccountError::AlreadySetUp => {
+                ApiError::new(StatusCode::CONFLICT, "already_set_up", message)
+            }
+            AccountError::Throttled(wait) => ApiError {
+                retry_after: Some(wait),
+                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "throttled", message)
+            },
+            AccountError::Invalid(_) => ApiError::invalid(message),
+            AccountError::Tenancy(e) => e.into(),
+            AccountError::Store(e) => {
+                tracing::error!("api: {e}");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+            }
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! A small HTTPS client for the hub's API, pinned to the hub's certificate
+//! fingerprint the way apps pin it (no CA, no hostname), one connection per
+//! request. Blocking, for tests that drive a real hub process.
+
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug)]
+struct Pinned {
+    fingerprint: String,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if hex::encode(Sha256::digest(end_entity.as_ref())) == self.fingerprint {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(
+                "certificate fingerprint mismatch".into(),
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+pub struct Api {
+    port: u16,
+    tls: tokio_rustls::TlsConnector,
+    runtime: tokio::runtime::Runtime,
+}
+
+/// A response: status and JSON body (`Null` when empty).
+pub struct Reply {
+    pub status: u16,
+    pub body: serde_json::Value,
+    pub headers: hyper::HeaderMap,
+}
+
+impl Api {
+    pub fn new(port: u16, fingerprint: &str) -> Self {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Pinned {
+                fingerprint: fingerprint.to_owned(),
+                provider,
+            }))
+            .with_no_client_auth();
+        Api {
+            port,
+            tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+        }
+    }
+
+    pub fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.call("GET", path, token, None)
+    }
+
+    pub fn post(&self, path: &str, token: Option<&str>, body: serde_json::Value) -> Reply {
+        self.call("POST", path, token, Some(body))
+    }
+
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Reply {
+        self.runtime.block_on(async {
+            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .expect("connect to the hub");
+            let name = ServerName::try_from("hearth.local").unwrap();
+            let tls = self.tls.connect(name, tcp).await.expect("TLS handshake");
+            let (mut sender, conn) =
+                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+                    .await
+                    .expect("HTTP handshake");
+            tokio::spawn(conn);
+            let mut req = hyper::Request::builder()
+                .method(method)
+                .uri(format!("/api/v1{path}"))
+                .header("host", "hearth.local");
+            if let Some(token) = token {
+                req = req.header("authorization", format!("Bearer {token}"));
+            }
+            let bytes = match &body {
+                Some(json) => {
+                    req = req.header("content-type", "application/json");
+                    Bytes::from(json.to_string())
+                }
+                None => Bytes::new(),
+            };
+            let response = sender
+                .send_request(req.body(Full::new(bytes)).unwrap())
+                .await
+                .expect("a response");
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let collected = response.into_body().collect().await.unwrap().to_bytes();
+            let body = if collected.is_empty() {
+                serde_json::Value::Null
+            } else {
+                serde_json::from_slice(&collected).unwrap_or_else(|_| {
+                    serde_json::Value::String(String::from_utf8_lossy(&collected).into())
+                })
+            };
+            Reply {
+                status,
+                body,
+                headers,
+            }
+        })
+    }
+}
