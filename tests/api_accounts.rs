@@ -7,40 +7,9 @@
 mod api;
 mod common;
 
-use api::Api;
+use api::{Api, Household, PASSWORD, household, setup_code};
 use common::{HubProcess, TEST_CONFIG, hearth_output};
 use serde_json::json;
-
-const PASSWORD: &str = "correct horse battery";
-
-struct SetUp {
-    hub: HubProcess,
-    api: Api,
-    token: String,
-}
-
-fn setup_code(state: &std::path::Path) -> String {
-    let (status, stdout, stderr) =
-        hearth_output(&["--state-dir", state.to_str().unwrap(), "setup-code"]);
-    assert!(status.success(), "hearth setup-code: {stderr}");
-    stdout.trim().to_owned()
-}
-
-/// A fresh hub, set up through the API with the code `hearth setup-code` prints.
-fn set_up(state: &std::path::Path) -> SetUp {
-    let hub = HubProcess::start(state, TEST_CONFIG);
-    let api = Api::new(hub.api_port(), &hub.fingerprint());
-    let code = setup_code(state);
-    assert!(hub.stderr().contains(&code), "the code is also logged");
-    let reply = api.post(
-        "/setup",
-        None,
-        json!({ "code": code, "household": "Home", "email": "Admin@Example.org", "password": PASSWORD }),
-    );
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    let token = reply.body["token"].as_str().unwrap().to_owned();
-    SetUp { hub, api, token }
-}
 
 #[test]
 fn the_setup_code_founds_the_household_once_and_its_admin_is_logged_in() {
@@ -99,7 +68,7 @@ fn the_setup_code_founds_the_household_once_and_its_admin_is_logged_in() {
 #[test]
 fn only_health_setup_and_login_answer_without_a_token() {
     let tmp = tempfile::tempdir().unwrap();
-    let s = set_up(&tmp.path().join("state"));
+    let s = household(&tmp.path().join("state"));
     assert_eq!(s.api.get("/health", None).status, 200);
     for (method, path) in [
         ("GET", "/me"),
@@ -124,7 +93,7 @@ fn only_health_setup_and_login_answer_without_a_token() {
 #[test]
 fn login_logout_and_brute_force_throttling() {
     let tmp = tempfile::tempdir().unwrap();
-    let s = set_up(&tmp.path().join("state"));
+    let s = household(&tmp.path().join("state"));
     let login = |password: &str| {
         s.api.post(
             "/login",
@@ -135,7 +104,7 @@ fn login_logout_and_brute_force_throttling() {
     let ok = login(PASSWORD);
     assert_eq!(ok.status, 200, "{}", ok.body);
     let second = ok.body["token"].as_str().unwrap().to_owned();
-    assert_ne!(second, s.token);
+    assert_ne!(second, s.admin);
     let sessions = s.api.get("/sessions", Some(&second));
     assert_eq!(
         sessions.body.as_array().unwrap().len(),
@@ -152,7 +121,7 @@ fn login_logout_and_brute_force_throttling() {
         "a revoked token stops"
     );
     assert_eq!(
-        s.api.get("/me", Some(&s.token)).status,
+        s.api.get("/me", Some(&s.admin)).status,
         200,
         "other sessions stay"
     );
@@ -184,7 +153,11 @@ fn login_logout_and_brute_force_throttling() {
 fn sessions_and_passwords_survive_a_restart() {
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
-    let SetUp { mut hub, token, .. } = set_up(&state);
+    let Household {
+        mut hub,
+        admin: token,
+        ..
+    } = household(&state);
     let (status, _) = hub.terminate();
     assert!(status.success());
 

@@ -194,6 +194,38 @@ impl Accounts {
         }
     }
 
+    /// A new member sets their password with the invite code and is logged
+    /// in. Wrong codes count against the source address.
+    ///
+    /// # Errors
+    /// [`AccountError::InvalidCredentials`] for an unknown or expired code.
+    pub async fn accept_invite(
+        &self,
+        code: &str,
+        password: &str,
+        label: &str,
+        source: IpAddr,
+    ) -> Result<Login, AccountError> {
+        let now = Instant::now();
+        let source = source.to_string();
+        self.by_source
+            .check(&source, now)
+            .map_err(AccountError::Throttled)?;
+        password::check(password).map_err(AccountError::Invalid)?;
+        let phc = hash_blocking(password).await?;
+        match self
+            .replica
+            .accept_invite(code.trim(), &phc, unix_now() * 1000)
+            .await?
+        {
+            Some(user) => self.start_session(&user, label).await,
+            None => {
+                self.by_source.fail(&source, now);
+                Err(AccountError::InvalidCredentials)
+            }
+        }
+    }
+
     async fn start_session(&self, user: &str, label: &str) -> Result<Login, AccountError> {
         let (token, session) = self.sessions.create(user, label, unix_now()).await?;
         Ok(Login {

@@ -1,6 +1,7 @@
 //! Onboarding, login and the caller's own account:
-//! `POST /setup` and `POST /login` (the only routes besides health that
-//! answer without a token), `POST /logout`, `GET /me`, `GET /sessions`.
+//! `POST /setup`, `POST /login` and `POST /invites/accept` (the only routes
+//! besides health that answer without a token), `POST /logout`, `GET /me`,
+//! `GET /sessions`.
 
 use std::net::SocketAddr;
 
@@ -22,6 +23,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/setup", post(setup))
         .route("/login", post(login))
+        .route("/invites/accept", post(accept_invite))
         .route("/logout", post(logout))
         .route("/me", get(me))
         .route("/sessions", get(sessions))
@@ -82,6 +84,28 @@ async fn login(
     let login = state
         .accounts
         .login(&req.email, &req.password, label, peer.ip())
+        .await?;
+    Ok(Json(login))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AcceptRequest {
+    code: String,
+    password: String,
+    #[serde(default)]
+    label: Option<String>,
+}
+
+async fn accept_invite(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    JsonBody(req): JsonBody<AcceptRequest>,
+) -> Result<Json<Login>, ApiError> {
+    let label = req.label.as_deref().unwrap_or("invite");
+    let login = state
+        .accounts
+        .accept_invite(&req.code, &req.password, label, peer.ip())
         .await?;
     Ok(Json(login))
 }

@@ -8,9 +8,9 @@
 
 mod account;
 mod auth;
-mod devices;
 pub mod error;
 mod health;
+mod sharing;
 pub mod tls;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -47,7 +47,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let v1 = health::routes()
         .merge(account::routes())
-        .merge(devices::routes());
+        .merge(sharing::routes());
     Router::new()
         .nest("/api/v1", v1)
         .fallback(not_found)

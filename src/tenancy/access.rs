@@ -9,6 +9,9 @@ use serde::Serialize;
 use super::perms::{PermSet, Permission};
 use super::state::{Device, Id, Level, Membership, Share, TenantState};
 
+/// Organization paths by organization, built once per listing.
+type Paths<'a> = rustc_hash::FxHashMap<&'a str, Vec<String>>;
+
 /// Access decisions at one instant.
 pub struct Access<'a> {
     pub state: &'a TenantState,
@@ -278,45 +281,60 @@ impl<'a> Access<'a> {
                 candidates.insert(&d.id, d);
             }
         }
-        let me = state.canonical(user);
         // Devices of one organization share its path: build it once.
-        let mut paths: rustc_hash::FxHashMap<&str, Vec<String>> = Default::default();
+        let mut paths = Paths::default();
         candidates
             .into_values()
-            .filter_map(|device| {
-                let level = self.device_level(user, device)?;
-                let org_path = match self.effective_org(device) {
-                    Some(org) => paths
-                        .entry(org)
-                        .or_insert_with(|| {
-                            self.ancestry(org)
-                                .unwrap_or_default()
-                                .iter()
-                                .rev()
-                                .filter(|o| visible.contains(o.as_str()))
-                                .filter_map(|o| state.orgs().get(o).map(|o| o.name.clone()))
-                                .collect()
-                        })
-                        .clone(),
-                    None => Vec::new(),
-                };
-                let owned = device
-                    .placement
-                    .owner
-                    .as_deref()
-                    .is_some_and(|o| state.canonical(o) == me)
-                    && self
-                        .effective_owner(device)
-                        .is_some_and(|m| state.canonical(&m.user) == me);
-                Some(VisibleDevice {
-                    id: device.id.clone(),
-                    name: device.name.clone(),
-                    level,
-                    org_path,
-                    owned,
-                })
-            })
+            .filter_map(|device| self.visible_device(user, device, &visible, &mut paths))
             .collect()
+    }
+
+    /// One device as `user` sees it, if they may (see [`Access::devices_of`]).
+    pub fn device_for(&self, user: &str, device: &Device) -> Option<VisibleDevice> {
+        let visible = self.visible_orgs(user);
+        self.visible_device(user, device, &visible, &mut Paths::default())
+    }
+
+    fn visible_device(
+        &self,
+        user: &str,
+        device: &Device,
+        visible: &HashSet<&'a str>,
+        paths: &mut Paths<'a>,
+    ) -> Option<VisibleDevice> {
+        let state = self.state;
+        let level = self.device_level(user, device)?;
+        let me = state.canonical(user);
+        let org_path = match self.effective_org(device) {
+            Some(org) => paths
+                .entry(org)
+                .or_insert_with(|| {
+                    self.ancestry(org)
+                        .unwrap_or_default()
+                        .iter()
+                        .rev()
+                        .filter(|o| visible.contains(o.as_str()))
+                        .filter_map(|o| state.orgs().get(o).map(|o| o.name.clone()))
+                        .collect()
+                })
+                .clone(),
+            None => Vec::new(),
+        };
+        let owned = device
+            .placement
+            .owner
+            .as_deref()
+            .is_some_and(|o| state.canonical(o) == me)
+            && self
+                .effective_owner(device)
+                .is_some_and(|m| state.canonical(&m.user) == me);
+        Some(VisibleDevice {
+            id: device.id.clone(),
+            name: device.name.clone(),
+            level,
+            org_path,
+            owned,
+        })
     }
 
     /// Ids of live devices that would be ownerless after `membership` went.

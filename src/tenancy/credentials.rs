@@ -10,6 +10,7 @@
 //!   passwords/<user id>        PHC string (argon2id), one scalar
 //!   device_tokens/<device id>  SHA-256 (hex) of the device's auth token
 //!   bridges/<bridge id>        {name, org, token: SHA-256 hex, revoked}
+//!   invites/<user id>          {token: SHA-256 hex, expires: unix ms}
 //! ```
 //!
 //! Tokens are random (128 bits), so a fast hash is enough and lets a
@@ -37,6 +38,15 @@ pub const SCHEMA_VERSION: u64 = 1;
 const PASSWORDS: &str = "passwords";
 const DEVICE_TOKENS: &str = "device_tokens";
 const BRIDGES: &str = "bridges";
+const INVITES: &str = "invites";
+
+/// An invitation a new member accepts by setting their password.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invite {
+    pub token_hash: String,
+    /// Unix milliseconds.
+    pub expires: i64,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bridge {
@@ -57,6 +67,7 @@ pub struct Credentials {
     device_tokens: BTreeMap<Id, String>,
     device_by_token: HashMap<String, Id>,
     bridges: BTreeMap<Id, Bridge>,
+    invites: BTreeMap<Id, Invite>,
 }
 
 /// A new document for the tenant `tenant_id`.
@@ -68,7 +79,7 @@ pub fn create(tenant_id: &str) -> Result<Automerge, OpError> {
     doc.transact::<_, _, automerge::AutomergeError>(|tx| {
         tx.put(ROOT, "schema", SCHEMA_VERSION)?;
         tx.put(ROOT, "tenant", tenant_id)?;
-        for map in [PASSWORDS, DEVICE_TOKENS, BRIDGES] {
+        for map in [PASSWORDS, DEVICE_TOKENS, BRIDGES, INVITES] {
             tx.put_object(ROOT, map, ObjType::Map)?;
         }
         Ok(())
@@ -141,6 +152,21 @@ impl Credentials {
             };
             out.bridges.insert(id, bridge);
         }
+        let invites = map(INVITES)?;
+        for user in doc.keys(&invites) {
+            let Some((Value::Object(_), obj)) = doc.get(&invites, user.as_str())? else {
+                continue;
+            };
+            let expires = doc
+                .get(&obj, "expires")?
+                .and_then(|(v, _)| v.as_i64())
+                .unwrap_or(0);
+            let invite = Invite {
+                token_hash: str_of(&obj, "token")?,
+                expires,
+            };
+            out.invites.insert(user, invite);
+        }
         Ok(out)
     }
 
@@ -162,6 +188,15 @@ impl Credentials {
         self.bridges
             .values()
             .find(|b| !b.revoked && b.token_hash == hash)
+    }
+
+    /// The user an unexpired invite `token` was issued for.
+    pub fn invited_user(&self, token: &str, now: i64) -> Option<&str> {
+        let hash = token_hash(token);
+        self.invites
+            .iter()
+            .find(|(_, i)| i.token_hash == hash && i.expires > now)
+            .map(|(user, _)| user.as_str())
     }
 
     pub fn bridges(&self) -> &BTreeMap<Id, Bridge> {
@@ -289,6 +324,43 @@ pub fn put_password_hash(doc: &mut Automerge, user: &str, phc: &str) -> Result<(
     write(doc, &format!("password {user}"), |tx| {
         let map = root_map(tx, PASSWORDS)?;
         tx.put(&map, user, phc)
+    })
+}
+
+/// Records an invite for `user` (replacing an older one).
+///
+/// # Errors
+/// Automerge errors only.
+pub fn put_invite(
+    doc: &mut Automerge,
+    user: &str,
+    hash: &str,
+    expires: i64,
+) -> Result<(), OpError> {
+    write(doc, &format!("invite {user}"), |tx| {
+        let map = root_map(tx, INVITES)?;
+        let invite = tx.put_object(&map, user, ObjType::Map)?;
+        tx.put(&invite, "token", hash)?;
+        tx.put(&invite, "expires", expires)
+    })
+}
+
+/// Accepts `user`'s invite: sets the password and removes the invite, in
+/// one change, so the code cannot be used twice.
+///
+/// # Errors
+/// As [`put_password_hash`].
+pub fn accept_invite(doc: &mut Automerge, user: &str, phc: &str) -> Result<(), OpError> {
+    if !phc.starts_with("$argon2id$") {
+        return Err(OpError::Invalid(
+            "a password hash must be an argon2id PHC string".into(),
+        ));
+    }
+    write(doc, &format!("accept invite {user}"), |tx| {
+        let passwords = root_map(tx, PASSWORDS)?;
+        tx.put(&passwords, user, phc)?;
+        let invites = root_map(tx, INVITES)?;
+        tx.delete(&invites, user)
     })
 }
 

@@ -18,6 +18,8 @@ use crate::store::{Durability, Store, StoreError};
 
 const TENANT: &str = "tenant";
 const CREDENTIALS: &str = "credentials";
+/// How long an invite code stays valid.
+const INVITE_LIFETIME_MS: i64 = 7 * 24 * 3600 * 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplicaError {
@@ -183,6 +185,20 @@ impl Replica {
         Ok(result.map_err(OpError::from)?)
     }
 
+    /// The audit log, in the document's order (read whole: see
+    /// [`audit::read`](super::audit::read) for what a reader may see of it).
+    ///
+    /// # Errors
+    /// [`ReplicaError::NoTenant`] before first setup.
+    pub fn audit_log(&self) -> Result<Vec<super::state::AuditEntry>, ReplicaError> {
+        let log = self
+            .docs()?
+            .tenant
+            .handle()
+            .with_document(|doc| super::read::audit_entries(doc));
+        Ok(log.map_err(OpError::from)?)
+    }
+
     /// A copy of the merged state now.
     ///
     /// # Errors
@@ -250,6 +266,49 @@ impl Replica {
             .change(|doc| credentials::put_password_hash(doc, user, phc))
             .await??;
         Ok(())
+    }
+
+    /// A single-use invite code for `user` when they have no password yet
+    /// (someone who already has an account just logs in): valid for a week,
+    /// replacing any earlier one. The caller must have just invited them.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn issue_invite(&self, user: &str, now: i64) -> Result<Option<String>, ReplicaError> {
+        if self.with_credentials(|c| c.password_hash(user).is_some())? {
+            return Ok(None);
+        }
+        let token = format!("inv_{}", credentials::new_token());
+        let hash = credentials::token_hash(&token);
+        self.docs()?
+            .credentials
+            .change(|doc| credentials::put_invite(doc, user, &hash, now + INVITE_LIFETIME_MS))
+            .await??;
+        Ok(Some(token))
+    }
+
+    /// Accepts an invite code: stores the new member's password hash and
+    /// uses the code up. Returns the user, or `None` for an unknown or
+    /// expired code.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn accept_invite(
+        &self,
+        token: &str,
+        phc: &str,
+        now: i64,
+    ) -> Result<Option<Id>, ReplicaError> {
+        let Some(user) =
+            self.with_credentials(|c| c.invited_user(token, now).map(str::to_owned))?
+        else {
+            return Ok(None);
+        };
+        self.docs()?
+            .credentials
+            .change(|doc| credentials::accept_invite(doc, &user, phc))
+            .await??;
+        Ok(Some(user))
     }
 
     /// Adds a BLE bridge reporting to `org`; returns its id and its token,

@@ -1,3 +1,5 @@
+#![allow(dead_code)] // each test binary uses a part of it
+
 //! A small HTTPS client for the hub's API, pinned to the hub's certificate
 //! fingerprint the way apps pin it (no CA, no hostname), one connection per
 //! request. Blocking, for tests that drive a real hub process.
@@ -165,5 +167,91 @@ impl Api {
                 headers,
             }
         })
+    }
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A hub set up through the API, its first admin logged in.
+pub struct Household {
+    pub hub: crate::common::HubProcess,
+    pub api: Api,
+    /// The admin's bearer token.
+    pub admin: String,
+    /// The root organization's id.
+    pub root: String,
+}
+
+/// The code `hearth setup-code` prints for the hub on `state`.
+pub fn setup_code(state: &std::path::Path) -> String {
+    let (status, stdout, stderr) =
+        crate::common::hearth_output(&["--state-dir", state.to_str().unwrap(), "setup-code"]);
+    assert!(status.success(), "hearth setup-code: {stderr}");
+    stdout.trim().to_owned()
+}
+
+/// Starts a fresh hub on `state` and sets up the household "Home" with
+/// admin@example.org through `POST /setup`.
+pub fn household(state: &std::path::Path) -> Household {
+    let hub = crate::common::HubProcess::start(state, crate::common::TEST_CONFIG);
+    let api = Api::new(hub.api_port(), &hub.fingerprint());
+    let code = setup_code(state);
+    assert!(hub.stderr().contains(&code), "the code is also logged");
+    let reply = api.post(
+        "/setup",
+        None,
+        serde_json::json!({
+            "code": code, "household": "Home", "email": "Admin@Example.org", "password": PASSWORD,
+        }),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let admin = reply.body["token"].as_str().unwrap().to_owned();
+    let me = api.get("/me", Some(&admin));
+    let root = me.body["memberships"][0]["org"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Household {
+        hub,
+        api,
+        admin,
+        root,
+    }
+}
+
+impl Household {
+    /// Invites `email` into `org` with `role` and has them accept with a
+    /// password; returns their token and membership.
+    pub fn member(&self, email: &str, org: &str, role: &str) -> (String, String) {
+        let invited = self.api.post(
+            "/members",
+            Some(&self.admin),
+            serde_json::json!({ "email": email, "org": org, "role": role }),
+        );
+        assert_eq!(invited.status, 201, "{}", invited.body);
+        let code = invited.body["invite_code"]
+            .as_str()
+            .expect("a new person gets a code");
+        let accepted = self.api.post(
+            "/invites/accept",
+            None,
+            serde_json::json!({ "code": code, "password": PASSWORD }),
+        );
+        assert_eq!(accepted.status, 200, "{}", accepted.body);
+        (
+            accepted.body["token"].as_str().unwrap().to_owned(),
+            invited.body["membership"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Adds a device to `org` as the admin; returns its id.
+    pub fn device(&self, org: &str, name: &str) -> String {
+        let added = self.api.post(
+            "/devices",
+            Some(&self.admin),
+            serde_json::json!({ "org": org, "name": name }),
+        );
+        assert_eq!(added.status, 201, "{}", added.body);
+        added.body["id"].as_str().unwrap().to_owned()
     }
 }

@@ -1,0 +1,449 @@
+//! The sharing operations of DESIGN §3 over HTTP: devices (list, add, rename,
+//! move, delete, transfer, share), organizations, members, roles, and the
+//! audit log. Every handler authenticates, then runs the operation on the
+//! replica, which checks it against the replicated permissions: 404 outside
+//! the caller's view, 403 naming the permission, 409 saying what to do.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, patch, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::account::JsonBody;
+use super::auth::Authed;
+use super::error::ApiError;
+use crate::accounts::unix_now;
+use crate::tenancy::ops::Transfer;
+use crate::tenancy::state::Level;
+use crate::tenancy::{Access, Caller, OpError, PermSet, Permission, audit};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/devices", get(devices).post(add_device))
+        .route(
+            "/devices/{id}",
+            get(device).patch(rename_device).delete(delete_device),
+        )
+        .route("/devices/{id}/move", post(move_device))
+        .route("/devices/{id}/transfer", post(transfer))
+        .route("/devices/{id}/shares", post(share))
+        .route("/shares/{id}", delete(unshare))
+        .route("/orgs", get(orgs).post(create_org))
+        .route("/orgs/{id}", patch(rename_org).delete(delete_org))
+        .route("/members", get(members).post(invite))
+        .route("/members/{id}", patch(change_role).delete(remove_member))
+        .route("/roles", get(roles).post(create_role))
+        .route("/roles/{id}", patch(edit_role).delete(delete_role))
+        .route("/audit", get(audit_log))
+}
+
+/// Milliseconds: what the sharing state's clock readings are in.
+fn now_ms() -> i64 {
+    unix_now() * 1000
+}
+
+fn caller(authed: &Authed) -> Caller {
+    Caller::User(authed.session.user.clone())
+}
+
+type Reply = Result<Json<Value>, ApiError>;
+
+/// Every device the caller may see, across all their organizations and
+/// shares, no switching, each with the organization path they may see.
+async fn devices(State(s): State<AppState>, authed: Authed) -> Reply {
+    let user = authed.session.user;
+    let list = s
+        .replica
+        .with_state(|state| Access::new(state, now_ms()).devices_of(&user))?;
+    Ok(Json(json!(list)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewDevice {
+    org: String,
+    name: String,
+    #[serde(default)]
+    template: Option<String>,
+}
+
+async fn add_device(
+    State(s): State<AppState>,
+    authed: Authed,
+    JsonBody(req): JsonBody<NewDevice>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let by = caller(&authed);
+    let id = s
+        .replica
+        .apply(|t| t.add_device(&by, &req.org, &req.name, req.template.as_deref(), now_ms()))
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
+}
+
+async fn device(State(s): State<AppState>, authed: Authed, Path(id): Path<String>) -> Reply {
+    let user = authed.session.user;
+    let found = s.replica.with_state(|state| {
+        let access = Access::new(state, now_ms());
+        let device = state.devices().get(&id)?;
+        access.device_for(&user, device)
+    })?;
+    let device = found.ok_or_else(|| OpError::NotFound(format!("device {id}")))?;
+    Ok(Json(json!(device)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Name {
+    name: String,
+}
+
+async fn rename_device(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<Name>,
+) -> Reply {
+    let by = caller(&authed);
+    let op = s
+        .replica
+        .apply(|t| t.rename_device(&by, &id, &req.name, now_ms()))
+        .await?;
+    Ok(Json(json!({ "op": op })))
+}
+
+async fn delete_device(State(s): State<AppState>, authed: Authed, Path(id): Path<String>) -> Reply {
+    let by = caller(&authed);
+    let op = s
+        .replica
+        .apply(|t| t.delete_device(&by, &id, now_ms()))
+        .await?;
+    Ok(Json(json!({ "op": op })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Move {
+    org: String,
+}
+
+async fn move_device(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<Move>,
+) -> Reply {
+    let by = caller(&authed);
+    let op = s
+        .replica
+        .apply(|t| t.move_device(&by, &id, &req.org, now_ms()))
+        .await?;
+    Ok(Json(json!({ "op": op })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferRequest {
+    /// A member's user id or email.
+    to: String,
+    #[serde(default)]
+    org: Option<String>,
+}
+
+async fn transfer(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<TransferRequest>,
+) -> Reply {
+    let by = caller(&authed);
+    let done = s
+        .replica
+        .apply(|t| t.transfer(&by, &id, &req.to, req.org.as_deref(), now_ms()))
+        .await?;
+    Ok(Json(match done {
+        Transfer::Done { op, org } => json!({ "transferred": true, "op": op, "org": org }),
+        Transfer::AlreadyOwner(message) => json!({ "transferred": false, "message": message }),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShareRequest {
+    with: String,
+    level: Level,
+    /// Unix milliseconds by the hub's clock.
+    #[serde(default)]
+    expires: Option<i64>,
+}
+
+async fn share(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<ShareRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let by = caller(&authed);
+    let share = s
+        .replica
+        .apply(|t| t.share(&by, &id, &req.with, req.level, req.expires, now_ms()))
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": share }))))
+}
+
+async fn unshare(State(s): State<AppState>, authed: Authed, Path(id): Path<String>) -> Reply {
+    let by = caller(&authed);
+    let op = s.replica.apply(|t| t.unshare(&by, &id, now_ms())).await?;
+    Ok(Json(json!({ "op": op })))
+}
+
+async fn orgs(State(s): State<AppState>, authed: Authed) -> Reply {
+    let user = authed.session.user;
+    let list = s.replica.with_state(|state| {
+        let access = Access::new(state, now_ms());
+        let visible = access.visible_orgs(&user);
+        let mut out: Vec<Value> = state
+            .orgs()
+            .values()
+            .filter(|o| visible.contains(o.id.as_str()))
+            .map(|o| {
+                // A parent the caller may not see is not named (M4).
+                let parent = o.parent.as_deref().filter(|p| visible.contains(p));
+                json!({ "id": o.id, "name": o.name, "parent": parent })
+            })
+            .collect();
+        out.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+        out
+    })?;
+    Ok(Json(json!(list)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewOrg {
+    parent: String,
+    name: String,
+}
+
+async fn create_org(
+    State(s): State<AppState>,
+    authed: Authed,
+    JsonBody(req): JsonBody<NewOrg>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let by = caller(&authed);
+    let id = s
+        .replica
+        .apply(|t| t.create_org(&by, &req.parent, &req.name, now_ms()))
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
+}
+
+async fn rename_org(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<Name>,
+) -> Reply {
+    let by = caller(&authed);
+    let op = s
+        .replica
+        .apply(|t| t.rename_org(&by, &id, &req.name, now_ms()))
+        .await?;
+    Ok(Json(json!({ "op": op })))
+}
+
+async fn delete_org(State(s): State<AppState>, authed: Authed, Path(id): Path<String>) -> Reply {
+    let by = caller(&authed);
+    let op = s
+        .replica
+        .apply(|t| t.delete_org(&by, &id, now_ms()))
+        .await?;
+    Ok(Json(json!({ "op": op })))
+}
+
+async fn members(State(s): State<AppState>, authed: Authed) -> Reply {
+    let user = authed.session.user;
+    let list = s.replica.with_state(|state| {
+        let access = Access::new(state, now_ms());
+        let visible = access.visible_orgs(&user);
+        state
+            .memberships()
+            .values()
+            .filter(|m| visible.contains(m.org.as_str()) && access.membership_live(m))
+            .map(|m| {
+                let person = state.canonical(&m.user);
+                json!({
+                    "membership": m.id,
+                    "user": person,
+                    "email": state.users().get(person).map(|u| u.email.as_str()),
+                    "org": m.org,
+                    "role": m.role,
+                    "role_name": state.roles().get(&m.role).map(|r| r.name.as_str()),
+                })
+            })
+            .collect::<Vec<_>>()
+    })?;
+    Ok(Json(json!(list)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InviteRequest {
+    email: String,
+    org: String,
+    role: String,
+}
+
+async fn invite(
+    State(s): State<AppState>,
+    authed: Authed,
+    JsonBody(req): JsonBody<InviteRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let by = caller(&authed);
+    let invited = s
+        .replica
+        .apply(|t| t.invite(&by, &req.email, &req.org, &req.role, now_ms()))
+        .await?;
+    // A person without a password yet gets a code to set one; someone who
+    // already has an account in this household just logs in.
+    let code = s.replica.issue_invite(&invited.user, now_ms()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "membership": invited.membership,
+            "user": invited.user,
+            "existing_user": invited.existing_user,
+            "warning": invited.warning,
+            "invite_code": code,
+        })),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleChange {
+    role: String,
+}
+
+async fn change_role(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<RoleChange>,
+) -> Reply {
+    let by = caller(&authed);
+    let op = s
+        .replica
+        .apply(|t| t.change_role(&by, &id, &req.role, now_ms()))
+        .await?;
+    Ok(Json(json!({ "op": op })))
+}
+
+async fn remove_member(State(s): State<AppState>, authed: Authed, Path(id): Path<String>) -> Reply {
+    let by = caller(&authed);
+    let removed = s
+        .replica
+        .apply(|t| t.remove_member(&by, &id, now_ms()))
+        .await?;
+    Ok(Json(json!({
+        "op": removed.op,
+        "ownerless_devices": removed.ownerless_devices,
+    })))
+}
+
+async fn roles(State(s): State<AppState>, authed: Authed) -> Reply {
+    let user = authed.session.user;
+    let list = s.replica.with_state(|state| {
+        let visible = Access::new(state, now_ms()).visible_orgs(&user);
+        state
+            .roles()
+            .values()
+            .filter(|r| !r.deleted && visible.contains(r.org.as_str()))
+            .map(|r| {
+                let perms: Vec<&str> = r.perms.iter().map(Permission::name).collect();
+                json!({ "id": r.id, "name": r.name, "org": r.org, "permissions": perms })
+            })
+            .collect::<Vec<_>>()
+    })?;
+    Ok(Json(json!(list)))
+}
+
+/// Permission names, each checked (an unknown name is an error here).
+fn perm_set(names: &[String]) -> Result<PermSet, ApiError> {
+    let perms = names
+        .iter()
+        .map(|n| {
+            Permission::from_name(n).ok_or_else(|| {
+                let known: Vec<&str> = Permission::ALL.iter().map(|p| p.name()).collect();
+                ApiError::invalid(format!(
+                    "unknown permission {n:?}; known: {}",
+                    known.join(", ")
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(PermSet::of(&perms))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewRole {
+    org: String,
+    name: String,
+    permissions: Vec<String>,
+}
+
+async fn create_role(
+    State(s): State<AppState>,
+    authed: Authed,
+    JsonBody(req): JsonBody<NewRole>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let by = caller(&authed);
+    let perms = perm_set(&req.permissions)?;
+    let id = s
+        .replica
+        .apply(|t| t.create_role(&by, &req.org, &req.name, perms, now_ms()))
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleEdit {
+    permissions: Vec<String>,
+}
+
+async fn edit_role(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<RoleEdit>,
+) -> Reply {
+    let by = caller(&authed);
+    let perms = perm_set(&req.permissions)?;
+    let op = s
+        .replica
+        .apply(|t| t.edit_role(&by, &id, perms, now_ms()))
+        .await?;
+    Ok(Json(json!({ "op": op })))
+}
+
+async fn delete_role(State(s): State<AppState>, authed: Authed, Path(id): Path<String>) -> Reply {
+    let by = caller(&authed);
+    let op = s
+        .replica
+        .apply(|t| t.delete_role(&by, &id, now_ms()))
+        .await?;
+    Ok(Json(json!({ "op": op })))
+}
+
+async fn audit_log(State(s): State<AppState>, authed: Authed) -> Reply {
+    let by = caller(&authed);
+    let log = s.replica.audit_log()?;
+    let views = s
+        .replica
+        .with_state(|state| audit::read(state, &log, now_ms(), &by))?;
+    Ok(Json(json!(views)))
+}
