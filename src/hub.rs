@@ -129,6 +129,7 @@ impl Hub {
             started: Instant::now(),
             accounts: accounts.clone(),
             replica: tenancy.clone(),
+            shutdown: shutdown.clone(),
         });
         parts.spawn(api_task(
             listener,

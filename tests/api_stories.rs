@@ -259,3 +259,82 @@ fn a_family_sub_organization_sees_the_garage_door_and_nothing_of_the_root() {
         .unwrap();
     assert_eq!(garage_row["org_path"], json!(["Home", "Family"]));
 }
+
+#[test]
+fn the_live_stream_follows_sharing_and_closes_when_access_ends() {
+    use api::Event;
+    let tmp = tempfile::tempdir().unwrap();
+    let h = household(&tmp.path().join("state"));
+    let garage = h.device(&h.root, "Garage door");
+    // A guest: a member of a "Guests" sub-organization only.
+    let guests = h.api.post(
+        "/orgs",
+        Some(&h.admin),
+        json!({ "parent": h.root, "name": "Guests" }),
+    );
+    let guests = guests.body["id"].as_str().unwrap().to_owned();
+    let (spouse, membership) = h.member("guest@example.org", &guests, "user");
+
+    let mut stream = h.api.stream(&spouse);
+    assert_eq!(
+        h.api.next(&mut stream),
+        Event::Json(json!({ "type": "devices", "devices": [] }))
+    );
+    let shared = h.api.post(
+        &format!("/devices/{garage}/shares"),
+        Some(&h.admin),
+        json!({ "with": "guest@example.org", "level": "control" }),
+    );
+    assert_eq!(shared.status, 201, "{}", shared.body);
+    let Event::Json(update) = h.api.next(&mut stream) else {
+        panic!("expected an update")
+    };
+    assert_eq!(update["devices"][0]["id"], garage.as_str());
+    assert_eq!(update["devices"][0]["level"], "control");
+    assert_eq!(
+        update["devices"][0]["org_path"],
+        json!([]),
+        "a share shows nothing of the device's organization"
+    );
+    let share = shared.body["id"].as_str().unwrap();
+    h.api
+        .call("DELETE", &format!("/shares/{share}"), Some(&h.admin), None);
+    assert_eq!(
+        h.api.next(&mut stream),
+        Event::Json(json!({ "type": "devices", "devices": [] })),
+        "an unshare takes the device away at once"
+    );
+
+    // Logging out elsewhere with this token closes the stream.
+    let mut second = h.api.stream(&spouse);
+    let _ = h.api.next(&mut second);
+    assert_eq!(
+        h.api.call("POST", "/logout", Some(&spouse), None).status,
+        204
+    );
+    assert_eq!(h.api.next(&mut second), Event::Closed(Some(4401)));
+
+    // Removing the member closes their stream.
+    let login = h.api.post(
+        "/login",
+        None,
+        json!({ "email": "guest@example.org", "password": api::PASSWORD }),
+    );
+    let token = login.body["token"].as_str().unwrap();
+    let mut third = h.api.stream(token);
+    let _ = h.api.next(&mut third);
+    let removed = h.api.call(
+        "DELETE",
+        &format!("/members/{membership}"),
+        Some(&h.admin),
+        None,
+    );
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    assert_eq!(h.api.next(&mut third), Event::Closed(Some(4403)));
+    assert_eq!(
+        h.api.get("/me", Some(token)).status,
+        401,
+        "a person with no membership left is logged out"
+    );
+    drop(stream);
+}

@@ -35,6 +35,8 @@ pub struct Sessions {
     store: Store,
     key: [u8; 32],
     by_hash: RwLock<HashMap<String, Session>>,
+    /// Bumped after every revocation, so live streams re-check their token.
+    revoked: tokio::sync::watch::Sender<u64>,
 }
 
 impl Sessions {
@@ -92,6 +94,7 @@ impl Sessions {
             store,
             key: bytes,
             by_hash: RwLock::new(rows.into_iter().collect()),
+            revoked: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -155,6 +158,17 @@ impl Sessions {
             .cloned()
     }
 
+    /// Notified after every revocation.
+    pub fn subscribe_revocations(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.revoked.subscribe()
+    }
+
+    /// Is the session `id` still live?
+    pub fn is_live(&self, id: &str, now: i64) -> bool {
+        let map = self.by_hash.read().unwrap_or_else(|e| e.into_inner());
+        map.values().any(|s| s.id == id && s.expires > now)
+    }
+
     /// The live sessions of `user`.
     pub fn of_user(&self, user: &str, now: i64) -> Vec<Session> {
         let map = self.by_hash.read().unwrap_or_else(|e| e.into_inner());
@@ -192,10 +206,13 @@ impl Sessions {
                 Ok(())
             })
             .await?;
-        let mut map = self.write_map();
-        for (hash, _) in &doomed {
-            map.remove(hash);
+        {
+            let mut map = self.write_map();
+            for (hash, _) in &doomed {
+                map.remove(hash);
+            }
         }
+        self.revoked.send_modify(|v| *v += 1);
         Ok(doomed.len())
     }
 

@@ -11,6 +11,7 @@ mod auth;
 pub mod error;
 mod health;
 mod sharing;
+mod stream;
 pub mod tls;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -42,12 +43,15 @@ pub struct AppState {
     pub started: Instant,
     pub accounts: Arc<Accounts>,
     pub replica: Arc<Replica>,
+    /// The hub's shutdown: live streams close when it fires.
+    pub shutdown: CancellationToken,
 }
 
 pub fn router(state: AppState) -> Router {
     let v1 = health::routes()
         .merge(account::routes())
-        .merge(sharing::routes());
+        .merge(sharing::routes())
+        .merge(stream::routes());
     Router::new()
         .nest("/api/v1", v1)
         .fallback(not_found)

@@ -347,6 +347,22 @@ async fn remove_member(State(s): State<AppState>, authed: Authed, Path(id): Path
         .replica
         .apply(|t| t.remove_member(&by, &id, now_ms()))
         .await?;
+    // Someone with no membership left is logged out everywhere on this hub.
+    let gone: Option<Vec<String>> = s.replica.with_state(|state| {
+        let user = state.memberships().get(&id)?.user.clone();
+        let access = Access::new(state, now_ms());
+        if access.memberships_of(&user).next().is_some() {
+            return None;
+        }
+        Some(state.person_ids(&user))
+    })?;
+    if let Some(ids) = gone {
+        s.accounts
+            .sessions()
+            .revoke(|session| ids.contains(&session.user))
+            .await
+            .map_err(crate::accounts::AccountError::from)?;
+    }
     Ok(Json(json!({
         "op": removed.op,
         "ownerless_devices": removed.ownerless_devices,

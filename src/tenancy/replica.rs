@@ -57,6 +57,9 @@ pub struct Replica {
     store: Store,
     /// The name audit entries carry for operations made here (the hub id).
     name: String,
+    /// Bumped after every change this replica applies, so live streams
+    /// recompute what their reader sees (watch coalesces: never a backlog).
+    changed: tokio::sync::watch::Sender<u64>,
 }
 
 impl Replica {
@@ -81,6 +84,7 @@ impl Replica {
             credentials: Mutex::default(),
             store,
             name: hub_id.to_owned(),
+            changed: tokio::sync::watch::Sender::new(0),
         };
         if let Some(tenant) = DurableDoc::open(&replica.repo, &replica.store, TENANT).await? {
             let credentials =
@@ -169,6 +173,9 @@ impl Replica {
                 Tenant::with_doc(doc, &mut view, &self.name, op)
             })
             .await?;
+        if result.is_ok() {
+            self.changed.send_modify(|v| *v += 1);
+        }
         Ok(result?)
     }
 
@@ -336,6 +343,12 @@ impl Replica {
 
     pub fn repo(&self) -> &Repo {
         &self.repo
+    }
+
+    /// Notified after every accepted local operation. Changes received by
+    /// sync will notify it too once hubs sync (the sync issue).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
     }
 
     /// True once this hub belongs to a household.

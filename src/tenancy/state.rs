@@ -486,6 +486,17 @@ impl TenantState {
         self.index.org_places.get(org)
     }
 
+    /// Every user id of the person `user` is (itself when unknown).
+    pub fn person_ids(&self, user: &str) -> Vec<String> {
+        self.users
+            .get(user)
+            .and_then(|u| self.index.users_by_email.get(&u.email))
+            .map_or_else(
+                || vec![user.to_owned()],
+                |ids| ids.iter().cloned().collect(),
+            )
+    }
+
     /// The canonical id of `user`: users created concurrently with one email
     /// are one person, and the lowest id names them.
     pub fn canonical<'a>(&'a self, user: &'a str) -> &'a str {

@@ -255,3 +255,57 @@ impl Household {
         added.body["id"].as_str().unwrap().to_owned()
     }
 }
+
+/// A WebSocket to `/api/v1/stream`, over the same pinned TLS.
+pub struct Stream {
+    ws: tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
+}
+
+/// What the stream said: a JSON message, or its close code.
+#[derive(Debug, PartialEq)]
+pub enum Event {
+    Json(serde_json::Value),
+    Closed(Option<u16>),
+}
+
+impl Api {
+    /// Opens the live stream with `token` in the `access_token` query.
+    pub fn stream(&self, token: &str) -> Stream {
+        self.runtime.block_on(async {
+            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .unwrap();
+            let name = ServerName::try_from("hearth.local").unwrap();
+            let tls = self.tls.connect(name, tcp).await.unwrap();
+            let url = format!("wss://hearth.local/api/v1/stream?access_token={token}");
+            let (ws, _) = tokio_tungstenite::client_async(url, tls)
+                .await
+                .expect("WebSocket upgrade");
+            Stream { ws }
+        })
+    }
+
+    /// The next event on `stream`, waiting at most 10 s.
+    pub fn next(&self, stream: &mut Stream) -> Event {
+        use futures::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        self.runtime.block_on(async {
+            loop {
+                let next =
+                    tokio::time::timeout(std::time::Duration::from_secs(10), stream.ws.next())
+                        .await
+                        .expect("a stream event within 10 s");
+                match next {
+                    Some(Ok(Message::Text(text))) => {
+                        return Event::Json(serde_json::from_str(&text).unwrap());
+                    }
+                    Some(Ok(Message::Close(frame))) => {
+                        return Event::Closed(frame.map(|f| u16::from(f.code)));
+                    }
+                    Some(Ok(_)) => continue,
+                    Some(Err(_)) | None => return Event::Closed(None),
+                }
+            }
+        })
+    }
+}
