@@ -179,3 +179,109 @@ fn sessions_and_passwords_survive_a_restart() {
     );
     let _ = hub;
 }
+
+#[test]
+fn passwords_are_changed_by_their_owner_and_reset_only_by_who_manages_all_their_orgs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let h = household(&tmp.path().join("state"));
+    let family = h.api.post(
+        "/orgs",
+        Some(&h.admin),
+        json!({ "parent": h.root, "name": "Family" }),
+    );
+    let family = family.body["id"].as_str().unwrap().to_owned();
+    // The kid administers Family only; the spouse belongs to Home and Family.
+    let (kid, _) = h.member("kid@example.org", &family, "admin");
+    let (spouse, _) = h.member("spouse@example.org", &h.root, "user");
+    let again = h.api.post(
+        "/members",
+        Some(&h.admin),
+        json!({ "email": "spouse@example.org", "org": family, "role": "user" }),
+    );
+    assert_eq!(again.status, 201);
+    let id_of = |token: &str| {
+        h.api.get("/me", Some(token)).body["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (admin_id, spouse_id) = (id_of(&h.admin), id_of(&spouse));
+
+    let reset = |token: &str, user: &str| {
+        h.api.call(
+            "POST",
+            &format!("/users/{user}/password-reset"),
+            Some(token),
+            None,
+        )
+    };
+    assert_eq!(
+        reset(&kid, &admin_id).status,
+        404,
+        "the root admin is beyond the kid's view"
+    );
+    let denied = reset(&kid, &spouse_id);
+    assert_eq!(denied.status, 403, "{}", denied.body);
+    assert_eq!(denied.body["permission"], "manage_users");
+    let granted = reset(&h.admin, &spouse_id);
+    assert_eq!(granted.status, 201, "{}", granted.body);
+    let code = granted.body["reset_code"].as_str().unwrap();
+    let accepted = h.api.post(
+        "/invites/accept",
+        None,
+        json!({ "code": code, "password": "a brand new one" }),
+    );
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    assert_eq!(
+        h.api.get("/me", Some(&spouse)).status,
+        401,
+        "a reset ends old logins"
+    );
+    let reused = h.api.post(
+        "/invites/accept",
+        None,
+        json!({ "code": code, "password": "and another one" }),
+    );
+    assert_eq!(reused.status, 401, "a code works once");
+
+    // Changing one's own password: the current one is checked, other
+    // sessions end, this one stays.
+    let other = h.api.post(
+        "/login",
+        None,
+        json!({ "email": "admin@example.org", "password": PASSWORD }),
+    );
+    let other = other.body["token"].as_str().unwrap().to_owned();
+    let wrong = h.api.post(
+        "/me/password",
+        Some(&h.admin),
+        json!({ "current": "not it", "new": "the next password" }),
+    );
+    assert_eq!(wrong.status, 401);
+    let changed = h.api.post(
+        "/me/password",
+        Some(&h.admin),
+        json!({ "current": PASSWORD, "new": "the next password" }),
+    );
+    assert_eq!(changed.status, 204, "{}", changed.body);
+    assert_eq!(h.api.get("/me", Some(&other)).status, 401);
+    assert_eq!(h.api.get("/me", Some(&h.admin)).status, 200);
+    let relogin = h.api.post(
+        "/login",
+        None,
+        json!({ "email": "admin@example.org", "password": "the next password" }),
+    );
+    assert_eq!(relogin.status, 200);
+
+    // Ending someone else's session is not a thing one can even name.
+    let kid_sessions = h.api.get("/sessions", Some(&kid));
+    let kid_session = kid_sessions.body[0]["id"].as_str().unwrap();
+    let probe = h.api.call(
+        "DELETE",
+        &format!("/sessions/{kid_session}"),
+        Some(&h.admin),
+        None,
+    );
+    assert_eq!(probe.status, 404);
+    assert_eq!(h.api.get("/me", Some(&kid)).status, 200);
+}

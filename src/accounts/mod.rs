@@ -218,12 +218,53 @@ impl Accounts {
             .accept_invite(code.trim(), &phc, unix_now() * 1000)
             .await?
         {
-            Some(user) => self.start_session(&user, label).await,
+            Some(user) => {
+                // A reset ends every earlier login of the account.
+                self.sessions.revoke(|s| s.user == user).await?;
+                self.start_session(&user, label).await
+            }
             None => {
                 self.by_source.fail(&source, now);
                 Err(AccountError::InvalidCredentials)
             }
         }
+    }
+
+    /// Changes the caller's own password after checking the current one;
+    /// their other sessions end.
+    ///
+    /// # Errors
+    /// [`AccountError::InvalidCredentials`] for a wrong current password.
+    pub async fn change_password(
+        &self,
+        session: &Session,
+        current: &str,
+        new: &str,
+    ) -> Result<(), AccountError> {
+        let now = Instant::now();
+        let key = format!("user:{}", session.user);
+        self.by_account
+            .check(&key, now)
+            .map_err(AccountError::Throttled)?;
+        password::check(new).map_err(AccountError::Invalid)?;
+        let phc = self
+            .replica
+            .with_credentials(|c| c.password_hash(&session.user).map(str::to_owned))?
+            .unwrap_or_else(dummy_hash);
+        if !verify_blocking(current, phc).await {
+            self.by_account.fail(&key, now);
+            return Err(AccountError::InvalidCredentials);
+        }
+        let hash = hash_blocking(new).await?;
+        self.replica
+            .set_password_hash(&Caller::User(session.user.clone()), &session.user, &hash)
+            .await?;
+        let keep = session.id.clone();
+        let user = session.user.clone();
+        self.sessions
+            .revoke(|s| s.user == user && s.id != keep)
+            .await?;
+        Ok(())
     }
 
     async fn start_session(&self, user: &str, label: &str) -> Result<Login, AccountError> {

@@ -26,7 +26,9 @@ pub fn routes() -> Router<AppState> {
         .route("/invites/accept", post(accept_invite))
         .route("/logout", post(logout))
         .route("/me", get(me))
+        .route("/me/password", post(change_password))
         .route("/sessions", get(sessions))
+        .route("/sessions/{id}", axum::routing::delete(end_session))
 }
 
 /// A JSON body whose errors are ours: `{"code": "invalid", "message": …}`.
@@ -172,6 +174,48 @@ async fn me(State(state): State<AppState>, authed: Authed) -> Result<Json<Me>, A
         }
     })?;
     Ok(Json(me))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordChange {
+    current: String,
+    new: String,
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    authed: Authed,
+    JsonBody(req): JsonBody<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .accounts
+        .change_password(&authed.session, &req.current, &req.new)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends one of the caller's own sessions (another device's login).
+async fn end_session(
+    State(state): State<AppState>,
+    authed: Authed,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let user = authed.session.user;
+    let ended = state
+        .accounts
+        .sessions()
+        .revoke(|s| s.id == id && s.user == user)
+        .await
+        .map_err(crate::accounts::AccountError::from)?;
+    if ended == 0 {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("session {id} not found"),
+        ));
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn sessions(State(state): State<AppState>, authed: Authed) -> Json<Vec<Session>> {

@@ -37,6 +37,8 @@ pub fn routes() -> Router<AppState> {
         .route("/members/{id}", patch(change_role).delete(remove_member))
         .route("/roles", get(roles).post(create_role))
         .route("/roles/{id}", patch(edit_role).delete(delete_role))
+        .route("/users/{id}/email", post(change_email))
+        .route("/users/{id}/password-reset", post(reset_password))
         .route("/audit", get(audit_log))
 }
 
@@ -453,6 +455,40 @@ async fn delete_role(State(s): State<AppState>, authed: Authed, Path(id): Path<S
         .apply(|t| t.delete_role(&by, &id, now_ms()))
         .await?;
     Ok(Json(json!({ "op": op })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmailChange {
+    email: String,
+}
+
+async fn change_email(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<EmailChange>,
+) -> Reply {
+    let by = caller(&authed);
+    let op = s
+        .replica
+        .apply(|t| t.change_email(&by, &id, &req.email, now_ms()))
+        .await?;
+    Ok(Json(json!({ "op": op })))
+}
+
+/// A code the person sets a new password with (`POST /invites/accept`);
+/// needs `manage_users` over every organization they belong to.
+async fn reset_password(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let code = s
+        .replica
+        .reset_password(&caller(&authed), &id, now_ms())
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "reset_code": code }))))
 }
 
 async fn audit_log(State(s): State<AppState>, authed: Authed) -> Reply {

@@ -229,6 +229,48 @@ pub mod authorize {
         }
     }
 
+    /// Resetting someone's password needs `manage_users` over *every*
+    /// organization they belong to, so a sub-organization's admin cannot
+    /// take over a root admin who is also a member there.
+    ///
+    /// # Errors
+    /// [`OpError::NotFound`] when the caller cannot see the person,
+    /// [`OpError::Denied`] when one of their organizations is beyond them.
+    pub fn password_reset(
+        state: &TenantState,
+        by: &Caller,
+        user: &str,
+        now: i64,
+    ) -> Result<(), OpError> {
+        let access = Access::new(state, now);
+        let orgs: Vec<&str> = access
+            .memberships_of(user)
+            .map(|m| m.org.as_str())
+            .collect();
+        let Caller::User(me) = by else {
+            return if state.users().contains_key(user) {
+                Ok(())
+            } else {
+                Err(OpError::NotFound(format!("user {user}")))
+            };
+        };
+        let visible = access.visible_orgs(me);
+        if orgs.is_empty() || !orgs.iter().any(|o| visible.contains(o)) {
+            return Err(OpError::NotFound(format!("user {user}")));
+        }
+        if orgs
+            .iter()
+            .all(|o| access.can_manage(me, Permission::ManageUsers, o))
+        {
+            Ok(())
+        } else {
+            Err(OpError::Denied {
+                permission: Permission::ManageUsers,
+                scope: "every organization they belong to".into(),
+            })
+        }
+    }
+
     /// Issuing a device's token needs `manage_devices` over its organization.
     ///
     /// # Errors

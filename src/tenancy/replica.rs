@@ -285,13 +285,33 @@ impl Replica {
         if self.with_credentials(|c| c.password_hash(user).is_some())? {
             return Ok(None);
         }
+        self.issue_password_code(user, now).await.map(Some)
+    }
+
+    /// A password-reset code for `user` (accepted like an invite code),
+    /// issued by someone allowed to (see
+    /// [`credentials::authorize::password_reset`]).
+    ///
+    /// # Errors
+    /// As the authorization says; storage failures.
+    pub async fn reset_password(
+        &self,
+        by: &Caller,
+        user: &str,
+        now: i64,
+    ) -> Result<String, ReplicaError> {
+        self.with_state(|s| credentials::authorize::password_reset(s, by, user, now))??;
+        self.issue_password_code(user, now).await
+    }
+
+    async fn issue_password_code(&self, user: &str, now: i64) -> Result<String, ReplicaError> {
         let token = format!("inv_{}", credentials::new_token());
         let hash = credentials::token_hash(&token);
         self.docs()?
             .credentials
             .change(|doc| credentials::put_invite(doc, user, &hash, now + INVITE_LIFETIME_MS))
             .await??;
-        Ok(Some(token))
+        Ok(token)
     }
 
     /// Accepts an invite code: stores the new member's password hash and

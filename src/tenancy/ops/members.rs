@@ -213,15 +213,27 @@ impl Tenant {
             .memberships_of(&user)
             .map(|m| m.org.clone())
             .collect();
-        let allowed = match by {
+        // Someone else's address: only who manages *every* organization
+        // they belong to (a sub-organization's admin must not redirect a
+        // root admin's account).
+        let visible = match by {
             Caller::Console => true,
             Caller::User(me) if state.canonical(me) == user => true,
-            Caller::User(_) => orgs
-                .iter()
-                .any(|o| require(&access, by, Permission::ManageUsers, o).is_ok()),
+            Caller::User(_) => orgs.iter().any(|o| sees_org(&access, by, o)),
         };
-        if !allowed || !state.users().contains_key(&user) {
+        if !visible || !state.users().contains_key(&user) {
             return Err(OpError::NotFound(format!("user {user}")));
+        }
+        if let Caller::User(me) = by
+            && state.canonical(me) != user
+            && !orgs
+                .iter()
+                .all(|o| require(&access, by, Permission::ManageUsers, o).is_ok())
+        {
+            return Err(OpError::Denied {
+                permission: Permission::ManageUsers,
+                scope: "every organization they belong to".into(),
+            });
         }
         if let Some(other) = state.user_by_email(&email)
             && other.id != user

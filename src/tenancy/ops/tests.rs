@@ -719,3 +719,42 @@ fn a_ble_mac_identifies_one_device() {
         .unwrap();
     assert_eq!(snapshot(&mut h.t).devices()[&h.garage].ble_mac, None);
 }
+
+#[test]
+fn a_sub_organization_admin_cannot_redirect_a_member_of_the_root() {
+    let mut h = household();
+    let family = h.t.create_org(&h.admin, &h.root, "Family", NOW).unwrap();
+    let kid =
+        h.t.invite(&h.admin, "kid@example.org", &family, "admin", NOW)
+            .unwrap();
+    let spouse =
+        h.t.invite(&h.admin, "spouse@example.org", &h.root, "user", NOW)
+            .unwrap();
+    h.t.invite(&h.admin, "spouse@example.org", &family, "user", NOW)
+        .unwrap();
+    let kid_c = Caller::user(&kid.user);
+    assert!(matches!(
+        h.t.change_email(&kid_c, &spouse.user, "kid-owned@example.org", NOW),
+        Err(OpError::Denied {
+            permission: ManageUsers,
+            ..
+        })
+    ));
+    assert!(matches!(
+        h.t.change_email(&kid_c, &h.admin_id, "kid-owned@example.org", NOW),
+        Err(OpError::NotFound(_))
+    ));
+    // Within their own organization they may, and anyone may change their own.
+    let cousin =
+        h.t.invite(&h.admin, "cousin@example.org", &family, "user", NOW)
+            .unwrap();
+    h.t.change_email(&kid_c, &cousin.user, "cousin@example.net", NOW)
+        .unwrap();
+    h.t.change_email(
+        &Caller::user(&spouse.user),
+        &spouse.user,
+        "me@example.net",
+        NOW,
+    )
+    .unwrap();
+}
