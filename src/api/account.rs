@@ -5,30 +5,57 @@
 
 use std::net::SocketAddr;
 
+use axum::Json;
 use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::Authed;
+use super::endpoints::Endpoint;
 use super::error::ApiError;
 use crate::accounts::sessions::Session;
 use crate::accounts::{Login, unix_now};
 use crate::tenancy::Access;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/setup", post(setup))
-        .route("/login", post(login))
-        .route("/invites/accept", post(accept_invite))
-        .route("/logout", post(logout))
-        .route("/me", get(me))
-        .route("/me/password", post(change_password))
-        .route("/sessions", get(sessions))
-        .route("/sessions/{id}", axum::routing::delete(end_session))
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::public(
+            "POST",
+            "/setup",
+            "Set up a new hub with its setup code",
+            post(setup),
+        ),
+        Endpoint::public(
+            "POST",
+            "/login",
+            "Log in with email and password",
+            post(login),
+        ),
+        Endpoint::public(
+            "POST",
+            "/invites/accept",
+            "Set a password with an invite or reset code, and log in",
+            post(accept_invite),
+        ),
+        Endpoint::new("POST", "/logout", "End this session", post(logout)),
+        Endpoint::new("GET", "/me", "The caller and their memberships", get(me)),
+        Endpoint::new(
+            "POST",
+            "/me/password",
+            "Change one's password",
+            post(change_password),
+        ),
+        Endpoint::new("GET", "/sessions", "One's live sessions", get(sessions)),
+        Endpoint::new(
+            "DELETE",
+            "/sessions/{id}",
+            "End one of one's sessions",
+            axum::routing::delete(end_session),
+        ),
+    ]
 }
 
 /// A JSON body whose errors are ours: `{"code": "invalid", "message": …}`.

@@ -2,12 +2,13 @@
 //! monitor or an app that just found the hub by mDNS can check it is alive.
 //! It tells nothing private: version, hub id, uptime.
 
+use axum::Json;
 use axum::extract::State;
 use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
 
 use super::AppState;
+use super::endpoints::Endpoint;
 
 #[derive(Debug, Serialize)]
 pub struct Health {
@@ -17,8 +18,13 @@ pub struct Health {
     pub uptime_secs: u64,
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/health", get(health))
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![Endpoint::public(
+        "GET",
+        "/health",
+        "Liveness, version, hub id, uptime",
+        get(health),
+    )]
 }
 
 async fn health(State(state): State<AppState>) -> Json<Health> {

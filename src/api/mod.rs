@@ -8,6 +8,7 @@
 
 mod account;
 mod auth;
+mod endpoints;
 pub mod error;
 mod health;
 mod sharing;
@@ -48,12 +49,8 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    let v1 = health::routes()
-        .merge(account::routes())
-        .merge(sharing::routes())
-        .merge(stream::routes());
     Router::new()
-        .nest("/api/v1", v1)
+        .nest("/api/v1", endpoints::router())
         .fallback(not_found)
         .with_state(state)
 }

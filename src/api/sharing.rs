@@ -4,42 +4,156 @@
 //! replica, which checks it against the replicated permissions: 404 outside
 //! the caller's view, 403 naming the permission, 409 saying what to do.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, patch, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
 use super::account::JsonBody;
 use super::auth::Authed;
+use super::endpoints::Endpoint;
 use super::error::ApiError;
 use crate::accounts::unix_now;
 use crate::tenancy::ops::Transfer;
 use crate::tenancy::state::Level;
 use crate::tenancy::{Access, Caller, OpError, PermSet, Permission, audit};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/devices", get(devices).post(add_device))
-        .route(
+pub fn endpoints() -> Vec<Endpoint> {
+    use Endpoint as E;
+    vec![
+        E::new(
+            "GET",
+            "/devices",
+            "Every device the caller may see, across organizations",
+            get(devices),
+        ),
+        E::new("POST", "/devices", "Add a device", post(add_device)),
+        E::new(
+            "GET",
             "/devices/{id}",
-            get(device).patch(rename_device).delete(delete_device),
-        )
-        .route("/devices/{id}/move", post(move_device))
-        .route("/devices/{id}/transfer", post(transfer))
-        .route("/devices/{id}/shares", post(share))
-        .route("/shares/{id}", delete(unshare))
-        .route("/orgs", get(orgs).post(create_org))
-        .route("/orgs/{id}", patch(rename_org).delete(delete_org))
-        .route("/members", get(members).post(invite))
-        .route("/members/{id}", patch(change_role).delete(remove_member))
-        .route("/roles", get(roles).post(create_role))
-        .route("/roles/{id}", patch(edit_role).delete(delete_role))
-        .route("/users/{id}/email", post(change_email))
-        .route("/users/{id}/password-reset", post(reset_password))
-        .route("/audit", get(audit_log))
+            "One device as the caller sees it",
+            get(device),
+        ),
+        E::new(
+            "PATCH",
+            "/devices/{id}",
+            "Rename a device",
+            patch(rename_device),
+        ),
+        E::new(
+            "DELETE",
+            "/devices/{id}",
+            "Delete a device",
+            delete(delete_device),
+        ),
+        E::new(
+            "POST",
+            "/devices/{id}/move",
+            "Move a device to another organization",
+            post(move_device),
+        ),
+        E::new(
+            "POST",
+            "/devices/{id}/transfer",
+            "Transfer a device to a member",
+            post(transfer),
+        ),
+        E::new(
+            "POST",
+            "/devices/{id}/shares",
+            "Share a device with a member",
+            post(share),
+        ),
+        E::new("DELETE", "/shares/{id}", "Revoke a share", delete(unshare)),
+        E::new(
+            "GET",
+            "/orgs",
+            "Organizations the caller may see",
+            get(orgs),
+        ),
+        E::new(
+            "POST",
+            "/orgs",
+            "Create a sub-organization",
+            post(create_org),
+        ),
+        E::new(
+            "PATCH",
+            "/orgs/{id}",
+            "Rename an organization",
+            patch(rename_org),
+        ),
+        E::new(
+            "DELETE",
+            "/orgs/{id}",
+            "Delete an empty organization",
+            delete(delete_org),
+        ),
+        E::new(
+            "GET",
+            "/members",
+            "Members of the organizations the caller may see",
+            get(members),
+        ),
+        E::new(
+            "POST",
+            "/members",
+            "Invite someone into an organization",
+            post(invite),
+        ),
+        E::new(
+            "PATCH",
+            "/members/{id}",
+            "Change a member's role",
+            patch(change_role),
+        ),
+        E::new(
+            "DELETE",
+            "/members/{id}",
+            "Remove a membership",
+            delete(remove_member),
+        ),
+        E::new("GET", "/roles", "Roles the caller may see", get(roles)),
+        E::new(
+            "POST",
+            "/roles",
+            "Define a role in an organization",
+            post(create_role),
+        ),
+        E::new(
+            "PATCH",
+            "/roles/{id}",
+            "Replace a role's permissions",
+            patch(edit_role),
+        ),
+        E::new(
+            "DELETE",
+            "/roles/{id}",
+            "Delete a role nobody holds",
+            delete(delete_role),
+        ),
+        E::new(
+            "POST",
+            "/users/{id}/email",
+            "Change a person's email",
+            post(change_email),
+        ),
+        E::new(
+            "POST",
+            "/users/{id}/password-reset",
+            "Issue a password reset code",
+            post(reset_password),
+        ),
+        E::new(
+            "GET",
+            "/audit",
+            "The audit log as the caller may see it",
+            get(audit_log),
+        ),
+    ]
 }
 
 /// Milliseconds: what the sharing state's clock readings are in.

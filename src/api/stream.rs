@@ -15,7 +15,6 @@
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
@@ -25,6 +24,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::auth::Authed;
+use super::endpoints::Endpoint;
 use super::error::ApiError;
 use crate::accounts::sessions::Session;
 use crate::accounts::unix_now;
@@ -37,8 +37,13 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 pub const CLOSE_REVOKED: u16 = 4401;
 pub const CLOSE_NOT_MEMBER: u16 = 4403;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/stream", get(stream))
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![Endpoint::new(
+        "GET",
+        "/stream",
+        "Live updates of what the caller may see (WebSocket)",
+        get(stream),
+    )]
 }
 
 #[derive(Deserialize)]

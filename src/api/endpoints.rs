@@ -1,0 +1,133 @@
+//! The API's one list of endpoints: the router is built from it, and so is
+//! the OpenAPI document (`GET /api/v1/openapi.json`), so the two cannot
+//! drift apart; `tests/api_openapi.rs` checks every documented route answers.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::routing::{MethodRouter, get};
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::auth::Authed;
+
+pub struct Endpoint {
+    pub method: &'static str,
+    /// Under `/api/v1`, with `{name}` path parameters.
+    pub path: &'static str,
+    pub summary: &'static str,
+    /// Answers without a token (health, setup, login, accepting an invite).
+    pub public: bool,
+    pub route: MethodRouter<AppState>,
+}
+
+impl Endpoint {
+    pub fn new(
+        method: &'static str,
+        path: &'static str,
+        summary: &'static str,
+        route: MethodRouter<AppState>,
+    ) -> Self {
+        Endpoint {
+            method,
+            path,
+            summary,
+            public: false,
+            route,
+        }
+    }
+
+    pub fn public(
+        method: &'static str,
+        path: &'static str,
+        summary: &'static str,
+        route: MethodRouter<AppState>,
+    ) -> Self {
+        Endpoint {
+            public: true,
+            ..Endpoint::new(method, path, summary, route)
+        }
+    }
+}
+
+/// Every endpoint, the OpenAPI document's own included.
+fn all() -> Vec<Endpoint> {
+    let mut all: Vec<Endpoint> = [
+        super::health::endpoints(),
+        super::account::endpoints(),
+        super::sharing::endpoints(),
+        super::stream::endpoints(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    all.push(Endpoint::new(
+        "GET",
+        "/openapi.json",
+        "This document",
+        MethodRouter::new(),
+    ));
+    let doc = Arc::new(openapi(&all));
+    if let Some(own) = all.last_mut() {
+        own.route = get(move |_: Authed| {
+            let doc = doc.clone();
+            async move { Json(doc.as_ref().clone()) }
+        });
+    }
+    all
+}
+
+/// The `/api/v1` router.
+pub fn router() -> Router<AppState> {
+    all()
+        .into_iter()
+        .fold(Router::new(), |router, e| router.route(e.path, e.route))
+}
+
+fn openapi(endpoints: &[Endpoint]) -> Value {
+    let mut paths = serde_json::Map::new();
+    for e in endpoints {
+        let params: Vec<Value> = e
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .collect();
+        let mut op = json!({
+            "summary": e.summary,
+            "responses": {
+                "default": {
+                    "description": "JSON; errors are {code, message[, permission]}",
+                    "content": { "application/json": { "schema": { "type": "object" } } },
+                },
+            },
+        });
+        if !params.is_empty() {
+            op["parameters"] = Value::Array(params);
+        }
+        op["security"] = if e.public {
+            json!([])
+        } else {
+            json!([{ "bearer": [] }])
+        };
+        let entry = paths
+            .entry(e.path.to_owned())
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        entry[e.method.to_ascii_lowercase()] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Hearth local API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The hub's authenticated local API. 401 without a valid token, \
+                403 naming the permission, 404 for anything outside the caller's view.",
+        },
+        "servers": [{ "url": "/api/v1" }],
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+        },
+        "paths": paths,
+    })
+}

@@ -1,0 +1,75 @@
+//! The OpenAPI document matches the router: every documented operation is
+//! served (never "no such route" nor 405), and on every documented path the
+//! methods it does not document are refused with 405. (The router and the
+//! document are built from one list; this checks the result over HTTPS.)
+
+#[path = "common/api.rs"]
+mod api;
+mod common;
+
+use api::household;
+use serde_json::json;
+
+const METHODS: [&str; 5] = ["GET", "POST", "PATCH", "PUT", "DELETE"];
+
+#[test]
+fn the_openapi_document_and_the_router_agree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let h = household(&tmp.path().join("state"));
+    assert_eq!(h.api.get("/openapi.json", None).status, 401);
+    let doc = h.api.get("/openapi.json", Some(&h.admin));
+    assert_eq!(doc.status, 200);
+    assert_eq!(doc.body["openapi"], "3.1.0");
+    let paths = doc.body["paths"].as_object().unwrap();
+    assert!(paths.len() >= 20, "{} paths", paths.len());
+
+    let mut checked = 0;
+    let mut last = Vec::new();
+    for (path, ops) in paths {
+        let concrete = path.replace("{id}", "nonexistent");
+        for method in METHODS {
+            let lower = method.to_ascii_lowercase();
+            let Some(op) = ops.get(&lower) else {
+                let reply = h.api.call(method, &concrete, Some(&h.admin), None);
+                assert_eq!(
+                    reply.status, 405,
+                    "{method} {path} is not documented but served"
+                );
+                continue;
+            };
+            let public = op["security"] == json!([]);
+            if path == "/logout" || path == "/me/password" {
+                last.push((method, concrete.clone(), public));
+                continue;
+            }
+            let body = (method != "GET" && method != "DELETE").then(|| json!({}));
+            let token = (!public).then_some(h.admin.as_str());
+            let reply = h.api.call(method, &concrete, token, body);
+            assert_ne!(reply.status, 405, "{method} {path}");
+            assert!(
+                !(reply.status == 404
+                    && reply.body["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("no such route"))),
+                "{method} {path} is documented but not routed"
+            );
+            if !public {
+                let anonymous = h.api.call(method, &concrete, None, None);
+                assert_eq!(
+                    anonymous.status, 401,
+                    "{method} {path} answers without a token"
+                );
+            }
+            checked += 1;
+        }
+    }
+    for (method, path, _) in last {
+        let reply = h.api.call(method, &path, Some(&h.admin), Some(json!({})));
+        assert_ne!(reply.status, 405, "{method} {path}");
+        checked += 1;
+    }
+    assert!(checked >= 30, "{checked} operations checked");
+    let unknown = h.api.get("/nope", Some(&h.admin));
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.body["code"], "not_found");
+}
