@@ -7,6 +7,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::routing::{delete, get, patch, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -169,12 +170,27 @@ type Reply = Result<Json<Value>, ApiError>;
 
 /// Every device the caller may see, across all their organizations and
 /// shares, no switching, each with the organization path they may see.
-async fn devices(State(s): State<AppState>, authed: Authed) -> Reply {
+///
+/// Thousands of devices take milliseconds to list and encode: that runs on
+/// a blocking thread, from a snapshot, so other requests and operations go on.
+async fn devices(
+    State(s): State<AppState>,
+    authed: Authed,
+) -> Result<axum::response::Response, ApiError> {
     let user = authed.session.user;
-    let list = s
-        .replica
-        .with_state(|state| Access::new(state, now_ms()).devices_of(&user))?;
-    Ok(Json(json!(list)))
+    let state = s.replica.snapshot()?;
+    let body = tokio::task::spawn_blocking(move || {
+        let list = Access::new(&state, now_ms()).devices_of(&user);
+        serde_json::to_vec(&list)
+    })
+    .await
+    .map_err(|e| OpError::Internal(e.to_string()))?
+    .map_err(|e| OpError::Internal(e.to_string()))?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -608,8 +624,7 @@ async fn reset_password(
 async fn audit_log(State(s): State<AppState>, authed: Authed) -> Reply {
     let by = caller(&authed);
     let log = s.replica.audit_log()?;
-    let views = s
-        .replica
-        .with_state(|state| audit::read(state, &log, now_ms(), &by))?;
+    let state = s.replica.snapshot()?;
+    let views = audit::read(&state, &log, now_ms(), &by);
     Ok(Json(json!(views)))
 }

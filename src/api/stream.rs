@@ -83,14 +83,14 @@ enum Verdict {
 }
 
 fn look(state: &AppState, user: &str) -> Verdict {
-    let seen = state.replica.with_state(|s| {
-        let access = Access::new(s, unix_now() * 1000);
-        if access.memberships_of(user).next().is_none() {
-            return Verdict::NotMember;
-        }
-        Verdict::Devices(access.devices_of(user))
-    });
-    seen.unwrap_or(Verdict::NotMember)
+    let Ok(snapshot) = state.replica.snapshot() else {
+        return Verdict::NotMember;
+    };
+    let access = Access::new(&snapshot, unix_now() * 1000);
+    if access.memberships_of(user).next().is_none() {
+        return Verdict::NotMember;
+    }
+    Verdict::Devices(access.devices_of(user))
 }
 
 async fn serve(mut socket: WebSocket, state: AppState, session: Session) {

@@ -10,6 +10,7 @@
 //! from scratch.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use automerge::legacy::{Key, ObjectId};
 use automerge::{Automerge, ChangeHash, ObjId, Prop, ReadDoc};
@@ -34,7 +35,9 @@ struct Touched {
 pub struct Materialized {
     /// The heads `state` reflects; `None` before the first read.
     heads: Option<Vec<ChangeHash>>,
-    state: TenantState,
+    /// Shared with readers that take a snapshot; a refresh while one is
+    /// held copies the state first (copy on write).
+    state: Arc<TenantState>,
     /// The top-level maps' object ids.
     collections: HashMap<ObjId, Kind>,
     /// Statistics: full reads and incremental refreshes done.
@@ -75,8 +78,14 @@ impl Materialized {
         &self.state
     }
 
+    /// A snapshot of the state last refreshed, to read without holding
+    /// the document (long listings).
+    pub fn shared(&self) -> Arc<TenantState> {
+        self.state.clone()
+    }
+
     fn read_all(&mut self, doc: &Automerge) -> Result<(), ReadError> {
-        self.state = TenantState::read(doc)?;
+        self.state = Arc::new(TenantState::read(doc)?);
         self.collections.clear();
         for kind in Kind::ALL {
             self.collections
@@ -87,16 +96,17 @@ impl Materialized {
     }
 
     fn apply(&mut self, doc: &Automerge, touched: &Touched) -> Result<(), ReadError> {
+        let state = Arc::make_mut(&mut self.state);
         if touched.header {
-            read_header(doc, &mut self.state)?;
+            read_header(doc, state)?;
         }
         for (kind, id) in &touched.entities {
             match read_entity(doc, *kind, id)? {
-                Some(entity) => self.state.put(entity),
-                None => self.state.remove(*kind, id),
+                Some(entity) => state.put(entity),
+                None => state.remove(*kind, id),
             }
         }
-        self.state.finish();
+        state.finish();
         self.refreshes += 1;
         Ok(())
     }

@@ -206,6 +206,21 @@ impl Replica {
         Ok(log.map_err(OpError::from)?)
     }
 
+    /// A snapshot of the merged state now, read without holding the
+    /// document: for long reads (a listing of thousands of devices), so
+    /// that they run in parallel and never hold up operations.
+    ///
+    /// # Errors
+    /// [`ReplicaError::NoTenant`] before first setup.
+    pub fn snapshot(&self) -> Result<std::sync::Arc<TenantState>, ReplicaError> {
+        let result = self.docs()?.tenant.handle().with_document(|doc| {
+            let mut view = self.view.lock().unwrap_or_else(PoisonError::into_inner);
+            view.refresh(doc)?;
+            Ok::<_, super::read::ReadError>(view.shared())
+        });
+        Ok(result.map_err(OpError::from)?)
+    }
+
     /// A copy of the merged state now.
     ///
     /// # Errors

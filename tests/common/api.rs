@@ -107,6 +107,15 @@ impl Api {
         }
     }
 
+    /// The pinned TLS connector, for clients of one's own (load generators).
+    pub fn connector(&self) -> tokio_rustls::TlsConnector {
+        self.tls.clone()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     pub fn get(&self, path: &str, token: Option<&str>) -> Reply {
         self.call("GET", path, token, None)
     }
