@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+mod household;
+use household::{DeviceCommand, OrgCommand, Request, ShareCommand, UserCommand};
+
 use crate::config::{self, Config, EX_CONFIG};
 use crate::hub::{Hub, RuntimeInfo};
 use crate::service::{self, notify};
@@ -53,6 +56,53 @@ enum Command {
     /// Print the one-time code that sets up a new hub (root and the service
     /// user only: it is readable only by them).
     SetupCode,
+    /// Log in to a hub and save the token for the household commands (the
+    /// password comes from $HEARTH_PASSWORD or standard input).
+    Login {
+        #[arg(long)]
+        email: String,
+        /// HOST:PORT of the hub [default: the hub running on this machine].
+        #[arg(long, requires = "fingerprint")]
+        addr: Option<String>,
+        /// SHA-256 of the hub's certificate (`hearth status`, `hearth mdns browse`).
+        #[arg(long, requires = "addr")]
+        fingerprint: Option<String>,
+    },
+    /// End the saved login.
+    Logout,
+    /// Devices: list, add, transfer, move, rename, delete.
+    Device {
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
+    /// Organizations: list, add, rename, delete.
+    Org {
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// Members: list, invite, change role, remove.
+    User {
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Shares of single devices: add, remove.
+    Share {
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: ShareCommand,
+    },
+    /// The audit log as you may see it.
+    Audit {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,6 +176,21 @@ pub fn main() -> ExitCode {
                     browse(&config, Duration::from_secs(timeout), json)
                 }
                 Command::SetupCode => setup_code(&state_dir),
+                Command::Login {
+                    email,
+                    addr,
+                    fingerprint,
+                } => household::login(&state_dir, &email, addr, fingerprint),
+                Command::Logout => household::logout(),
+                Command::Device { json, command } => {
+                    household::request(Request::Device(command), json)
+                }
+                Command::Org { json, command } => household::request(Request::Org(command), json),
+                Command::User { json, command } => household::request(Request::User(command), json),
+                Command::Share { json, command } => {
+                    household::request(Request::Share(command), json)
+                }
+                Command::Audit { json } => household::request(Request::Audit, json),
                 Command::Config(_) => unreachable!("handled above"),
             }
         }
