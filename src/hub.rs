@@ -135,10 +135,17 @@ impl Hub {
             listener,
             tls.as_ref()
                 .map(|t| tokio_rustls::TlsAcceptor::from(t.server_config.clone())),
-            router,
+            router.clone(),
             shutdown.clone(),
             tracker.clone(),
             drain,
+        ));
+        let console = api::console::bind(state_dir.path()).map_err(HubError::Bind)?;
+        parts.spawn(console_task(
+            console,
+            router.clone(),
+            shutdown.clone(),
+            tracker.clone(),
         ));
         parts.spawn(core_loop(store.clone(), shutdown.clone()));
 
@@ -243,6 +250,7 @@ impl Hub {
         self.store.close().await;
         self.store_thread.join().await;
         let _ = std::fs::remove_file(self.state_dir.path().join(RUNTIME_FILE));
+        let _ = std::fs::remove_file(api::console::path(self.state_dir.path()));
         tracing::info!("hub stopped");
     }
 }
@@ -272,6 +280,16 @@ async fn api_task(
 ) -> &'static str {
     api::serve(listener, tls, router, shutdown, tracker, drain).await;
     "API server"
+}
+
+async fn console_task(
+    listener: tokio::net::UnixListener,
+    router: axum::Router,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) -> &'static str {
+    api::console::serve(listener, router, shutdown, tracker).await;
+    "admin socket"
 }
 
 /// The core loop: proves the parts the hub depends on still answer, and only

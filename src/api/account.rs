@@ -139,7 +139,15 @@ async fn accept_invite(
     Ok(Json(login))
 }
 
+/// The admin socket acts as the console, which is nobody's account.
+fn console_has_no_account() -> ApiError {
+    ApiError::invalid("the admin socket acts as the hub's console, which has no account of its own")
+}
+
 async fn logout(State(state): State<AppState>, authed: Authed) -> Result<StatusCode, ApiError> {
+    if authed.console {
+        return Err(console_has_no_account());
+    }
     let id = authed.session.id.clone();
     state
         .accounts
@@ -167,6 +175,9 @@ struct MembershipView {
 }
 
 async fn me(State(state): State<AppState>, authed: Authed) -> Result<Json<Me>, ApiError> {
+    if authed.console {
+        return Err(console_has_no_account());
+    }
     let user = authed.session.user;
     let me = state.replica.with_state(|s| {
         let access = Access::new(s, unix_now() * 1000);
@@ -215,6 +226,9 @@ async fn change_password(
     authed: Authed,
     JsonBody(req): JsonBody<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
+    if authed.console {
+        return Err(console_has_no_account());
+    }
     state
         .accounts
         .change_password(&authed.session, &req.current, &req.new)

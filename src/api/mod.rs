@@ -8,6 +8,7 @@
 
 mod account;
 mod auth;
+pub mod console;
 mod endpoints;
 pub mod error;
 mod health;

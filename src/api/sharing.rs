@@ -163,7 +163,22 @@ fn now_ms() -> i64 {
 }
 
 fn caller(authed: &Authed) -> Caller {
-    Caller::User(authed.session.user.clone())
+    authed.caller()
+}
+
+/// The organizations the caller may see: all live ones for the console.
+fn visible<'a>(access: &Access<'a>, authed: &Authed) -> std::collections::HashSet<&'a str> {
+    if authed.console {
+        access
+            .state
+            .orgs()
+            .keys()
+            .map(String::as_str)
+            .filter(|o| access.org_live(o))
+            .collect()
+    } else {
+        access.visible_orgs(&authed.session.user)
+    }
 }
 
 type Reply = Result<Json<Value>, ApiError>;
@@ -177,10 +192,14 @@ async fn devices(
     State(s): State<AppState>,
     authed: Authed,
 ) -> Result<axum::response::Response, ApiError> {
-    let user = authed.session.user;
     let state = s.replica.snapshot()?;
     let body = tokio::task::spawn_blocking(move || {
-        let list = Access::new(&state, now_ms()).devices_of(&user);
+        let access = Access::new(&state, now_ms());
+        let list = if authed.console {
+            access.all_devices()
+        } else {
+            access.devices_of(&authed.session.user)
+        };
         serde_json::to_vec(&list)
     })
     .await
@@ -216,11 +235,13 @@ async fn add_device(
 }
 
 async fn device(State(s): State<AppState>, authed: Authed, Path(id): Path<String>) -> Reply {
-    let user = authed.session.user;
     let found = s.replica.with_state(|state| {
         let access = Access::new(state, now_ms());
+        if authed.console {
+            return access.all_devices().into_iter().find(|d| d.id == id);
+        }
         let device = state.devices().get(&id)?;
-        access.device_for(&user, device)
+        access.device_for(&authed.session.user, device)
     })?;
     let device = found.ok_or_else(|| OpError::NotFound(format!("device {id}")))?;
     Ok(Json(json!(device)))
@@ -332,10 +353,9 @@ async fn unshare(State(s): State<AppState>, authed: Authed, Path(id): Path<Strin
 }
 
 async fn orgs(State(s): State<AppState>, authed: Authed) -> Reply {
-    let user = authed.session.user;
     let list = s.replica.with_state(|state| {
         let access = Access::new(state, now_ms());
-        let visible = access.visible_orgs(&user);
+        let visible = visible(&access, &authed);
         let mut out: Vec<Value> = state
             .orgs()
             .values()
@@ -396,10 +416,9 @@ async fn delete_org(State(s): State<AppState>, authed: Authed, Path(id): Path<St
 }
 
 async fn members(State(s): State<AppState>, authed: Authed) -> Reply {
-    let user = authed.session.user;
     let list = s.replica.with_state(|state| {
         let access = Access::new(state, now_ms());
-        let visible = access.visible_orgs(&user);
+        let visible = visible(&access, &authed);
         state
             .memberships()
             .values()
@@ -502,9 +521,9 @@ async fn remove_member(State(s): State<AppState>, authed: Authed, Path(id): Path
 }
 
 async fn roles(State(s): State<AppState>, authed: Authed) -> Reply {
-    let user = authed.session.user;
     let list = s.replica.with_state(|state| {
-        let visible = Access::new(state, now_ms()).visible_orgs(&user);
+        let access = Access::new(state, now_ms());
+        let visible = visible(&access, &authed);
         state
             .roles()
             .values()

@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use serde_json::{Value, json};
 
-use crate::client::Client;
 use crate::client::login::{self, SavedLogin};
+use crate::client::{Client, Target};
 use crate::hub::RuntimeInfo;
 use crate::state_dir::RUNTIME_FILE;
 
@@ -138,8 +138,10 @@ pub fn login(
         Err(e) => return fail(e),
     };
     let client = Client {
-        addr: addr.clone(),
-        fingerprint: fingerprint.clone(),
+        target: Target::Https {
+            addr: addr.clone(),
+            fingerprint: fingerprint.clone(),
+        },
         token: None,
     };
     let body = json!({ "email": email, "password": password, "label": "hearth command line" });
@@ -179,12 +181,22 @@ pub fn logout() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Runs a household command as the logged-in user.
-pub fn request(request: Request, json_out: bool) -> ExitCode {
-    let Some(saved) = login::load() else {
-        return fail("not logged in; run `hearth login --email YOU` first");
+/// Runs a household command as the logged-in user, or with `console`
+/// through the hub's admin socket in `state_dir` (root and the hub's user).
+pub fn request(request: Request, json_out: bool, console: bool, state_dir: &Path) -> ExitCode {
+    let client = if console {
+        Client {
+            target: Target::Console(crate::api::console::path(state_dir)),
+            token: None,
+        }
+    } else {
+        let Some(saved) = login::load() else {
+            return fail(
+                "not logged in; run `hearth login --email YOU` first (or, on the hub, use --console)",
+            );
+        };
+        client_of(&saved)
     };
-    let client = client_of(&saved);
     let (method, path, body) = route(&request);
     let reply = match run(client.call(method, &path, body)) {
         Ok(reply) => reply,
@@ -355,8 +367,10 @@ fn print_human(request: &Request, value: &Value) {
 
 fn client_of(saved: &SavedLogin) -> Client {
     Client {
-        addr: saved.addr.clone(),
-        fingerprint: saved.fingerprint.clone(),
+        target: Target::Https {
+            addr: saved.addr.clone(),
+            fingerprint: saved.fingerprint.clone(),
+        },
         token: Some(saved.token.clone()),
     }
 }

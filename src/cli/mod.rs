@@ -30,6 +30,10 @@ struct Cli {
     /// /var/lib/hearth for root, ~/.local/state/hearth otherwise]
     #[arg(long, global = true, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+    /// Household commands through the hub's admin socket, as its console
+    /// (root or the hub's service user, on the hub): no login needed.
+    #[arg(long, global = true)]
+    console: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -183,14 +187,20 @@ pub fn main() -> ExitCode {
                 } => household::login(&state_dir, &email, addr, fingerprint),
                 Command::Logout => household::logout(),
                 Command::Device { json, command } => {
-                    household::request(Request::Device(command), json)
+                    household::request(Request::Device(command), json, cli.console, &state_dir)
                 }
-                Command::Org { json, command } => household::request(Request::Org(command), json),
-                Command::User { json, command } => household::request(Request::User(command), json),
+                Command::Org { json, command } => {
+                    household::request(Request::Org(command), json, cli.console, &state_dir)
+                }
+                Command::User { json, command } => {
+                    household::request(Request::User(command), json, cli.console, &state_dir)
+                }
                 Command::Share { json, command } => {
-                    household::request(Request::Share(command), json)
+                    household::request(Request::Share(command), json, cli.console, &state_dir)
                 }
-                Command::Audit { json } => household::request(Request::Audit, json),
+                Command::Audit { json } => {
+                    household::request(Request::Audit, json, cli.console, &state_dir)
+                }
                 Command::Config(_) => unreachable!("handled above"),
             }
         }

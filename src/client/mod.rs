@@ -1,6 +1,7 @@
 //! A client of a hub's API, for the `hearth` command line: HTTPS pinned to
 //! the hub's certificate fingerprint (what `hearth status` and mDNS show;
-//! no CA, no hostname check), one connection per request, bearer token.
+//! no CA, no hostname check) with a bearer token, or the admin socket on
+//! the hub itself. One connection per request.
 
 pub mod login;
 mod pinned;
@@ -27,13 +28,19 @@ pub enum ClientError {
     Other(String),
 }
 
-/// Where a hub listens and the certificate it must present.
+/// How to reach a hub.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// HTTPS at `addr` (`host:port`), certificate pinned to `fingerprint`
+    /// (SHA-256, hex).
+    Https { addr: String, fingerprint: String },
+    /// The admin socket on the hub itself (acts as the console).
+    Console(std::path::PathBuf),
+}
+
 #[derive(Debug, Clone)]
 pub struct Client {
-    /// `host:port`.
-    pub addr: String,
-    /// SHA-256 of the hub's certificate, hex.
-    pub fingerprint: String,
+    pub target: Target,
     pub token: Option<String>,
 }
 
@@ -74,22 +81,48 @@ impl Client {
         path: &str,
         body: Option<Value>,
     ) -> Result<Reply, ClientError> {
-        let tcp = tokio::net::TcpStream::connect(&self.addr)
-            .await
-            .map_err(|source| ClientError::Connect {
-                addr: self.addr.clone(),
-                source,
-            })?;
-        let config = pinned::config(&self.fingerprint);
-        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-            .connect(
-                ServerName::try_from("hearth.local").expect("a valid name"),
-                tcp,
-            )
-            .await
-            .map_err(ClientError::Tls)?;
+        match &self.target {
+            Target::Https { addr, fingerprint } => {
+                let tcp = tokio::net::TcpStream::connect(addr)
+                    .await
+                    .map_err(|source| ClientError::Connect {
+                        addr: addr.clone(),
+                        source,
+                    })?;
+                let config = pinned::config(fingerprint);
+                let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+                    .connect(
+                        ServerName::try_from("hearth.local").expect("a valid name"),
+                        tcp,
+                    )
+                    .await
+                    .map_err(ClientError::Tls)?;
+                self.exchange(tls, method, path, body).await
+            }
+            Target::Console(socket) => {
+                let unix = tokio::net::UnixStream::connect(socket)
+                    .await
+                    .map_err(|source| ClientError::Connect {
+                        addr: socket.display().to_string(),
+                        source,
+                    })?;
+                self.exchange(unix, method, path, body).await
+            }
+        }
+    }
+
+    async fn exchange<IO>(
+        &self,
+        io: IO,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Reply, ClientError>
+    where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls)).await?;
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io)).await?;
         tokio::spawn(conn);
         let mut req = hyper::Request::builder()
             .method(method)

@@ -49,10 +49,13 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BackupError + '_ {
     }
 }
 
-/// Files that describe a running process, not state: never archived.
+/// Files that describe a running process, not state: never archived. (The
+/// setup code is a one-time secret: a restored hub makes a new one.)
 fn is_transient(name: &str) -> bool {
     name == LOCK_FILE
         || name == RUNTIME_FILE
+        || name == crate::api::console::SOCKET
+        || name == crate::accounts::setup::FILE
         || name.starts_with(DB_FILE)
         || name.ends_with(".tmp")
         || name.starts_with(".restore")
@@ -119,11 +122,12 @@ fn write_archive(
             continue;
         }
         let path = entry.path();
-        if path.is_dir() {
+        let kind = entry.file_type().map_err(io(&path))?;
+        if kind.is_dir() {
             tar.append_dir_all(&name, &path).map_err(io(&path))?;
-        } else {
+        } else if kind.is_file() {
             tar.append_path_with_name(&path, &name).map_err(io(&path))?;
-        }
+        } // sockets and the like are not state
     }
     let file = tar.into_inner().map_err(io(partial))?;
     file.sync_all().map_err(io(partial))?;

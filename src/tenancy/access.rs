@@ -289,6 +289,34 @@ impl<'a> Access<'a> {
             .collect()
     }
 
+    /// Every live device as the console sees it: control, full path.
+    pub fn all_devices(&self) -> Vec<VisibleDevice> {
+        let state = self.state;
+        let mut out: Vec<VisibleDevice> = state
+            .devices()
+            .values()
+            .filter(|d| !d.deleted)
+            .filter_map(|d| {
+                let org = self.effective_org(d)?;
+                let org_path = self
+                    .ancestry(org)?
+                    .iter()
+                    .rev()
+                    .filter_map(|o| state.orgs().get(o).map(|o| o.name.clone()))
+                    .collect();
+                Some(VisibleDevice {
+                    id: d.id.clone(),
+                    name: d.name.clone(),
+                    level: Level::Control,
+                    org_path,
+                    owned: false,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out
+    }
+
     /// One device as `user` sees it, if they may (see [`Access::devices_of`]).
     pub fn device_for(&self, user: &str, device: &Device) -> Option<VisibleDevice> {
         let visible = self.visible_orgs(user);
