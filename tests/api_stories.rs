@@ -338,3 +338,39 @@ fn the_live_stream_follows_sharing_and_closes_when_access_ends() {
     );
     drop(stream);
 }
+
+#[test]
+fn sharing_one_device_needs_neither_a_transfer_nor_a_sub_organization() {
+    let tmp = tempfile::tempdir().unwrap();
+    let h = household(&tmp.path().join("state"));
+    let garage = h.device(&h.root, "Garage door");
+    let beer = h.device(&h.root, "Beer machine");
+    let (spouse, _) = h.member("spouse@example.org", &h.root, "user");
+    let shared = h.api.post(
+        &format!("/devices/{garage}/shares"),
+        Some(&h.admin),
+        json!({ "with": "spouse@example.org", "level": "control" }),
+    );
+    assert_eq!(shared.status, 201, "{}", shared.body);
+    let hers = h.api.get("/devices", Some(&spouse));
+    assert_eq!(
+        ids(&hers.body),
+        vec![garage.as_str()],
+        "the garage door, not the beer machine"
+    );
+    assert_eq!(hers.body[0]["level"], "control");
+    assert_eq!(hers.body[0]["owned"], false, "still the admin's");
+    assert_eq!(
+        h.api.get(&format!("/devices/{beer}"), Some(&spouse)).status,
+        404
+    );
+    let mine = h.api.get("/devices", Some(&h.admin));
+    let garage_row = mine
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == garage.as_str())
+        .unwrap();
+    assert_eq!(garage_row["owned"], true, "no transfer happened");
+}
