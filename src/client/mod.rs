@@ -4,7 +4,7 @@
 //! the hub itself. One connection per request.
 
 pub mod login;
-mod pinned;
+pub mod pinned;
 
 use std::sync::Arc;
 
