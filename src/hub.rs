@@ -140,13 +140,22 @@ impl Hub {
             tracker.clone(),
             drain,
         ));
-        let console = api::console::bind(state_dir.path()).map_err(HubError::Bind)?;
-        parts.spawn(console_task(
-            console,
-            router.clone(),
-            shutdown.clone(),
-            tracker.clone(),
-        ));
+        // Without the admin socket the hub still serves; only console
+        // commands (and recovery) are unavailable until it can bind.
+        match api::console::bind(state_dir.path()) {
+            Ok(console) => {
+                parts.spawn(console_task(
+                    console,
+                    router.clone(),
+                    shutdown.clone(),
+                    tracker.clone(),
+                ));
+            }
+            Err(e) => tracing::error!(
+                "no admin socket in {}: {e}; `hearth --console` will not work",
+                state_dir.path().display()
+            ),
+        }
         parts.spawn(core_loop(store.clone(), shutdown.clone()));
 
         let info = RuntimeInfo {

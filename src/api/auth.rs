@@ -1,15 +1,20 @@
-//! The bearer-token check every route but health, setup and login passes:
-//! an extractor, so a handler that takes [`Authed`] cannot run without it.
+//! The bearer-token check every route but health, setup, login and invite
+//! acceptance passes: an extractor, so a handler that takes [`Authed`]
+//! cannot run without it. Also what handlers ask of the caller: who they
+//! act as, which organizations they may see.
 
+use axum::Json;
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
+use serde_json::Value;
 
 use super::AppState;
 use super::console::Console;
 use super::error::ApiError;
 use crate::accounts::sessions::Session;
-use crate::tenancy::Caller;
+use crate::accounts::unix_now;
+use crate::tenancy::{Access, Caller};
 
 /// A request made with a live session, or through the admin socket.
 pub struct Authed {
@@ -61,4 +66,38 @@ impl FromRequestParts<AppState> for Authed {
             console: false,
         })
     }
+}
+
+/// Milliseconds: what the sharing state's clock readings are in.
+pub fn now_ms() -> i64 {
+    unix_now() * 1000
+}
+
+/// Who an operation is done as (the console through the admin socket).
+pub fn caller(authed: &Authed) -> Caller {
+    authed.caller()
+}
+
+/// The organizations the caller may see: all live ones for the console.
+pub fn visible<'a>(access: &Access<'a>, authed: &Authed) -> std::collections::HashSet<&'a str> {
+    if authed.console {
+        access
+            .state
+            .orgs()
+            .keys()
+            .map(String::as_str)
+            .filter(|o| access.org_live(o))
+            .collect()
+    } else {
+        access.visible_orgs(&authed.session.user)
+    }
+}
+
+pub type Reply = Result<Json<Value>, ApiError>;
+
+/// A body that only names something (renames).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Name {
+    pub name: String,
 }

@@ -56,7 +56,8 @@ fn all() -> Vec<Endpoint> {
     let mut all: Vec<Endpoint> = [
         super::health::endpoints(),
         super::account::endpoints(),
-        super::sharing::endpoints(),
+        super::devices::endpoints(),
+        super::people::endpoints(),
         super::stream::endpoints(),
     ]
     .into_iter()

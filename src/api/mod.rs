@@ -9,10 +9,11 @@
 mod account;
 mod auth;
 pub mod console;
+mod devices;
 mod endpoints;
 pub mod error;
 mod health;
-mod sharing;
+mod people;
 mod stream;
 pub mod tls;
 

@@ -11,6 +11,7 @@ pub mod access;
 pub mod audit;
 pub mod credentials;
 mod durable;
+pub mod entities;
 pub mod materialized;
 pub mod ops;
 pub mod perms;

@@ -1,0 +1,235 @@
+//! Devices over HTTP: list (across all the caller's organizations and
+//! shares), add, get, rename, delete, move, transfer, share, unshare. Every
+//! handler runs the operation on the replica, which checks it against the
+//! replicated permissions: 404 outside the caller's view, 403 naming the
+//! permission, 409 saying what to do instead.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, patch, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::account::JsonBody;
+use super::auth::{Authed, Name, Reply, caller, now_ms};
+use super::endpoints::Endpoint;
+use super::error::ApiError;
+use crate::tenancy::ops::Transfer;
+use crate::tenancy::state::Level;
+use crate::tenancy::{Access, OpError};
+
+pub fn endpoints() -> Vec<Endpoint> {
+    use Endpoint as E;
+    vec![
+        E::new(
+            "GET",
+            "/devices",
+            "Every device the caller may see, across organizations",
+            get(devices),
+        ),
+        E::new("POST", "/devices", "Add a device", post(add_device)),
+        E::new(
+            "GET",
+            "/devices/{id}",
+            "One device as the caller sees it",
+            get(device),
+        ),
+        E::new(
+            "PATCH",
+            "/devices/{id}",
+            "Rename a device",
+            patch(rename_device),
+        ),
+        E::new(
+            "DELETE",
+            "/devices/{id}",
+            "Delete a device",
+            delete(delete_device),
+        ),
+        E::new(
+            "POST",
+            "/devices/{id}/move",
+            "Move a device to another organization",
+            post(move_device),
+        ),
+        E::new(
+            "POST",
+            "/devices/{id}/transfer",
+            "Transfer a device to a member",
+            post(transfer),
+        ),
+        E::new(
+            "POST",
+            "/devices/{id}/shares",
+            "Share a device with a member",
+            post(share),
+        ),
+        E::new("DELETE", "/shares/{id}", "Revoke a share", delete(unshare)),
+    ]
+}
+
+/// Every device the caller may see, across all their organizations and
+/// shares, no switching, each with the organization path they may see.
+///
+/// Thousands of devices take milliseconds to list and encode: that runs on
+/// a blocking thread, from a snapshot, so other requests and operations go on.
+async fn devices(
+    State(s): State<AppState>,
+    authed: Authed,
+) -> Result<axum::response::Response, ApiError> {
+    let state = s.replica.snapshot()?;
+    let body = tokio::task::spawn_blocking(move || {
+        let access = Access::new(&state, now_ms());
+        let list = if authed.console {
+            access.all_devices()
+        } else {
+            access.devices_of(&authed.session.user)
+        };
+        serde_json::to_vec(&list)
+    })
+    .await
+    .map_err(|e| OpError::Internal(e.to_string()))?
+    .map_err(|e| OpError::Internal(e.to_string()))?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewDevice {
+    org: String,
+    name: String,
+    #[serde(default)]
+    template: Option<String>,
+}
+
+async fn add_device(
+    State(s): State<AppState>,
+    authed: Authed,
+    JsonBody(req): JsonBody<NewDevice>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let by = caller(&authed);
+    let id = s
+        .replica
+        .apply(|t| t.add_device(&by, &req.org, &req.name, req.template.as_deref(), now_ms()))
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
+}
+
+async fn device(State(s): State<AppState>, authed: Authed, Path(id): Path<String>) -> Reply {
+    let found = s.replica.with_state(|state| {
+        let access = Access::new(state, now_ms());
+        if authed.console {
+            return access.all_devices().into_iter().find(|d| d.id == id);
+        }
+        let device = state.devices().get(&id)?;
+        access.device_for(&authed.session.user, device)
+    })?;
+    let device = found.ok_or_else(|| OpError::NotFound(format!("device {id}")))?;
+    Ok(Json(json!(device)))
+}
+
+async fn rename_device(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<Name>,
+) -> Reply {
+    let by = caller(&authed);
+    let op = s
+        .replica
+        .apply(|t| t.rename_device(&by, &id, &req.name, now_ms()))
+        .await?;
+    Ok(Json(json!({ "op": op })))
+}
+
+async fn delete_device(State(s): State<AppState>, authed: Authed, Path(id): Path<String>) -> Reply {
+    let by = caller(&authed);
+    let op = s
+        .replica
+        .apply(|t| t.delete_device(&by, &id, now_ms()))
+        .await?;
+    Ok(Json(json!({ "op": op })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Move {
+    org: String,
+}
+
+async fn move_device(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<Move>,
+) -> Reply {
+    let by = caller(&authed);
+    let op = s
+        .replica
+        .apply(|t| t.move_device(&by, &id, &req.org, now_ms()))
+        .await?;
+    Ok(Json(json!({ "op": op })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferRequest {
+    /// A member's user id or email.
+    to: String,
+    #[serde(default)]
+    org: Option<String>,
+}
+
+async fn transfer(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<TransferRequest>,
+) -> Reply {
+    let by = caller(&authed);
+    let done = s
+        .replica
+        .apply(|t| t.transfer(&by, &id, &req.to, req.org.as_deref(), now_ms()))
+        .await?;
+    Ok(Json(match done {
+        Transfer::Done { op, org } => json!({ "transferred": true, "op": op, "org": org }),
+        Transfer::AlreadyOwner(message) => json!({ "transferred": false, "message": message }),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShareRequest {
+    with: String,
+    level: Level,
+    /// Unix milliseconds by the hub's clock.
+    #[serde(default)]
+    expires: Option<i64>,
+}
+
+async fn share(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<ShareRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let by = caller(&authed);
+    let share = s
+        .replica
+        .apply(|t| t.share(&by, &id, &req.with, req.level, req.expires, now_ms()))
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": share }))))
+}
+
+async fn unshare(State(s): State<AppState>, authed: Authed, Path(id): Path<String>) -> Reply {
+    let by = caller(&authed);
+    let op = s.replica.apply(|t| t.unshare(&by, &id, now_ms())).await?;
+    Ok(Json(json!({ "op": op })))
+}
