@@ -58,6 +58,7 @@ fn all() -> Vec<Endpoint> {
         super::account::endpoints(),
         super::devices::endpoints(),
         super::people::endpoints(),
+        super::provisioning::endpoints(),
         super::stream::endpoints(),
     ]
     .into_iter()

@@ -14,6 +14,7 @@ mod endpoints;
 pub mod error;
 mod health;
 mod people;
+mod provisioning;
 mod stream;
 pub mod tls;
 

@@ -376,6 +376,26 @@ impl Replica {
         Ok((id, token))
     }
 
+    /// Revokes a bridge for good; needs `manage_devices` in its organization.
+    ///
+    /// # Errors
+    /// [`OpError::NotFound`] for a bridge outside the caller's view.
+    pub async fn revoke_bridge(&self, by: &Caller, id: &str, now: i64) -> Result<(), ReplicaError> {
+        let org = self
+            .with_credentials(|c| c.bridges().get(id).map(|b| b.org.clone()))?
+            .ok_or_else(|| OpError::NotFound(format!("bridge {id}")))?;
+        self.with_state(|s| credentials::authorize::bridge(s, by, &org, now))?
+            .map_err(|e| match e {
+                OpError::NotFound(_) => OpError::NotFound(format!("bridge {id}")),
+                other => other,
+            })?;
+        self.docs()?
+            .credentials
+            .change(|doc| credentials::revoke_bridge(doc, id))
+            .await??;
+        Ok(())
+    }
+
     pub fn repo(&self) -> &Repo {
         &self.repo
     }

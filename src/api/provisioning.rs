@@ -1,0 +1,228 @@
+//! Provisioning over HTTP: templates (a kind of device's datastreams and
+//! events), a device's auth token (shown once, stored hashed in the
+//! household's credentials document), a device's BLE MAC, and BLE bridges
+//! with their tokens. Devices use these with the devices and MQTT issues.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, patch, post, put};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::account::JsonBody;
+use super::auth::{Authed, Reply, caller, now_ms, visible};
+use super::endpoints::Endpoint;
+use super::error::ApiError;
+use crate::tenancy::Access;
+use crate::tenancy::template::Definition;
+
+pub fn endpoints() -> Vec<Endpoint> {
+    use Endpoint as E;
+    vec![
+        E::new(
+            "GET",
+            "/templates",
+            "Templates the caller may see",
+            get(templates),
+        ),
+        E::new(
+            "POST",
+            "/templates",
+            "Define a template in an organization",
+            post(create_template),
+        ),
+        E::new(
+            "PATCH",
+            "/templates/{id}",
+            "Replace a template's definition",
+            patch(edit_template),
+        ),
+        E::new(
+            "DELETE",
+            "/templates/{id}",
+            "Delete an unused template",
+            delete(delete_template),
+        ),
+        E::new(
+            "POST",
+            "/devices/{id}/token",
+            "Issue the device's auth token (shown once; the old one stops)",
+            post(issue_token),
+        ),
+        E::new(
+            "PUT",
+            "/devices/{id}/ble",
+            "Set or clear the device's BLE MAC",
+            put(set_ble),
+        ),
+        E::new(
+            "GET",
+            "/bridges",
+            "BLE bridges of the organizations the caller may see",
+            get(bridges),
+        ),
+        E::new(
+            "POST",
+            "/bridges",
+            "Add a BLE bridge (its token is shown once)",
+            post(add_bridge),
+        ),
+        E::new(
+            "DELETE",
+            "/bridges/{id}",
+            "Revoke a bridge for good",
+            delete(revoke_bridge),
+        ),
+    ]
+}
+
+async fn templates(State(s): State<AppState>, authed: Authed) -> Reply {
+    let list = s.replica.with_state(|state| {
+        let access = Access::new(state, now_ms());
+        let visible = visible(&access, &authed);
+        state
+            .templates()
+            .values()
+            .filter(|t| !t.deleted && visible.contains(t.org.as_str()))
+            .map(
+                |t| json!({ "id": t.id, "name": t.name, "org": t.org, "definition": t.definition }),
+            )
+            .collect::<Vec<_>>()
+    })?;
+    Ok(Json(json!(list)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTemplate {
+    org: String,
+    name: String,
+    definition: Definition,
+}
+
+async fn create_template(
+    State(s): State<AppState>,
+    authed: Authed,
+    JsonBody(req): JsonBody<NewTemplate>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let by = caller(&authed);
+    let id = s
+        .replica
+        .apply(|t| t.create_template(&by, &req.org, &req.name, &req.definition, now_ms()))
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TemplateEdit {
+    definition: Definition,
+}
+
+async fn edit_template(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<TemplateEdit>,
+) -> Reply {
+    let by = caller(&authed);
+    let op = s
+        .replica
+        .apply(|t| t.edit_template(&by, &id, &req.definition, now_ms()))
+        .await?;
+    Ok(Json(json!({ "op": op })))
+}
+
+async fn delete_template(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> Reply {
+    let by = caller(&authed);
+    let op = s
+        .replica
+        .apply(|t| t.delete_template(&by, &id, now_ms()))
+        .await?;
+    Ok(Json(json!({ "op": op })))
+}
+
+async fn issue_token(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let token = s
+        .replica
+        .issue_device_token(&caller(&authed), &id, now_ms())
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "token": token }))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Ble {
+    mac: Option<String>,
+}
+
+async fn set_ble(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<Ble>,
+) -> Reply {
+    let by = caller(&authed);
+    let op = s
+        .replica
+        .apply(|t| t.set_ble_mac(&by, &id, req.mac.as_deref(), now_ms()))
+        .await?;
+    Ok(Json(json!({ "op": op })))
+}
+
+async fn bridges(State(s): State<AppState>, authed: Authed) -> Reply {
+    let state = s.replica.snapshot()?;
+    let access = Access::new(&state, now_ms());
+    let visible = visible(&access, &authed);
+    let list = s.replica.with_credentials(|c| {
+        c.bridges()
+            .values()
+            .filter(|b| visible.contains(b.org.as_str()))
+            .map(|b| json!({ "id": b.id, "name": b.name, "org": b.org, "revoked": b.revoked }))
+            .collect::<Vec<_>>()
+    })?;
+    Ok(Json(json!(list)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewBridge {
+    org: String,
+    name: String,
+}
+
+async fn add_bridge(
+    State(s): State<AppState>,
+    authed: Authed,
+    JsonBody(req): JsonBody<NewBridge>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (id, token) = s
+        .replica
+        .add_bridge(&caller(&authed), &req.org, &req.name, now_ms())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": id, "token": token })),
+    ))
+}
+
+async fn revoke_bridge(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    s.replica
+        .revoke_bridge(&caller(&authed), &id, now_ms())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
