@@ -14,6 +14,7 @@
 
 pub mod accounts;
 pub mod api;
+pub mod blynk;
 pub mod cli;
 pub mod client;
 pub mod config;
