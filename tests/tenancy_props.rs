@@ -891,3 +891,44 @@ proptest! {
         run_history(replicas, &steps);
     }
 }
+
+/// Found by CI (random seed): a role "edited" on one replica to the
+/// permissions it already had, concurrently with a real edit elsewhere. The
+/// same-value write never reached the document (Automerge drops it), so it
+/// could not take part in the intersection the model expected; such an edit
+/// is now refused as changing nothing.
+#[test]
+fn regression_an_edit_to_the_same_permissions_changes_nothing() {
+    let steps = vec![
+        Step::Op {
+            replica: 0,
+            caller: 0,
+            op: Op::DeleteDevice { device: 0 },
+        },
+        Step::Op {
+            replica: 0,
+            caller: 0,
+            op: Op::EditRole { role: 1, perms: 37 },
+        },
+        Step::Op {
+            replica: 0,
+            caller: 0,
+            op: Op::EditRole { role: 0, perms: 0 },
+        },
+        Step::Op {
+            replica: 0,
+            caller: 3,
+            op: Op::Invite {
+                email: 0,
+                org: 0,
+                role: 0,
+            },
+        },
+        Step::Op {
+            replica: 1,
+            caller: 0,
+            op: Op::EditRole { role: 5, perms: 12 },
+        },
+    ];
+    run_history(4, &steps);
+}

@@ -62,6 +62,15 @@ impl Tenant {
         let access = Access::new(state, now);
         let r = visible_role(&access, by, role)?;
         require(&access, by, Permission::ManageRoles, &r.org)?;
+        // Writing the value it already has would not even reach the document
+        // (Automerge drops a put of the current value), so it would not take
+        // part in a merge: say so instead of logging an edit that is not one.
+        if r.perms == perms && !r.conflicted {
+            return Err(OpError::Refused(format!(
+                "the role \"{}\" already has exactly these permissions; nothing changed",
+                r.name
+            )));
+        }
         let detail = serde_json::json!({ "from": r.perms.to_text(), "to": perms.to_text() });
         w.commit(by, "edit_role", role, detail, now, |tx| {
             set_field(tx, schema::ROLES, role, "perms", perms.to_text())
