@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod devices;
+
+pub use devices::{BlynkConfig, DevicesConfig, SerialConfig};
+
 /// The documented built-in default, byte for byte what
 /// `hearth config default` prints and what a hub without a file runs with.
 pub const DEFAULT_TOML: &str = include_str!("../config/hearth.toml");
@@ -29,6 +33,8 @@ pub struct Config {
     pub api: ApiConfig,
     pub mdns: MdnsConfig,
     pub store: StoreConfig,
+    pub blynk: BlynkConfig,
+    pub devices: DevicesConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -236,6 +242,8 @@ impl Config {
         if !(1..=100_000).contains(&self.store.batch_max) {
             return Err(("store.batch_max", "must be between 1 and 100000".into()));
         }
+        self.blynk.validate()?;
+        self.devices.validate()?;
         Ok(())
     }
 }

@@ -19,7 +19,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::accounts::Accounts;
 use crate::api;
+use crate::blynk;
 use crate::config::Config;
+use crate::devices::{Devices, Retention};
 use crate::mdns::{self, Advertiser};
 use crate::service::notify;
 use crate::state_dir::{RUNTIME_FILE, StateDir, StateDirError, write_atomic};
@@ -43,6 +45,8 @@ pub enum HubError {
     Tenancy(#[from] ReplicaError),
     #[error("API: {0}")]
     Bind(std::io::Error),
+    #[error("devices: {0}")]
+    Devices(StoreError),
     #[error("state directory: cannot write {RUNTIME_FILE}: {0}")]
     Runtime(std::io::Error),
 }
@@ -60,6 +64,9 @@ pub struct RuntimeInfo {
     /// SHA-256 of the API certificate (absent with plain HTTP).
     pub fingerprint: Option<String>,
     pub mdns: bool,
+    /// Blynk device listeners (absent when off or not bound).
+    pub blynk_addr: Option<SocketAddr>,
+    pub blynk_tls_addr: Option<SocketAddr>,
 }
 
 impl RuntimeInfo {
@@ -81,6 +88,9 @@ pub struct Hub {
     /// The household's sharing state; owns the samod repo and its tasks.
     tenancy: Arc<Replica>,
     accounts: Arc<Accounts>,
+    devices: Arc<Devices>,
+    /// The history writer; flushed and stopped after connections drain.
+    history_writer: tokio::task::JoinHandle<()>,
     advertiser: Option<Advertiser>,
     state_dir: StateDir,
     drain: Duration,
@@ -102,6 +112,9 @@ impl Hub {
         let accounts = Arc::new(
             Accounts::open(tenancy.clone(), store.clone(), state_dir.path().to_owned()).await?,
         );
+        let (devices, history_writer) = Devices::open(tenancy.clone(), store.clone())
+            .await
+            .map_err(HubError::Devices)?;
         let instance = config
             .hub
             .name
@@ -129,6 +142,7 @@ impl Hub {
             started: Instant::now(),
             accounts: accounts.clone(),
             replica: tenancy.clone(),
+            devices: devices.clone(),
             shutdown: shutdown.clone(),
         });
         parts.spawn(api_task(
@@ -157,6 +171,20 @@ impl Hub {
             ),
         }
         parts.spawn(core_loop(store.clone(), shutdown.clone()));
+        parts.spawn(retention_task(
+            devices.clone(),
+            retention(&config),
+            shutdown.clone(),
+        ));
+        let blynk = blynk_parts(
+            &config,
+            tls.as_ref(),
+            &devices,
+            &shutdown,
+            &tracker,
+            &mut parts,
+        )
+        .await;
 
         let info = RuntimeInfo {
             pid: std::process::id(),
@@ -167,6 +195,8 @@ impl Hub {
             api_scheme: if tls.is_some() { "https" } else { "http" }.into(),
             fingerprint: tls.as_ref().map(|t| t.fingerprint.clone()),
             mdns: config.mdns.enabled,
+            blynk_addr: blynk.plain,
+            blynk_tls_addr: blynk.tls,
         };
         let advertiser = if config.mdns.enabled {
             match Advertiser::start(&config.mdns, &advertisement(&info)) {
@@ -188,6 +218,8 @@ impl Hub {
             store_thread,
             tenancy,
             accounts,
+            devices,
+            history_writer,
             advertiser,
             state_dir,
             drain,
@@ -215,6 +247,10 @@ impl Hub {
 
     pub fn accounts(&self) -> &Accounts {
         &self.accounts
+    }
+
+    pub fn devices(&self) -> &Arc<Devices> {
+        &self.devices
     }
 
     /// Resolves if a long-lived part ends on its own (it should not before
@@ -255,6 +291,10 @@ impl Hub {
                 self.drain
             );
         }
+        if let Err(e) = self.devices.flush().await {
+            tracing::error!("history: final flush failed: {e}");
+        }
+        self.history_writer.abort();
         self.tenancy.shutdown().await;
         self.store.close().await;
         self.store_thread.join().await;
@@ -271,6 +311,12 @@ fn advertisement(info: &RuntimeInfo) -> mdns::Advertisement {
     txt.insert("api".into(), mdns::API_PATH.into());
     if let Some(fp) = &info.fingerprint {
         txt.insert("fp".into(), fp.clone());
+    }
+    if let Some(addr) = info.blynk_addr {
+        txt.insert("blynk".into(), addr.port().to_string());
+    }
+    if let Some(addr) = info.blynk_tls_addr {
+        txt.insert("blynks".into(), addr.port().to_string());
     }
     mdns::Advertisement {
         instance: info.instance.clone(),
@@ -318,4 +364,105 @@ async fn core_loop(store: Store, shutdown: CancellationToken) -> &'static str {
             Err(_) => tracing::error!("core: store did not answer within {interval:?}"),
         }
     }
+}
+
+/// Where the Blynk listeners ended up.
+struct BlynkAddrs {
+    plain: Option<SocketAddr>,
+    tls: Option<SocketAddr>,
+}
+
+/// Binds the Blynk listeners and starts them and the serial ports. A
+/// listener that cannot bind is logged, not fatal: the hub's other
+/// transports and its API still serve (port 8080 is often taken).
+async fn blynk_parts(
+    config: &Config,
+    tls: Option<&api::tls::TlsIdentity>,
+    devices: &Arc<Devices>,
+    shutdown: &CancellationToken,
+    tracker: &TaskTracker,
+    parts: &mut JoinSet<&'static str>,
+) -> BlynkAddrs {
+    let ctx = Arc::new(blynk::session::Context {
+        devices: devices.clone(),
+        shutdown: shutdown.clone(),
+        max_body: config.blynk.max_body,
+    });
+    let acceptor = tls.map(|t| {
+        let mut server = (*t.server_config).clone();
+        server.alpn_protocols.clear();
+        tokio_rustls::TlsAcceptor::from(Arc::new(server))
+    });
+    let mut addrs = BlynkAddrs {
+        plain: None,
+        tls: None,
+    };
+    // Without a certificate (API TLS off) there is no TLS listener.
+    let tls_addr = config.blynk.tls_listen.filter(|_| acceptor.is_some());
+    for (addr, acceptor) in [(config.blynk.listen, None), (tls_addr, acceptor)] {
+        let Some(addr) = addr else { continue };
+        let is_tls = acceptor.is_some();
+        match api::bind(addr).await {
+            Ok(listener) => {
+                let bound = listener.local_addr().ok();
+                if is_tls {
+                    addrs.tls = bound;
+                } else {
+                    addrs.plain = bound;
+                }
+                parts.spawn(blynk_task(listener, acceptor, ctx.clone(), tracker.clone()));
+            }
+            Err(e) => tracing::error!(
+                "blynk: cannot listen on {addr}: {e}; Blynk devices cannot connect there"
+            ),
+        }
+    }
+    if config.blynk.tls_listen.is_some() && tls.is_none() {
+        tracing::info!("blynk: no TLS listener, as [api] tls is off");
+    }
+    if !config.blynk.serial.is_empty() {
+        parts.spawn(serial_task(
+            config.blynk.serial.clone(),
+            ctx,
+            tracker.clone(),
+        ));
+    }
+    addrs
+}
+
+async fn blynk_task(
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    ctx: Arc<blynk::session::Context>,
+    tracker: TaskTracker,
+) -> &'static str {
+    blynk::server::serve(listener, tls, ctx, tracker).await;
+    "Blynk listener"
+}
+
+async fn serial_task(
+    ports: Vec<crate::config::SerialConfig>,
+    ctx: Arc<blynk::session::Context>,
+    tracker: TaskTracker,
+) -> &'static str {
+    blynk::serial::supervise(ports, ctx, tracker).await;
+    "serial ports"
+}
+
+fn retention(config: &Config) -> Retention {
+    Retention {
+        raw_days: config.devices.retention_days,
+        per_pin: Vec::new(),
+        minute_days: config.devices.minute_rollup_days,
+        hour_days: config.devices.hour_rollup_days,
+    }
+}
+
+async fn retention_task(
+    devices: Arc<Devices>,
+    retention: Retention,
+    shutdown: CancellationToken,
+) -> &'static str {
+    devices.run_retention(retention, shutdown).await;
+    "history retention"
 }

@@ -18,6 +18,7 @@ pub mod blynk;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod devices;
 pub mod hub;
 pub mod mdns;
 pub mod service;

@@ -59,6 +59,7 @@ fn all() -> Vec<Endpoint> {
         super::devices::endpoints(),
         super::people::endpoints(),
         super::provisioning::endpoints(),
+        super::values::endpoints(),
         super::stream::endpoints(),
     ]
     .into_iter()

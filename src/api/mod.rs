@@ -12,11 +12,13 @@ pub mod console;
 mod devices;
 mod endpoints;
 pub mod error;
+mod external;
 mod health;
 mod people;
 mod provisioning;
 mod stream;
 pub mod tls;
+mod values;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -47,6 +49,7 @@ pub struct AppState {
     pub started: Instant,
     pub accounts: Arc<Accounts>,
     pub replica: Arc<Replica>,
+    pub devices: Arc<crate::devices::Devices>,
     /// The hub's shutdown: live streams close when it fires.
     pub shutdown: CancellationToken,
 }
@@ -54,6 +57,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", endpoints::router())
+        .nest("/external/api", external::router())
         .fallback(not_found)
         .with_state(state)
 }

@@ -7,8 +7,14 @@
 //! the full current list, so a client that falls behind simply gets the
 //! newest state; one that does not take a message within
 //! [`SEND_TIMEOUT`] is dropped. A revoked token, or a member with no
-//! membership left, is closed at once (close code 4401 / 4403). Device
-//! values join the stream with the devices issue.
+//! membership left, is closed at once (close code 4401 / 4403).
+//!
+//! Device telemetry of the devices in view follows as it happens
+//! (`{"type":"value"|"online"|"event", "device":…}`), after a
+//! `{"type":"values"}` snapshot of each device as it comes into view. The
+//! hub keeps a bounded buffer of updates; a client that falls behind it
+//! gets a fresh `values` snapshot (with how many updates it `skipped`)
+//! instead of the backlog.
 //!
 //! Browsers cannot set headers on a WebSocket, so the token may also come
 //! as `?access_token=`; nowhere else is a token accepted in a URL.
@@ -21,11 +27,15 @@ use axum::http::request::Parts;
 use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
+use serde_json::json;
+use std::collections::HashSet;
+use tokio::sync::broadcast::error::RecvError;
 
 use super::AppState;
 use super::auth::Authed;
 use super::endpoints::Endpoint;
 use super::error::ApiError;
+use super::values::telemetry;
 use crate::accounts::sessions::Session;
 use crate::accounts::unix_now;
 use crate::tenancy::{Access, VisibleDevice};
@@ -96,37 +106,93 @@ fn look(state: &AppState, user: &str) -> Verdict {
 async fn serve(mut socket: WebSocket, state: AppState, session: Session) {
     let mut changes = state.replica.subscribe();
     let mut revocations = state.accounts.sessions().subscribe_revocations();
+    let mut updates = state.devices.subscribe();
     let mut last: Option<Vec<VisibleDevice>> = None;
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut dirty = true;
     loop {
-        match look(&state, &session.user) {
-            Verdict::NotMember => {
-                return close(socket, CLOSE_NOT_MEMBER, "no longer a member").await;
-            }
-            Verdict::Devices(devices) if last.as_ref() != Some(&devices) => {
-                let text = serde_json::json!({ "type": "devices", "devices": devices }).to_string();
-                match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::text(text))).await {
-                    Ok(Ok(())) => last = Some(devices),
-                    _ => return, // gone, or too slow to keep up: dropped
+        if std::mem::take(&mut dirty) {
+            match look(&state, &session.user) {
+                Verdict::NotMember => {
+                    return close(socket, CLOSE_NOT_MEMBER, "no longer a member").await;
                 }
+                Verdict::Devices(devices) if last.as_ref() != Some(&devices) => {
+                    let fresh: HashSet<String> = devices.iter().map(|d| d.id.clone()).collect();
+                    let newly: Vec<String> = fresh.difference(&seen).cloned().collect();
+                    let text = json!({ "type": "devices", "devices": devices }).to_string();
+                    if !send(&mut socket, text).await {
+                        return; // gone, or too slow to keep up: dropped
+                    }
+                    last = Some(devices);
+                    seen = fresh;
+                    // Devices that came into view arrive with their values.
+                    if !newly.is_empty()
+                        && !send(&mut socket, values_message(&state, newly.iter(), 0)).await
+                    {
+                        return;
+                    }
+                }
+                Verdict::Devices(_) => {}
             }
-            Verdict::Devices(_) => {}
         }
         tokio::select! {
             _ = state.shutdown.cancelled() => {
                 return close(socket, 1001, "the hub is shutting down").await;
             }
-            changed = changes.changed() => if changed.is_err() { return },
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                dirty = true;
+            }
             revoked = revocations.changed() => {
                 if revoked.is_err() || !state.accounts.sessions().is_live(&session.id, unix_now()) {
                     return close(socket, CLOSE_REVOKED, "the session was revoked").await;
                 }
             }
+            update = updates.recv() => match update {
+                Ok(update) if seen.contains(update.device()) => {
+                    let text = serde_json::to_string(&update).unwrap_or_default();
+                    if !send(&mut socket, text).await {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                // Fell behind the hub's bounded buffer: the current values
+                // of everything in view replace what was skipped.
+                Err(RecvError::Lagged(skipped)) => {
+                    if !send(&mut socket, values_message(&state, seen.iter(), skipped)).await {
+                        return;
+                    }
+                }
+                Err(RecvError::Closed) => return,
+            },
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                 Some(Ok(_)) => {} // pings are answered by the library; the rest is ignored
             },
         }
     }
+}
+
+/// `{"type":"values","skipped":N,"devices":{id:{online,values,…}}}`.
+fn values_message<'a>(
+    state: &AppState,
+    devices: impl Iterator<Item = &'a String>,
+    skipped: u64,
+) -> String {
+    let all: serde_json::Map<String, serde_json::Value> = devices
+        .map(|id| (id.clone(), telemetry(&state.devices, id)))
+        .collect();
+    json!({ "type": "values", "skipped": skipped, "devices": all }).to_string()
+}
+
+/// Sends `text` unless the client takes longer than [`SEND_TIMEOUT`].
+async fn send(socket: &mut WebSocket, text: String) -> bool {
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::text(text))).await,
+        Ok(Ok(()))
+    )
 }
 
 async fn close(mut socket: WebSocket, code: u16, reason: &'static str) {

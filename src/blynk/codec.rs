@@ -243,3 +243,36 @@ pub fn check_stream(data: &[u8]) {
         }
     }
 }
+
+/// The codec sessions use: a bad frame is an item, not the end of the
+/// stream, and its first byte is skipped so the next decode starts past
+/// it. A TCP session then closes the connection (the protocol's way); a
+/// serial line, which has no other connection to fall back to, skips
+/// ahead until frames make sense again.
+#[derive(Debug, Clone, Default)]
+pub struct LinkCodec {
+    pub max_body: usize,
+}
+
+impl Decoder for LinkCodec {
+    type Item = Result<Frame, FrameError>;
+    type Error = std::io::Error;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, std::io::Error> {
+        match decode(src, self.max_body) {
+            Ok(frame) => Ok(frame.map(Ok)),
+            Err(e) => {
+                src.advance(1);
+                Ok(Some(Err(e)))
+            }
+        }
+    }
+}
+
+impl Encoder<Frame> for LinkCodec {
+    type Error = std::io::Error;
+
+    fn encode(&mut self, frame: Frame, dst: &mut BytesMut) -> Result<(), std::io::Error> {
+        encode(&frame, dst)
+    }
+}

@@ -43,6 +43,8 @@ const MIGRATIONS: &[&str] = &[
         created    INTEGER NOT NULL,
         expires    INTEGER NOT NULL
     ) STRICT;",
+    // 4: device telemetry: live values, history, rollups, events.
+    crate::devices::history::MIGRATION,
 ];
 
 /// The version this binary brings a database to.

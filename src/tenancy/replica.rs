@@ -269,6 +269,8 @@ impl Replica {
             .credentials
             .change(|doc| credentials::put_device_token(doc, device, &hash))
             .await??;
+        // Sessions on the old token watch this and end.
+        self.changed.send_modify(|v| *v += 1);
         Ok(token)
     }
 

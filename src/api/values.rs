@@ -1,0 +1,215 @@
+//! Device telemetry over HTTP: live values and online state, history with
+//! aggregation, events, and commands (writing a datastream value). Reading
+//! needs sight of the device (404 otherwise); a command needs control (403
+//! naming the permission), a value the datastream takes (400) and a device
+//! that is there to hear it (409 `device_offline`), unless the datastream
+//! keeps it for the device's next connection (202 `queued`).
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::account::JsonBody;
+use super::auth::{Authed, Reply, caller, now_ms};
+use super::endpoints::Endpoint;
+use super::error::ApiError;
+use crate::devices::{Aggregation, CommandOutcome, DeviceError, Devices, Pin};
+use crate::tenancy::{Access, OpError};
+
+/// Most history points one query returns.
+const MAX_POINTS: i64 = 10_000;
+
+pub fn endpoints() -> Vec<Endpoint> {
+    use Endpoint as E;
+    vec![
+        E::new(
+            "GET",
+            "/devices/{id}/values",
+            "A device's live values, online state, properties and information",
+            get(values),
+        ),
+        E::new(
+            "PUT",
+            "/devices/{id}/values/{pin}",
+            "Write a datastream value (a command to the device)",
+            put(command),
+        ),
+        E::new(
+            "GET",
+            "/devices/{id}/history",
+            "History of one pin: raw, or minute/hour count, average, min, max",
+            get(history),
+        ),
+        E::new(
+            "GET",
+            "/devices/{id}/events",
+            "A device's events, newest first",
+            get(events),
+        ),
+    ]
+}
+
+/// 404 unless the caller may see `device`.
+fn visible(s: &AppState, authed: &Authed, device: &str) -> Result<(), ApiError> {
+    let seen = s.replica.with_state(|state| {
+        let Some(found) = state.devices().get(device).filter(|d| !d.deleted) else {
+            return false;
+        };
+        authed.console
+            || Access::new(state, now_ms())
+                .device_level(&authed.session.user, found)
+                .is_some()
+    })?;
+    if seen {
+        Ok(())
+    } else {
+        Err(OpError::NotFound(format!("device {device}")).into())
+    }
+}
+
+/// What the API and the stream say about one device's telemetry.
+pub fn telemetry(devices: &Devices, device: &str) -> Value {
+    json!({
+        "online": devices.online(device),
+        "values": devices.values(device),
+        "properties": devices.properties(device),
+        "info": devices.info(device),
+    })
+}
+
+async fn values(State(s): State<AppState>, authed: Authed, Path(id): Path<String>) -> Reply {
+    visible(&s, &authed, &id)?;
+    Ok(Json(telemetry(&s.devices, &id)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Write {
+    /// One value (text or number), or several (`vw pin a b c`).
+    value: Value,
+}
+
+fn pin(text: &str) -> Result<Pin, ApiError> {
+    Pin::parse(text)
+        .ok_or_else(|| ApiError::invalid(format!("{text:?} is not a pin such as V1, D13 or A0")))
+}
+
+async fn command(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path((id, pin_name)): Path<(String, String)>,
+    JsonBody(req): JsonBody<Write>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let pin = pin(&pin_name)?;
+    let as_text = |v: &Value| match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(u8::from(*b).to_string()),
+        _ => Err(ApiError::invalid("a value is text, a number or a boolean")),
+    };
+    let values = match &req.value {
+        Value::Array(items) => items.iter().map(as_text).collect::<Result<Vec<_>, _>>()?,
+        one => vec![as_text(one)?],
+    };
+    let outcome = s
+        .devices
+        .command(&caller(&authed), &id, pin, values)
+        .await?;
+    let status = match outcome {
+        CommandOutcome::Queued => StatusCode::ACCEPTED,
+        CommandOutcome::Sent | CommandOutcome::Pending => StatusCode::OK,
+    };
+    Ok((status, Json(json!({ "outcome": outcome }))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoryQuery {
+    pin: String,
+    /// Unix milliseconds; default: a day before `to`.
+    from: Option<i64>,
+    /// Unix milliseconds, exclusive; default: now.
+    to: Option<i64>,
+    #[serde(default)]
+    aggregation: String,
+    limit: Option<i64>,
+}
+
+async fn history(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+    query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
+) -> Reply {
+    visible(&s, &authed, &id)?;
+    let Query(q) = query.map_err(|e| {
+        ApiError::invalid(format!(
+            "history takes pin, from, to, aggregation, limit: {e}"
+        ))
+    })?;
+    let pin = pin(&q.pin)?;
+    let aggregation = Aggregation::parse(&q.aggregation)
+        .ok_or_else(|| ApiError::invalid("aggregation is raw, minute or hour"))?;
+    let to = q.to.unwrap_or_else(|| now_ms() + 1);
+    let from = q.from.unwrap_or(to - 86_400_000);
+    let limit = q.limit.unwrap_or(1000).clamp(1, MAX_POINTS);
+    let points = s
+        .devices
+        .history(&id, pin, from, to, aggregation, limit)
+        .await
+        .map_err(DeviceError::from)?;
+    Ok(Json(
+        json!({ "pin": pin.to_string(), "from": from, "to": to, "points": points }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsQuery {
+    limit: Option<i64>,
+}
+
+async fn events(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+    Query(q): Query<EventsQuery>,
+) -> Reply {
+    visible(&s, &authed, &id)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, MAX_POINTS);
+    let events = s
+        .devices
+        .events(&id, limit)
+        .await
+        .map_err(DeviceError::from)?;
+    Ok(Json(json!(events)))
+}
+
+impl From<DeviceError> for ApiError {
+    fn from(e: DeviceError) -> Self {
+        let message = e.to_string();
+        match e {
+            DeviceError::NotFound(what) => OpError::NotFound(what).into(),
+            DeviceError::Denied { permission, .. } => ApiError {
+                permission: permission.map(|p| p.name()),
+                ..ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+            },
+            DeviceError::Invalid(_) => ApiError::invalid(message),
+            DeviceError::Refused(_) => ApiError::new(StatusCode::CONFLICT, "refused", message),
+            DeviceError::Offline(_) => {
+                ApiError::new(StatusCode::CONFLICT, "device_offline", message)
+            }
+            DeviceError::Busy(_) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "device_busy", message)
+            }
+            DeviceError::Store(_) | DeviceError::Replica(_) => {
+                tracing::error!("api: {message}");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+            }
+        }
+    }
+}

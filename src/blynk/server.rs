@@ -1,0 +1,90 @@
+//! The Blynk TCP listeners, plain and TLS (the hub's own certificate, or
+//! the one configured for the API): accept, then one task per connection
+//! running [`session::run`]. A connection that cannot log in, sends a bad
+//! frame or goes silent is closed; nothing it does reaches any other.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::task::TaskTracker;
+
+use super::session::{self, Context, End};
+
+/// Connections served at once; more are closed at accept.
+pub const MAX_CONNECTIONS: usize = 8192;
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Accepts until shutdown; connections are tracked by `tracker`.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    ctx: Arc<Context>,
+    tracker: TaskTracker,
+) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let transport = if tls.is_some() { "tls" } else { "tcp" };
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = ctx.shutdown.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, do not spin.
+                    tracing::warn!("blynk: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!("blynk: {peer}: over {MAX_CONNECTIONS} connections; closed");
+            continue;
+        };
+        let ctx = ctx.clone();
+        let tls = tls.clone();
+        tracker.spawn(async move {
+            let _slot = slot;
+            connection(stream, peer, tls, &ctx, transport).await;
+        });
+    }
+}
+
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    ctx: &Context,
+    transport: &'static str,
+) {
+    let _ = stream.set_nodelay(true);
+    let peer = peer.to_string();
+    match tls {
+        None => run(session::link(stream, ctx.max_body), ctx, &peer, transport).await,
+        Some(acceptor) => {
+            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => {
+                    run(session::link(stream, ctx.max_body), ctx, &peer, transport).await
+                }
+                Ok(Err(e)) => tracing::warn!("blynk: {peer}: TLS handshake failed: {e}"),
+                Err(_) => tracing::warn!("blynk: {peer}: TLS handshake timed out"),
+            }
+        }
+    }
+}
+
+async fn run<S>(mut link: session::Link<S>, ctx: &Context, peer: &str, transport: &'static str)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut first = None;
+    // A second login on one connection starts a new session on it.
+    while let End::Relogin(frame) =
+        session::run(&mut link, first.take(), ctx, peer, transport).await
+    {
+        first = Some(frame);
+    }
+}

@@ -1,0 +1,451 @@
+//! One Blynk device session over any byte stream (TCP, TLS, a serial line):
+//! login, then frames both ways until the device goes silent for 1.5x its
+//! heartbeat, another connection logs in as it, its token is replaced, or
+//! the hub stops.
+//!
+//! Real clients shape the details (protocols.md §1): the reply to the
+//! INTERNAL info message is the very next frame; every frame goes out in
+//! its own write, and to `blynklib` (which logs in with legacy LOGIN and
+//! reads one frame per `recv`) frames are also paced apart; the hub never
+//! sends PING, PROPERTY or REDIRECT. A bad frame gets the protocol's status
+//! and one log line; the device's other traffic carries on.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Instant;
+use tokio_util::codec::Framed;
+use tokio_util::sync::CancellationToken;
+
+use super::codec::{Frame, FrameError, LinkCodec, command, status, tokens};
+use super::hardware::Hardware;
+use super::requests::{self, Reply};
+use crate::devices::{Attachment, Devices, Downlink, Pin};
+
+/// A device that does not log in within this long is dropped (TCP).
+pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// The heartbeat assumed until the device announces its own (Blynk's).
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(45);
+/// Gap kept between frames to clients that read one frame per `recv`.
+const LEGACY_PACE: Duration = Duration::from_millis(30);
+/// Messages a device may send in a burst, and per second after it.
+const BURST: f64 = 200.0;
+const PER_SECOND: f64 = 100.0;
+
+/// What every session needs from the hub.
+pub struct Context {
+    pub devices: Arc<Devices>,
+    pub shutdown: CancellationToken,
+    pub max_body: usize,
+}
+
+pub type Link<S> = Framed<S, LinkCodec>;
+
+/// A new link on `io` with the hub's frame size limit.
+pub fn link<S: AsyncRead + AsyncWrite>(io: S, max_body: usize) -> Link<S> {
+    Framed::new(io, LinkCodec { max_body })
+}
+
+/// Why a session ended; a serial line goes on to the next session unless
+/// the stream itself is gone.
+#[derive(Debug)]
+pub enum End {
+    /// The stream closed or failed: nothing more can be read.
+    Closed,
+    /// A frame that breaks the framing (the stream must be resynchronised).
+    Garbage,
+    /// The session is over but the stream is fine.
+    Over,
+    /// A login arrived mid-session: start again with it.
+    Relogin(Frame),
+}
+
+/// Runs one session on `link`; `first` is a login frame already read.
+pub async fn run<S>(
+    link: &mut Link<S>,
+    first: Option<Frame>,
+    ctx: &Context,
+    peer: &str,
+    transport: &'static str,
+) -> End
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let login = match first {
+        Some(frame) => frame,
+        None => match await_login(link, ctx, peer, transport).await {
+            Ok(frame) => frame,
+            Err(end) => return end,
+        },
+    };
+    let Frame::Message {
+        command: kind,
+        id,
+        body,
+    } = login
+    else {
+        return End::Over;
+    };
+    let token = tokens(&body)
+        .ok()
+        .and_then(|t| t.first().map(|s| s.trim().to_owned()))
+        .unwrap_or_default();
+    let Some(device) = requests::device_for_token(&ctx.devices, &token) else {
+        tracing::warn!("blynk: {peer} ({transport}): invalid token; refused with status 9");
+        let _ = link
+            .send(Frame::Response {
+                id,
+                status: status::INVALID_TOKEN,
+            })
+            .await;
+        return End::Over;
+    };
+    if link
+        .send(Frame::Response {
+            id,
+            status: status::OK,
+        })
+        .await
+        .is_err()
+    {
+        return End::Closed;
+    }
+    let attachment = ctx.devices.attach(&device, transport, DEFAULT_HEARTBEAT);
+    tracing::info!("blynk: device {device} online from {peer} ({transport})");
+    let mut session = Session {
+        link,
+        ctx,
+        peer,
+        device: device.clone(),
+        token,
+        legacy: kind == command::LOGIN,
+        next_id: 0,
+        last_send: None,
+        heartbeat: DEFAULT_HEARTBEAT,
+        synced: false,
+        bridges: Default::default(),
+        bucket: BURST,
+        refilled: Instant::now(),
+        throttled: false,
+        serial: transport == "serial",
+        skipping: false,
+    };
+    let end = session.serve(attachment).await;
+    tracing::info!("blynk: device {device} offline ({})", end.1);
+    end.0
+}
+
+async fn await_login<S>(
+    link: &mut Link<S>,
+    ctx: &Context,
+    peer: &str,
+    transport: &'static str,
+) -> Result<Frame, End>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    // A serial line waits as long as it takes; a TCP peer must log in soon.
+    let deadline = (transport != "serial").then(|| Instant::now() + LOGIN_TIMEOUT);
+    loop {
+        let next = async {
+            match deadline {
+                Some(at) => tokio::time::timeout_at(at, link.next()).await.ok(),
+                None => Some(link.next().await),
+            }
+        };
+        let frame = tokio::select! {
+            _ = ctx.shutdown.cancelled() => return Err(End::Closed),
+            frame = next => frame,
+        };
+        match frame {
+            None => {
+                tracing::warn!("blynk: {peer}: no login within {LOGIN_TIMEOUT:?}; dropped");
+                return Err(End::Closed);
+            }
+            Some(None | Some(Err(_))) => return Err(End::Closed),
+            Some(Some(Ok(Err(e)))) => {
+                if transport == "serial" {
+                    tracing::debug!("blynk: {peer}: {e}; skipping");
+                    continue;
+                }
+                return Err(bad_frame(peer, &e));
+            }
+            Some(Some(Ok(Ok(
+                frame @ Frame::Message {
+                    command: command::LOGIN | command::HW_LOGIN,
+                    ..
+                },
+            )))) => return Ok(frame),
+            Some(Some(Ok(Ok(Frame::Message { id, command, .. })))) => {
+                tracing::warn!("blynk: {peer}: command {command} before login; status 5");
+                if link
+                    .send(Frame::Response {
+                        id,
+                        status: status::NOT_AUTHENTICATED,
+                    })
+                    .await
+                    .is_err()
+                {
+                    return Err(End::Closed);
+                }
+            }
+            Some(Some(Ok(Ok(Frame::Response { .. })))) => {}
+        }
+    }
+}
+
+fn bad_frame(peer: &str, e: &FrameError) -> End {
+    tracing::warn!("blynk: {peer}: {e}; dropping the connection");
+    End::Garbage
+}
+
+struct Session<'a, S> {
+    link: &'a mut Link<S>,
+    ctx: &'a Context,
+    peer: &'a str,
+    device: String,
+    token: String,
+    legacy: bool,
+    next_id: u16,
+    last_send: Option<Instant>,
+    heartbeat: Duration,
+    /// Whether the sync-on-connect values have been sent.
+    synced: bool,
+    /// BRIDGE pins this device initialised: pin → target device.
+    bridges: std::collections::HashMap<String, String>,
+    bucket: f64,
+    refilled: Instant,
+    throttled: bool,
+    serial: bool,
+    /// Skipping a serial line's noise (logged once per burst).
+    skipping: bool,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
+    async fn serve(&mut self, mut attachment: Attachment) -> (End, String) {
+        let mut tenancy = self.ctx.devices.replica().subscribe();
+        loop {
+            let silence = self.heartbeat.mul_f32(1.5);
+            let event = tokio::select! {
+                _ = self.ctx.shutdown.cancelled() => return (End::Closed, "the hub is stopping".into()),
+                _ = attachment.kicked.cancelled() => return (End::Over, "replaced by a newer connection".into()),
+                changed = tenancy.changed() => {
+                    if changed.is_err() || requests::device_for_token(&self.ctx.devices, &self.token).as_deref() != Some(&self.device) {
+                        return (End::Over, "its token was replaced or the device deleted".into());
+                    }
+                    continue;
+                }
+                Some(down) = attachment.downlink.recv() => Event::Downlink(down),
+                frame = tokio::time::timeout(silence, self.link.next()) => match frame {
+                    Err(_) => return (End::Over, format!("silent for {}s, 1.5x its heartbeat", silence.as_secs())),
+                    Ok(None) => return (End::Closed, "disconnected".into()),
+                    Ok(Some(Err(e))) => return (End::Closed, format!("{e}")),
+                    Ok(Some(Ok(Err(e)))) if self.serial => {
+                        if !std::mem::replace(&mut self.skipping, true) {
+                            tracing::warn!("blynk: device {} on {}: {e}; skipping bytes until frames make sense", self.device, self.peer);
+                        }
+                        continue;
+                    }
+                    Ok(Some(Ok(Err(e)))) => return (bad_frame(self.peer, &e), format!("{e}")),
+                    Ok(Some(Ok(Ok(frame)))) => {
+                        self.skipping = false;
+                        Event::Frame(frame)
+                    }
+                },
+            };
+            let result = match event {
+                Event::Downlink(Downlink::Write { pin, values }) => {
+                    self.write_pin(pin, &values).await
+                }
+                Event::Frame(frame) => match self.handle(frame, &attachment).await {
+                    Ok(Some(end)) => return (end, "logged in again".into()),
+                    Ok(None) => Ok(()),
+                    Err(e) => Err(e),
+                },
+            };
+            if result.is_err() {
+                return (End::Closed, "the connection failed".into());
+            }
+        }
+    }
+
+    /// Handles one frame from the device; `Some` ends the session.
+    async fn handle(
+        &mut self,
+        frame: Frame,
+        attachment: &Attachment,
+    ) -> std::io::Result<Option<End>> {
+        let Frame::Message {
+            command: kind,
+            id,
+            body,
+        } = frame
+        else {
+            return Ok(None); // devices answer our writes; nothing to do
+        };
+        if kind == command::LOGIN || kind == command::HW_LOGIN {
+            return Ok(Some(End::Relogin(Frame::Message {
+                command: kind,
+                id,
+                body,
+            })));
+        }
+        if !self.take_token() {
+            if !self.throttled {
+                tracing::warn!(
+                    "blynk: device {}: over {PER_SECOND} messages/s; answering status 1",
+                    self.device
+                );
+                self.throttled = true;
+            }
+            return self.respond(id, status::QUOTA_LIMIT).await.map(|()| None);
+        }
+        let reply = match kind {
+            command::PING => Reply::Status(status::OK),
+            command::INTERNAL => {
+                let reply = requests::internal(
+                    &self.ctx.devices,
+                    &self.device,
+                    attachment.id,
+                    &body,
+                    &mut self.heartbeat,
+                );
+                self.respond_with(id, reply).await?;
+                self.sync_on_connect().await?;
+                return Ok(None);
+            }
+            command::HARDWARE => match Hardware::parse(&body) {
+                Ok(hw) => requests::hardware(&self.ctx.devices, &self.device, hw).await,
+                Err(e) => Reply::Refused(status::ILLEGAL_COMMAND_BODY, e.to_string()),
+            },
+            command::HARDWARE_SYNC => {
+                let pins = requests::sync_pins(&body);
+                for (pin, value) in self.ctx.devices.replay(&self.device, &pins) {
+                    self.write_pin(pin, &[value]).await?;
+                }
+                Reply::None
+            }
+            command::PROPERTY => requests::property(&self.ctx.devices, &self.device, &body),
+            command::BRIDGE => {
+                requests::bridge(&self.ctx.devices, &self.device, &mut self.bridges, &body).await
+            }
+            command::EVENT_LOG => requests::event_log(&self.ctx.devices, &self.device, &body).await,
+            command::EVENT_CLEAR => {
+                requests::event_clear(&self.ctx.devices, &self.device, &body).await
+            }
+            command::GROUP => Reply::None,
+            command::DEBUG_PRINT => {
+                tracing::debug!(
+                    "blynk: device {} says: {}",
+                    self.device,
+                    String::from_utf8_lossy(&body)
+                );
+                Reply::None
+            }
+            other => Reply::Refused(
+                status::ILLEGAL_COMMAND,
+                format!("command {other} is not one a device sends"),
+            ),
+        };
+        self.respond_with(id, reply).await?;
+        if !self.synced {
+            self.sync_on_connect().await?;
+        }
+        Ok(None)
+    }
+
+    async fn respond_with(&mut self, id: u16, reply: Reply) -> std::io::Result<()> {
+        match reply {
+            Reply::None => Ok(()),
+            Reply::Status(code) => self.respond(id, code).await,
+            Reply::Refused(code, why) => {
+                tracing::warn!("blynk: device {}: {why}; status {code}", self.device);
+                self.respond(id, code).await
+            }
+            Reply::Frames(frames) => {
+                for (kind, body) in frames {
+                    let frame = Frame::Message {
+                        command: kind,
+                        id,
+                        body,
+                    };
+                    self.send(frame).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn sync_on_connect(&mut self) -> std::io::Result<()> {
+        if std::mem::replace(&mut self.synced, true) {
+            return Ok(());
+        }
+        for (pin, value) in self.ctx.devices.on_connect(&self.device) {
+            self.write_pin(pin, &[value]).await?;
+        }
+        Ok(())
+    }
+
+    fn take_token(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.refilled).as_secs_f64() * PER_SECOND;
+        self.refilled = now;
+        self.bucket = (self.bucket + refill).min(BURST);
+        if self.bucket >= 1.0 {
+            self.bucket -= 1.0;
+            self.throttled = false;
+            true
+        } else {
+            false
+        }
+    }
+
+    async fn write_pin(&mut self, pin: Pin, values: &[String]) -> std::io::Result<()> {
+        let (op, number) = match pin {
+            Pin::Virtual(n) => ("vw", n),
+            Pin::Digital(n) => ("dw", n),
+            Pin::Analog(n) => ("aw", n),
+        };
+        let number = number.to_string();
+        let mut parts: Vec<&str> = vec![op, &number];
+        parts.extend(values.iter().flat_map(|v| v.split('\0')));
+        let id = self.new_id();
+        self.send(Frame::message(command::HARDWARE, id, &parts))
+            .await
+    }
+
+    fn new_id(&mut self) -> u16 {
+        self.next_id = self.next_id.checked_add(1).unwrap_or(1);
+        self.next_id
+    }
+
+    async fn respond(&mut self, id: u16, status: u16) -> std::io::Result<()> {
+        self.send(Frame::Response { id, status }).await
+    }
+
+    /// Sends one frame in its own write, paced for legacy clients.
+    async fn send(&mut self, frame: Frame) -> std::io::Result<()> {
+        if self.legacy
+            && let Some(last) = self.last_send
+        {
+            tokio::time::sleep_until(last + LEGACY_PACE).await;
+        }
+        let sent = tokio::time::timeout(Duration::from_secs(10), self.link.send(frame)).await;
+        self.last_send = Some(Instant::now());
+        match sent {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the device stopped reading",
+            )),
+        }
+    }
+}
+
+enum Event {
+    Downlink(Downlink),
+    Frame(Frame),
+}

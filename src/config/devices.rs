@@ -1,0 +1,132 @@
+//! The `[blynk]` and `[devices]` sections: device listeners, serial ports
+//! and how long telemetry is kept.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Deserializer};
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BlynkConfig {
+    /// Plain TCP listener; `"off"` disables it.
+    #[serde(deserialize_with = "address_or_off")]
+    pub listen: Option<SocketAddr>,
+    /// TLS listener with the API's certificate; `"off"` disables it.
+    #[serde(deserialize_with = "address_or_off")]
+    pub tls_listen: Option<SocketAddr>,
+    /// Longest frame body accepted from a device, in bytes.
+    pub max_body: usize,
+    pub serial: Vec<SerialConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SerialConfig {
+    /// A port, or a pattern whose last part has `*` or `?`.
+    pub path: PathBuf,
+    #[serde(default = "default_baud")]
+    pub baud: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DevicesConfig {
+    /// Raw history of datastreams that do not set `retention_days`.
+    pub retention_days: u32,
+    /// Minute averages/min/max.
+    pub minute_rollup_days: u32,
+    /// Hour averages/min/max.
+    pub hour_rollup_days: u32,
+}
+
+fn default_baud() -> u32 {
+    115_200
+}
+
+pub const BAUD_RATES: [u32; 11] = [
+    1200, 2400, 4800, 9600, 19200, 38400, 57600, 115_200, 230_400, 460_800, 921_600,
+];
+
+fn address_or_off<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let text = String::deserialize(d)?;
+    if text == "off" {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "{text:?} is not an address such as \"[::]:8080\" or \"0.0.0.0:8080\", nor \"off\""
+        ))
+    })
+}
+
+impl Default for BlynkConfig {
+    fn default() -> Self {
+        Self {
+            listen: Some(SocketAddr::from(([0u16; 8], 8080))),
+            tls_listen: Some(SocketAddr::from(([0u16; 8], 8441))),
+            max_body: crate::blynk::codec::DEFAULT_MAX_BODY,
+            serial: Vec::new(),
+        }
+    }
+}
+
+impl Default for DevicesConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: 30,
+            minute_rollup_days: 90,
+            hour_rollup_days: 3650,
+        }
+    }
+}
+
+impl BlynkConfig {
+    pub(super) fn validate(&self) -> Result<(), (&'static str, String)> {
+        if let (Some(a), Some(b)) = (self.listen, self.tls_listen)
+            && a == b
+            && a.port() != 0
+        {
+            return Err((
+                "blynk.tls_listen",
+                format!("{b} is also blynk.listen; use another port"),
+            ));
+        }
+        if !(32..=65_535).contains(&self.max_body) {
+            return Err((
+                "blynk.max_body",
+                "must be between 32 and 65535 bytes".into(),
+            ));
+        }
+        for port in &self.serial {
+            if !port.path.is_absolute() {
+                return Err((
+                    "blynk.serial.path",
+                    format!("{} is not an absolute path", port.path.display()),
+                ));
+            }
+            if !BAUD_RATES.contains(&port.baud) {
+                return Err((
+                    "blynk.serial.baud",
+                    format!("{} is not one of {BAUD_RATES:?}", port.baud),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl DevicesConfig {
+    pub(super) fn validate(&self) -> Result<(), (&'static str, String)> {
+        for (key, days) in [
+            ("devices.retention_days", self.retention_days),
+            ("devices.minute_rollup_days", self.minute_rollup_days),
+            ("devices.hour_rollup_days", self.hour_rollup_days),
+        ] {
+            if !(1..=36_500).contains(&days) {
+                return Err((key, "must be between 1 and 36500 days".into()));
+            }
+        }
+        Ok(())
+    }
+}

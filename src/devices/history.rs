@@ -1,0 +1,462 @@
+//! Telemetry in SQLite (DESIGN §4): live values that survive a restart, raw
+//! history, minute and hour rollups kept longer, and device events.
+//!
+//! Writes go through one [`Writer`] task that folds whatever is queued into
+//! one store transaction, so a thousand devices cost a few commits a second,
+//! not a thousand. The queue is bounded: a writer that falls behind slows
+//! the devices down (back-pressure), it never drops a value. A write that
+//! needs to be durable before it is acknowledged (an MQTT PUBACK, an API
+//! 2xx) carries a reply and makes its batch commit with `synchronous=FULL`.
+//!
+//! Retention is measured from the newest row of each pin as well as from
+//! the clock (the earlier of the two), and a purge is skipped when the wall
+//! clock moved differently from the monotonic one since the last purge: a
+//! hub that boots with a clock years off never deletes fresh rows.
+
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, params};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::store::{Durability, Store, StoreError};
+
+use super::value::numeric;
+
+/// Rollup widths, in milliseconds.
+pub const MINUTE: i64 = 60_000;
+pub const HOUR: i64 = 3_600_000;
+const DAY: i64 = 86_400_000;
+/// Most queued writes folded into one transaction.
+const BATCH: usize = 4096;
+
+/// Migration 4: see the module comment.
+pub const MIGRATION: &str = "
+    CREATE TABLE live_values (
+        device TEXT NOT NULL,
+        pin    TEXT NOT NULL,
+        value  TEXT NOT NULL,
+        at     INTEGER NOT NULL,
+        PRIMARY KEY (device, pin)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE history (
+        device TEXT NOT NULL,
+        pin    TEXT NOT NULL,
+        at     INTEGER NOT NULL,
+        value  TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX history_by_pin ON history (device, pin, at);
+    CREATE TABLE history_rollup (
+        device TEXT NOT NULL,
+        pin    TEXT NOT NULL,
+        width  INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
+        count  INTEGER NOT NULL,
+        sum    REAL NOT NULL,
+        min    REAL NOT NULL,
+        max    REAL NOT NULL,
+        PRIMARY KEY (device, pin, width, bucket)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE device_events (
+        id          INTEGER PRIMARY KEY,
+        device      TEXT NOT NULL,
+        code        TEXT NOT NULL,
+        description TEXT,
+        at          INTEGER NOT NULL,
+        cleared     INTEGER
+    ) STRICT;
+    CREATE INDEX events_by_device ON device_events (device, at);
+";
+
+/// One thing to write.
+#[derive(Debug, Clone)]
+pub enum Record {
+    /// A pin's new value: always the live value; a history row (and rollups
+    /// when numeric) when the datastream keeps history.
+    Value {
+        device: String,
+        pin: String,
+        value: String,
+        at: i64,
+        history: bool,
+    },
+    Event {
+        device: String,
+        code: String,
+        description: Option<String>,
+        at: i64,
+    },
+    /// Resolves the device's open events with `code` (all when `None`).
+    ClearEvents {
+        device: String,
+        code: Option<String>,
+        at: i64,
+    },
+    /// Writes nothing: its reply says everything queued before it is written.
+    Barrier,
+}
+
+type Ack = oneshot::Sender<Result<(), StoreError>>;
+
+/// The handle to the writer task; cheap to clone.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<(Record, Option<Ack>)>,
+}
+
+impl Writer {
+    /// Starts the writer task on `store`; it ends when every handle is gone,
+    /// after writing what was queued.
+    pub fn spawn(store: Store, queue: usize) -> (Writer, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(queue.max(1));
+        let task = tokio::spawn(run(store, rx));
+        (Writer { tx }, task)
+    }
+
+    /// Queues `record`; waits only for room in the queue.
+    ///
+    /// # Errors
+    /// [`StoreError::Stopped`] when the writer has stopped.
+    pub async fn write(&self, record: Record) -> Result<(), StoreError> {
+        self.tx
+            .send((record, None))
+            .await
+            .map_err(|_| StoreError::Stopped)
+    }
+
+    /// Waits until everything queued before is committed.
+    ///
+    /// # Errors
+    /// [`StoreError::Stopped`] when the writer has stopped.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.write_durable(Record::Barrier).await
+    }
+
+    /// Queues `record` and waits until it is committed durably.
+    ///
+    /// # Errors
+    /// The commit's error, or [`StoreError::Stopped`].
+    pub async fn write_durable(&self, record: Record) -> Result<(), StoreError> {
+        let (ack, done) = oneshot::channel();
+        self.tx
+            .send((record, Some(ack)))
+            .await
+            .map_err(|_| StoreError::Stopped)?;
+        done.await.map_err(|_| StoreError::Stopped)?
+    }
+}
+
+async fn run(store: Store, mut rx: mpsc::Receiver<(Record, Option<Ack>)>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while rx.recv_many(&mut batch, BATCH).await > 0 {
+        let (records, acks): (Vec<Record>, Vec<Option<Ack>>) =
+            std::mem::take(&mut batch).into_iter().unzip();
+        let durable = records
+            .iter()
+            .zip(&acks)
+            .any(|(r, a)| a.is_some() && !matches!(r, Record::Barrier));
+        let durability = if !durable {
+            Durability::Relaxed
+        } else {
+            Durability::Acknowledged
+        };
+        let count = records.len();
+        let result = store
+            .write(durability, move |conn| write_batch(conn, &records))
+            .await;
+        if let Err(e) = &result {
+            tracing::error!("history: {count} values not written: {e}");
+        }
+        for ack in acks.into_iter().flatten() {
+            let _ = ack.send(match &result {
+                Ok(()) => Ok(()),
+                Err(e) => Err(StoreError::Transaction(e.to_string())),
+            });
+        }
+    }
+}
+
+fn write_batch(conn: &Connection, records: &[Record]) -> rusqlite::Result<()> {
+    let mut live = conn.prepare_cached(
+        "INSERT INTO live_values (device, pin, value, at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (device, pin) DO UPDATE SET value = excluded.value, at = excluded.at
+         WHERE excluded.at >= live_values.at",
+    )?;
+    let mut raw = conn
+        .prepare_cached("INSERT INTO history (device, pin, at, value) VALUES (?1, ?2, ?3, ?4)")?;
+    let mut rollup = conn.prepare_cached(
+        "INSERT INTO history_rollup (device, pin, width, bucket, count, sum, min, max)
+         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?5)
+         ON CONFLICT (device, pin, width, bucket) DO UPDATE SET
+           count = count + 1, sum = sum + excluded.sum,
+           min = min(min, excluded.min), max = max(max, excluded.max)",
+    )?;
+    let mut event = conn.prepare_cached(
+        "INSERT INTO device_events (device, code, description, at) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for record in records {
+        match record {
+            Record::Value {
+                device,
+                pin,
+                value,
+                at,
+                history,
+            } => {
+                live.execute(params![device, pin, value, at])?;
+                if *history {
+                    raw.execute(params![device, pin, at, value])?;
+                    if let Some(n) = numeric(value) {
+                        for width in [MINUTE, HOUR] {
+                            rollup.execute(params![
+                                device,
+                                pin,
+                                width,
+                                at.div_euclid(width) * width,
+                                n
+                            ])?;
+                        }
+                    }
+                }
+            }
+            Record::Event {
+                device,
+                code,
+                description,
+                at,
+            } => {
+                event.execute(params![device, code, description, at])?;
+            }
+            Record::Barrier => {}
+            Record::ClearEvents { device, code, at } => {
+                conn.execute(
+                    "UPDATE device_events SET cleared = ?3
+                     WHERE device = ?1 AND cleared IS NULL AND (?2 IS NULL OR code = ?2)",
+                    params![device, code, at],
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every stored live value: `(device, pin, value, at)`.
+pub fn load_live(conn: &Connection) -> rusqlite::Result<Vec<(String, String, String, i64)>> {
+    let mut stmt = conn.prepare("SELECT device, pin, value, at FROM live_values")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    rows.collect()
+}
+
+/// How a history query folds rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aggregation {
+    Raw,
+    Minute,
+    Hour,
+}
+
+impl Aggregation {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "raw" | "" => Some(Aggregation::Raw),
+            "minute" | "1m" => Some(Aggregation::Minute),
+            "hour" | "1h" => Some(Aggregation::Hour),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Point {
+    Raw {
+        at: i64,
+        value: String,
+    },
+    Rollup {
+        at: i64,
+        count: i64,
+        avg: f64,
+        min: f64,
+        max: f64,
+    },
+}
+
+/// Points of one pin in `[from, to)`, oldest first, at most `limit`.
+pub fn query(
+    conn: &Connection,
+    device: &str,
+    pin: &str,
+    from: i64,
+    to: i64,
+    aggregation: Aggregation,
+    limit: i64,
+) -> rusqlite::Result<Vec<Point>> {
+    match aggregation {
+        Aggregation::Raw => {
+            let mut stmt = conn.prepare_cached(
+                "SELECT at, value FROM history
+                 WHERE device = ?1 AND pin = ?2 AND at >= ?3 AND at < ?4 ORDER BY at LIMIT ?5",
+            )?;
+            let rows = stmt.query_map(params![device, pin, from, to, limit], |r| {
+                Ok(Point::Raw {
+                    at: r.get(0)?,
+                    value: r.get(1)?,
+                })
+            })?;
+            rows.collect()
+        }
+        Aggregation::Minute | Aggregation::Hour => {
+            let width = if aggregation == Aggregation::Minute {
+                MINUTE
+            } else {
+                HOUR
+            };
+            let mut stmt = conn.prepare_cached(
+                "SELECT bucket, count, sum, min, max FROM history_rollup
+                 WHERE device = ?1 AND pin = ?2 AND width = ?3 AND bucket >= ?4 AND bucket < ?5
+                 ORDER BY bucket LIMIT ?6",
+            )?;
+            let rows = stmt.query_map(
+                params![
+                    device,
+                    pin,
+                    width,
+                    from.div_euclid(width) * width,
+                    to,
+                    limit
+                ],
+                |r| {
+                    let count: i64 = r.get(1)?;
+                    let sum: f64 = r.get(2)?;
+                    Ok(Point::Rollup {
+                        at: r.get(0)?,
+                        count,
+                        avg: sum / count.max(1) as f64,
+                        min: r.get(3)?,
+                        max: r.get(4)?,
+                    })
+                },
+            )?;
+            rows.collect()
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub code: String,
+    pub description: Option<String>,
+    pub at: i64,
+    pub cleared: Option<i64>,
+}
+
+/// A device's newest events, newest first.
+pub fn events(conn: &Connection, device: &str, limit: i64) -> rusqlite::Result<Vec<StoredEvent>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, code, description, at, cleared FROM device_events
+         WHERE device = ?1 ORDER BY at DESC, id DESC LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![device, limit], |r| {
+        Ok(StoredEvent {
+            id: r.get(0)?,
+            code: r.get(1)?,
+            description: r.get(2)?,
+            at: r.get(3)?,
+            cleared: r.get(4)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// How long each kind of row is kept.
+#[derive(Debug, Clone)]
+pub struct Retention {
+    /// Raw rows of pins whose datastream says nothing.
+    pub raw_days: u32,
+    /// Raw rows per `(device, pin)` whose datastream sets its own.
+    pub per_pin: Vec<(String, String, u32)>,
+    pub minute_days: u32,
+    pub hour_days: u32,
+}
+
+/// What one purge removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    pub raw: usize,
+    pub rollups: usize,
+}
+
+/// Deletes what `retention` no longer keeps, measured back from the earlier
+/// of `now` and each pin's newest row.
+pub fn purge(conn: &Connection, retention: &Retention, now: i64) -> rusqlite::Result<Purged> {
+    let mut purged = Purged::default();
+    let per_pin: std::collections::HashMap<(&str, &str), u32> = retention
+        .per_pin
+        .iter()
+        .map(|(d, p, days)| ((d.as_str(), p.as_str()), *days))
+        .collect();
+    let newest: Vec<(String, String, i64)> = {
+        let mut stmt =
+            conn.prepare("SELECT device, pin, MAX(at) FROM history GROUP BY device, pin")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for (device, pin, newest) in newest {
+        let days = per_pin
+            .get(&(device.as_str(), pin.as_str()))
+            .copied()
+            .unwrap_or(retention.raw_days);
+        let cutoff = now.min(newest) - i64::from(days) * DAY;
+        purged.raw += conn.execute(
+            "DELETE FROM history WHERE device = ?1 AND pin = ?2 AND at < ?3",
+            params![device, pin, cutoff],
+        )?;
+    }
+    for (width, days) in [(MINUTE, retention.minute_days), (HOUR, retention.hour_days)] {
+        let newest: Option<i64> = conn.query_row(
+            "SELECT MAX(bucket) FROM history_rollup WHERE width = ?1",
+            [width],
+            |r| r.get(0),
+        )?;
+        if let Some(newest) = newest {
+            let cutoff = now.min(newest) - i64::from(days) * DAY;
+            purged.rollups += conn.execute(
+                "DELETE FROM history_rollup WHERE width = ?1 AND bucket < ?2",
+                params![width, cutoff],
+            )?;
+        }
+    }
+    Ok(purged)
+}
+
+/// Tells whether the wall clock can be trusted for a purge: it must have
+/// moved like the monotonic clock (within `slack`) since the last look.
+pub struct ClockCheck {
+    last: Option<(Instant, i64)>,
+    slack: Duration,
+}
+
+impl ClockCheck {
+    pub fn new(slack: Duration) -> Self {
+        ClockCheck { last: None, slack }
+    }
+
+    /// Records this look; false when the wall clock jumped since the last.
+    pub fn steady(&mut self, now_ms: i64) -> bool {
+        let here = Instant::now();
+        let steady = match self.last {
+            None => true,
+            Some((then, wall)) => {
+                let mono = here.duration_since(then).as_millis() as i64;
+                (now_ms - wall - mono).unsigned_abs() <= self.slack.as_millis() as u64
+            }
+        };
+        self.last = Some((here, now_ms));
+        steady
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,635 @@
+//! The devices core (DESIGN §4): what every transport hands device traffic
+//! to, and what the API asks about devices' values.
+//!
+//! [`Devices`] keeps each device's live values in memory (loaded from
+//! SQLite at start), writes every accepted value through the history
+//! [`Writer`], fans updates out to subscribers ([`Update`], a bounded
+//! broadcast: a subscriber that lags is told so and resyncs), and tracks
+//! which transport link each device is connected on, so a command reaches
+//! it. Values are checked against the device's template ([`value`]);
+//! commands against the caller's permissions ([`control`]).
+//!
+//! Transports (Blynk TCP/TLS/serial, later MQTT) own their connections;
+//! they [`Devices::attach`] after login and drop the [`Attachment`] when
+//! the device goes; only the newest link of a device is kept.
+
+pub mod control;
+pub mod history;
+mod live;
+pub mod value;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::store::{Store, StoreError};
+use crate::tenancy::{Caller, Replica};
+
+pub use control::{CommandOutcome, DeviceError};
+pub use history::{Aggregation, Point, Record, Retention, StoredEvent, Writer};
+pub use live::{LiveValue, Online};
+pub use value::Pin;
+
+/// How many updates a subscriber may fall behind before it must resync.
+const FANOUT: usize = 4096;
+/// How many commands may wait for one device's link.
+const DOWNLINK_QUEUE: usize = 64;
+
+/// What subscribers (the WebSocket stream) hear about devices.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Update {
+    Value {
+        device: String,
+        pin: String,
+        value: String,
+        at: i64,
+        /// A command not yet confirmed by the device.
+        pending: bool,
+    },
+    Online {
+        device: String,
+        online: bool,
+        transport: Option<&'static str>,
+        at: i64,
+    },
+    Event {
+        device: String,
+        code: String,
+        description: Option<String>,
+        at: i64,
+    },
+}
+
+impl Update {
+    pub fn device(&self) -> &str {
+        match self {
+            Update::Value { device, .. }
+            | Update::Online { device, .. }
+            | Update::Event { device, .. } => device,
+        }
+    }
+}
+
+/// Something for a connected device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Downlink {
+    /// Write `values` to `pin` (a command, or a bridge write).
+    Write { pin: Pin, values: Vec<String> },
+}
+
+/// A transport's hold on a device's link; detaches when dropped.
+pub struct Attachment {
+    pub device: String,
+    pub id: u64,
+    pub downlink: mpsc::Receiver<Downlink>,
+    /// Cancelled when another link of the device logs in.
+    pub kicked: CancellationToken,
+    devices: Arc<Devices>,
+}
+
+impl Drop for Attachment {
+    fn drop(&mut self) {
+        self.devices.detach(&self.device, self.id);
+    }
+}
+
+struct Link {
+    id: u64,
+    transport: &'static str,
+    since: i64,
+    heartbeat: Duration,
+    downlink: mpsc::Sender<Downlink>,
+    kick: CancellationToken,
+}
+
+pub struct Devices {
+    replica: Arc<Replica>,
+    store: Store,
+    writer: Writer,
+    live: RwLock<HashMap<String, live::DeviceLive>>,
+    links: Mutex<HashMap<String, Link>>,
+    updates: broadcast::Sender<Update>,
+    next_link: AtomicU64,
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Devices {
+    /// Loads the stored live values and starts the history writer (whose
+    /// task is returned for the hub to own).
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub async fn open(
+        replica: Arc<Replica>,
+        store: Store,
+    ) -> Result<(Arc<Devices>, tokio::task::JoinHandle<()>), StoreError> {
+        let rows = store.read(history::load_live).await?;
+        let mut live: HashMap<String, live::DeviceLive> = HashMap::new();
+        for (device, pin, value, at) in rows {
+            live.entry(device).or_default().values.insert(
+                pin,
+                LiveValue {
+                    value,
+                    at,
+                    pending: None,
+                },
+            );
+        }
+        let (writer, task) = Writer::spawn(store.clone(), 65_536);
+        let devices = Arc::new(Devices {
+            replica,
+            store,
+            writer,
+            live: RwLock::new(live),
+            links: Mutex::new(HashMap::new()),
+            updates: broadcast::channel(FANOUT).0,
+            next_link: AtomicU64::new(1),
+        });
+        Ok((devices, task))
+    }
+
+    pub fn replica(&self) -> &Arc<Replica> {
+        &self.replica
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Update> {
+        self.updates.subscribe()
+    }
+
+    fn publish(&self, update: Update) {
+        let _ = self.updates.send(update);
+    }
+
+    /// Registers `device`'s new link on `transport`; an older link of the
+    /// same device is told to go (one device, one connection).
+    pub fn attach(
+        self: &Arc<Self>,
+        device: &str,
+        transport: &'static str,
+        heartbeat: Duration,
+    ) -> Attachment {
+        let id = self.next_link.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(DOWNLINK_QUEUE);
+        let kick = CancellationToken::new();
+        let since = now_ms();
+        let old = self.links_lock().insert(
+            device.to_owned(),
+            Link {
+                id,
+                transport,
+                since,
+                heartbeat,
+                downlink: tx,
+                kick: kick.clone(),
+            },
+        );
+        if let Some(old) = old {
+            old.kick.cancel();
+        }
+        self.publish(Update::Online {
+            device: device.to_owned(),
+            online: true,
+            transport: Some(transport),
+            at: since,
+        });
+        Attachment {
+            device: device.to_owned(),
+            id,
+            downlink: rx,
+            kicked: kick,
+            devices: self.clone(),
+        }
+    }
+
+    /// The heartbeat the device announced (for the online state shown).
+    pub fn set_heartbeat(&self, device: &str, id: u64, heartbeat: Duration) {
+        if let Some(link) = self.links_lock().get_mut(device).filter(|l| l.id == id) {
+            link.heartbeat = heartbeat;
+        }
+    }
+
+    fn detach(&self, device: &str, id: u64) {
+        let mut links = self.links_lock();
+        if links.get(device).is_some_and(|l| l.id == id) {
+            links.remove(device);
+            drop(links);
+            self.publish(Update::Online {
+                device: device.to_owned(),
+                online: false,
+                transport: None,
+                at: now_ms(),
+            });
+        }
+    }
+
+    /// Tells `device`'s link to go (its token was replaced, it was deleted).
+    pub fn disconnect(&self, device: &str) {
+        if let Some(link) = self.links_lock().get(device) {
+            link.kick.cancel();
+        }
+    }
+
+    pub fn online(&self, device: &str) -> Option<Online> {
+        self.links_lock().get(device).map(|l| Online {
+            transport: l.transport,
+            since: l.since,
+            heartbeat_secs: l.heartbeat.as_secs(),
+        })
+    }
+
+    pub fn online_count(&self) -> usize {
+        self.links_lock().len()
+    }
+
+    fn links_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Link>> {
+        self.links.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn downlink(&self, device: &str) -> Option<mpsc::Sender<Downlink>> {
+        self.links_lock().get(device).map(|l| l.downlink.clone())
+    }
+
+    /// Sends `values` to `device` if it is connected (best effort: a full
+    /// queue or a device gone is not an error for the writer).
+    pub async fn send_if_online(&self, device: &str, pin: Pin, values: Vec<String>) {
+        if let Some(link) = self.downlink(device) {
+            let _ = link
+                .send_timeout(Downlink::Write { pin, values }, Duration::from_secs(1))
+                .await;
+        }
+    }
+
+    /// A device's live values, by pin.
+    pub fn values(&self, device: &str) -> BTreeMap<String, LiveValue> {
+        self.live
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(device)
+            .map(|d| d.values.clone())
+            .unwrap_or_default()
+    }
+
+    /// A property a device set on a pin (`label`, `color`, …).
+    pub fn properties(&self, device: &str) -> BTreeMap<String, BTreeMap<String, String>> {
+        self.live
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(device)
+            .map(|d| d.properties.clone())
+            .unwrap_or_default()
+    }
+
+    /// What the device told about itself (`ver`, `h-beat`, `fw`, …).
+    pub fn info(&self, device: &str) -> BTreeMap<String, String> {
+        self.live
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(device)
+            .map(|d| d.info.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn set_info(&self, device: &str, pairs: Vec<(String, String)>) {
+        let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
+        live.entry(device.to_owned())
+            .or_default()
+            .info
+            .extend(pairs);
+    }
+
+    pub fn set_property(&self, device: &str, pin: Pin, property: &str, value: &str) {
+        let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
+        live.entry(device.to_owned())
+            .or_default()
+            .properties
+            .entry(pin.to_string())
+            .or_default()
+            .insert(property.to_owned(), value.to_owned());
+    }
+
+    /// A value the device reports on `pin`: checked against its datastream,
+    /// made live, written to history, announced. With `durable`, returns
+    /// only once the value is committed with `synchronous=FULL`.
+    ///
+    /// # Errors
+    /// [`DeviceError::Invalid`] for a value the datastream refuses (nothing
+    /// is stored); [`DeviceError::NotFound`] for a deleted device.
+    pub async fn record(
+        &self,
+        device: &str,
+        pin: Pin,
+        values: &[String],
+        durable: bool,
+    ) -> Result<String, DeviceError> {
+        let (value, history) = self.check(device, pin, values)?;
+        let at = now_ms();
+        self.set_live(device, pin, &value, at, false);
+        let record = Record::Value {
+            device: device.to_owned(),
+            pin: pin.to_string(),
+            value: value.clone(),
+            at,
+            history,
+        };
+        if durable {
+            self.writer.write_durable(record).await?;
+        } else {
+            self.writer.write(record).await?;
+        }
+        Ok(value)
+    }
+
+    /// Checks `values` for `pin` of `device`: the stored form and whether
+    /// the datastream keeps history.
+    fn check(
+        &self,
+        device: &str,
+        pin: Pin,
+        values: &[String],
+    ) -> Result<(String, bool), DeviceError> {
+        self.replica.with_state(|state| {
+            let found = state
+                .devices()
+                .get(device)
+                .filter(|d| !d.deleted)
+                .ok_or_else(|| DeviceError::NotFound(format!("device {device}")))?;
+            let template = found
+                .template
+                .as_ref()
+                .and_then(|t| state.templates().get(t))
+                .filter(|t| !t.deleted);
+            let datastream = value::datastream(template, pin)?;
+            let stored = value::check(pin, datastream, values)?;
+            Ok((stored, datastream.is_none_or(|d| d.history)))
+        })?
+    }
+
+    /// Makes `value` the live value of `pin` and announces it; with
+    /// `pending`, marks it as a command the device has yet to confirm
+    /// instead. A pending command is confirmed when the device reports the
+    /// same value.
+    fn set_live(&self, device: &str, pin: Pin, value: &str, at: i64, pending: bool) {
+        let pin = pin.to_string();
+        {
+            let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
+            let entry = live
+                .entry(device.to_owned())
+                .or_default()
+                .values
+                .entry(pin.clone())
+                .or_insert_with(|| LiveValue {
+                    value: String::new(),
+                    at: 0,
+                    pending: None,
+                });
+            if pending {
+                entry.pending = Some(value.to_owned());
+            } else {
+                entry.value = value.to_owned();
+                entry.at = at;
+                if entry.pending.as_deref() == Some(value) {
+                    entry.pending = None;
+                }
+            }
+        }
+        self.publish(Update::Value {
+            device: device.to_owned(),
+            pin,
+            value: value.to_owned(),
+            at,
+            pending,
+        });
+    }
+
+    /// Values a device asked to be replayed (HARDWARE_SYNC): the listed
+    /// pins, or every stored virtual pin.
+    pub fn replay(&self, device: &str, pins: &[Pin]) -> Vec<(Pin, String)> {
+        let values = self.values(device);
+        values
+            .into_iter()
+            .filter_map(|(pin, v)| Some((Pin::parse(&pin)?, v.value)))
+            .filter(|(pin, _)| {
+                if pins.is_empty() {
+                    pin.virtual_number().is_some()
+                } else {
+                    pins.contains(pin)
+                }
+            })
+            .collect()
+    }
+
+    /// Live values of datastreams that are sent to the device when it
+    /// connects ("sync with latest").
+    pub fn on_connect(&self, device: &str) -> Vec<(Pin, String)> {
+        let pins: Vec<Pin> = self
+            .replica
+            .with_state(|state| {
+                let template = state
+                    .devices()
+                    .get(device)
+                    .and_then(|d| d.template.as_ref())
+                    .and_then(|t| state.templates().get(t));
+                template
+                    .map(|t| {
+                        t.definition
+                            .datastreams
+                            .iter()
+                            .filter(|ds| ds.sync_on_connect)
+                            .map(|ds| Pin::Virtual(ds.pin))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default();
+        if pins.is_empty() {
+            return Vec::new();
+        }
+        self.replay(device, &pins)
+    }
+
+    /// A device's event (`Blynk.logEvent`), stored and announced.
+    ///
+    /// # Errors
+    /// An event code the device's template does not define.
+    pub async fn log_event(
+        &self,
+        device: &str,
+        code: &str,
+        description: Option<String>,
+    ) -> Result<(), DeviceError> {
+        self.replica.with_state(|state| {
+            let template = state
+                .devices()
+                .get(device)
+                .and_then(|d| d.template.as_ref())
+                .and_then(|t| state.templates().get(t))
+                .filter(|t| !t.deleted);
+            match template {
+                Some(t) if !t.definition.events.iter().any(|e| e.code == code) => {
+                    Err(DeviceError::Refused(format!(
+                        "template {:?} defines no event {code:?}",
+                        t.name
+                    )))
+                }
+                _ => Ok(()),
+            }
+        })??;
+        let at = now_ms();
+        self.writer
+            .write(Record::Event {
+                device: device.to_owned(),
+                code: code.to_owned(),
+                description: description.clone(),
+                at,
+            })
+            .await?;
+        self.publish(Update::Event {
+            device: device.to_owned(),
+            code: code.to_owned(),
+            description,
+            at,
+        });
+        Ok(())
+    }
+
+    /// Resolves a device's open events with `code`, or all of them.
+    ///
+    /// # Errors
+    /// When the writer has stopped.
+    pub async fn clear_events(
+        &self,
+        device: &str,
+        code: Option<String>,
+    ) -> Result<(), DeviceError> {
+        self.writer
+            .write(Record::ClearEvents {
+                device: device.to_owned(),
+                code,
+                at: now_ms(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// History of one pin (see [`history::query`]).
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn history(
+        &self,
+        device: &str,
+        pin: Pin,
+        from: i64,
+        to: i64,
+        aggregation: Aggregation,
+        limit: i64,
+    ) -> Result<Vec<Point>, StoreError> {
+        self.writer.flush().await?;
+        let (device, pin) = (device.to_owned(), pin.to_string());
+        self.store
+            .read(move |conn| history::query(conn, &device, &pin, from, to, aggregation, limit))
+            .await
+    }
+
+    /// A device's newest events.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn events(&self, device: &str, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
+        self.writer.flush().await?;
+        let device = device.to_owned();
+        self.store
+            .read(move |conn| history::events(conn, &device, limit))
+            .await
+    }
+
+    /// Waits until everything queued so far is written.
+    ///
+    /// # Errors
+    /// When the writer has stopped.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.writer.flush().await
+    }
+
+    /// A command: `by` writes `values` to `pin` of `device` (see
+    /// [`control::command`]).
+    ///
+    /// # Errors
+    /// As [`DeviceError`] says.
+    pub async fn command(
+        &self,
+        by: &Caller,
+        device: &str,
+        pin: Pin,
+        values: Vec<String>,
+    ) -> Result<CommandOutcome, DeviceError> {
+        control::command(self, by, device, pin, values).await
+    }
+
+    /// The retention task: purges old history hourly until `shutdown`.
+    pub async fn run_retention(self: Arc<Self>, base: Retention, shutdown: CancellationToken) {
+        let mut clock = history::ClockCheck::new(Duration::from_secs(300));
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let now = now_ms();
+            if !clock.steady(now) {
+                tracing::warn!("history: the wall clock jumped; skipping this purge");
+                continue;
+            }
+            let mut retention = base.clone();
+            retention.per_pin = self.per_pin_retention();
+            match self
+                .store
+                .write(crate::store::Durability::Relaxed, move |conn| {
+                    history::purge(conn, &retention, now)
+                })
+                .await
+            {
+                Ok(p) if p.raw + p.rollups > 0 => {
+                    tracing::info!("history: purged {} raw rows, {} rollups", p.raw, p.rollups);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!("history: purge failed: {e}"),
+            }
+        }
+    }
+
+    fn per_pin_retention(&self) -> Vec<(String, String, u32)> {
+        self.replica
+            .with_state(|state| {
+                let mut out = Vec::new();
+                for device in state.devices().values().filter(|d| !d.deleted) {
+                    let Some(t) = device
+                        .template
+                        .as_ref()
+                        .and_then(|t| state.templates().get(t))
+                    else {
+                        continue;
+                    };
+                    for ds in &t.definition.datastreams {
+                        if let Some(days) = ds.retention_days {
+                            out.push((device.id.clone(), format!("V{}", ds.pin), days));
+                        }
+                    }
+                }
+                out
+            })
+            .unwrap_or_default()
+    }
+}
