@@ -5,17 +5,22 @@
 #   qemu-user,      running the aarch64 build under emulation
 #   libc6-arm64-cross  (its glibc, for qemu-aarch64 -L /usr/aarch64-linux-gnu)
 #   python3 zeroconf   an mDNS resolver Hearth did not write
+#   socat           serial lines as pseudo-terminal pairs
+#   blynklib, blynk-library-python (PyPI), blynk-library (npm)
+#                   the real Blynk clients the device tests drive
 # Safe to run again: it only installs what is missing. Uses sudo when not root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-readonly APT_PACKAGES=(iproute2 systemd qemu-user libc6-arm64-cross binutils python3-pip)
-readonly PIP_PACKAGES=('zeroconf==0.154.0')
+readonly APT_PACKAGES=(iproute2 systemd qemu-user libc6-arm64-cross binutils python3-pip socat)
+readonly PIP_PACKAGES=('zeroconf==0.154.0' 'blynklib==0.2.6' 'blynk-library-python==0.2.0')
+readonly NPM_PACKAGES=('blynk-library@0.5.4')
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 
 missing=()
+command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
@@ -25,5 +30,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-python3 -c 'import zeroconf' 2>/dev/null || scripts/pip-install.sh "${PIP_PACKAGES[@]}"
+python3 -c 'import zeroconf, blynklib, BlynkLib' >/dev/null 2>&1 || scripts/pip-install.sh "${PIP_PACKAGES[@]}"
+# The Node client lives next to the script that drives it (tests/support).
+if [ ! -f tests/support/node_modules/blynk-library/package.json ]; then
+    echo "test-deps: npm install ${NPM_PACKAGES[*]}"
+    npm install --silent --no-save --no-package-lock --prefix tests/support "${NPM_PACKAGES[@]}" >/dev/null
+fi
 echo "test-deps: ok"

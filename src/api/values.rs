@@ -154,7 +154,7 @@ async fn history(
     let pin = pin(&q.pin)?;
     let aggregation = Aggregation::parse(&q.aggregation)
         .ok_or_else(|| ApiError::invalid("aggregation is raw, minute or hour"))?;
-    let to = q.to.unwrap_or_else(|| now_ms() + 1);
+    let to = q.to.unwrap_or_else(|| crate::devices::now_ms() + 1);
     let from = q.from.unwrap_or(to - 86_400_000);
     let limit = q.limit.unwrap_or(1000).clamp(1, MAX_POINTS);
     let points = s

@@ -1,0 +1,211 @@
+#![allow(dead_code)] // each test binary uses a part of it
+
+//! Real Blynk clients (PyPI `blynklib`, `blynk-library-python`, npm
+//! `blynk-library`) run as child processes and driven over their stdin,
+//! reporting what they see as JSON lines (`tests/support/blynk_*_client.*`).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::api::{Event, Household, Stream};
+
+/// How long a client may take to show what a test waits for.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// PyPI blynklib==0.2.6
+    Blynklib,
+    /// PyPI blynk-library-python==0.2.0 (`import BlynkLib`)
+    BlynkLib,
+    /// npm blynk-library@0.5.4
+    Node,
+}
+
+pub struct Client {
+    child: Child,
+    stdin: ChildStdin,
+    lines: mpsc::Receiver<Value>,
+    pub seen: Vec<Value>,
+}
+
+fn support(name: &str) -> String {
+    format!("{}/tests/support/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+impl Client {
+    /// Starts a client of `kind` against `127.0.0.1:port` (or `host`).
+    pub fn start(kind: Kind, host: &str, port: u16, token: &str, ca_file: Option<&Path>) -> Client {
+        let mut command = match kind {
+            Kind::Node => {
+                let mut c = Command::new("node");
+                c.arg(support("blynk_node_client.js"));
+                c
+            }
+            Kind::Blynklib | Kind::BlynkLib => {
+                let mut c = Command::new("python3");
+                c.arg("-u").arg(support("blynk_py_client.py"));
+                c.arg(if kind == Kind::Blynklib {
+                    "blynklib"
+                } else {
+                    "BlynkLib"
+                });
+                c
+            }
+        };
+        command.arg(host).arg(port.to_string()).arg(token);
+        if let Some(ca) = ca_file {
+            command.arg(ca);
+        }
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the Blynk client (scripts/test-deps.sh installs them)");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let value = serde_json::from_str(&line)
+                    .unwrap_or_else(|_| json!({ "event": "print", "text": line }));
+                if tx.send(value).is_err() {
+                    break;
+                }
+            }
+        });
+        Client {
+            child,
+            stdin,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    pub fn send(&mut self, command: &str) {
+        writeln!(self.stdin, "{command}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    /// Waits for a line `wanted` accepts; panics with everything seen.
+    pub fn wait_for(&mut self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if wanted(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("the client never showed {what}; it said: {:#?}", self.seen),
+            }
+        }
+    }
+
+    pub fn wait_connected(&mut self) {
+        self.wait_for("connected", |l| l["event"] == "connected");
+    }
+
+    /// Waits until the device gets `values` written to virtual pin `pin`.
+    pub fn wait_write(&mut self, pin: u8, values: &[&str]) {
+        let want = json!(values);
+        self.wait_for(&format!("a write of {values:?} to V{pin}"), |l| {
+            l["event"] == "write" && l["pin"] == pin && l["values"] == want
+        });
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A template for the tests' devices: V1 temperature (int 0..100), V2 a
+/// label (string), V3 a switch kept for the next connection, V4 a relay
+/// whose commands wait for the device's confirmation; event `overheat`.
+pub fn thermostat_template(h: &Household) -> String {
+    let created = h.api.post(
+        "/templates",
+        Some(&h.admin),
+        json!({
+            "org": h.root,
+            "name": "Thermostat",
+            "definition": {
+                "datastreams": [
+                    { "pin": 1, "name": "Temperature", "type": "int", "min": 0, "max": 100 },
+                    { "pin": 2, "name": "Label", "type": "string" },
+                    { "pin": 3, "name": "Switch", "type": "int", "min": 0, "max": 1, "sync_on_connect": true },
+                    { "pin": 4, "name": "Relay", "type": "int", "min": 0, "max": 1, "wait_for_confirmation": true },
+                ],
+                "events": [{ "code": "overheat", "name": "Too hot" }],
+            },
+        }),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    created.body["id"].as_str().unwrap().to_owned()
+}
+
+/// Adds a device on `template` in `org` and issues its token.
+pub fn provision(h: &Household, org: &str, name: &str, template: &str) -> (String, String) {
+    let added = h.api.post(
+        "/devices",
+        Some(&h.admin),
+        json!({ "org": org, "name": name, "template": template }),
+    );
+    assert_eq!(added.status, 201, "{}", added.body);
+    let device = added.body["id"].as_str().unwrap().to_owned();
+    let token = h.api.post(
+        &format!("/devices/{device}/token"),
+        Some(&h.admin),
+        json!({}),
+    );
+    assert_eq!(token.status, 201, "{}", token.body);
+    (device, token.body["token"].as_str().unwrap().to_owned())
+}
+
+/// Waits on `stream` for a message `wanted` accepts, skipping others.
+pub fn wait_stream(
+    h: &Household,
+    stream: &mut Stream,
+    what: &str,
+    wanted: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + WAIT;
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        match h.api.next(stream) {
+            Event::Json(message) if wanted(&message) => return message,
+            Event::Json(message) => seen.push(message),
+            Event::Closed(code) => panic!("the stream closed ({code:?}) waiting for {what}"),
+        }
+    }
+    panic!("the stream never showed {what}; it said: {seen:#?}")
+}
+
+/// `{"type":"value"}` of `device`'s `pin` equal to `value`.
+pub fn is_value(device: &str, pin: &str, value: &str) -> impl Fn(&Value) -> bool {
+    let (device, pin, value) = (device.to_owned(), pin.to_owned(), value.to_owned());
+    move |m| {
+        m["type"] == "value"
+            && m["device"] == device.as_str()
+            && m["pin"] == pin.as_str()
+            && m["value"] == value.as_str()
+    }
+}
+
+/// `{"type":"online"}` of `device` with `online`.
+pub fn is_online(device: &str, online: bool) -> impl Fn(&Value) -> bool {
+    let device = device.to_owned();
+    move |m| m["type"] == "online" && m["device"] == device.as_str() && m["online"] == online
+}
