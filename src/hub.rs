@@ -387,6 +387,7 @@ async fn blynk_parts(
         devices: devices.clone(),
         shutdown: shutdown.clone(),
         max_body: config.blynk.max_body,
+        per_second: f64::from(config.blynk.messages_per_second),
     });
     let acceptor = tls.map(|t| {
         let mut server = (*t.server_config).clone();

@@ -27,12 +27,17 @@ pub fn router() -> Router<AppState> {
         .route("/isHardwareConnected", get(connected))
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (
-        status,
-        Json(json!({ "error": { "message": message.into() } })),
-    )
-        .into_response()
+/// A refusal in Blynk's shape: `{"error":{"message":…}}`.
+struct Refusal(StatusCode, String);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": { "message": self.1 } }))).into_response()
+    }
+}
+
+fn bad(message: impl Into<String>) -> Refusal {
+    Refusal(StatusCode::BAD_REQUEST, message.into())
 }
 
 type Params = Query<Vec<(String, String)>>;
@@ -41,59 +46,40 @@ type Params = Query<Vec<(String, String)>>;
 fn authenticate(
     s: &AppState,
     params: Vec<(String, String)>,
-) -> Result<(String, Vec<(String, String)>), Response> {
+) -> Result<(String, Vec<(String, String)>), Refusal> {
     let (tokens, rest): (Vec<_>, Vec<_>) = params.into_iter().partition(|(k, _)| k == "token");
     let token = tokens
         .into_iter()
         .next()
         .map(|(_, t)| t)
         .unwrap_or_default();
-    match device_for_token(&s.devices, &token) {
-        Some(device) => Ok((device, rest)),
-        None => Err(error(StatusCode::BAD_REQUEST, "Invalid token.")),
-    }
+    let device = device_for_token(&s.devices, &token).ok_or_else(|| bad("Invalid token."))?;
+    Ok((device, rest))
 }
 
-fn pin(name: &str) -> Result<Pin, Response> {
-    Pin::parse(name)
-        .ok_or_else(|| error(StatusCode::BAD_REQUEST, format!("Wrong pin format: {name}")))
+fn pin(name: &str) -> Result<Pin, Refusal> {
+    Pin::parse(name).ok_or_else(|| bad(format!("Wrong pin format: {name}")))
 }
 
-async fn get_values(State(s): State<AppState>, Query(params): Params) -> Response {
-    let (device, rest) = match authenticate(&s, params) {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+async fn get_values(State(s): State<AppState>, Query(params): Params) -> Result<Response, Refusal> {
+    let (device, rest) = authenticate(&s, params)?;
     let live = s.devices.values(&device);
     let mut answers = serde_json::Map::new();
     for (name, _) in &rest {
-        let pin = match pin(name) {
-            Ok(pin) => pin,
-            Err(response) => return response,
+        let pin = pin(name)?;
+        let stored = live
+            .get(&pin.to_string())
+            .ok_or_else(|| bad(format!("No value stored for {pin}.")))?;
+        let parts: Vec<&str> = stored.value.split('\0').collect();
+        let value = if parts.len() == 1 {
+            json!(parts[0])
+        } else {
+            json!(parts)
         };
-        match live.get(&pin.to_string()) {
-            Some(v) => {
-                let parts: Vec<&str> = v.value.split('\0').collect();
-                let value = if parts.len() == 1 {
-                    json!(parts[0])
-                } else {
-                    json!(parts)
-                };
-                answers.insert(name.clone(), value);
-            }
-            None => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!("No value stored for {pin}."),
-                );
-            }
-        }
+        answers.insert(name.clone(), value);
     }
-    match answers.len() {
-        0 => error(
-            StatusCode::BAD_REQUEST,
-            "Name a pin: /external/api/get?token=…&V1",
-        ),
+    Ok(match answers.len() {
+        0 => return Err(bad("Name a pin: /external/api/get?token=…&V1")),
         // One pin: the bare value, as Blynk answers.
         1 => match answers.into_iter().next().map(|(_, v)| v) {
             Some(Value::String(text)) => text.into_response(),
@@ -101,27 +87,18 @@ async fn get_values(State(s): State<AppState>, Query(params): Params) -> Respons
             None => StatusCode::OK.into_response(),
         },
         _ => Json(Value::Object(answers)).into_response(),
-    }
+    })
 }
 
-async fn update(State(s): State<AppState>, Query(params): Params) -> Response {
-    let (device, rest) = match authenticate(&s, params) {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+async fn update(State(s): State<AppState>, Query(params): Params) -> Result<StatusCode, Refusal> {
+    let (device, rest) = authenticate(&s, params)?;
     if rest.is_empty() {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "Give a value: /external/api/update?token=…&V1=42",
-        );
+        return Err(bad("Give a value: /external/api/update?token=…&V1=42"));
     }
     // `&V1=1&V1=2` writes two values to one pin; pins keep their order.
     let mut writes: Vec<(Pin, Vec<String>)> = Vec::new();
     for (name, value) in rest {
-        let pin = match pin(&name) {
-            Ok(pin) => pin,
-            Err(response) => return response,
-        };
+        let pin = pin(&name)?;
         match writes.iter_mut().find(|(p, _)| *p == pin) {
             Some((_, values)) => values.push(value),
             None => writes.push((pin, vec![value])),
@@ -130,21 +107,14 @@ async fn update(State(s): State<AppState>, Query(params): Params) -> Response {
     for (pin, values) in writes {
         match s.devices.record(&device, pin, &values, true).await {
             Ok(_) => s.devices.send_if_online(&device, pin, values).await,
-            Err(DeviceError::Invalid(e)) => return error(StatusCode::BAD_REQUEST, e.to_string()),
-            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            Err(DeviceError::Invalid(e)) => return Err(bad(e.to_string())),
+            Err(e) => return Err(Refusal(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
         }
     }
-    StatusCode::OK.into_response()
+    Ok(StatusCode::OK)
 }
 
-async fn connected(State(s): State<AppState>, Query(params): Params) -> Response {
-    match authenticate(&s, params) {
-        Ok((device, _)) => s
-            .devices
-            .online(&device)
-            .is_some()
-            .to_string()
-            .into_response(),
-        Err(response) => response,
-    }
+async fn connected(State(s): State<AppState>, Query(params): Params) -> Result<String, Refusal> {
+    let (device, _) = authenticate(&s, params)?;
+    Ok(s.devices.online(&device).is_some().to_string())
 }

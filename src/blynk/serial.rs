@@ -42,9 +42,9 @@ pub async fn supervise(ports: Vec<SerialConfig>, ctx: Arc<Context>, tracker: Tas
         running.retain(|_, task| !task.is_finished());
         for port in &ports {
             for path in matching(&port.path) {
-                if !running.contains_key(&path) {
-                    let task = tracker.spawn(own_port(path.clone(), port.baud, ctx.clone()));
-                    running.insert(path, task);
+                if let std::collections::hash_map::Entry::Vacant(slot) = running.entry(path) {
+                    let path = slot.key().clone();
+                    slot.insert(tracker.spawn(own_port(path, port.baud, ctx.clone())));
                 }
             }
         }

@@ -30,15 +30,14 @@ pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(45);
 /// Gap kept between frames to clients that read one frame per `recv`.
 const LEGACY_PACE: Duration = Duration::from_millis(30);
-/// Messages a device may send in a burst, and per second after it.
-const BURST: f64 = 200.0;
-const PER_SECOND: f64 = 100.0;
 
 /// What every session needs from the hub.
 pub struct Context {
     pub devices: Arc<Devices>,
     pub shutdown: CancellationToken,
     pub max_body: usize,
+    /// Messages a device may send per second (twice that in a burst).
+    pub per_second: f64,
 }
 
 pub type Link<S> = Framed<S, LinkCodec>;
@@ -126,7 +125,7 @@ where
         heartbeat: DEFAULT_HEARTBEAT,
         synced: false,
         bridges: Default::default(),
-        bucket: BURST,
+        bucket: ctx.per_second * 2.0,
         refilled: Instant::now(),
         throttled: false,
         serial: transport == "serial",
@@ -295,8 +294,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         if !self.take_token() {
             if !self.throttled {
                 tracing::warn!(
-                    "blynk: device {}: over {PER_SECOND} messages/s; answering status 1",
-                    self.device
+                    "blynk: device {}: over {} messages/s; answering status 1",
+                    self.device,
+                    self.ctx.per_second
                 );
                 self.throttled = true;
             }
@@ -390,9 +390,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
 
     fn take_token(&mut self) -> bool {
         let now = Instant::now();
-        let refill = now.duration_since(self.refilled).as_secs_f64() * PER_SECOND;
+        let refill = now.duration_since(self.refilled).as_secs_f64() * self.ctx.per_second;
         self.refilled = now;
-        self.bucket = (self.bucket + refill).min(BURST);
+        self.bucket = (self.bucket + refill).min(self.ctx.per_second * 2.0);
         if self.bucket >= 1.0 {
             self.bucket -= 1.0;
             self.throttled = false;

@@ -17,6 +17,9 @@ pub struct BlynkConfig {
     pub tls_listen: Option<SocketAddr>,
     /// Longest frame body accepted from a device, in bytes.
     pub max_body: usize,
+    /// Messages one device may send per second (twice that in a burst);
+    /// beyond it, messages are answered with status 1 (quota limit).
+    pub messages_per_second: u32,
     pub serial: Vec<SerialConfig>,
 }
 
@@ -66,6 +69,7 @@ impl Default for BlynkConfig {
             listen: Some(SocketAddr::from(([0u16; 8], 8080))),
             tls_listen: Some(SocketAddr::from(([0u16; 8], 8441))),
             max_body: crate::blynk::codec::DEFAULT_MAX_BODY,
+            messages_per_second: 100,
             serial: Vec::new(),
         }
     }
@@ -96,6 +100,12 @@ impl BlynkConfig {
             return Err((
                 "blynk.max_body",
                 "must be between 32 and 65535 bytes".into(),
+            ));
+        }
+        if !(1..=1_000_000).contains(&self.messages_per_second) {
+            return Err((
+                "blynk.messages_per_second",
+                "must be between 1 and 1000000".into(),
             ));
         }
         for port in &self.serial {

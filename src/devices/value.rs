@@ -94,10 +94,10 @@ pub enum ValueError {
 /// [`ValueError::NoDatastream`] when the template defines no datastream on
 /// a virtual pin. Devices without a template, and digital/analog pins,
 /// take any value (there is nothing to check against).
-pub fn datastream<'t>(
-    template: Option<&'t Template>,
+pub fn datastream(
+    template: Option<&Template>,
     pin: Pin,
-) -> Result<Option<&'t Datastream>, ValueError> {
+) -> Result<Option<&Datastream>, ValueError> {
     let (Some(template), Some(number)) = (template, pin.virtual_number()) else {
         return Ok(None);
     };

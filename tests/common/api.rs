@@ -49,6 +49,17 @@ impl Api {
         self.call("GET", path, token, None)
     }
 
+    /// GET `path` (not under `/api/v1`) without a token: status and body text.
+    pub fn get_text(&self, path: &str) -> (u16, String) {
+        let reply = self.call("GET", path, None, None);
+        let text = match reply.body {
+            serde_json::Value::String(text) => text,
+            serde_json::Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        (reply.status, text)
+    }
+
     pub fn post(&self, path: &str, token: Option<&str>, body: serde_json::Value) -> Reply {
         self.call("POST", path, token, Some(body))
     }
@@ -73,7 +84,11 @@ impl Api {
             tokio::spawn(conn);
             let mut req = hyper::Request::builder()
                 .method(method)
-                .uri(format!("/api/v1{path}"))
+                .uri(if path.starts_with("/external/") {
+                    path.to_owned()
+                } else {
+                    format!("/api/v1{path}")
+                })
                 .header("host", "hearth.local");
             if let Some(token) = token {
                 req = req.header("authorization", format!("Bearer {token}"));
@@ -131,7 +146,12 @@ pub fn setup_code(state: &std::path::Path) -> String {
 /// Starts a fresh hub on `state` and sets up the household "Home" with
 /// admin@example.org through `POST /setup`.
 pub fn household(state: &std::path::Path) -> Household {
-    let hub = crate::common::HubProcess::start(state, crate::common::TEST_CONFIG);
+    household_with(state, crate::common::TEST_CONFIG)
+}
+
+/// [`household`] on a hub started with `config`.
+pub fn household_with(state: &std::path::Path, config: &str) -> Household {
+    let hub = crate::common::HubProcess::start(state, config);
     let api = Api::new(hub.api_port(), &hub.fingerprint());
     let code = setup_code(state);
     assert!(hub.stderr().contains(&code), "the code is also logged");

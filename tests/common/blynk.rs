@@ -209,3 +209,126 @@ pub fn is_online(device: &str, online: bool) -> impl Fn(&Value) -> bool {
     let device = device.to_owned();
     move |m| m["type"] == "online" && m["device"] == device.as_str() && m["online"] == online
 }
+
+/// A Blynk device written for the tests, frame by frame, over a blocking
+/// socket: for what the real libraries cannot be made to do (go silent,
+/// send broken frames, use BRIDGE and events).
+pub struct RawDevice {
+    pub stream: std::net::TcpStream,
+    next_id: u16,
+}
+
+/// A frame read back: RESPONSE is `(0, id, status, [])`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    pub command: u8,
+    pub id: u16,
+    pub len: u16,
+    pub body: Vec<u8>,
+}
+
+impl Frame {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).replace('\0', " ")
+    }
+}
+
+impl RawDevice {
+    pub fn connect(port: u16) -> RawDevice {
+        let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        RawDevice { stream, next_id: 0 }
+    }
+
+    /// Connects, logs in with `token` and announces `heartbeat` seconds.
+    pub fn login(port: u16, token: &str, heartbeat: u32) -> RawDevice {
+        let mut device = RawDevice::connect(port);
+        let id = device.send(29, token.as_bytes());
+        assert_eq!(
+            device.recv(),
+            Frame {
+                command: 0,
+                id,
+                len: 200,
+                body: vec![]
+            },
+            "login"
+        );
+        let id = device.send(
+            17,
+            format!("ver\00.1\0h-beat\0{heartbeat}\0dev\0test").as_bytes(),
+        );
+        assert_eq!(
+            device.recv(),
+            Frame {
+                command: 0,
+                id,
+                len: 200,
+                body: vec![]
+            },
+            "INTERNAL"
+        );
+        device
+    }
+
+    /// Sends a frame with the next id; returns the id.
+    pub fn send(&mut self, command: u8, body: &[u8]) -> u16 {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.send_raw(&frame(command, id, body));
+        id
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    /// The next frame; panics after [`WAIT`].
+    pub fn recv(&mut self) -> Frame {
+        self.try_recv().expect("a frame from the hub")
+    }
+
+    /// The next frame, or `None` when the hub closed the connection.
+    pub fn try_recv(&mut self) -> Option<Frame> {
+        use std::io::Read;
+        let mut header = [0u8; 5];
+        self.stream.read_exact(&mut header).ok()?;
+        let command = header[0];
+        let id = u16::from_be_bytes([header[1], header[2]]);
+        let len = u16::from_be_bytes([header[3], header[4]]);
+        let mut body = vec![0u8; if command == 0 { 0 } else { usize::from(len) }];
+        self.stream.read_exact(&mut body).ok()?;
+        Some(Frame {
+            command,
+            id,
+            len,
+            body,
+        })
+    }
+
+    /// Reads until a RESPONSE to `id` arrives; returns its status.
+    pub fn status_of(&mut self, id: u16) -> u16 {
+        loop {
+            let frame = self.recv();
+            if frame.command == 0 && frame.id == id {
+                return frame.len;
+            }
+        }
+    }
+
+    /// True once the hub has closed the connection (reads to EOF).
+    pub fn closed_by_hub(&mut self) -> bool {
+        while self.try_recv().is_some() {}
+        true
+    }
+}
+
+/// The bytes of one frame.
+pub fn frame(command: u8, id: u16, body: &[u8]) -> Vec<u8> {
+    let mut bytes = vec![command];
+    bytes.extend_from_slice(&id.to_be_bytes());
+    bytes.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    bytes.extend_from_slice(body);
+    bytes
+}

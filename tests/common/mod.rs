@@ -123,7 +123,7 @@ pub struct HubProcess {
     pub notify: NotifySocket,
     /// The first notification batch up to READY=1.
     pub ready_messages: Vec<String>,
-    stderr: Arc<Mutex<String>>,
+    stderr: Arc<(Mutex<String>, std::sync::Condvar)>,
 }
 
 impl HubProcess {
@@ -144,7 +144,7 @@ impl HubProcess {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn hearth");
-        let stderr = Arc::new(Mutex::new(String::new()));
+        let stderr = Arc::new((Mutex::new(String::new()), std::sync::Condvar::new()));
         let mut pipe = child.stderr.take().unwrap();
         let sink = stderr.clone();
         std::thread::spawn(move || {
@@ -153,9 +153,11 @@ impl HubProcess {
                 if n == 0 {
                     break;
                 }
-                sink.lock()
+                sink.0
+                    .lock()
                     .unwrap()
                     .push_str(&String::from_utf8_lossy(&buf[..n]));
+                sink.1.notify_all();
             }
         });
         let mut hub = Self {
@@ -222,7 +224,21 @@ impl HubProcess {
     }
 
     pub fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
+        self.stderr.0.lock().unwrap().clone()
+    }
+
+    /// Waits until the hub's log has `needle` at least `times` times.
+    pub fn wait_log(&self, needle: &str, times: usize) {
+        let deadline = Instant::now() + TIMEOUT;
+        let mut log = self.stderr.0.lock().unwrap();
+        while log.matches(needle).count() < times {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "{needle:?} not logged {times} times within {TIMEOUT:?}:\n{log}"
+            );
+            log = self.stderr.1.wait_timeout(log, left).unwrap().0;
+        }
     }
 
     pub fn signal(&self, name: &str) {
