@@ -176,9 +176,9 @@ impl Hub {
             retention(&config),
             shutdown.clone(),
         ));
-        let blynk = blynk_parts(
+        let blynk = blynk::start(
             &config,
-            tls.as_ref(),
+            tls.as_ref().map(|t| &t.server_config),
             &devices,
             &shutdown,
             &tracker,
@@ -364,90 +364,6 @@ async fn core_loop(store: Store, shutdown: CancellationToken) -> &'static str {
             Err(_) => tracing::error!("core: store did not answer within {interval:?}"),
         }
     }
-}
-
-/// Where the Blynk listeners ended up.
-struct BlynkAddrs {
-    plain: Option<SocketAddr>,
-    tls: Option<SocketAddr>,
-}
-
-/// Binds the Blynk listeners and starts them and the serial ports. A
-/// listener that cannot bind is logged, not fatal: the hub's other
-/// transports and its API still serve (port 8080 is often taken).
-async fn blynk_parts(
-    config: &Config,
-    tls: Option<&api::tls::TlsIdentity>,
-    devices: &Arc<Devices>,
-    shutdown: &CancellationToken,
-    tracker: &TaskTracker,
-    parts: &mut JoinSet<&'static str>,
-) -> BlynkAddrs {
-    let ctx = Arc::new(blynk::session::Context {
-        devices: devices.clone(),
-        shutdown: shutdown.clone(),
-        max_body: config.blynk.max_body,
-        per_second: f64::from(config.blynk.messages_per_second),
-    });
-    let acceptor = tls.map(|t| {
-        let mut server = (*t.server_config).clone();
-        server.alpn_protocols.clear();
-        tokio_rustls::TlsAcceptor::from(Arc::new(server))
-    });
-    let mut addrs = BlynkAddrs {
-        plain: None,
-        tls: None,
-    };
-    // Without a certificate (API TLS off) there is no TLS listener.
-    let tls_addr = config.blynk.tls_listen.filter(|_| acceptor.is_some());
-    for (addr, acceptor) in [(config.blynk.listen, None), (tls_addr, acceptor)] {
-        let Some(addr) = addr else { continue };
-        let is_tls = acceptor.is_some();
-        match api::bind(addr).await {
-            Ok(listener) => {
-                let bound = listener.local_addr().ok();
-                if is_tls {
-                    addrs.tls = bound;
-                } else {
-                    addrs.plain = bound;
-                }
-                parts.spawn(blynk_task(listener, acceptor, ctx.clone(), tracker.clone()));
-            }
-            Err(e) => tracing::error!(
-                "blynk: cannot listen on {addr}: {e}; Blynk devices cannot connect there"
-            ),
-        }
-    }
-    if config.blynk.tls_listen.is_some() && tls.is_none() {
-        tracing::info!("blynk: no TLS listener, as [api] tls is off");
-    }
-    if !config.blynk.serial.is_empty() {
-        parts.spawn(serial_task(
-            config.blynk.serial.clone(),
-            ctx,
-            tracker.clone(),
-        ));
-    }
-    addrs
-}
-
-async fn blynk_task(
-    listener: tokio::net::TcpListener,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    ctx: Arc<blynk::session::Context>,
-    tracker: TaskTracker,
-) -> &'static str {
-    blynk::server::serve(listener, tls, ctx, tracker).await;
-    "Blynk listener"
-}
-
-async fn serial_task(
-    ports: Vec<crate::config::SerialConfig>,
-    ctx: Arc<blynk::session::Context>,
-    tracker: TaskTracker,
-) -> &'static str {
-    blynk::serial::supervise(ports, ctx, tracker).await;
-    "serial ports"
 }
 
 fn retention(config: &Config) -> Retention {

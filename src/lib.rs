@@ -9,6 +9,9 @@
 //! - [`api`]: the HTTPS API (axum) and its TLS identity.
 //! - [`mdns`]: advertising `_hearth._tcp.local.` and browsing for hubs.
 //! - [`tenancy`]: the household's sharing state (Automerge), access, audit.
+//! - [`accounts`]: setup code, passwords, sessions, login throttling.
+//! - [`devices`]: live values, history, events, commands, online links.
+//! - [`blynk`]: the Blynk device protocol over TCP, TLS and serial ports.
 //! - [`service`]: sd_notify, logging to the journal or stderr, signals.
 //! - [`cli`]: the `hearth` command line; `main.rs` only calls it.
 

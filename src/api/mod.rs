@@ -160,6 +160,8 @@ async fn serve_connection(
     watcher: hyper_util::server::graceful::Watcher,
     shutdown: CancellationToken,
 ) {
+    // Small answers and stream messages go out at once, not after an ACK.
+    let _ = stream.set_nodelay(true);
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     let result = match tls {
         Some(acceptor) => {

@@ -14,3 +14,97 @@ pub mod session;
 
 pub use codec::{BlynkCodec, Frame, FrameError};
 pub use hardware::{Hardware, HardwareError};
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::devices::Devices;
+
+/// Where the Blynk listeners ended up.
+pub struct Addrs {
+    pub plain: Option<SocketAddr>,
+    pub tls: Option<SocketAddr>,
+}
+
+/// Binds the Blynk listeners and starts them and the serial ports. A
+/// listener that cannot bind is logged, not fatal: the hub's other
+/// transports and its API still serve (port 8080 is often taken).
+pub async fn start(
+    config: &Config,
+    tls: Option<&Arc<rustls::ServerConfig>>,
+    devices: &Arc<Devices>,
+    shutdown: &CancellationToken,
+    tracker: &TaskTracker,
+    parts: &mut JoinSet<&'static str>,
+) -> Addrs {
+    let ctx = Arc::new(session::Context {
+        devices: devices.clone(),
+        shutdown: shutdown.clone(),
+        max_body: config.blynk.max_body,
+        per_second: f64::from(config.blynk.messages_per_second),
+    });
+    let acceptor = tls.map(|t| {
+        let mut server = (**t).clone();
+        server.alpn_protocols.clear();
+        tokio_rustls::TlsAcceptor::from(Arc::new(server))
+    });
+    let mut addrs = Addrs {
+        plain: None,
+        tls: None,
+    };
+    // Without a certificate (API TLS off) there is no TLS listener.
+    let tls_addr = config.blynk.tls_listen.filter(|_| acceptor.is_some());
+    for (addr, acceptor) in [(config.blynk.listen, None), (tls_addr, acceptor)] {
+        let Some(addr) = addr else { continue };
+        let is_tls = acceptor.is_some();
+        match crate::api::bind(addr).await {
+            Ok(listener) => {
+                let bound = listener.local_addr().ok();
+                if is_tls {
+                    addrs.tls = bound;
+                } else {
+                    addrs.plain = bound;
+                }
+                parts.spawn(blynk_task(listener, acceptor, ctx.clone(), tracker.clone()));
+            }
+            Err(e) => tracing::error!(
+                "blynk: cannot listen on {addr}: {e}; Blynk devices cannot connect there"
+            ),
+        }
+    }
+    if config.blynk.tls_listen.is_some() && tls.is_none() {
+        tracing::info!("blynk: no TLS listener, as [api] tls is off");
+    }
+    if !config.blynk.serial.is_empty() {
+        parts.spawn(serial_task(
+            config.blynk.serial.clone(),
+            ctx,
+            tracker.clone(),
+        ));
+    }
+    addrs
+}
+
+async fn blynk_task(
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    ctx: Arc<session::Context>,
+    tracker: TaskTracker,
+) -> &'static str {
+    server::serve(listener, tls, ctx, tracker).await;
+    "Blynk listener"
+}
+
+async fn serial_task(
+    ports: Vec<crate::config::SerialConfig>,
+    ctx: Arc<session::Context>,
+    tracker: TaskTracker,
+) -> &'static str {
+    serial::supervise(ports, ctx, tracker).await;
+    "serial ports"
+}
