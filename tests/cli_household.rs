@@ -65,7 +65,11 @@ fn a_member_works_the_household_from_the_command_line() {
 
     let (ok, stdout, stderr) = run(&["device", "add", &h.root, "Garage door"]);
     assert!(ok, "{stderr}");
-    assert!(stdout.starts_with("id: "), "{stdout}");
+    assert!(stdout.starts_with("device "), "{stdout}");
+    assert!(
+        stdout.contains("auth token "),
+        "shown once, at once: {stdout}"
+    );
     let (ok, stdout, _) = run(&["device", "list"]);
     assert!(ok);
     assert!(

@@ -119,7 +119,13 @@ async fn add_device(
         .replica
         .apply(|t| t.add_device(&by, &req.org, &req.name, req.template.as_deref(), now_ms()))
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
+    // Its auth token, shown this once (stored hashed; reissued through
+    // POST /devices/{id}/token, which ends the old token's sessions).
+    let token = s.replica.issue_device_token(&by, &id, now_ms()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": id, "token": token })),
+    ))
 }
 
 async fn device(State(s): State<AppState>, authed: Authed, Path(id): Path<String>) -> Reply {

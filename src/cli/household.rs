@@ -19,10 +19,13 @@ use crate::state_dir::RUNTIME_FILE;
 pub enum DeviceCommand {
     /// Every device you may see, across all your organizations and shares.
     List,
-    /// Add a device to an organization.
+    /// Add a device to an organization; prints its auth token, once.
     Add {
         org: String,
         name: String,
+        /// The template (datastreams, events) it follows.
+        #[arg(long)]
+        template: Option<String>,
     },
     /// Transfer a device to a member (email or user id).
     Transfer {
@@ -225,10 +228,14 @@ fn route(request: &Request) -> (&'static str, String, Option<Value>) {
     use DeviceCommand as D;
     match request {
         Request::Device(D::List) => ("GET", "/devices".into(), None),
-        Request::Device(D::Add { org, name }) => (
+        Request::Device(D::Add {
+            org,
+            name,
+            template,
+        }) => (
             "POST",
             "/devices".into(),
-            Some(json!({ "org": org, "name": name })),
+            Some(json!({ "org": org, "name": name, "template": template })),
         ),
         Request::Device(D::Transfer { device, to, org }) => (
             "POST",
@@ -347,6 +354,13 @@ fn print_human(request: &Request, value: &Value) {
                     s(&e["outcome"])
                 );
             }
+        }
+        Request::Device(DeviceCommand::Add { .. }) => {
+            println!("device {}", s(&value["id"]));
+            println!(
+                "auth token {} (shown this once; give it to the device's firmware)",
+                s(&value["token"])
+            );
         }
         _ => match value {
             Value::Null => println!("done"),
