@@ -6,14 +6,14 @@
 #   libc6-arm64-cross  (its glibc, for qemu-aarch64 -L /usr/aarch64-linux-gnu)
 #   python3 zeroconf   an mDNS resolver Hearth did not write
 #   socat           serial lines as pseudo-terminal pairs
-#   blynklib, blynk-library-python (PyPI), blynk-library (npm)
+#   blynklib, blynk-library-python, paho-mqtt (PyPI), blynk-library (npm)
 #                   the real Blynk clients the device tests drive
 # Safe to run again: it only installs what is missing. Uses sudo when not root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 readonly APT_PACKAGES=(iproute2 systemd qemu-user libc6-arm64-cross binutils python3-pip socat)
-readonly PIP_PACKAGES=('zeroconf==0.154.0' 'blynklib==0.2.6' 'blynk-library-python==0.2.0')
+readonly PIP_PACKAGES=('zeroconf==0.154.0' 'blynklib==0.2.6' 'blynk-library-python==0.2.0' 'paho-mqtt==2.2.0')
 readonly NPM_PACKAGES=('blynk-library@0.5.4')
 
 sudo=""
@@ -30,7 +30,25 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-python3 -c 'import zeroconf, blynklib, BlynkLib' >/dev/null 2>&1 || scripts/pip-install.sh "${PIP_PACKAGES[@]}"
+# Only the pinned versions count: install what is missing or different.
+pip_missing=$(python3 - "${PIP_PACKAGES[@]}" <<'PY'
+import sys
+from importlib.metadata import version, PackageNotFoundError
+for spec in sys.argv[1:]:
+    name, wanted = spec.split("==")
+    try:
+        ok = version(name) == wanted
+    except PackageNotFoundError:
+        ok = False
+    if not ok:
+        print(spec)
+PY
+)
+if [ -n "$pip_missing" ]; then
+    echo "test-deps: pip install" $pip_missing
+    # shellcheck disable=SC2086  # one argument per line of the list
+    scripts/pip-install.sh $pip_missing
+fi
 # The Node client lives next to the script that drives it (tests/support).
 if [ ! -f tests/support/node_modules/blynk-library/package.json ]; then
     echo "test-deps: npm install ${NPM_PACKAGES[*]}"

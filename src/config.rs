@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 mod devices;
 
-pub use devices::{BlynkConfig, DevicesConfig, SerialConfig};
+pub use devices::{BlynkConfig, DevicesConfig, MqttConfig, SerialConfig};
 
 /// The documented built-in default, byte for byte what
 /// `hearth config default` prints and what a hub without a file runs with.
@@ -34,6 +34,7 @@ pub struct Config {
     pub mdns: MdnsConfig,
     pub store: StoreConfig,
     pub blynk: BlynkConfig,
+    pub mqtt: MqttConfig,
     pub devices: DevicesConfig,
 }
 
@@ -243,6 +244,7 @@ impl Config {
             return Err(("store.batch_max", "must be between 1 and 100000".into()));
         }
         self.blynk.validate()?;
+        self.mqtt.validate()?;
         self.devices.validate()?;
         Ok(())
     }

@@ -67,6 +67,8 @@ pub struct RuntimeInfo {
     /// Blynk device listeners (absent when off or not bound).
     pub blynk_addr: Option<SocketAddr>,
     pub blynk_tls_addr: Option<SocketAddr>,
+    /// The MQTT device listener.
+    pub mqtt_addr: Option<SocketAddr>,
 }
 
 impl RuntimeInfo {
@@ -185,6 +187,8 @@ impl Hub {
             &mut parts,
         )
         .await;
+        let mqtt_addr =
+            crate::mqtt::start(&config, &devices, &shutdown, &tracker, &mut parts).await;
 
         let info = RuntimeInfo {
             pid: std::process::id(),
@@ -197,6 +201,7 @@ impl Hub {
             mdns: config.mdns.enabled,
             blynk_addr: blynk.plain,
             blynk_tls_addr: blynk.tls,
+            mqtt_addr,
         };
         let advertiser = if config.mdns.enabled {
             match Advertiser::start(&config.mdns, &advertisement(&info)) {
@@ -317,6 +322,9 @@ fn advertisement(info: &RuntimeInfo) -> mdns::Advertisement {
     }
     if let Some(addr) = info.blynk_tls_addr {
         txt.insert("blynks".into(), addr.port().to_string());
+    }
+    if let Some(addr) = info.mqtt_addr {
+        txt.insert("mqtt".into(), addr.port().to_string());
     }
     mdns::Advertisement {
         instance: info.instance.clone(),

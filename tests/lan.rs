@@ -92,10 +92,11 @@ fn a_hub_with_embedded_defaults_is_found_checked_followed_and_seen_leaving() {
     assert_eq!(txt["fp"], hub.fingerprint().as_str());
     assert_eq!(txt["blynk"], hub.blynk_port().to_string().as_str());
     assert_eq!(txt["blynks"], hub.blynk_tls_port().to_string().as_str());
+    assert_eq!(txt["mqtt"], hub.mqtt_port().to_string().as_str());
     let keys: Vec<&String> = txt.as_object().unwrap().keys().collect();
     assert_eq!(
         keys,
-        ["api", "blynk", "blynks", "fp", "id", "ver"],
+        ["api", "blynk", "blynks", "fp", "id", "mqtt", "ver"],
         "nothing else goes on the LAN"
     );
     // Fetched across the veth link, pinned by the announced fingerprint.
@@ -137,7 +138,8 @@ fn mdns_browse_lists_a_hub_advertising_on_a_chosen_interface() {
         format!(
             "[hub]\nname = \"hearth-test-{}\"\n\n[api]\nlisten = \"0.0.0.0:0\"\n\n\
              [mdns]\ninterfaces = [\"{hub_if}\"]\n\n\
-             [blynk]\nlisten = \"0.0.0.0:0\"\ntls_listen = \"0.0.0.0:0\"\n",
+             [blynk]\nlisten = \"0.0.0.0:0\"\ntls_listen = \"0.0.0.0:0\"\n\n\
+             [mqtt]\nlisten = \"0.0.0.0:0\"\n",
             std::process::id()
         ),
     )

@@ -157,7 +157,7 @@ fn status_reports_a_running_hub_and_a_stopped_one() {
 #[test]
 fn plain_http_only_when_configured() {
     let tmp = tempfile::tempdir().unwrap();
-    let plain = "[api]\nlisten = \"127.0.0.1:0\"\ntls = false\n\n[mdns]\nenabled = false\n\n[blynk]\nlisten = \"127.0.0.1:0\"\n";
+    let plain = "[api]\nlisten = \"127.0.0.1:0\"\ntls = false\n\n[mdns]\nenabled = false\n\n[blynk]\nlisten = \"127.0.0.1:0\"\n\n[mqtt]\nlisten = \"127.0.0.1:0\"\n";
     let mut hub = HubProcess::start(&tmp.path().join("state"), plain);
     let runtime = hub.runtime();
     assert_eq!(runtime["api_scheme"], "http");

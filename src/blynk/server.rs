@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::task::TaskTracker;
 
@@ -25,32 +24,20 @@ pub async fn serve(
     ctx: Arc<Context>,
     tracker: TaskTracker,
 ) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let transport = if tls.is_some() { "tls" } else { "tcp" };
-    loop {
-        let (stream, peer) = tokio::select! {
-            _ = ctx.shutdown.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // Out of file descriptors and the like: wait, do not spin.
-                    tracing::warn!("blynk: accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            tracing::warn!("blynk: {peer}: over {MAX_CONNECTIONS} connections; closed");
-            continue;
-        };
-        let ctx = ctx.clone();
-        let tls = tls.clone();
-        tracker.spawn(async move {
-            let _slot = slot;
-            connection(stream, peer, tls, &ctx, transport).await;
-        });
-    }
+    let shutdown = ctx.shutdown.clone();
+    crate::listener::accept(
+        listener,
+        "blynk",
+        MAX_CONNECTIONS,
+        shutdown,
+        tracker,
+        move |stream, peer| {
+            let (ctx, tls) = (ctx.clone(), tls.clone());
+            async move { connection(stream, peer, tls, &ctx, transport).await }
+        },
+    )
+    .await;
 }
 
 async fn connection(
@@ -60,7 +47,6 @@ async fn connection(
     ctx: &Context,
     transport: &'static str,
 ) {
-    let _ = stream.set_nodelay(true);
     let peer = peer.to_string();
     match tls {
         None => run(session::link(stream, ctx.max_body), ctx, &peer, transport).await,

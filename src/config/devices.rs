@@ -1,5 +1,5 @@
-//! The `[blynk]` and `[devices]` sections: device listeners, serial ports
-//! and how long telemetry is kept.
+//! The `[blynk]`, `[mqtt]` and `[devices]` sections: device listeners,
+//! serial ports and how long telemetry is kept.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -21,6 +21,37 @@ pub struct BlynkConfig {
     /// beyond it, messages are answered with status 1 (quota limit).
     pub messages_per_second: u32,
     pub serial: Vec<SerialConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttConfig {
+    /// Hearth's own MQTT listener for devices; `"off"` disables it.
+    #[serde(deserialize_with = "address_or_off")]
+    pub listen: Option<SocketAddr>,
+    /// Largest packet accepted from a client, in bytes.
+    pub max_packet: usize,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        Self {
+            listen: Some(SocketAddr::from(([0u16; 8], 1883))),
+            max_packet: 65_536,
+        }
+    }
+}
+
+impl MqttConfig {
+    pub(super) fn validate(&self) -> Result<(), (&'static str, String)> {
+        if !(128..=16 << 20).contains(&self.max_packet) {
+            return Err((
+                "mqtt.max_packet",
+                "must be between 128 and 16777216 bytes".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

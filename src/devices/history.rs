@@ -98,6 +98,26 @@ pub enum Record {
 
 type Ack = oneshot::Sender<Result<(), StoreError>>;
 
+/// A queued durable write; [`Committed::wait`] resolves once it is on disk.
+pub struct Committed(oneshot::Receiver<Result<(), StoreError>>);
+
+impl Committed {
+    /// # Errors
+    /// The commit's error, or [`StoreError::Stopped`].
+    pub async fn wait(mut self) -> Result<(), StoreError> {
+        self.done().await
+    }
+
+    /// [`Committed::wait`] by reference: cancellation safe (await it again
+    /// after a `select!` dropped it), but not again once it resolved.
+    ///
+    /// # Errors
+    /// As [`Committed::wait`].
+    pub async fn done(&mut self) -> Result<(), StoreError> {
+        (&mut self.0).await.map_err(|_| StoreError::Stopped)?
+    }
+}
+
 /// The handle to the writer task; cheap to clone.
 #[derive(Clone)]
 pub struct Writer {
@@ -137,12 +157,22 @@ impl Writer {
     /// # Errors
     /// The commit's error, or [`StoreError::Stopped`].
     pub async fn write_durable(&self, record: Record) -> Result<(), StoreError> {
+        self.queue_durable(record).await?.wait().await
+    }
+
+    /// Queues `record` for a durable commit without waiting for it; the
+    /// returned [`Committed`] resolves when it is. Commits resolve in the
+    /// order records were queued (one writer, batches in order).
+    ///
+    /// # Errors
+    /// [`StoreError::Stopped`] when the writer has stopped.
+    pub async fn queue_durable(&self, record: Record) -> Result<Committed, StoreError> {
         let (ack, done) = oneshot::channel();
         self.tx
             .send((record, Some(ack)))
             .await
             .map_err(|_| StoreError::Stopped)?;
-        done.await.map_err(|_| StoreError::Stopped)?
+        Ok(Committed(done))
     }
 }
 

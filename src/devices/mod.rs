@@ -28,10 +28,11 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::store::{Store, StoreError};
+use crate::tenancy::template::Template;
 use crate::tenancy::{Caller, Replica};
 
 pub use control::{CommandOutcome, DeviceError};
-pub use history::{Aggregation, Point, Record, Retention, StoredEvent, Writer};
+pub use history::{Aggregation, Committed, Point, Record, Retention, StoredEvent, Writer};
 pub use live::{LiveValue, Online};
 pub use value::Pin;
 
@@ -270,34 +271,29 @@ impl Devices {
         }
     }
 
-    /// A device's live values, by pin.
-    pub fn values(&self, device: &str) -> BTreeMap<String, LiveValue> {
+    /// `f` of what is kept in memory for `device` (the default if nothing).
+    fn read_live<R: Default>(&self, device: &str, f: impl FnOnce(&live::DeviceLive) -> R) -> R {
         self.live
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(device)
-            .map(|d| d.values.clone())
+            .map(f)
             .unwrap_or_default()
+    }
+
+    /// A device's live values, by pin.
+    pub fn values(&self, device: &str) -> BTreeMap<String, LiveValue> {
+        self.read_live(device, |d| d.values.clone())
     }
 
     /// A property a device set on a pin (`label`, `color`, …).
     pub fn properties(&self, device: &str) -> BTreeMap<String, BTreeMap<String, String>> {
-        self.live
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(device)
-            .map(|d| d.properties.clone())
-            .unwrap_or_default()
+        self.read_live(device, |d| d.properties.clone())
     }
 
     /// What the device told about itself (`ver`, `h-beat`, `fw`, …).
     pub fn info(&self, device: &str) -> BTreeMap<String, String> {
-        self.live
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(device)
-            .map(|d| d.info.clone())
-            .unwrap_or_default()
+        self.read_live(device, |d| d.info.clone())
     }
 
     pub fn set_info(&self, device: &str, pairs: Vec<(String, String)>) {
@@ -348,6 +344,31 @@ impl Devices {
             self.writer.write(record).await?;
         }
         Ok(value)
+    }
+
+    /// Like [`Devices::record`] with `durable`, but returns once the value
+    /// is queued: the [`Committed`] resolves when it is on disk (commits
+    /// resolve in order), so a connection can go on reading meanwhile.
+    ///
+    /// # Errors
+    /// As [`Devices::record`].
+    pub async fn record_queued(
+        &self,
+        device: &str,
+        pin: Pin,
+        values: &[String],
+    ) -> Result<Committed, DeviceError> {
+        let (value, history) = self.check(device, pin, values)?;
+        let at = now_ms();
+        self.set_live(device, pin, &value, at, false);
+        let record = Record::Value {
+            device: device.to_owned(),
+            pin: pin.to_string(),
+            value,
+            at,
+            history,
+        };
+        Ok(self.writer.queue_durable(record).await?)
     }
 
     /// Checks `values` for `pin` of `device`: the stored form and whether
@@ -427,6 +448,49 @@ impl Devices {
                 }
             })
             .collect()
+    }
+
+    /// The template of `device`, if it has a live one, given to `f`.
+    fn with_template<R: Default>(&self, device: &str, f: impl FnOnce(&Template) -> R) -> R {
+        self.replica
+            .with_state(|state| {
+                state
+                    .devices()
+                    .get(device)
+                    .and_then(|d| d.template.as_ref())
+                    .and_then(|t| state.templates().get(t))
+                    .filter(|t| !t.deleted)
+                    .map(f)
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The pin of the datastream `name` (MQTT addresses datastreams by
+    /// name); a device without one may use pin names (`V1`).
+    pub fn pin_named(&self, device: &str, name: &str) -> Option<Pin> {
+        let by_name = self.with_template(device, |t| {
+            t.definition
+                .datastreams
+                .iter()
+                .find(|ds| ds.name == name)
+                .map(|ds| Pin::Virtual(ds.pin))
+        });
+        by_name.or_else(|| Pin::parse(name))
+    }
+
+    /// The datastream name of `pin` (its pin name when it has none).
+    pub fn name_of(&self, device: &str, pin: Pin) -> String {
+        let named = pin.virtual_number().and_then(|n| {
+            self.with_template(device, |t| {
+                t.definition
+                    .datastreams
+                    .iter()
+                    .find(|ds| ds.pin == n)
+                    .map(|ds| ds.name.clone())
+            })
+        });
+        named.unwrap_or_else(|| pin.to_string())
     }
 
     /// Live values of datastreams that are sent to the device when it

@@ -244,6 +244,9 @@ impl RawDevice {
     pub fn login(port: u16, token: &str, heartbeat: u32) -> RawDevice {
         let mut device = RawDevice::connect(port);
         let id = device.send(29, token.as_bytes());
+        assert_eq!(device.status_of(id), 200, "login");
+        let info = format!("ver\00.1\0h-beat\0{heartbeat}\0dev\0test");
+        let id = device.send(17, info.as_bytes());
         assert_eq!(
             device.recv(),
             Frame {
@@ -252,21 +255,7 @@ impl RawDevice {
                 len: 200,
                 body: vec![]
             },
-            "login"
-        );
-        let id = device.send(
-            17,
-            format!("ver\00.1\0h-beat\0{heartbeat}\0dev\0test").as_bytes(),
-        );
-        assert_eq!(
-            device.recv(),
-            Frame {
-                command: 0,
-                id,
-                len: 200,
-                body: vec![]
-            },
-            "INTERNAL"
+            "INTERNAL answered first"
         );
         device
     }

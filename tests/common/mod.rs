@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Loopback, port 0, no mDNS: tests never use fixed ports or the real LAN.
-pub const TEST_CONFIG: &str = "[api]\nlisten = \"127.0.0.1:0\"\n\n[mdns]\nenabled = false\n\n[blynk]\nlisten = \"127.0.0.1:0\"\ntls_listen = \"127.0.0.1:0\"\n";
+pub const TEST_CONFIG: &str = "[api]\nlisten = \"127.0.0.1:0\"\n\n[mdns]\nenabled = false\n\n[mqtt]\nlisten = \"127.0.0.1:0\"\n\n[blynk]\nlisten = \"127.0.0.1:0\"\ntls_listen = \"127.0.0.1:0\"\n";
 
 pub fn support(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -202,6 +202,12 @@ impl HubProcess {
     /// The Blynk listener's port (plain TCP), from `runtime.json`.
     pub fn blynk_port(&self) -> u16 {
         let addr = self.runtime()["blynk_addr"].as_str().unwrap().to_owned();
+        addr.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    /// The MQTT listener's port.
+    pub fn mqtt_port(&self) -> u16 {
+        let addr = self.runtime()["mqtt_addr"].as_str().unwrap().to_owned();
         addr.rsplit(':').next().unwrap().parse().unwrap()
     }
 

@@ -1,0 +1,51 @@
+//! The accept loop every device listener (Blynk TCP/TLS, MQTT) shares:
+//! accept until shutdown, at most `max` connections at once (more are
+//! closed at accept, with one log line), one tracked task each, no spinning
+//! when accept fails (out of file descriptors and the like).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub async fn accept<F, Fut>(
+    listener: TcpListener,
+    name: &'static str,
+    max: usize,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    serve: F,
+) where
+    F: Fn(TcpStream, SocketAddr) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let slots = Arc::new(Semaphore::new(max));
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    tracing::warn!("{name}: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!("{name}: {peer}: over {max} connections; closed");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let connection = serve(stream, peer);
+        tracker.spawn(async move {
+            let _slot = slot;
+            connection.await;
+        });
+    }
+}

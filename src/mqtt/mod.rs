@@ -1,0 +1,73 @@
+//! MQTT (DESIGN §4; `../shared/reference/protocols.md` §2): Hearth's own
+//! listener, a device endpoint rather than a general broker. Devices log in
+//! with username `device` and their token and speak Blynk's Device MQTT API
+//! ([`topics`]); each sees only its own topics ([`session`]).
+
+pub mod session;
+pub mod topics;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::devices::Devices;
+
+/// Connections served at once; more are closed at accept.
+pub const MAX_CONNECTIONS: usize = 8192;
+
+/// What every MQTT session needs from the hub.
+pub struct Context {
+    pub devices: Arc<Devices>,
+    pub shutdown: CancellationToken,
+    /// Largest packet accepted from a client, in bytes.
+    pub max_packet: usize,
+}
+
+/// Binds the MQTT listener and starts it; where it listens, if it does. A
+/// listener that cannot bind is logged, not fatal (1883 may be taken by a
+/// broker already running on the machine).
+pub async fn start(
+    config: &Config,
+    devices: &Arc<Devices>,
+    shutdown: &CancellationToken,
+    tracker: &TaskTracker,
+    parts: &mut JoinSet<&'static str>,
+) -> Option<SocketAddr> {
+    let addr = config.mqtt.listen?;
+    let listener = match crate::api::bind(addr).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::error!(
+                "mqtt: cannot listen on {addr}: {e}; MQTT devices cannot connect there"
+            );
+            return None;
+        }
+    };
+    let bound = listener.local_addr().ok();
+    let ctx = Arc::new(Context {
+        devices: devices.clone(),
+        shutdown: shutdown.clone(),
+        max_packet: config.mqtt.max_packet,
+    });
+    let (shutdown, tracker) = (shutdown.clone(), tracker.clone());
+    parts.spawn(async move {
+        crate::listener::accept(
+            listener,
+            "mqtt",
+            MAX_CONNECTIONS,
+            shutdown,
+            tracker,
+            move |stream, peer| {
+                let ctx = ctx.clone();
+                async move { session::run(stream, &peer.to_string(), &ctx).await }
+            },
+        )
+        .await;
+        "MQTT listener"
+    });
+    bound
+}

@@ -1,0 +1,262 @@
+//! MQTT devices on Hearth's own listener (issue 6), driven through PyPI
+//! `paho-mqtt`: login with the device token (CONNACK 4 otherwise), values
+//! into the API and history, API writes to `downlink/ds/…`, each device
+//! confined to its own topics, and no acknowledged value lost to `kill -9`.
+
+#[path = "common/api.rs"]
+mod api;
+#[path = "common/blynk.rs"]
+mod blynk;
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+
+use api::household;
+use blynk::{WAIT, is_value, provision, thermostat_template, wait_stream};
+use serde_json::{Value, json};
+
+/// A paho-mqtt device (`tests/support/mqtt_device.py`).
+struct Device {
+    child: Child,
+    stdin: ChildStdin,
+    lines: mpsc::Receiver<Value>,
+    seen: Vec<Value>,
+}
+
+impl Device {
+    fn start(port: u16, username: &str, password: &str) -> Device {
+        let mut child = Command::new("python3")
+            .arg("-u")
+            .arg(common::support("mqtt_device.py"))
+            .args(["127.0.0.1", &port.to_string(), username, password])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 with paho-mqtt (scripts/test-deps.sh installs it)");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx
+                    .send(serde_json::from_str(&line).unwrap_or(json!({ "text": line })))
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+        Device {
+            child,
+            stdin,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, command: &str) {
+        writeln!(self.stdin, "{command}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    fn wait_for(&mut self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if wanted(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("the device never showed {what}; it said {:#?}", self.seen),
+            }
+        }
+    }
+}
+
+impl Drop for Device {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn paho_devices_publish_receive_and_stay_in_their_own_topics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let h = household(&tmp.path().join("state"));
+    let template = thermostat_template(&h);
+    let (device, token) = provision(&h, &h.root, "MQTT thermostat", &template);
+    let (other, other_token) = provision(&h, &h.root, "Other", &template);
+    let port = h.hub.mqtt_port();
+    let mut stream = h.api.stream(&h.admin);
+
+    let mut bad = Device::start(port, "device", "wrong-token");
+    let refused = bad.wait_for("a refusal", |l| l["event"] == "connected");
+    assert_ne!(refused["rc"], 0, "bad credentials are refused: {refused}");
+    drop(bad);
+
+    let mut thermostat = Device::start(port, "device", &token);
+    thermostat.wait_for("connected", |l| l["event"] == "connected" && l["rc"] == 0);
+    thermostat.wait_for("its downlink subscription", |l| {
+        l["event"] == "suback" && l["codes"] == json!([0])
+    });
+    let mut neighbour = Device::start(port, "device", &other_token);
+    neighbour.wait_for("connected", |l| l["event"] == "connected" && l["rc"] == 0);
+    neighbour.wait_for("its downlink subscription", |l| l["event"] == "suback");
+
+    // Values by datastream name, into the stream, the API and history.
+    thermostat.send("pub ds/Temperature 1 42");
+    wait_stream(&h, &mut stream, "V1 = 42", is_value(&device, "V1", "42"));
+    thermostat.send("pub batch_ds 1 {\"Temperature\": 43, \"Label\": \"hall\"}");
+    wait_stream(
+        &h,
+        &mut stream,
+        "V2 = hall",
+        is_value(&device, "V2", "hall"),
+    );
+    let history = h
+        .api
+        .get(&format!("/devices/{device}/history?pin=V1"), Some(&h.admin));
+    let values: Vec<&str> = history.body["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(values, ["42", "43"], "{}", history.body);
+
+    // A value the datastream refuses is ignored; the device carries on.
+    thermostat.send("pub ds/Temperature 1 500");
+    thermostat.send("pub ds/Label 1 after");
+    wait_stream(
+        &h,
+        &mut stream,
+        "V2 = after",
+        is_value(&device, "V2", "after"),
+    );
+    let live = h
+        .api
+        .get(&format!("/devices/{device}/values"), Some(&h.admin));
+    assert_eq!(live.body["values"]["V1"]["value"], "43");
+    assert_eq!(live.body["online"]["transport"], "mqtt");
+
+    // API → device, on its downlink only.
+    let put = h.api.call(
+        "PUT",
+        &format!("/devices/{device}/values/V2"),
+        Some(&h.admin),
+        Some(json!({ "value": "from the app" })),
+    );
+    assert_eq!(put.status, 200, "{}", put.body);
+    thermostat.wait_for("the command", |l| {
+        l["topic"] == "downlink/ds/Label" && l["payload"] == "from the app"
+    });
+    thermostat.send("pub get/ds/all 0 ");
+    thermostat.wait_for("its stored values", |l| {
+        l["topic"] == "downlink/ds/Temperature" && l["payload"] == "43"
+    });
+
+    // Confined: no wildcard subscriptions beyond its downlink, and nothing
+    // it publishes reaches another device.
+    neighbour.send("sub #");
+    neighbour.wait_for("a refused subscription", |l| {
+        l["event"] == "suback" && l["codes"] == json!([128])
+    });
+    neighbour.send(&format!("pub hearth/{device}/ds/Temperature 1 7"));
+    neighbour.send("pub ds/Label 1 neighbour");
+    wait_stream(
+        &h,
+        &mut stream,
+        "the neighbour's own value",
+        is_value(&other, "V2", "neighbour"),
+    );
+    let live = h
+        .api
+        .get(&format!("/devices/{device}/values"), Some(&h.admin));
+    assert_eq!(
+        live.body["values"]["V1"]["value"], "43",
+        "another device's topic did nothing"
+    );
+    neighbour.send("quit");
+    neighbour.wait_for("its end", |l| l["event"] == "disconnected");
+    assert!(
+        !neighbour.seen.iter().any(|l| l["event"] == "message"),
+        "the neighbour heard nothing of the thermostat: {:#?}",
+        neighbour.seen
+    );
+}
+
+#[test]
+fn every_acknowledged_value_survives_kill_9() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let mut h = household(&state);
+    let template = h.api.post(
+        "/templates",
+        Some(&h.admin),
+        json!({ "org": h.root, "name": "Counter", "definition": { "datastreams": [
+            { "pin": 1, "name": "Count", "type": "int", "min": 0, "max": 1_000_000 },
+        ] } }),
+    );
+    let template = template.body["id"].as_str().unwrap().to_owned();
+    let (device, token) = provision(&h, &h.root, "Counter", &template);
+    let mut counter = Device::start(h.hub.mqtt_port(), "device", &token);
+    counter.wait_for("connected", |l| l["event"] == "connected" && l["rc"] == 0);
+    counter.send("count ds/Count 5000 1");
+    // A moment that differs from run to run: after 50 to 1,049 acks.
+    let kill_after = 50
+        + (std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+            % 1000) as u64;
+    let mut acked = Vec::new();
+    loop {
+        // Until the client gives up on a PUBACK that never comes.
+        let line = counter.wait_for("acks", |l| l["event"] == "acked" || l["event"] == "done");
+        if line["event"] == "done" {
+            break;
+        }
+        acked.push(line["value"].as_u64().unwrap());
+        if acked.len() as u64 == kill_after {
+            h.hub.child.kill().unwrap(); // SIGKILL
+            h.hub.child.wait().unwrap();
+        }
+    }
+    drop(counter);
+    assert!(acked.len() as u64 >= kill_after);
+
+    let hub = common::HubProcess::start(&state, common::TEST_CONFIG);
+    h.api = api::Api::new(hub.api_port(), &hub.fingerprint());
+    h.hub = hub;
+    let history = h.api.get(
+        &format!("/devices/{device}/history?pin=V1&from=0&limit=10000"),
+        Some(&h.admin),
+    );
+    assert_eq!(history.status, 200, "{}", history.body);
+    let stored: std::collections::BTreeSet<u64> = history.body["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["value"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let lost: Vec<u64> = acked
+        .iter()
+        .copied()
+        .filter(|v| !stored.contains(v))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "acknowledged but lost after kill -9 at ack {kill_after}: {lost:?}"
+    );
+    eprintln!(
+        "kill -9 after {kill_after} acks: {} acknowledged, {} stored, none lost",
+        acked.len(),
+        stored.len()
+    );
+}
