@@ -17,6 +17,7 @@
 
 pub mod accounts;
 pub mod api;
+pub mod ble;
 pub mod blynk;
 pub mod cli;
 pub mod client;
@@ -39,4 +40,23 @@ pub fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf).expect("the OS random number generator failed");
     hex::encode(buf)
+}
+
+/// Replays the committed corpus of fuzz target `target` through `check`
+/// (on stable, in every test run).
+#[cfg(test)]
+pub(crate) fn replay_fuzz_corpus(target: &str, check: fn(&[u8])) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
+    let mut replayed = 0;
+    for entry in std::fs::read_dir(&dir).expect("the corpus is committed") {
+        check(&std::fs::read(entry.unwrap().path()).unwrap());
+        replayed += 1;
+    }
+    assert!(
+        replayed >= 5,
+        "only {replayed} corpus inputs in {}",
+        dir.display()
+    );
 }

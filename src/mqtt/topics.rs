@@ -147,6 +147,25 @@ pub fn may_subscribe(filter: &str) -> bool {
     filter == "downlink/#" || (filter.starts_with("downlink/") && rumqttc::valid_filter(filter))
 }
 
+/// Arbitrary bytes as a client's MQTT stream and as a device's PUBLISH
+/// (first byte: topic length), checking what any input must satisfy: the
+/// packet reader and the topic parser never panic, a parsed value carries
+/// at least one value. Shared by the fuzz target and the corpus replay test.
+pub fn check(data: &[u8]) {
+    let mut stream = bytes::BytesMut::from(data);
+    while let Ok(_packet) = rumqttc::mqttbytes::v4::Packet::read(&mut stream, 4096) {}
+    let Some((&len, rest)) = data.split_first() else {
+        return;
+    };
+    let (topic, payload) = rest.split_at(usize::from(len).min(rest.len()));
+    let topic = String::from_utf8_lossy(topic);
+    match parse(&topic, payload) {
+        Ok(Uplink::Value { values, .. }) => assert!(!values.is_empty()),
+        Ok(Uplink::Batch(pairs)) => assert!(pairs.iter().all(|(_, v)| !v.is_empty())),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,6 +247,11 @@ mod tests {
             parse(&format!("ds/{}", "n".repeat(200)), b"1"),
             Err(TopicError::Unknown(_))
         ));
+    }
+
+    #[test]
+    fn the_fuzz_corpus_replays_cleanly() {
+        crate::replay_fuzz_corpus("mqtt_payload", check);
     }
 
     #[test]
