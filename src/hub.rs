@@ -117,6 +117,9 @@ impl Hub {
         let (devices, history_writer) = Devices::open(tenancy.clone(), store.clone())
             .await
             .map_err(HubError::Devices)?;
+        let ble = crate::ble::Ble::open(devices.clone(), store.clone())
+            .await
+            .map_err(HubError::Devices)?;
         let instance = config
             .hub
             .name
@@ -145,6 +148,7 @@ impl Hub {
             accounts: accounts.clone(),
             replica: tenancy.clone(),
             devices: devices.clone(),
+            ble: ble.clone(),
             shutdown: shutdown.clone(),
         });
         parts.spawn(api_task(
@@ -188,7 +192,7 @@ impl Hub {
         )
         .await;
         let mqtt_addr =
-            crate::mqtt::start(&config, &devices, &shutdown, &tracker, &mut parts).await;
+            crate::mqtt::start(&config, &devices, &ble, &shutdown, &tracker, &mut parts).await;
 
         let info = RuntimeInfo {
             pid: std::process::id(),

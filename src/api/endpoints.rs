@@ -60,6 +60,7 @@ fn all() -> Vec<Endpoint> {
         super::people::endpoints(),
         super::provisioning::endpoints(),
         super::values::endpoints(),
+        super::ble::endpoints(),
         super::stream::endpoints(),
     ]
     .into_iter()

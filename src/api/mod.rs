@@ -8,6 +8,7 @@
 
 mod account;
 mod auth;
+mod ble;
 pub mod console;
 mod devices;
 mod endpoints;
@@ -50,6 +51,7 @@ pub struct AppState {
     pub accounts: Arc<Accounts>,
     pub replica: Arc<Replica>,
     pub devices: Arc<crate::devices::Devices>,
+    pub ble: Arc<crate::ble::Ble>,
     /// The hub's shutdown: live streams close when it fires.
     pub shutdown: CancellationToken,
 }

@@ -1,7 +1,9 @@
 //! MQTT (DESIGN §4; `../shared/reference/protocols.md` §2): Hearth's own
 //! listener, a device endpoint rather than a general broker. Devices log in
 //! with username `device` and their token and speak Blynk's Device MQTT API
-//! ([`topics`]); each sees only its own topics ([`session`]).
+//! ([`topics`]); each sees only its own topics ([`session`]). BLE-to-MQTT
+//! bridges log in with username `bridge` and a bridge token and publish
+//! their reports under `home/<bridge name>/BTtoMQTT/` (see [`crate::ble`]).
 
 pub mod session;
 pub mod topics;
@@ -22,6 +24,7 @@ pub const MAX_CONNECTIONS: usize = 8192;
 /// What every MQTT session needs from the hub.
 pub struct Context {
     pub devices: Arc<Devices>,
+    pub ble: Arc<crate::ble::Ble>,
     pub shutdown: CancellationToken,
     /// Largest packet accepted from a client, in bytes.
     pub max_packet: usize,
@@ -33,6 +36,7 @@ pub struct Context {
 pub async fn start(
     config: &Config,
     devices: &Arc<Devices>,
+    ble: &Arc<crate::ble::Ble>,
     shutdown: &CancellationToken,
     tracker: &TaskTracker,
     parts: &mut JoinSet<&'static str>,
@@ -50,6 +54,7 @@ pub async fn start(
     let bound = listener.local_addr().ok();
     let ctx = Arc::new(Context {
         devices: devices.clone(),
+        ble: ble.clone(),
         shutdown: shutdown.clone(),
         max_packet: config.mqtt.max_packet,
     });

@@ -27,6 +27,7 @@ use super::Context;
 use super::topics::{self, Uplink};
 use crate::blynk::requests::device_for_token;
 use crate::devices::{Attachment, Committed, DeviceError, Downlink};
+use crate::tenancy::credentials::Bridge;
 
 /// A client that sends no CONNECT within this long is dropped.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -62,11 +63,15 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(io: S, peer: &str, ctx: &Con
         }
     };
     let login = connect.login.as_ref();
-    let device = match login.map(|l| l.username.as_str()) {
-        Some("device") => login.and_then(|l| device_for_token(&ctx.devices, &l.password)),
+    let token = login.map(|l| l.password.clone()).unwrap_or_default();
+    let role = match login.map(|l| l.username.as_str()) {
+        Some("device") => {
+            device_for_token(&ctx.devices, &token).map(|device| Role::Device { device })
+        }
+        Some("bridge") => bridge_for_token(ctx, &token).map(|bridge| Role::Bridge { bridge }),
         _ => None,
     };
-    let Some(device) = device else {
+    let Some(role) = role else {
         tracing::warn!(
             "mqtt: {peer}: refused (CONNACK 4): username must be \"device\" with the device's token"
         );
@@ -78,7 +83,6 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(io: S, peer: &str, ctx: &Con
             .await;
         return;
     };
-    let token = login.map(|l| l.password.clone()).unwrap_or_default();
     if link
         .send(Packet::ConnAck(ConnAck::new(
             ConnectReturnCode::Success,
@@ -93,25 +97,52 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(io: S, peer: &str, ctx: &Con
         0 => NO_KEEPALIVE,
         secs => Duration::from_secs(u64::from(secs)),
     };
-    let attachment = ctx.devices.attach(&device, "mqtt", keepalive);
-    tracing::info!("mqtt: device {device} online from {peer}");
+    let (attachment, label) = match &role {
+        Role::Device { device } => (
+            Some(ctx.devices.attach(device, "mqtt", keepalive)),
+            format!("device {device}"),
+        ),
+        Role::Bridge { bridge } => (None, format!("bridge {}", bridge.name)),
+    };
+    tracing::info!("mqtt: {label} online from {peer}");
     let mut session = Session {
         link: &mut link,
         ctx,
-        device: device.clone(),
+        device: label.clone(),
+        role,
         token,
         subscriptions: Vec::new(),
         in_flight: VecDeque::new(),
         ignored: 0,
     };
     let why = session.serve(attachment, keepalive).await;
-    tracing::info!("mqtt: device {device} offline ({why})");
+    tracing::info!("mqtt: {label} offline ({why})");
+}
+
+/// Who logged in.
+enum Role {
+    Device {
+        device: String,
+    },
+    /// A BLE-to-MQTT bridge: publishes only under `home/<name>/`.
+    Bridge {
+        bridge: Bridge,
+    },
+}
+
+fn bridge_for_token(ctx: &Context, token: &str) -> Option<Bridge> {
+    ctx.devices
+        .replica()
+        .with_credentials(|c| c.bridge_for_token(token).cloned())
+        .ok()?
 }
 
 struct Session<'a, S> {
     link: &'a mut Link<S>,
     ctx: &'a Context,
+    /// `device <id>` or `bridge <name>`: for log lines.
     device: String,
+    role: Role,
     token: String,
     subscriptions: Vec<String>,
     /// QoS 1 packet ids waiting for their value's commit, oldest first.
@@ -121,17 +152,18 @@ struct Session<'a, S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
-    async fn serve(&mut self, mut attachment: Attachment, keepalive: Duration) -> String {
+    async fn serve(&mut self, mut attachment: Option<Attachment>, keepalive: Duration) -> String {
         let mut tenancy = self.ctx.devices.replica().subscribe();
         let silence = keepalive.mul_f32(1.5);
+        let kick = attachment.as_ref().map(|a| a.kicked.clone());
         loop {
             let reading = self.in_flight.len() < IN_FLIGHT;
             tokio::select! {
                 _ = self.ctx.shutdown.cancelled() => return "the hub is stopping".into(),
-                _ = attachment.kicked.cancelled() => return "replaced by a newer connection".into(),
+                _ = kicked(&kick) => return "replaced by a newer connection".into(),
                 changed = tenancy.changed() => {
-                    if changed.is_err() || device_for_token(&self.ctx.devices, &self.token).as_deref() != Some(&self.device) {
-                        return "its token was replaced or the device deleted".into();
+                    if changed.is_err() || !self.still_valid() {
+                        return "its token was replaced or revoked, or the device deleted".into();
                     }
                 }
                 committed = next_commit(&mut self.in_flight) => {
@@ -144,7 +176,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                         return "the connection failed".into();
                     }
                 }
-                Some(down) = attachment.downlink.recv() => {
+                Some(down) = downlink(&mut attachment) => {
                     if self.downlink(down).await.is_err() {
                         return "the connection failed".into();
                     }
@@ -175,7 +207,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                     .filters
                     .iter()
                     .map(|f| {
-                        if topics::may_subscribe(&f.path) {
+                        if self.may_subscribe(&f.path) {
                             self.subscriptions.push(f.path.clone());
                             SubscribeReasonCode::Success(QoS::AtMostOnce)
                         } else {
@@ -207,9 +239,40 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             .map_err(|_| "the connection failed".into())
     }
 
+    fn still_valid(&self) -> bool {
+        match &self.role {
+            Role::Device { device } => {
+                device_for_token(&self.ctx.devices, &self.token).as_deref() == Some(device)
+            }
+            Role::Bridge { bridge } => {
+                bridge_for_token(self.ctx, &self.token).is_some_and(|b| b.id == bridge.id)
+            }
+        }
+    }
+
+    fn may_subscribe(&self, filter: &str) -> bool {
+        match &self.role {
+            Role::Device { .. } => topics::may_subscribe(filter),
+            Role::Bridge { bridge } => {
+                filter.starts_with(&format!("home/{}/", bridge.name))
+                    && rumqttc::valid_filter(filter)
+            }
+        }
+    }
+
     async fn publish(&mut self, publish: Publish) -> Result<(), String> {
         let durable = publish.qos != QoS::AtMostOnce;
-        let committed = match topics::parse(&publish.topic, &publish.payload) {
+        let parsed = match &self.role {
+            Role::Device { .. } => {
+                topics::parse(&publish.topic, &publish.payload).map_err(|e| e.to_string())
+            }
+            Role::Bridge { bridge } => {
+                let bridge = bridge.clone();
+                let committed = self.bridge_publish(&bridge, &publish).await;
+                return self.acknowledge(&publish, committed).await;
+            }
+        };
+        let committed = match parsed {
             Ok(uplink) => match self.apply(uplink, durable).await {
                 Ok(committed) => committed,
                 Err(e) => {
@@ -218,10 +281,46 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                 }
             },
             Err(e) => {
-                self.ignore(&e.to_string());
+                self.ignore(&e);
                 None
             }
         };
+        self.acknowledge(&publish, committed).await
+    }
+
+    /// A bridge's PUBLISH: reports under `home/<name>/BTtoMQTT/`, its LWT;
+    /// anything else is ignored and counted.
+    async fn bridge_publish(&mut self, bridge: &Bridge, publish: &Publish) -> Option<Committed> {
+        let own = format!("home/{}/", bridge.name);
+        let Some(rest) = publish.topic.strip_prefix(&own) else {
+            self.ignore(&format!("{} is outside {own}", publish.topic));
+            return None;
+        };
+        if rest == "LWT" {
+            let said = String::from_utf8_lossy(&publish.payload);
+            tracing::info!("mqtt: bridge {} says {said}", bridge.name);
+            return None;
+        }
+        let Some(mac) = rest.strip_prefix("BTtoMQTT/") else {
+            self.ignore(&format!("{} is not a BTtoMQTT report", publish.topic));
+            return None;
+        };
+        match self.ctx.ble.ingest(bridge, mac, &publish.payload).await {
+            Ok(crate::ble::Ingested::Values { committed, .. }) => committed,
+            Ok(crate::ble::Ingested::Inbox { .. }) => None,
+            Err(e) => {
+                self.ignore(&format!("{}: {e}", publish.topic));
+                None
+            }
+        }
+    }
+
+    /// Acknowledges a PUBLISH as its QoS asks, once `committed` is done.
+    async fn acknowledge(
+        &mut self,
+        publish: &Publish,
+        committed: Option<Committed>,
+    ) -> Result<(), String> {
         match publish.qos {
             QoS::AtMostOnce => Ok(()),
             // Acknowledged in order, once committed (or at once if ignored).
@@ -314,7 +413,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         self.ignored += 1;
         if self.ignored == 1 || self.ignored.is_power_of_two() {
             tracing::warn!(
-                "mqtt: device {}: ignored: {why} ({} so far)",
+                "mqtt: {}: ignored: {why} ({} so far)",
                 self.device,
                 self.ignored
             );
@@ -354,6 +453,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                 "the client stopped reading",
             )),
         }
+    }
+}
+
+async fn kicked(kick: &Option<tokio_util::sync::CancellationToken>) {
+    match kick {
+        Some(k) => k.cancelled().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn downlink(attachment: &mut Option<Attachment>) -> Option<Downlink> {
+    match attachment {
+        Some(a) => a.downlink.recv().await,
+        None => std::future::pending().await,
     }
 }
 

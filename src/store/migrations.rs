@@ -45,6 +45,8 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;",
     // 4: device telemetry: live values, history, rollups, events.
     crate::devices::history::MIGRATION,
+    // 5: the BLE adoption inbox; bind keys and mappings local to this hub.
+    crate::ble::inbox::MIGRATION,
 ];
 
 /// The version this binary brings a database to.

@@ -6,6 +6,7 @@ Prints JSON lines: {"event": "connected", "rc": N}, {"event": "message",
 {"event": "acked", "mid": N, "value": ...}, {"event": "disconnected"}.
 Commands on stdin, one per line:
   pub TOPIC QOS PAYLOAD      publish (PAYLOAD may be empty)
+  pubwait TOPIC PAYLOAD      publish at QoS 1 and wait for the PUBACK
   sub FILTER                 subscribe
   count TOPIC N START        publish values START..START+N-1 at QoS 1, up
                              to 100 in flight, printing each acknowledged
@@ -86,6 +87,10 @@ for line in sys.stdin:
     if words[0] == "pub":
         payload = words[3] if len(words) > 3 else ""
         client.publish(prefix + words[1], payload.replace("\\0", "\0"), qos=int(words[2]))
+    elif words[0] == "pubwait":
+        rest = line.rstrip("\n").split(" ", 2)
+        info = client.publish(prefix + rest[1], rest[2] if len(rest) > 2 else "", qos=1)
+        info.wait_for_publish(timeout=10)
     elif words[0] == "sub":
         client.subscribe(words[1], qos=0)
     elif words[0] == "count":

@@ -1,0 +1,103 @@
+//! The BLE adoption inbox over HTTP: sensors a bridge hears that no device
+//! claims, listed with what they report, for those who manage devices in
+//! the bridge's organization; adopting one makes a device (with its bind
+//! key and reading mapping kept on this hub), dismissing one hides it.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::account::JsonBody;
+use super::auth::{Authed, Reply, caller};
+use super::endpoints::Endpoint;
+use super::error::ApiError;
+use crate::ble::{Adoption, BleError};
+
+pub fn endpoints() -> Vec<Endpoint> {
+    use Endpoint as E;
+    vec![
+        E::new(
+            "GET",
+            "/ble/inbox",
+            "BLE sensors heard by bridges that no device claims yet",
+            get(inbox),
+        ),
+        E::new(
+            "POST",
+            "/ble/inbox/{mac}/adopt",
+            "Adopt a sensor from the inbox as a device",
+            post(adopt),
+        ),
+        E::new(
+            "DELETE",
+            "/ble/inbox/{mac}",
+            "Dismiss a sensor from the inbox",
+            delete(dismiss),
+        ),
+    ]
+}
+
+async fn inbox(State(s): State<AppState>, authed: Authed) -> Reply {
+    let list = s.ble.inbox(&caller(&authed)).await?;
+    Ok(Json(json!(list)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Adopt {
+    org: String,
+    name: String,
+    #[serde(default)]
+    template: Option<String>,
+    #[serde(default)]
+    bind_key: Option<String>,
+    /// Reading name → pin, e.g. `{"temperature": "V1"}`.
+    #[serde(default)]
+    mapping: Option<Value>,
+}
+
+async fn adopt(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path(mac): Path<String>,
+    JsonBody(req): JsonBody<Adopt>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let mapping = req.mapping.unwrap_or_else(|| json!({}));
+    if !mapping.is_object() {
+        return Err(ApiError::invalid(
+            "mapping is an object of reading name to pin, e.g. {\"temperature\": \"V1\"}",
+        ));
+    }
+    let adoption = Adoption {
+        org: req.org,
+        name: req.name,
+        template: req.template,
+        bind_key: req.bind_key,
+        mapping,
+    };
+    let device = s.ble.adopt(&caller(&authed), &mac, adoption).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": device }))))
+}
+
+async fn dismiss(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path(mac): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    s.ble.dismiss(&caller(&authed), &mac).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+impl From<BleError> for ApiError {
+    fn from(e: BleError) -> Self {
+        match e {
+            BleError::Op(e) => e.into(),
+            BleError::Replica(e) => e.into(),
+            BleError::Store(e) => crate::devices::DeviceError::from(e).into(),
+        }
+    }
+}
