@@ -108,7 +108,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(io: S, peer: &str, ctx: &Con
     let mut session = Session {
         link: &mut link,
         ctx,
-        device: label.clone(),
+        label: label.clone(),
         role,
         token,
         subscriptions: Vec::new(),
@@ -141,7 +141,7 @@ struct Session<'a, S> {
     link: &'a mut Link<S>,
     ctx: &'a Context,
     /// `device <id>` or `bridge <name>`: for log lines.
-    device: String,
+    label: String,
     role: Role,
     token: String,
     subscriptions: Vec<String>,
@@ -185,7 +185,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                     Err(_) => return format!("silent for {}s, 1.5x its keepalive", silence.as_secs()),
                     Ok(None) => return "disconnected".into(),
                     Ok(Some(Err(e))) => {
-                        tracing::warn!("mqtt: device {}: {e}; closing", self.device);
+                        tracing::warn!("mqtt: {}: {e}; closing", self.label);
                         return format!("bad packet: {e}");
                     }
                     Ok(Some(Ok(packet))) => match self.handle(packet).await {
@@ -212,8 +212,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                             SubscribeReasonCode::Success(QoS::AtMostOnce)
                         } else {
                             tracing::warn!(
-                                "mqtt: device {}: may not subscribe to {:?}",
-                                self.device,
+                                "mqtt: {}: may not subscribe to {:?}",
+                                self.label,
                                 f.path
                             );
                             SubscribeReasonCode::Failure
@@ -348,7 +348,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         durable: bool,
     ) -> Result<Option<Committed>, DeviceError> {
         let devices = &self.ctx.devices;
-        let device = self.device.as_str();
+        let Role::Device { device } = &self.role else {
+            return Ok(None);
+        };
+        let device = device.as_str();
         let pin = |name: &str| {
             devices
                 .pin_named(device, name)
@@ -414,7 +417,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         if self.ignored == 1 || self.ignored.is_power_of_two() {
             tracing::warn!(
                 "mqtt: {}: ignored: {why} ({} so far)",
-                self.device,
+                self.label,
                 self.ignored
             );
         }
@@ -422,7 +425,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
 
     async fn downlink(&mut self, down: Downlink) -> std::io::Result<()> {
         let Downlink::Write { pin, values } = down;
-        let name = self.ctx.devices.name_of(&self.device, pin);
+        let Role::Device { device } = &self.role else {
+            return Ok(());
+        };
+        let name = self.ctx.devices.name_of(device, pin);
         let payload = values.join("\0").into_bytes();
         self.deliver(&topics::downlink_ds(&name), payload).await
     }
