@@ -192,4 +192,46 @@ fn bthome_sensors_wait_in_the_inbox_until_adopted_then_reach_history() {
         None,
     );
     assert_eq!(again.status, 404, "{}", again.body);
+
+    // Revoking the bridge ends its open session; logging in again is refused.
+    let mut child = Command::new("python3")
+        .arg("-u")
+        .arg(common::support("mqtt_device.py"))
+        .args(["127.0.0.1", &port.to_string(), "bridge", &token])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Value>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(serde_json::from_str(&line).unwrap_or_default());
+        }
+    });
+    let next = || {
+        rx.recv_timeout(blynk::WAIT)
+            .expect("the bridge client reports within 20 s")
+    };
+    assert_eq!(next()["rc"], 0, "the bridge logs in");
+    let id = bridge.body["id"].as_str().unwrap();
+    let revoked = h
+        .api
+        .call("DELETE", &format!("/bridges/{id}"), Some(&h.admin), None);
+    assert!(revoked.status < 300, "{}", revoked.body);
+    let mut events = Vec::new();
+    loop {
+        let event = next();
+        events.push(event.clone());
+        if event["event"] == "connected" {
+            assert_ne!(event["rc"], 0, "a revoked bridge is refused: {events:?}");
+            break;
+        }
+    }
+    assert!(
+        events.iter().any(|e| e["event"] == "disconnected"),
+        "its session ended: {events:?}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
 }

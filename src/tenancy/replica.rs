@@ -395,6 +395,8 @@ impl Replica {
             .credentials
             .change(|doc| credentials::revoke_bridge(doc, id))
             .await??;
+        // The bridge's open MQTT session watches this and ends.
+        self.changed.send_modify(|v| *v += 1);
         Ok(())
     }
 
