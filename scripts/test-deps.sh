@@ -6,13 +6,14 @@
 #   libc6-arm64-cross  (its glibc, for qemu-aarch64 -L /usr/aarch64-linux-gnu)
 #   python3 zeroconf   an mDNS resolver Hearth did not write
 #   socat           serial lines as pseudo-terminal pairs
+#   mosquitto       a household's own MQTT broker
 #   blynklib, blynk-library-python, paho-mqtt (PyPI), blynk-library (npm)
 #                   the real Blynk clients the device tests drive
 # Safe to run again: it only installs what is missing. Uses sudo when not root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-readonly APT_PACKAGES=(iproute2 systemd qemu-user libc6-arm64-cross binutils python3-pip socat)
+readonly APT_PACKAGES=(iproute2 systemd qemu-user libc6-arm64-cross binutils python3-pip socat mosquitto)
 readonly PIP_PACKAGES=('zeroconf==0.154.0' 'blynklib==0.2.6' 'blynk-library-python==0.2.0' 'paho-mqtt==2.2.0')
 readonly NPM_PACKAGES=('blynk-library@0.5.4')
 

@@ -191,8 +191,16 @@ impl Hub {
             &mut parts,
         )
         .await;
-        let mqtt_addr =
-            crate::mqtt::start(&config, &devices, &ble, &shutdown, &tracker, &mut parts).await;
+        let mqtt_addr = crate::mqtt::start(
+            &config,
+            &identity.hub_id,
+            &devices,
+            &ble,
+            &shutdown,
+            &tracker,
+            &mut parts,
+        )
+        .await;
 
         let info = RuntimeInfo {
             pid: std::process::id(),

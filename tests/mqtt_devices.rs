@@ -8,82 +8,13 @@ mod api;
 #[path = "common/blynk.rs"]
 mod blynk;
 mod common;
-
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+#[path = "common/mqtt.rs"]
+mod mqtt;
 
 use api::household;
-use blynk::{WAIT, is_value, provision, thermostat_template, wait_stream};
-use serde_json::{Value, json};
-
-/// A paho-mqtt device (`tests/support/mqtt_device.py`).
-struct Device {
-    child: Child,
-    stdin: ChildStdin,
-    lines: mpsc::Receiver<Value>,
-    seen: Vec<Value>,
-}
-
-impl Device {
-    fn start(port: u16, username: &str, password: &str) -> Device {
-        let mut child = Command::new("python3")
-            .arg("-u")
-            .arg(common::support("mqtt_device.py"))
-            .args(["127.0.0.1", &port.to_string(), username, password])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 with paho-mqtt (scripts/test-deps.sh installs it)");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx
-                    .send(serde_json::from_str(&line).unwrap_or(json!({ "text": line })))
-                    .is_err()
-                {
-                    break;
-                }
-            }
-        });
-        Device {
-            child,
-            stdin,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    fn send(&mut self, command: &str) {
-        writeln!(self.stdin, "{command}").unwrap();
-        self.stdin.flush().unwrap();
-    }
-
-    fn wait_for(&mut self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
-        let deadline = std::time::Instant::now() + WAIT;
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if wanted(&line) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!("the device never showed {what}; it said {:#?}", self.seen),
-            }
-        }
-    }
-}
-
-impl Drop for Device {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use blynk::{is_value, provision, thermostat_template, wait_stream};
+use mqtt::Device;
+use serde_json::json;
 
 #[test]
 fn paho_devices_publish_receive_and_stay_in_their_own_topics() {
@@ -95,17 +26,17 @@ fn paho_devices_publish_receive_and_stay_in_their_own_topics() {
     let port = h.hub.mqtt_port();
     let mut stream = h.api.stream(&h.admin);
 
-    let mut bad = Device::start(port, "device", "wrong-token");
+    let mut bad = Device::start(port, "device", "wrong-token", "");
     let refused = bad.wait_for("a refusal", |l| l["event"] == "connected");
     assert_ne!(refused["rc"], 0, "bad credentials are refused: {refused}");
     drop(bad);
 
-    let mut thermostat = Device::start(port, "device", &token);
+    let mut thermostat = Device::start(port, "device", &token, "");
     thermostat.wait_for("connected", |l| l["event"] == "connected" && l["rc"] == 0);
     thermostat.wait_for("its downlink subscription", |l| {
         l["event"] == "suback" && l["codes"] == json!([0])
     });
-    let mut neighbour = Device::start(port, "device", &other_token);
+    let mut neighbour = Device::start(port, "device", &other_token, "");
     neighbour.wait_for("connected", |l| l["event"] == "connected" && l["rc"] == 0);
     neighbour.wait_for("its downlink subscription", |l| l["event"] == "suback");
 
@@ -205,7 +136,7 @@ fn every_acknowledged_value_survives_kill_9() {
     );
     let template = template.body["id"].as_str().unwrap().to_owned();
     let (device, token) = provision(&h, &h.root, "Counter", &template);
-    let mut counter = Device::start(h.hub.mqtt_port(), "device", &token);
+    let mut counter = Device::start(h.hub.mqtt_port(), "device", &token, "");
     counter.wait_for("connected", |l| l["event"] == "connected" && l["rc"] == 0);
     counter.send("count ds/Count 5000 1");
     // A moment that differs from run to run: after 50 to 1,049 acks.

@@ -31,6 +31,41 @@ pub struct MqttConfig {
     pub listen: Option<SocketAddr>,
     /// Largest packet accepted from a client, in bytes.
     pub max_packet: usize,
+    /// The household's own broker, when there is one.
+    pub broker: Option<BrokerConfig>,
+}
+
+/// `[mqtt.broker]`: an existing broker Hearth connects to as a client.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerConfig {
+    pub host: String,
+    #[serde(default = "default_mqtt_port")]
+    pub port: u16,
+    #[serde(default)]
+    pub username: Option<String>,
+    /// A file holding the password (e.g. from systemd's `LoadCredential=`).
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// Devices there publish under `<prefix>/<device-id>/`.
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+}
+
+fn default_mqtt_port() -> u16 {
+    1883
+}
+
+fn default_prefix() -> String {
+    "hearth".into()
+}
+
+impl BrokerConfig {
+    /// The password from `password_file`, without its trailing newline.
+    pub fn password(&self) -> Option<String> {
+        let text = std::fs::read_to_string(self.password_file.as_ref()?).ok()?;
+        Some(text.trim_end_matches(['\r', '\n']).to_owned())
+    }
 }
 
 impl Default for MqttConfig {
@@ -38,6 +73,7 @@ impl Default for MqttConfig {
         Self {
             listen: Some(SocketAddr::from(([0u16; 8], 1883))),
             max_packet: 65_536,
+            broker: None,
         }
     }
 }

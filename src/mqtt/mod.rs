@@ -5,8 +5,10 @@
 //! bridges log in with username `bridge` and a bridge token and publish
 //! their reports under `home/<bridge name>/BTtoMQTT/` (see [`crate::ble`]).
 
+pub mod broker;
 pub mod session;
 pub mod topics;
+pub mod uplink;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,17 +32,32 @@ pub struct Context {
     pub max_packet: usize,
 }
 
-/// Binds the MQTT listener and starts it; where it listens, if it does. A
-/// listener that cannot bind is logged, not fatal (1883 may be taken by a
-/// broker already running on the machine).
+/// Starts the client of the household's broker, if configured, and binds
+/// and starts the listener; where it listens, if it does. A listener that
+/// cannot bind is logged, not fatal (1883 may be taken by a broker already
+/// running on the machine).
 pub async fn start(
     config: &Config,
+    hub_id: &str,
     devices: &Arc<Devices>,
     ble: &Arc<crate::ble::Ble>,
     shutdown: &CancellationToken,
     tracker: &TaskTracker,
     parts: &mut JoinSet<&'static str>,
 ) -> Option<SocketAddr> {
+    let ctx = Arc::new(Context {
+        devices: devices.clone(),
+        ble: ble.clone(),
+        shutdown: shutdown.clone(),
+        max_packet: config.mqtt.max_packet,
+    });
+    if let Some(broker) = config.mqtt.broker.clone() {
+        let (ctx, client_id) = (ctx.clone(), format!("hearth-{hub_id}"));
+        parts.spawn(async move {
+            broker::run(broker, client_id, ctx).await;
+            "MQTT broker client"
+        });
+    }
     let addr = config.mqtt.listen?;
     let listener = match crate::api::bind(addr).await {
         Ok(listener) => listener,
@@ -52,12 +69,6 @@ pub async fn start(
         }
     };
     let bound = listener.local_addr().ok();
-    let ctx = Arc::new(Context {
-        devices: devices.clone(),
-        ble: ble.clone(),
-        shutdown: shutdown.clone(),
-        max_packet: config.mqtt.max_packet,
-    });
     let (shutdown, tracker) = (shutdown.clone(), tracker.clone());
     parts.spawn(async move {
         crate::listener::accept(

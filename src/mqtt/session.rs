@@ -347,69 +347,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         uplink: Uplink,
         durable: bool,
     ) -> Result<Option<Committed>, DeviceError> {
-        let devices = &self.ctx.devices;
         let Role::Device { device } = &self.role else {
             return Ok(None);
         };
-        let device = device.as_str();
-        let pin = |name: &str| {
-            devices
-                .pin_named(device, name)
-                .ok_or_else(|| DeviceError::Refused(format!("no datastream named {name:?}")))
-        };
-        match uplink {
-            Uplink::Value { name, values } => {
-                let pin = pin(&name)?;
-                if durable {
-                    return devices.record_queued(device, pin, &values).await.map(Some);
-                }
-                devices.record(device, pin, &values, false).await?;
-            }
-            Uplink::Batch(pairs) => {
-                let mut last = None;
-                for (name, values) in pairs {
-                    let pin = pin(&name)?;
-                    last = Some(devices.record_queued(device, pin, &values).await?);
-                }
-                // One commit covers the batch: commits resolve in order.
-                return Ok(last.filter(|_| durable));
-            }
-            Uplink::Property {
-                name,
-                property,
-                value,
-            } => devices.set_property(device, pin(&name)?, &property, &value),
-            Uplink::Erase { .. } => {}
-            Uplink::Event { code, description } => {
-                devices.log_event(device, &code, description).await?
-            }
-            Uplink::Info(pairs) => devices.set_info(device, pairs),
-            Uplink::Get(names) => {
-                let live = devices.values(device);
-                let wanted: Vec<(String, String)> = match names {
-                    Some(names) => names
-                        .into_iter()
-                        .filter_map(|n| {
-                            let pin = devices.pin_named(device, &n)?;
-                            Some((n, live.get(&pin.to_string())?.value.clone()))
-                        })
-                        .collect(),
-                    None => live
-                        .into_iter()
-                        .filter_map(|(pin, v)| {
-                            let pin = crate::devices::Pin::parse(&pin)?;
-                            Some((devices.name_of(device, pin), v.value))
-                        })
-                        .collect(),
-                };
-                for (name, value) in wanted {
-                    let _ = self
-                        .deliver(&topics::downlink_ds(&name), value.into_bytes())
-                        .await;
-                }
-            }
+        let applied = super::uplink::apply(&self.ctx.devices, device, uplink, durable).await?;
+        for (topic, payload) in applied.replies {
+            let _ = self.deliver(&topic, payload).await;
         }
-        Ok(None)
+        Ok(applied.committed)
     }
 
     fn ignore(&mut self, why: &str) {

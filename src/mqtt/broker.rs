@@ -1,0 +1,273 @@
+//! The household's own broker (`[mqtt.broker]`): Hearth connects to it as
+//! a client (rumqttc, plain TCP), re-subscribes on every (re)connection,
+//! and serves devices that publish there under `<prefix>/<device-id>/`
+//! followed by Blynk's Device MQTT layout. The broker authenticates them;
+//! its ACL confines each device to its prefix (README: Mosquitto's
+//! `pattern readwrite hearth/%u/#` with the device id as username).
+//!
+//! QoS 1 messages are acknowledged to the broker (manual acks) only once
+//! their values are committed, in order. A device counts as online from its
+//! first message until it has been silent for 1.5x 45 s (Blynk's MQTT
+//! keepalive), or the broker connection drops.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS};
+use tokio::sync::mpsc;
+
+use super::Context;
+use super::topics;
+use crate::config::BrokerConfig;
+use crate::devices::{Attachment, Committed, Downlink};
+
+/// How long a device on the broker stays online without a message.
+const SILENCE: Duration = Duration::from_millis(67_500);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Runs until shutdown.
+pub async fn run(config: BrokerConfig, client_id: String, ctx: Arc<Context>) {
+    let mut options = MqttOptions::new(client_id, config.host.clone(), config.port);
+    options
+        .set_keep_alive(Duration::from_secs(30))
+        .set_clean_session(true)
+        .set_manual_acks(true)
+        .set_max_packet_size(ctx.max_packet, ctx.max_packet);
+    if let Some(user) = &config.username {
+        options.set_credentials(user.clone(), config.password().unwrap_or_default());
+    }
+    let (client, mut eventloop) = AsyncClient::new(options, 1024);
+    let (events_tx, mut events) = mpsc::channel::<Packet>(1024);
+    let shutdown = ctx.shutdown.clone();
+    let address = format!("{}:{}", config.host, config.port);
+    let poller = tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(250);
+        let mut failing = false;
+        loop {
+            let polled = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                polled = eventloop.poll() => polled,
+            };
+            match polled {
+                Ok(Event::Incoming(packet)) => {
+                    if matches!(packet, Packet::ConnAck(_)) {
+                        tracing::info!("mqtt broker: connected to {address}");
+                        failing = false;
+                        backoff = Duration::from_millis(250);
+                    }
+                    if events_tx.send(packet).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(Event::Outgoing(_)) => {}
+                Err(e) => {
+                    if !failing {
+                        tracing::warn!("mqtt broker: {address}: {e}; retrying");
+                        failing = true;
+                    }
+                    let _ = events_tx.send(Packet::Disconnect).await;
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    });
+    let mut relay = Relay {
+        client,
+        ctx: &ctx,
+        prefix: config.prefix.clone(),
+        links: HashMap::new(),
+        in_flight: VecDeque::new(),
+        downlinks: mpsc::channel(1024),
+    };
+    let mut sweep = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = ctx.shutdown.cancelled() => break,
+            Some(packet) = events.recv() => relay.incoming(packet).await,
+            done = next_commit(&mut relay.in_flight) => {
+                let (publish, result) = done;
+                match result {
+                    Ok(()) => { let _ = relay.client.ack(&publish).await; }
+                    // Not acknowledged: the broker delivers it again.
+                    Err(e) => tracing::error!("mqtt broker: {}: not stored ({e})", publish.topic),
+                }
+            }
+            Some((device, down)) = relay.downlinks.1.recv() => relay.downlink(&device, down).await,
+            _ = sweep.tick() => relay.links.retain(|_, link| link.heard.elapsed() < SILENCE),
+        }
+    }
+    let _ = relay.client.disconnect().await;
+    poller.abort();
+}
+
+struct BrokerLink {
+    _attachment: Attachment,
+    forwarder: tokio::task::JoinHandle<()>,
+    heard: Instant,
+}
+
+impl Drop for BrokerLink {
+    fn drop(&mut self) {
+        self.forwarder.abort();
+    }
+}
+
+struct Relay<'a> {
+    client: AsyncClient,
+    ctx: &'a Context,
+    prefix: String,
+    links: HashMap<String, BrokerLink>,
+    in_flight: VecDeque<(Publish, Option<Committed>)>,
+    downlinks: (
+        mpsc::Sender<(String, Downlink)>,
+        mpsc::Receiver<(String, Downlink)>,
+    ),
+}
+
+impl Relay<'_> {
+    fn filters(&self) -> Vec<String> {
+        [
+            "ds/+",
+            "ds/+/erase",
+            "ds/+/prop/+",
+            "batch_ds",
+            "event/+",
+            "meta/+",
+            "info/mcu",
+            "get/ds",
+            "get/ds/all",
+        ]
+        .iter()
+        .map(|t| format!("{}/+/{t}", self.prefix))
+        .collect()
+    }
+
+    async fn incoming(&mut self, packet: Packet) {
+        match packet {
+            Packet::ConnAck(_) => {
+                for filter in self.filters() {
+                    if let Err(e) = self
+                        .client
+                        .subscribe(filter.clone(), QoS::AtLeastOnce)
+                        .await
+                    {
+                        tracing::error!("mqtt broker: cannot subscribe to {filter}: {e}");
+                    }
+                }
+            }
+            // The connection dropped: devices there are no longer reachable.
+            Packet::Disconnect => self.links.clear(),
+            Packet::Publish(publish) => {
+                let committed = self.publish(&publish).await;
+                if publish.qos == QoS::AtMostOnce {
+                    return;
+                }
+                self.in_flight.push_back((publish, committed));
+            }
+            _ => {}
+        }
+    }
+
+    /// A device's message; its commit when it must be waited for.
+    async fn publish(&mut self, publish: &Publish) -> Option<Committed> {
+        let rest = publish.topic.strip_prefix(&format!("{}/", self.prefix))?;
+        let (device, layout) = rest.split_once('/')?;
+        let known = self
+            .ctx
+            .devices
+            .replica()
+            .with_state(|s| s.devices().get(device).is_some_and(|d| !d.deleted))
+            .unwrap_or(false);
+        if !known {
+            tracing::debug!("mqtt broker: {}: no such device", publish.topic);
+            return None;
+        }
+        self.heard(device);
+        let uplink = match topics::parse(layout, &publish.payload) {
+            Ok(uplink) => uplink,
+            Err(e) => {
+                tracing::debug!("mqtt broker: device {device}: {e}");
+                return None;
+            }
+        };
+        let durable = publish.qos != QoS::AtMostOnce;
+        match super::uplink::apply(&self.ctx.devices, device, uplink, durable).await {
+            Ok(applied) => {
+                for (topic, payload) in applied.replies {
+                    let topic = format!("{}/{device}/{topic}", self.prefix);
+                    let _ = self
+                        .client
+                        .publish(topic, QoS::AtMostOnce, false, payload)
+                        .await;
+                }
+                applied.committed
+            }
+            Err(e) => {
+                tracing::debug!("mqtt broker: device {device}: {e}");
+                None
+            }
+        }
+    }
+
+    /// Marks `device` online (attached) while it keeps talking.
+    fn heard(&mut self, device: &str) {
+        if let Some(link) = self.links.get_mut(device) {
+            link.heard = Instant::now();
+            return;
+        }
+        let mut attachment =
+            self.ctx
+                .devices
+                .attach(device, "mqtt-broker", SILENCE.mul_f32(2.0 / 3.0));
+        let mut downlink = std::mem::replace(&mut attachment.downlink, mpsc::channel(1).1);
+        let (tx, id) = (self.downlinks.0.clone(), device.to_owned());
+        let forwarder = tokio::spawn(async move {
+            while let Some(down) = downlink.recv().await {
+                if tx.send((id.clone(), down)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        self.links.insert(
+            device.to_owned(),
+            BrokerLink {
+                _attachment: attachment,
+                forwarder,
+                heard: Instant::now(),
+            },
+        );
+    }
+
+    async fn downlink(&mut self, device: &str, down: Downlink) {
+        let Downlink::Write { pin, values } = down;
+        let name = self.ctx.devices.name_of(device, pin);
+        let topic = format!("{}/{device}/{}", self.prefix, topics::downlink_ds(&name));
+        if let Err(e) = self
+            .client
+            .publish(topic, QoS::AtMostOnce, false, values.join("\0"))
+            .await
+        {
+            tracing::warn!("mqtt broker: device {device}: command not sent: {e}");
+        }
+    }
+}
+
+/// The oldest in-flight message once its commit is done (cancellation
+/// safe; pending while there is none).
+async fn next_commit(
+    in_flight: &mut VecDeque<(Publish, Option<Committed>)>,
+) -> (Publish, Result<(), crate::store::StoreError>) {
+    let Some((_, committed)) = in_flight.front_mut() else {
+        return std::future::pending().await;
+    };
+    let result = match committed {
+        Some(c) => c.done().await,
+        None => Ok(()),
+    };
+    match in_flight.pop_front() {
+        Some((publish, _)) => (publish, result),
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,86 @@
+//! What a device's MQTT uplink does, wherever it arrived (Hearth's own
+//! listener or the household's broker): values into the devices core,
+//! properties, events, information, and the answers to `get/ds`.
+
+use crate::devices::{Committed, DeviceError, Devices, Pin};
+
+use super::topics::{self, Uplink};
+
+/// The outcome of one uplink.
+#[derive(Default)]
+pub struct Applied {
+    /// The commit to wait for before acknowledging (durable values only).
+    pub committed: Option<Committed>,
+    /// Messages for the device: `(topic in the Blynk layout, payload)`.
+    pub replies: Vec<(String, Vec<u8>)>,
+}
+
+/// Applies `uplink` of `device`; `durable` values are queued for a
+/// `synchronous=FULL` commit whose [`Committed`] is returned.
+///
+/// # Errors
+/// A datastream the device's template does not have, a value it refuses.
+pub async fn apply(
+    devices: &Devices,
+    device: &str,
+    uplink: Uplink,
+    durable: bool,
+) -> Result<Applied, DeviceError> {
+    let pin = |name: &str| {
+        devices
+            .pin_named(device, name)
+            .ok_or_else(|| DeviceError::Refused(format!("no datastream named {name:?}")))
+    };
+    let mut applied = Applied::default();
+    match uplink {
+        Uplink::Value { name, values } => {
+            let pin = pin(&name)?;
+            if durable {
+                applied.committed = Some(devices.record_queued(device, pin, &values).await?);
+            } else {
+                devices.record(device, pin, &values, false).await?;
+            }
+        }
+        Uplink::Batch(pairs) => {
+            for (name, values) in pairs {
+                let pin = pin(&name)?;
+                // One commit covers the batch: commits resolve in order.
+                let committed = devices.record_queued(device, pin, &values).await?;
+                applied.committed = Some(committed).filter(|_| durable);
+            }
+        }
+        Uplink::Property {
+            name,
+            property,
+            value,
+        } => devices.set_property(device, pin(&name)?, &property, &value),
+        Uplink::Erase { .. } => {}
+        Uplink::Event { code, description } => {
+            devices.log_event(device, &code, description).await?
+        }
+        Uplink::Info(pairs) => devices.set_info(device, pairs),
+        Uplink::Get(names) => {
+            let live = devices.values(device);
+            let wanted: Vec<(String, String)> = match names {
+                Some(names) => names
+                    .into_iter()
+                    .filter_map(|n| {
+                        let pin = devices.pin_named(device, &n)?;
+                        Some((n, live.get(&pin.to_string())?.value.clone()))
+                    })
+                    .collect(),
+                None => live
+                    .into_iter()
+                    .filter_map(|(pin, v)| {
+                        Some((devices.name_of(device, Pin::parse(&pin)?), v.value))
+                    })
+                    .collect(),
+            };
+            applied.replies = wanted
+                .into_iter()
+                .map(|(name, value)| (topics::downlink_ds(&name), value.into_bytes()))
+                .collect();
+        }
+    }
+    Ok(applied)
+}

@@ -1,0 +1,135 @@
+//! The household's own broker (issue 6): Debian's Mosquitto, Hearth as its
+//! client, a paho-mqtt device publishing under `hearth/<device-id>/`.
+//! Values reach the stream and history, API writes reach the device's
+//! `downlink/ds/…` through the broker, and after the broker restarts Hearth
+//! subscribes again and the device is heard again.
+
+#[path = "common/api.rs"]
+mod api;
+#[path = "common/blynk.rs"]
+mod blynk;
+mod common;
+#[path = "common/mqtt.rs"]
+mod mqtt;
+
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use api::household_with;
+use blynk::{is_value, provision, thermostat_template, wait_stream};
+use mqtt::Device;
+use serde_json::json;
+
+struct Mosquitto(Child);
+
+impl Mosquitto {
+    /// Mosquitto on `127.0.0.1:port`, anonymous clients allowed (the ACL
+    /// a household would use is in the README), ready when this returns.
+    fn start(dir: &Path, port: u16) -> Mosquitto {
+        let conf = dir.join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+        )
+        .unwrap();
+        let bin = ["/usr/sbin/mosquitto", "mosquitto"]
+            .into_iter()
+            .find(|b| Path::new(b).exists())
+            .unwrap_or("mosquitto");
+        let child = Command::new(bin)
+            .arg("-c")
+            .arg(&conf)
+            .spawn()
+            .expect("mosquitto (scripts/test-deps.sh installs it)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Mosquitto(child)
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A port nothing listens on now (Mosquitto cannot be told to pick one).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn devices_on_the_households_mosquitto_reach_the_hub_and_back_across_a_broker_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let broker = Mosquitto::start(tmp.path(), port);
+    let config = format!(
+        "{}\n[mqtt.broker]\nhost = \"127.0.0.1\"\nport = {port}\n",
+        common::TEST_CONFIG
+    );
+    let h = household_with(&tmp.path().join("state"), &config);
+    h.hub.wait_log("mqtt broker: connected to", 1);
+    let template = thermostat_template(&h);
+    let (device, _) = provision(&h, &h.root, "Broker thermostat", &template);
+    let mut stream = h.api.stream(&h.admin);
+
+    let prefix = format!("hearth/{device}/");
+    let mut thermostat = Device::start(port, "anyone", "x", &prefix);
+    thermostat.wait_for("connected", |l| l["event"] == "connected" && l["rc"] == 0);
+    thermostat.wait_for("its subscription", |l| l["event"] == "suback");
+    thermostat.send("pub ds/Temperature 1 42");
+    wait_stream(&h, &mut stream, "V1 = 42", is_value(&device, "V1", "42"));
+    let values = h
+        .api
+        .get(&format!("/devices/{device}/values"), Some(&h.admin));
+    assert_eq!(
+        values.body["online"]["transport"], "mqtt-broker",
+        "{}",
+        values.body
+    );
+
+    let put = h.api.call(
+        "PUT",
+        &format!("/devices/{device}/values/V2"),
+        Some(&h.admin),
+        Some(json!({ "value": "via the broker" })),
+    );
+    assert_eq!(put.status, 200, "{}", put.body);
+    thermostat.wait_for("the command", |l| {
+        l["topic"] == format!("{prefix}downlink/ds/Label").as_str()
+            && l["payload"] == "via the broker"
+    });
+
+    // The broker restarts: Hearth reconnects and subscribes again.
+    drop(broker);
+    let _broker = Mosquitto::start(tmp.path(), port);
+    h.hub.wait_log("mqtt broker: connected to", 2);
+    thermostat.wait_for("connected again", |l| {
+        l["event"] == "connected" && l["rc"] == 0
+    });
+    thermostat.wait_for("subscribed again", |l| l["event"] == "suback");
+    thermostat.send("pub ds/Temperature 1 44");
+    wait_stream(&h, &mut stream, "V1 = 44", is_value(&device, "V1", "44"));
+    let history = h
+        .api
+        .get(&format!("/devices/{device}/history?pin=V1"), Some(&h.admin));
+    let values: Vec<&str> = history.body["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(values, ["42", "44"]);
+}
