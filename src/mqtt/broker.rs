@@ -73,13 +73,15 @@ pub async fn run(config: BrokerConfig, client_id: String, ctx: Arc<Context>) {
             }
         }
     });
+    let (downlink_tx, downlink_rx) = mpsc::channel(1024);
     let mut relay = Relay {
         client,
         ctx: &ctx,
         prefix: config.prefix.clone(),
         links: HashMap::new(),
         in_flight: VecDeque::new(),
-        downlinks: mpsc::channel(1024),
+        downlink_tx,
+        downlink_rx,
     };
     let mut sweep = tokio::time::interval(Duration::from_secs(5));
     loop {
@@ -94,7 +96,7 @@ pub async fn run(config: BrokerConfig, client_id: String, ctx: Arc<Context>) {
                     Err(e) => tracing::error!("mqtt broker: {}: not stored ({e})", publish.topic),
                 }
             }
-            Some((device, down)) = relay.downlinks.1.recv() => relay.downlink(&device, down).await,
+            Some((device, down)) = relay.downlink_rx.recv() => relay.downlink(&device, down).await,
             _ = sweep.tick() => relay.links.retain(|_, link| link.heard.elapsed() < SILENCE),
         }
     }
@@ -120,10 +122,9 @@ struct Relay<'a> {
     prefix: String,
     links: HashMap<String, BrokerLink>,
     in_flight: VecDeque<(Publish, Option<Committed>)>,
-    downlinks: (
-        mpsc::Sender<(String, Downlink)>,
-        mpsc::Receiver<(String, Downlink)>,
-    ),
+    /// Commands for devices on the broker, from their links' forwarders.
+    downlink_tx: mpsc::Sender<(String, Downlink)>,
+    downlink_rx: mpsc::Receiver<(String, Downlink)>,
 }
 
 impl Relay<'_> {
@@ -222,7 +223,7 @@ impl Relay<'_> {
                 .devices
                 .attach(device, "mqtt-broker", SILENCE.mul_f32(2.0 / 3.0));
         let mut downlink = std::mem::replace(&mut attachment.downlink, mpsc::channel(1).1);
-        let (tx, id) = (self.downlinks.0.clone(), device.to_owned());
+        let (tx, id) = (self.downlink_tx.clone(), device.to_owned());
         let forwarder = tokio::spawn(async move {
             while let Some(down) = downlink.recv().await {
                 if tx.send((id.clone(), down)).await.is_err() {
