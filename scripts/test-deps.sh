@@ -7,14 +7,15 @@
 #   python3 zeroconf   an mDNS resolver Hearth did not write
 #   socat           serial lines as pseudo-terminal pairs
 #   mosquitto       a household's own MQTT broker
-#   blynklib, blynk-library-python, paho-mqtt (PyPI), blynk-library (npm)
+#   blynklib, blynk-library-python, paho-mqtt, TheengsGateway, bthome-ble
+#                   (PyPI) and blynk-library (npm)
 #                   the real Blynk clients the device tests drive
 # Safe to run again: it only installs what is missing. Uses sudo when not root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 readonly APT_PACKAGES=(iproute2 systemd qemu-user libc6-arm64-cross binutils python3-pip socat mosquitto)
-readonly PIP_PACKAGES=('zeroconf==0.154.0' 'blynklib==0.2.6' 'blynk-library-python==0.2.0' 'paho-mqtt==2.2.0')
+readonly PIP_PACKAGES=('zeroconf==0.154.0' 'blynklib==0.2.6' 'blynk-library-python==0.2.0' 'paho-mqtt==2.2.0' 'TheengsGateway==1.8.0' 'bthome-ble==3.25.0')
 readonly NPM_PACKAGES=('blynk-library@0.5.4')
 
 sudo=""

@@ -9,66 +9,16 @@ mod api;
 #[path = "common/blynk.rs"]
 mod blynk;
 mod common;
+#[path = "common/mosquitto.rs"]
+mod mosquitto;
 #[path = "common/mqtt.rs"]
 mod mqtt;
 
-use std::path::Path;
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
-
 use api::household_with;
 use blynk::{is_value, provision, thermostat_template, wait_stream};
+use mosquitto::{Mosquitto, free_port};
 use mqtt::Device;
 use serde_json::json;
-
-struct Mosquitto(Child);
-
-impl Mosquitto {
-    /// Mosquitto on `127.0.0.1:port`, anonymous clients allowed (the ACL
-    /// a household would use is in the README), ready when this returns.
-    fn start(dir: &Path, port: u16) -> Mosquitto {
-        let conf = dir.join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
-        )
-        .unwrap();
-        let bin = ["/usr/sbin/mosquitto", "mosquitto"]
-            .into_iter()
-            .find(|b| Path::new(b).exists())
-            .unwrap_or("mosquitto");
-        let child = Command::new(bin)
-            .arg("-c")
-            .arg(&conf)
-            .spawn()
-            .expect("mosquitto (scripts/test-deps.sh installs it)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "mosquitto did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Mosquitto(child)
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A port nothing listens on now (Mosquitto cannot be told to pick one).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[test]
 fn devices_on_the_households_mosquitto_reach_the_hub_and_back_across_a_broker_restart() {

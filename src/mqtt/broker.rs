@@ -9,6 +9,10 @@
 //! their values are committed, in order. A device counts as online from its
 //! first message until it has been silent for 1.5x 45 s (Blynk's MQTT
 //! keepalive), or the broker connection drops.
+//!
+//! BLE bridges there (Theengs Gateway, OpenMQTTGateway) publish under
+//! `home/<gateway>/BTtoMQTT/`; their reports count when a bridge of that
+//! name is registered through the API (the broker authenticates them).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -129,7 +133,7 @@ struct Relay<'a> {
 
 impl Relay<'_> {
     fn filters(&self) -> Vec<String> {
-        [
+        let mut filters: Vec<String> = [
             "ds/+",
             "ds/+/erase",
             "ds/+/prop/+",
@@ -142,7 +146,10 @@ impl Relay<'_> {
         ]
         .iter()
         .map(|t| format!("{}/+/{t}", self.prefix))
-        .collect()
+        .collect();
+        // BLE bridges on the broker (Theengs Gateway, OpenMQTTGateway).
+        filters.push("home/+/BTtoMQTT/+".into());
+        filters
     }
 
     async fn incoming(&mut self, packet: Packet) {
@@ -173,6 +180,9 @@ impl Relay<'_> {
 
     /// A device's message; its commit when it must be waited for.
     async fn publish(&mut self, publish: &Publish) -> Option<Committed> {
+        if let Some(report) = publish.topic.strip_prefix("home/") {
+            return self.bridge_report(report, &publish.payload).await;
+        }
         let rest = publish.topic.strip_prefix(&format!("{}/", self.prefix))?;
         let (device, layout) = rest.split_once('/')?;
         let known = self
@@ -207,6 +217,37 @@ impl Relay<'_> {
             }
             Err(e) => {
                 tracing::debug!("mqtt broker: device {device}: {e}");
+                None
+            }
+        }
+    }
+
+    /// `<gateway>/BTtoMQTT/<mac>`: a report of the bridge registered under
+    /// that gateway name (through the API), else ignored. The broker, not
+    /// Hearth, decides who may publish there.
+    async fn bridge_report(&mut self, topic: &str, payload: &[u8]) -> Option<Committed> {
+        let (gateway, mac) = topic.split_once("/BTtoMQTT/")?;
+        let bridge = self
+            .ctx
+            .devices
+            .replica()
+            .with_credentials(|c| {
+                c.bridges()
+                    .values()
+                    .find(|b| !b.revoked && b.name == gateway)
+                    .cloned()
+            })
+            .ok()
+            .flatten();
+        let Some(bridge) = bridge else {
+            tracing::debug!("mqtt broker: home/{topic}: no bridge named {gateway:?}");
+            return None;
+        };
+        match self.ctx.ble.ingest(&bridge, mac, payload).await {
+            Ok(crate::ble::Ingested::Values { committed, .. }) => committed,
+            Ok(crate::ble::Ingested::Inbox { .. }) => None,
+            Err(e) => {
+                tracing::debug!("mqtt broker: home/{topic}: {e}");
                 None
             }
         }
