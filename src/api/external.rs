@@ -108,6 +108,9 @@ async fn update(State(s): State<AppState>, Query(params): Params) -> Result<Stat
         match s.devices.record(&device, pin, &values, true).await {
             Ok(_) => s.devices.send_if_online(&device, pin, values).await,
             Err(DeviceError::Invalid(e)) => return Err(bad(e.to_string())),
+            Err(e @ (DeviceError::NotFound(_) | DeviceError::Refused(_))) => {
+                return Err(bad(e.to_string()));
+            }
             Err(e) => return Err(Refusal(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
         }
     }

@@ -40,6 +40,9 @@ use crate::accounts::sessions::Session;
 use crate::accounts::unix_now;
 use crate::tenancy::{Access, VisibleDevice};
 
+/// How often a stream looks again at what its user may see (time-limited
+/// shares, the session's own expiry).
+pub const RECHECK: Duration = Duration::from_secs(30);
 /// A client that has not taken a message by then is dropped.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Close codes (application range): the token is no longer valid; the
@@ -110,6 +113,9 @@ async fn serve(mut socket: WebSocket, state: AppState, session: Session) {
     let mut last: Option<Vec<VisibleDevice>> = None;
     let mut seen: HashSet<String> = HashSet::new();
     let mut dirty = true;
+    // Shares expire and sessions end by the clock, not by a change: look
+    // again now and then.
+    let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + RECHECK, RECHECK);
     loop {
         if std::mem::take(&mut dirty) {
             match look(&state, &session.user) {
@@ -142,6 +148,12 @@ async fn serve(mut socket: WebSocket, state: AppState, session: Session) {
             changed = changes.changed() => {
                 if changed.is_err() {
                     return;
+                }
+                dirty = true;
+            }
+            _ = recheck.tick() => {
+                if unix_now() >= session.expires {
+                    return close(socket, CLOSE_REVOKED, "the session expired").await;
                 }
                 dirty = true;
             }

@@ -154,8 +154,15 @@ async fn history(
     let pin = pin(&q.pin)?;
     let aggregation = Aggregation::parse(&q.aggregation)
         .ok_or_else(|| ApiError::invalid("aggregation is raw, minute or hour"))?;
+    // Unix milliseconds from 1970 to year ~285,000: no arithmetic overflows.
+    const RANGE: std::ops::RangeInclusive<i64> = 0..=(1 << 53);
     let to = q.to.unwrap_or_else(|| crate::devices::now_ms() + 1);
-    let from = q.from.unwrap_or(to - 86_400_000);
+    let from = q.from.unwrap_or((to - 86_400_000).max(0));
+    if !RANGE.contains(&from) || !RANGE.contains(&to) {
+        return Err(ApiError::invalid(
+            "from and to are Unix milliseconds from 0 to 2^53",
+        ));
+    }
     let limit = q.limit.unwrap_or(1000).clamp(1, MAX_POINTS);
     let points = s
         .devices

@@ -249,7 +249,7 @@ pub fn check_stream(data: &[u8]) {
 /// it. A TCP session then closes the connection (the protocol's way); a
 /// serial line, which has no other connection to fall back to, skips
 /// ahead until frames make sense again.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct LinkCodec {
     pub max_body: usize,
 }

@@ -138,18 +138,23 @@ fn refused(e: &DeviceError) -> Reply {
     Reply::Refused(code, e.to_string())
 }
 
-/// HARDWARE_SYNC's pins: none listed means every virtual pin.
-pub fn sync_pins(body: &[u8]) -> Vec<Pin> {
-    let Ok(parts) = tokens(body) else {
-        return Vec::new();
+/// HARDWARE_SYNC's pins: `None` (an empty body) means every virtual pin;
+/// `vr`/`dr`/`ar` lists name virtual, digital or analog pins. A list where
+/// nothing parses is an empty list, not "all".
+pub fn sync_pins(body: &[u8]) -> Option<Vec<Pin>> {
+    let parts = tokens(body).ok()?;
+    let (kind, list): (fn(u8) -> Pin, &[&str]) = match parts.as_slice() {
+        [] | [""] => return None,
+        ["dr", rest @ ..] => (Pin::Digital, rest),
+        ["ar", rest @ ..] => (Pin::Analog, rest),
+        ["vr", rest @ ..] => (Pin::Virtual, rest),
+        all => (Pin::Virtual, all),
     };
-    let list = match parts.first() {
-        Some(&"vr") => &parts[1..],
-        _ => &parts[..],
-    };
-    list.iter()
-        .filter_map(|p| p.parse::<u8>().ok().map(Pin::Virtual))
-        .collect()
+    Some(
+        list.iter()
+            .filter_map(|p| p.parse::<u8>().ok().map(kind))
+            .collect(),
+    )
 }
 
 /// PROPERTY: `pin\0property\0value…`.
@@ -280,5 +285,27 @@ pub async fn event_clear(devices: &Devices, device: &str, body: &[u8]) -> Reply 
     match devices.clear_events(device, code).await {
         Ok(()) => Reply::Status(status::OK),
         Err(e) => refused(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hardware_sync_pins_are_read_as_listed() {
+        assert_eq!(sync_pins(b""), None, "an empty body: every virtual pin");
+        assert_eq!(
+            sync_pins(b"vr\x001\x002"),
+            Some(vec![Pin::Virtual(1), Pin::Virtual(2)])
+        );
+        assert_eq!(sync_pins(b"3"), Some(vec![Pin::Virtual(3)]));
+        assert_eq!(sync_pins(b"dr\x0013"), Some(vec![Pin::Digital(13)]));
+        assert_eq!(sync_pins(b"ar\x000"), Some(vec![Pin::Analog(0)]));
+        assert_eq!(
+            sync_pins(b"vr\x00abc"),
+            Some(vec![]),
+            "nothing parsed is not 'all'"
+        );
     }
 }

@@ -98,9 +98,14 @@ async fn own_port(path: PathBuf, baud: u32, ctx: Arc<Context>) {
         match SerialStream::open(&path, baud) {
             Ok(stream) => {
                 tracing::info!("serial: {label} opened at {baud} baud");
-                backoff = Duration::from_millis(100);
                 last_error.clear();
+                let opened = std::time::Instant::now();
                 serve_port(stream, &ctx, &label).await;
+                // A port that fails right after opening backs off like one
+                // that cannot be opened; one that served a while starts over.
+                if opened.elapsed() > Duration::from_secs(10) {
+                    backoff = Duration::from_millis(100);
+                }
                 tracing::info!("serial: {label} closed (unplugged?); reopening");
             }
             Err(e) => {
@@ -122,8 +127,9 @@ async fn own_port(path: PathBuf, baud: u32, ctx: Arc<Context>) {
 async fn serve_port(stream: SerialStream, ctx: &Context, label: &str) {
     let mut link = session::link(stream, ctx.max_body);
     let mut first = None;
+    let mut bucket = session::Bucket::new(ctx.per_second);
     loop {
-        match session::run(&mut link, first.take(), ctx, label, "serial").await {
+        match session::run(&mut link, first.take(), ctx, label, "serial", &mut bucket).await {
             End::Closed => return,
             End::Relogin(frame) => first = Some(frame),
             End::Over | End::Garbage => {}

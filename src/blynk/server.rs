@@ -67,9 +67,10 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let mut first = None;
+    let mut bucket = session::Bucket::new(ctx.per_second);
     // A second login on one connection starts a new session on it.
     while let End::Relogin(frame) =
-        session::run(&mut link, first.take(), ctx, peer, transport).await
+        session::run(&mut link, first.take(), ctx, peer, transport, &mut bucket).await
     {
         first = Some(frame);
     }

@@ -61,6 +61,39 @@ pub enum End {
     Relogin(Frame),
 }
 
+/// A connection's message allowance: `per_second`, twice that in a burst.
+/// Kept by the connection, so logging in again does not refill it.
+pub struct Bucket {
+    tokens: f64,
+    refilled: Instant,
+    throttled: bool,
+}
+
+impl Bucket {
+    pub fn new(per_second: f64) -> Bucket {
+        Bucket {
+            tokens: per_second * 2.0,
+            refilled: Instant::now(),
+            throttled: false,
+        }
+    }
+
+    /// Takes one message's worth; false when over the rate.
+    fn take(&mut self, per_second: f64) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.refilled).as_secs_f64() * per_second;
+        self.refilled = now;
+        self.tokens = (self.tokens + refill).min(per_second * 2.0);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            self.throttled = false;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// Runs one session on `link`; `first` is a login frame already read.
 pub async fn run<S>(
     link: &mut Link<S>,
@@ -68,6 +101,7 @@ pub async fn run<S>(
     ctx: &Context,
     peer: &str,
     transport: &'static str,
+    bucket: &mut Bucket,
 ) -> End
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -87,6 +121,8 @@ where
     else {
         return End::Over;
     };
+    // Watching before the token is checked: a rotation from here on is seen.
+    let tenancy = ctx.devices.replica().subscribe();
     let token = tokens(&body)
         .ok()
         .and_then(|t| t.first().map(|s| s.trim().to_owned()))
@@ -125,13 +161,11 @@ where
         heartbeat: DEFAULT_HEARTBEAT,
         synced: false,
         bridges: Default::default(),
-        bucket: ctx.per_second * 2.0,
-        refilled: Instant::now(),
-        throttled: false,
+        bucket,
         serial: transport == "serial",
         skipping: false,
     };
-    let end = session.serve(attachment).await;
+    let end = session.serve(attachment, tenancy).await;
     tracing::info!("blynk: device {device} offline ({})", end.1);
     end.0
 }
@@ -214,17 +248,20 @@ struct Session<'a, S> {
     synced: bool,
     /// BRIDGE pins this device initialised: pin → target device.
     bridges: std::collections::HashMap<String, String>,
-    bucket: f64,
-    refilled: Instant,
-    throttled: bool,
+    bucket: &'a mut Bucket,
     serial: bool,
     /// Skipping a serial line's noise (logged once per burst).
     skipping: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
-    async fn serve(&mut self, mut attachment: Attachment) -> (End, String) {
-        let mut tenancy = self.ctx.devices.replica().subscribe();
+    async fn serve(
+        &mut self,
+        mut attachment: Attachment,
+        mut tenancy: tokio::sync::watch::Receiver<u64>,
+    ) -> (End, String) {
+        // Only frames from the device count as signs of life.
+        let mut last_rx = Instant::now();
         loop {
             let silence = self.heartbeat.mul_f32(1.5);
             let event = tokio::select! {
@@ -236,20 +273,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                     }
                     continue;
                 }
-                Some(down) = attachment.downlink.recv() => Event::Downlink(down),
-                frame = tokio::time::timeout(silence, self.link.next()) => match frame {
-                    Err(_) => return (End::Over, format!("silent for {}s, 1.5x its heartbeat", silence.as_secs())),
-                    Ok(None) => return (End::Closed, "disconnected".into()),
-                    Ok(Some(Err(e))) => return (End::Closed, format!("{e}")),
-                    Ok(Some(Ok(Err(e)))) if self.serial => {
+                // Nothing goes to the device before its INTERNAL is answered.
+                Some(down) = attachment.downlink.recv(), if self.synced => Event::Downlink(down),
+                _ = tokio::time::sleep_until(last_rx + silence) => {
+                    return (End::Over, format!("silent for {}s, 1.5x its heartbeat", silence.as_secs()));
+                }
+                frame = self.link.next() => match frame {
+                    None => return (End::Closed, "disconnected".into()),
+                    Some(Err(e)) => return (End::Closed, format!("{e}")),
+                    Some(Ok(Err(e))) if self.serial => {
                         if !std::mem::replace(&mut self.skipping, true) {
                             tracing::warn!("blynk: device {} on {}: {e}; skipping bytes until frames make sense", self.device, self.peer);
                         }
                         continue;
                     }
-                    Ok(Some(Ok(Err(e)))) => return (bad_frame(self.peer, &e), format!("{e}")),
-                    Ok(Some(Ok(Ok(frame)))) => {
+                    Some(Ok(Err(e))) => return (bad_frame(self.peer, &e), format!("{e}")),
+                    Some(Ok(Ok(frame))) => {
                         self.skipping = false;
+                        last_rx = Instant::now();
                         Event::Frame(frame)
                     }
                 },
@@ -284,21 +325,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         else {
             return Ok(None); // devices answer our writes; nothing to do
         };
-        if kind == command::LOGIN || kind == command::HW_LOGIN {
+        let allowed = self.bucket.take(self.ctx.per_second);
+        if allowed && (kind == command::LOGIN || kind == command::HW_LOGIN) {
             return Ok(Some(End::Relogin(Frame::Message {
                 command: kind,
                 id,
                 body,
             })));
         }
-        if !self.take_token() {
-            if !self.throttled {
+        if !allowed {
+            if !self.bucket.throttled {
                 tracing::warn!(
                     "blynk: device {}: over {} messages/s; answering status 1",
                     self.device,
                     self.ctx.per_second
                 );
-                self.throttled = true;
+                self.bucket.throttled = true;
             }
             return self.respond(id, status::QUOTA_LIMIT).await.map(|()| None);
         }
@@ -322,7 +364,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             },
             command::HARDWARE_SYNC => {
                 let pins = requests::sync_pins(&body);
-                for (pin, value) in self.ctx.devices.replay(&self.device, &pins) {
+                for (pin, value) in self.ctx.devices.replay(&self.device, pins.as_deref()) {
                     self.write_pin(pin, &[value]).await?;
                 }
                 Reply::None
@@ -386,20 +428,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             self.write_pin(pin, &[value]).await?;
         }
         Ok(())
-    }
-
-    fn take_token(&mut self) -> bool {
-        let now = Instant::now();
-        let refill = now.duration_since(self.refilled).as_secs_f64() * self.ctx.per_second;
-        self.refilled = now;
-        self.bucket = (self.bucket + refill).min(self.ctx.per_second * 2.0);
-        if self.bucket >= 1.0 {
-            self.bucket -= 1.0;
-            self.throttled = false;
-            true
-        } else {
-            false
-        }
     }
 
     async fn write_pin(&mut self, pin: Pin, values: &[String]) -> std::io::Result<()> {

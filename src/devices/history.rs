@@ -444,6 +444,13 @@ pub fn purge(conn: &Connection, retention: &Retention, now: i64) -> rusqlite::Re
             params![device, pin, cutoff],
         )?;
     }
+    // Events are kept as long as raw history, counted back from the newest.
+    let newest_event: Option<i64> =
+        conn.query_row("SELECT MAX(at) FROM device_events", [], |r| r.get(0))?;
+    if let Some(newest) = newest_event {
+        let cutoff = now.min(newest) - i64::from(retention.raw_days) * DAY;
+        purged.raw += conn.execute("DELETE FROM device_events WHERE at < ?1", [cutoff])?;
+    }
     for (width, days) in [(MINUTE, retention.minute_days), (HOUR, retention.hour_days)] {
         let newest: Option<i64> = conn.query_row(
             "SELECT MAX(bucket) FROM history_rollup WHERE width = ?1",

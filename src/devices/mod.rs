@@ -40,6 +40,8 @@ pub use value::Pin;
 const FANOUT: usize = 4096;
 /// How many commands may wait for one device's link.
 const DOWNLINK_QUEUE: usize = 64;
+/// The most information keys kept per device.
+pub const MAX_INFO: usize = 32;
 
 /// What subscribers (the WebSocket stream) hear about devices.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -296,22 +298,38 @@ impl Devices {
         self.read_live(device, |d| d.info.clone())
     }
 
+    /// Keeps what a device says of itself: at most [`MAX_INFO`] keys of
+    /// at most 64 bytes, values of at most 256 (a device cannot grow the
+    /// hub's memory by inventing keys).
     pub fn set_info(&self, device: &str, pairs: Vec<(String, String)>) {
         let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
-        live.entry(device.to_owned())
-            .or_default()
-            .info
-            .extend(pairs);
+        let info = &mut live.entry(device.to_owned()).or_default().info;
+        for (key, value) in pairs {
+            if key.len() <= 64
+                && value.len() <= 256
+                && (info.len() < MAX_INFO || info.contains_key(&key))
+            {
+                info.insert(key, value);
+            }
+        }
     }
 
+    /// A pin's property (`label`, `color`, `min`, …): at most 16 per pin on
+    /// at most 64 pins, names of at most 32 bytes, values of at most 256.
     pub fn set_property(&self, device: &str, pin: Pin, property: &str, value: &str) {
+        if property.len() > 32 || value.len() > 256 {
+            return;
+        }
         let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
-        live.entry(device.to_owned())
-            .or_default()
-            .properties
-            .entry(pin.to_string())
-            .or_default()
-            .insert(property.to_owned(), value.to_owned());
+        let pins = &mut live.entry(device.to_owned()).or_default().properties;
+        let pin = pin.to_string();
+        if pins.len() >= 64 && !pins.contains_key(&pin) {
+            return;
+        }
+        let properties = pins.entry(pin).or_default();
+        if properties.len() < 16 || properties.contains_key(property) {
+            properties.insert(property.to_owned(), value.to_owned());
+        }
     }
 
     /// A value the device reports on `pin`: checked against its datastream,
@@ -435,17 +453,14 @@ impl Devices {
 
     /// Values a device asked to be replayed (HARDWARE_SYNC): the listed
     /// pins, or every stored virtual pin.
-    pub fn replay(&self, device: &str, pins: &[Pin]) -> Vec<(Pin, String)> {
+    pub fn replay(&self, device: &str, pins: Option<&[Pin]>) -> Vec<(Pin, String)> {
         let values = self.values(device);
         values
             .into_iter()
             .filter_map(|(pin, v)| Some((Pin::parse(&pin)?, v.value)))
-            .filter(|(pin, _)| {
-                if pins.is_empty() {
-                    pin.virtual_number().is_some()
-                } else {
-                    pins.contains(pin)
-                }
+            .filter(|(pin, _)| match pins {
+                None => pin.virtual_number().is_some(),
+                Some(pins) => pins.contains(pin),
             })
             .collect()
     }
@@ -519,7 +534,7 @@ impl Devices {
         if pins.is_empty() {
             return Vec::new();
         }
-        self.replay(device, &pins)
+        self.replay(device, Some(&pins))
     }
 
     /// A device's event (`Blynk.logEvent`), stored and announced.
@@ -532,6 +547,11 @@ impl Devices {
         code: &str,
         description: Option<String>,
     ) -> Result<(), DeviceError> {
+        if code.len() > 64 || description.as_ref().is_some_and(|d| d.len() > 512) {
+            return Err(DeviceError::Refused(
+                "an event code is at most 64 bytes, its description at most 512".into(),
+            ));
+        }
         self.replica.with_state(|state| {
             let template = state
                 .devices()

@@ -10,8 +10,12 @@ use std::fmt;
 
 use crate::tenancy::template::{Datastream, DatastreamKind, Template};
 
-/// The longest value accepted for a string datastream, in bytes.
-pub const MAX_VALUE_LEN: usize = 1024;
+/// The longest value accepted, in bytes, alone or all of a write's values
+/// together (the Python clients drop frames of 1024 bytes or more, so a
+/// write must fit a frame).
+pub const MAX_VALUE_LEN: usize = 1000;
+/// The most values one write may carry (`vw pin a b c …`).
+pub const MAX_VALUES: usize = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Pin {
@@ -82,7 +86,9 @@ pub enum ValueError {
         allowed: Vec<String>,
         value: String,
     },
-    #[error("{pin}: a value may be at most {MAX_VALUE_LEN} bytes")]
+    #[error(
+        "{pin}: values may be at most {MAX_VALUE_LEN} bytes in all, at most {MAX_VALUES} of them, without NUL"
+    )]
     TooLong { pin: Pin },
     #[error("{pin}: no value given")]
     Empty { pin: Pin },
@@ -126,10 +132,14 @@ pub fn check(
     if values.is_empty() {
         return Err(ValueError::Empty { pin });
     }
+    let total: usize = values.iter().map(|v| v.len() + 1).sum();
+    if total > MAX_VALUE_LEN + 1
+        || values.len() > MAX_VALUES
+        || values.iter().any(|v| v.contains('\0'))
+    {
+        return Err(ValueError::TooLong { pin });
+    }
     for value in values {
-        if value.len() > MAX_VALUE_LEN {
-            return Err(ValueError::TooLong { pin });
-        }
         if let Some(ds) = datastream {
             check_one(pin, ds, value.trim())?;
         }
@@ -271,6 +281,18 @@ mod tests {
         let s = ds(DatastreamKind::String { default: None });
         assert!(check(pin, Some(&s), &vals(&["anything"])).is_ok());
         assert!(check(pin, Some(&s), &[("x".repeat(MAX_VALUE_LEN + 1))]).is_err());
+        assert!(
+            check(pin, None, &vec!["x".repeat(100); 11]).is_err(),
+            "the total counts"
+        );
+        assert!(
+            check(pin, None, &vec!["1".to_owned(); MAX_VALUES + 1]).is_err(),
+            "so does the number"
+        );
+        assert!(
+            check(pin, None, &["a\0b".to_owned()]).is_err(),
+            "NUL would split a value on the wire"
+        );
         assert!(check(pin, None, &[]).is_err());
         assert_eq!(check(pin, None, &vals(&["a", "b"])).unwrap(), "a\0b");
     }

@@ -156,6 +156,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         let mut tenancy = self.ctx.devices.replica().subscribe();
         let silence = keepalive.mul_f32(1.5);
         let kick = attachment.as_ref().map(|a| a.kicked.clone());
+        // Only packets from the client count as signs of life.
+        let mut last_rx = tokio::time::Instant::now();
         loop {
             let reading = self.in_flight.len() < IN_FLIGHT;
             tokio::select! {
@@ -181,18 +183,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                         return "the connection failed".into();
                     }
                 }
-                packet = tokio::time::timeout(silence, self.link.next()), if reading => match packet {
-                    Err(_) => return format!("silent for {}s, 1.5x its keepalive", silence.as_secs()),
-                    Ok(None) => return "disconnected".into(),
-                    Ok(Some(Err(e))) => {
+                _ = tokio::time::sleep_until(last_rx + silence) => {
+                    return format!("silent for {}s, 1.5x its keepalive", silence.as_secs());
+                }
+                packet = self.link.next(), if reading => match packet {
+                    None => return "disconnected".into(),
+                    Some(Err(e)) => {
                         tracing::warn!("mqtt: {}: {e}; closing", self.label);
                         return format!("bad packet: {e}");
                     }
-                    Ok(Some(Ok(packet))) => match self.handle(packet).await {
-                        Ok(true) => {}
-                        Ok(false) => return "it said DISCONNECT".into(),
-                        Err(why) => return why,
-                    },
+                    Some(Ok(packet)) => {
+                        last_rx = tokio::time::Instant::now();
+                        match self.handle(packet).await {
+                            Ok(true) => {}
+                            Ok(false) => return "it said DISCONNECT".into(),
+                            Err(why) => return why,
+                        }
+                    }
                 },
             }
         }

@@ -12,10 +12,15 @@ impl Mosquitto {
     /// Mosquitto on `127.0.0.1:port`, anonymous clients allowed (the ACL
     /// a household would use is in the README), ready when this returns.
     pub fn start(dir: &Path, port: u16) -> Mosquitto {
+        Mosquitto::start_with(dir, port, "")
+    }
+
+    /// [`Mosquitto::start`] with `extra` configuration lines.
+    pub fn start_with(dir: &Path, port: u16, extra: &str) -> Mosquitto {
         let conf = dir.join("mosquitto.conf");
         std::fs::write(
             &conf,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\n"),
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\n{extra}"),
         )
         .unwrap();
         let bin = ["/usr/sbin/mosquitto", "mosquitto"]

@@ -1,0 +1,257 @@
+//! MQTT ingest benchmark (prints numbers; asserts nothing). A load
+//! generator in its own process (this binary re-executed), 1,000 MQTT
+//! clients over real TCP publishing QoS 1 values with a bounded in-flight
+//! window each, for 10 s:
+//!
+//! 1. into the hub's listener as 1,000 devices: every PUBACK means the value
+//!    is committed to history (`synchronous=FULL`): updates/s and the
+//!    publish-to-PUBACK (publish-to-commit) latency p50/p99;
+//! 2. through Debian's Mosquitto to one subscriber that stores nothing: the
+//!    pass-through ceiling, and the ratio of the two.
+//!
+//! `cargo bench --bench mqtt`. Generator, broker and hub share the machine.
+
+#[path = "../tests/common/api.rs"]
+mod api;
+#[path = "../tests/common/blynk.rs"]
+mod blynk;
+#[path = "../tests/common/mod.rs"]
+mod common;
+#[path = "../tests/common/mosquitto.rs"]
+mod mosquitto;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
+use serde_json::json;
+
+const CLIENTS: usize = 1_000;
+const SECONDS: u64 = 10;
+/// QoS 1 messages each client keeps in flight.
+const WINDOW: u16 = 8;
+
+fn main() {
+    if let Ok(target) = std::env::var("HEARTH_MQTT_LOAD") {
+        return generate(&target);
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let h = api::household_with(&state, common::TEST_CONFIG);
+    let template = h.api.post(
+        "/templates",
+        Some(&h.admin),
+        json!({ "org": h.root, "name": "Counter", "definition": { "datastreams": [
+            { "pin": 1, "name": "Count", "type": "int", "min": 0, "max": 1_000_000_000 },
+        ] } }),
+    );
+    let template = template.body["id"].as_str().unwrap().to_owned();
+    let credentials: Vec<String> = (0..CLIENTS)
+        .map(|i| blynk::provision(&h, &h.root, &format!("meter-{i}"), &template).1)
+        .collect();
+    let hub = run_load(&format!("hub:{}", h.hub.mqtt_port()), &credentials);
+    println!(
+        "hub listener, {CLIENTS} devices, QoS 1 into durable history (synchronous=FULL per commit batch): {:.0} updates/s committed, publish-to-PUBACK p50 {:.2} ms, p99 {:.2} ms",
+        hub.rate, hub.p50, hub.p99
+    );
+    drop(h);
+
+    let port = mosquitto::free_port();
+    std::fs::create_dir_all(tmp.path().join("mq")).unwrap();
+    // Nothing queued for the subscriber is dropped (protocols.md §6).
+    let _broker = mosquitto::Mosquitto::start_with(
+        &tmp.path().join("mq"),
+        port,
+        "max_queued_messages 0\nmax_inflight_messages 0\n",
+    );
+    let anonymous: Vec<String> = (0..CLIENTS).map(|i| format!("meter-{i}")).collect();
+    let ceiling = run_load(&format!("mosquitto:{port}"), &anonymous);
+    println!(
+        "Mosquitto 2.0 pass-through, {CLIENTS} publishers at QoS 1 to one subscriber that stores nothing: {:.0} messages/s delivered (publish-to-PUBACK p50 {:.2} ms, p99 {:.2} ms)",
+        ceiling.rate, ceiling.p50, ceiling.p99
+    );
+    println!(
+        "ratio hub / Mosquitto: {:.2}",
+        hub.rate / ceiling.rate.max(1.0)
+    );
+}
+
+struct Numbers {
+    rate: f64,
+    p50: f64,
+    p99: f64,
+}
+
+/// Runs the generator process against `target` with one credential per client.
+fn run_load(target: &str, credentials: &[String]) -> Numbers {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .env("HEARTH_MQTT_LOAD", target)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{}", credentials.join(" ")).unwrap();
+    let line = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    let _ = child.wait();
+    let numbers: Vec<f64> = line
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    Numbers {
+        rate: numbers[0],
+        p50: numbers[1],
+        p99: numbers[2],
+    }
+}
+
+/// The generator process: `hub:PORT` (device logins) or `mosquitto:PORT`
+/// (anonymous, plus a subscriber counting deliveries). Prints one line:
+/// rate p50_ms p99_ms.
+fn generate(target: &str) {
+    let (kind, port) = target.split_once(':').unwrap();
+    let port: u16 = port.parse().unwrap();
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).unwrap();
+    let credentials: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let delivered = Arc::new(AtomicU64::new(0));
+    let output = runtime.block_on(async {
+        if kind == "mosquitto" {
+            let mut options = MqttOptions::new("counter", "127.0.0.1", port);
+            options
+                .set_inflight(u16::MAX)
+                .set_keep_alive(Duration::from_secs(30));
+            let (client, mut eventloop) = AsyncClient::new(options, 1024);
+            client.subscribe("bench/#", QoS::AtLeastOnce).await.unwrap();
+            let count = delivered.clone();
+            tokio::spawn(async move {
+                while let Ok(event) = eventloop.poll().await {
+                    if let Event::Incoming(Packet::Publish(_)) = event {
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let start = Instant::now() + Duration::from_secs(2);
+        let tasks: Vec<_> = credentials
+            .iter()
+            .enumerate()
+            .map(|(i, credential)| {
+                tokio::spawn(client(
+                    kind == "hub",
+                    port,
+                    i,
+                    credential.clone(),
+                    start,
+                    start + Duration::from_secs(SECONDS),
+                ))
+            })
+            .collect();
+        let counted_from = delivered.load(Ordering::Relaxed);
+        let mut latencies = Vec::new();
+        let mut acked = 0u64;
+        for t in tasks {
+            let (n, times) = t.await.unwrap();
+            acked += n;
+            latencies.extend(times);
+        }
+        latencies.sort();
+        let pct = |p: f64| {
+            latencies
+                .get(((latencies.len().max(1) - 1) as f64 * p) as usize)
+                .map_or(0.0, |d| d.as_secs_f64() * 1e3)
+        };
+        let rate = if kind == "mosquitto" {
+            (delivered.load(Ordering::Relaxed) - counted_from) as f64 / SECONDS as f64
+        } else {
+            acked as f64 / SECONDS as f64
+        };
+        format!("{rate} {} {}", pct(0.5), pct(0.99))
+    });
+    println!("{output}");
+}
+
+/// One client: connects, then from `start` to `end` keeps `WINDOW` QoS 1
+/// publishes in flight; returns how many were acknowledged in the window
+/// and each one's publish-to-PUBACK time.
+async fn client(
+    hub: bool,
+    port: u16,
+    index: usize,
+    credential: String,
+    start: Instant,
+    end: Instant,
+) -> (u64, Vec<Duration>) {
+    let mut options = MqttOptions::new(format!("load-{index}"), "127.0.0.1", port);
+    options
+        .set_inflight(WINDOW)
+        .set_keep_alive(Duration::from_secs(60));
+    let topic = if hub {
+        options.set_credentials("device", credential);
+        "ds/Count".to_owned()
+    } else {
+        format!("bench/{credential}/ds/Count")
+    };
+    let (client, mut eventloop) = AsyncClient::new(options, usize::from(WINDOW) * 2);
+    let mut sent_at: std::collections::HashMap<u16, Instant> = std::collections::HashMap::new();
+    let mut times = Vec::new();
+    let mut acked = 0u64;
+    // Keep the request queue fed from a separate task.
+    let feeder = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(start.into()).await;
+            let mut n: u64 = 0;
+            while Instant::now() < end {
+                n += 1;
+                if client
+                    .publish(
+                        topic.clone(),
+                        QoS::AtLeastOnce,
+                        false,
+                        (n % 1_000_000_000).to_string(),
+                    )
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        })
+    };
+    while Instant::now() < end + Duration::from_millis(500) {
+        let Ok(Ok(event)) = tokio::time::timeout(Duration::from_secs(2), eventloop.poll()).await
+        else {
+            break;
+        };
+        match event {
+            Event::Outgoing(Outgoing::Publish(pkid)) => {
+                sent_at.insert(pkid, Instant::now());
+            }
+            Event::Incoming(Packet::PubAck(ack)) => {
+                if let Some(at) = sent_at.remove(&ack.pkid) {
+                    let now = Instant::now();
+                    if now <= end {
+                        acked += 1;
+                        times.push(now - at);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    feeder.abort();
+    (acked, times)
+}
