@@ -83,3 +83,59 @@ fn devices_on_the_households_mosquitto_reach_the_hub_and_back_across_a_broker_re
         .collect();
     assert_eq!(values, ["42", "44"]);
 }
+
+#[test]
+fn home_assistant_discovers_devices_and_reads_their_values_on_the_broker() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _broker = Mosquitto::start(tmp.path(), port);
+    let config = format!(
+        "{}\n[mqtt.broker]\nhost = \"127.0.0.1\"\nport = {port}\nhome_assistant = true\n",
+        common::TEST_CONFIG
+    );
+    let h = household_with(&tmp.path().join("state"), &config);
+    h.hub.wait_log("mqtt broker: connected to", 1);
+    // Home Assistant, as far as MQTT goes: it listens to discovery and state.
+    let mut assistant = Device::start(port, "homeassistant", "x", "");
+    assistant.wait_for("connected", |l| l["event"] == "connected" && l["rc"] == 0);
+    assistant.send("sub homeassistant/#");
+    assistant.send("sub hearth/+/state/#");
+    for _ in 0..3 {
+        // downlink/# (the script's own), homeassistant/#, hearth/+/state/#
+        assistant.wait_for("subscribed", |l| l["event"] == "suback");
+    }
+    let template = thermostat_template(&h);
+    let (device, token) = provision(&h, &h.root, "Hall thermostat", &template);
+    let config_topic = format!("homeassistant/sensor/hearth_{device}_v1/config");
+    let announced = assistant.wait_for("the discovery config", |l| {
+        l["topic"] == config_topic.as_str()
+    });
+    let config: serde_json::Value =
+        serde_json::from_str(announced["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(config["name"], "Temperature");
+    assert_eq!(config["dev"]["name"], "Hall thermostat");
+    assert_eq!(
+        config["stat_t"],
+        format!("hearth/{device}/state/Temperature")
+    );
+
+    // A value from any transport (here Blynk) becomes its state.
+    let mut blynk_device = blynk::RawDevice::login(h.hub.blynk_port(), &token, 10);
+    blynk_device.send(20, b"vw\x001\x0042");
+    let state_topic = format!("hearth/{device}/state/Temperature");
+    assistant.wait_for("the state", |l| {
+        l["topic"] == state_topic.as_str() && l["payload"] == "42"
+    });
+
+    // A deleted device's sensors are removed (an empty retained config).
+    let deleted = h.api.call(
+        "DELETE",
+        &format!("/devices/{device}"),
+        Some(&h.admin),
+        None,
+    );
+    assert!(deleted.status < 300, "{}", deleted.body);
+    assistant.wait_for("the removal", |l| {
+        l["topic"] == config_topic.as_str() && l["payload"] == ""
+    });
+}

@@ -50,6 +50,15 @@ pub struct BrokerConfig {
     /// Devices there publish under `<prefix>/<device-id>/`.
     #[serde(default = "default_prefix")]
     pub prefix: String,
+    /// Publish Home Assistant MQTT discovery for devices with a template.
+    #[serde(default)]
+    pub home_assistant: bool,
+    #[serde(default = "default_discovery")]
+    pub discovery_prefix: String,
+}
+
+fn default_discovery() -> String {
+    "homeassistant".into()
 }
 
 fn default_mqtt_port() -> u16 {

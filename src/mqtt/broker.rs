@@ -14,7 +14,7 @@
 //! `home/<gateway>/BTtoMQTT/`; their reports count when a bridge of that
 //! name is registered through the API (the broker authenticates them).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -78,9 +78,16 @@ pub async fn run(config: BrokerConfig, client_id: String, ctx: Arc<Context>) {
         }
     });
     let (downlink_tx, downlink_rx) = mpsc::channel(1024);
+    let home_assistant = config
+        .home_assistant
+        .then(|| config.discovery_prefix.clone());
+    let mut tenancy = ctx.devices.replica().subscribe();
+    let mut updates = ctx.devices.subscribe();
     let mut relay = Relay {
         client,
         ctx: &ctx,
+        home_assistant,
+        announced: BTreeMap::new(),
         prefix: config.prefix.clone(),
         links: HashMap::new(),
         in_flight: VecDeque::new(),
@@ -102,6 +109,16 @@ pub async fn run(config: BrokerConfig, client_id: String, ctx: Arc<Context>) {
             }
             Some((device, down)) = relay.downlink_rx.recv() => relay.downlink(&device, down).await,
             _ = sweep.tick() => relay.links.retain(|_, link| link.heard.elapsed() < SILENCE),
+            changed = tenancy.changed(), if relay.home_assistant.is_some() => {
+                if changed.is_ok() {
+                    relay.announce(false).await;
+                }
+            }
+            update = updates.recv(), if relay.home_assistant.is_some() => {
+                if let Ok(update) = update {
+                    relay.state(&update).await;
+                }
+            }
         }
     }
     let _ = relay.client.disconnect().await;
@@ -123,6 +140,10 @@ impl Drop for BrokerLink {
 struct Relay<'a> {
     client: AsyncClient,
     ctx: &'a Context,
+    /// The discovery prefix, when Home Assistant discovery is on.
+    home_assistant: Option<String>,
+    /// Discovery configs published (topic → payload).
+    announced: BTreeMap<String, String>,
     prefix: String,
     links: HashMap<String, BrokerLink>,
     in_flight: VecDeque<(Publish, Option<Committed>)>,
@@ -149,6 +170,9 @@ impl Relay<'_> {
         .collect();
         // BLE bridges on the broker (Theengs Gateway, OpenMQTTGateway).
         filters.push("home/+/BTtoMQTT/+".into());
+        if let Some(discovery) = &self.home_assistant {
+            filters.push(format!("{discovery}/status"));
+        }
         filters
     }
 
@@ -163,6 +187,17 @@ impl Relay<'_> {
                     {
                         tracing::error!("mqtt broker: cannot subscribe to {filter}: {e}");
                     }
+                }
+                self.announce(true).await;
+            }
+            Packet::Publish(publish)
+                if self
+                    .home_assistant
+                    .as_ref()
+                    .is_some_and(|d| publish.topic == format!("{d}/status")) =>
+            {
+                if publish.payload.as_ref() == b"online" {
+                    self.announce(true).await;
                 }
             }
             // The connection dropped: devices there are no longer reachable.
@@ -250,6 +285,51 @@ impl Relay<'_> {
                 tracing::debug!("mqtt broker: home/{topic}: {e}");
                 None
             }
+        }
+    }
+
+    /// Publishes Home Assistant discovery configs that changed (all of
+    /// them with `all`), and empty ones for sensors that went.
+    async fn announce(&mut self, all: bool) {
+        let Some(discovery) = self.home_assistant.clone() else {
+            return;
+        };
+        let Ok(state) = self.ctx.devices.replica().snapshot() else {
+            return;
+        };
+        let configs = super::home_assistant::configs(&state, &discovery, &self.prefix);
+        if all {
+            self.announced.clear();
+        }
+        for (topic, payload) in &configs {
+            if self.announced.get(topic) != Some(payload) {
+                let _ = self
+                    .client
+                    .publish(topic.clone(), QoS::AtLeastOnce, true, payload.clone())
+                    .await;
+            }
+        }
+        for topic in self.announced.keys().filter(|t| !configs.contains_key(*t)) {
+            let _ = self
+                .client
+                .publish(topic.clone(), QoS::AtLeastOnce, true, Vec::new())
+                .await;
+        }
+        self.announced = configs;
+    }
+
+    /// A value as retained state for Home Assistant.
+    async fn state(&mut self, update: &crate::devices::Update) {
+        let devices = &self.ctx.devices;
+        let name = |device: &str, pin: &str| {
+            crate::devices::Pin::parse(pin)
+                .map_or_else(|| pin.to_owned(), |p| devices.name_of(device, p))
+        };
+        if let Some((topic, payload)) = super::home_assistant::state(update, &self.prefix, name) {
+            let _ = self
+                .client
+                .publish(topic, QoS::AtMostOnce, true, payload)
+                .await;
         }
     }
 
