@@ -196,7 +196,9 @@ impl Relay<'_> {
                     .as_ref()
                     .is_some_and(|d| publish.topic == format!("{d}/status")) =>
             {
-                if publish.payload.as_ref() == b"online" {
+                // Home Assistant (re)started and wants the configs again.
+                let online = publish.payload.as_ref() == b"online";
+                if online {
                     self.announce(true).await;
                 }
             }

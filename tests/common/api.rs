@@ -243,16 +243,16 @@ impl Api {
         })
     }
 
-    /// The next event on `stream`, waiting at most 10 s.
+    /// The next event on `stream`, waiting at most 20 s (generous: it only bounds a failure on a loaded machine).
     pub fn next(&self, stream: &mut Stream) -> Event {
         use futures::StreamExt;
         use tokio_tungstenite::tungstenite::Message;
         self.runtime.block_on(async {
             loop {
                 let next =
-                    tokio::time::timeout(std::time::Duration::from_secs(10), stream.ws.next())
+                    tokio::time::timeout(std::time::Duration::from_secs(20), stream.ws.next())
                         .await
-                        .expect("a stream event within 10 s");
+                        .expect("a stream event within 20 s");
                 match next {
                     Some(Ok(Message::Text(text))) => {
                         return Event::Json(serde_json::from_str(&text).unwrap());
