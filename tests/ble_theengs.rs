@@ -39,8 +39,10 @@ impl Drop for Gateway {
     }
 }
 
-/// Theengs Gateway on the broker, once it has subscribed.
-fn theengs(port: u16) -> Gateway {
+/// Theengs Gateway on `port` (with `extra` options), once it has
+/// subscribed to `subscribed`. It keeps its options in `$HOME/theengsgw.conf`
+/// between runs, so each runs with a home of its own (`home`).
+fn theengs(home: &std::path::Path, port: u16, extra: &[&str], subscribed: &str) -> Gateway {
     let mut child = Command::new("python3")
         .args([
             "-m",
@@ -54,6 +56,8 @@ fn theengs(port: u16) -> Gateway {
             "-ll",
             "INFO",
         ])
+        .args(extra)
+        .env("HOME", home)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -70,7 +74,7 @@ fn theengs(port: u16) -> Gateway {
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
-            Ok(line) if line.contains("Subscribed to home/+/BTtoMQTT/undecoded") => break,
+            Ok(line) if line.contains(&format!("Subscribed to {subscribed}")) => break,
             Ok(line) => said.push(line),
             Err(_) => panic!("Theengs Gateway never subscribed: {said:#?}"),
         }
@@ -106,7 +110,7 @@ fn theengs_gateway_on_mosquitto_brings_bthome_sensors_to_the_inbox_and_history()
         ] } }),
     );
     let template = template.body["id"].as_str().unwrap().to_owned();
-    let _gateway = theengs(port);
+    let _gateway = theengs(tmp.path(), port, &[], "home/+/BTtoMQTT/undecoded");
 
     // An advert as a scanner without a decoder hands it to Theengs.
     let mut scanner = Device::start(port, "scanner", "x", "");
@@ -162,4 +166,63 @@ fn theengs_gateway_on_mosquitto_brings_bthome_sensors_to_the_inbox_and_history()
         "{}",
         history.body
     );
+}
+
+#[test]
+fn theengs_gateway_as_a_bridge_on_hearths_own_listener() {
+    let tmp = tempfile::tempdir().unwrap();
+    let h = api::household(&tmp.path().join("state"));
+    let bridge = h.api.post(
+        "/bridges",
+        Some(&h.admin),
+        json!({ "org": h.root, "name": "TheengsGateway" }),
+    );
+    assert_eq!(bridge.status, 201, "{}", bridge.body);
+    let token = bridge.body["token"].as_str().unwrap().to_owned();
+    let port = h.hub.mqtt_port();
+    // Theengs logs in as the bridge and keeps to its own topics.
+    let own = "home/TheengsGateway/BTtoMQTT";
+    let undecoded = format!("{own}/undecoded");
+    let _gateway = theengs(
+        tmp.path(),
+        port,
+        &[
+            "-u",
+            "bridge",
+            "-p",
+            &token,
+            "-st",
+            &undecoded,
+            "-pt",
+            own,
+            "-Lt",
+            "home/TheengsGateway/LWT",
+        ],
+        &undecoded,
+    );
+    // A scanner of the same bridge hands it a raw advert, through Hearth.
+    let mut scanner = Device::start(port, "bridge", &token, "");
+    scanner.wait_for("connected", |l| l["event"] == "connected" && l["rc"] == 0);
+    let advert =
+        json!({ "id": MAC, "rssi": -58, "servicedatauuid": "0xfcd2", "servicedata": ENCRYPTED });
+    scanner.send(&format!("pubwait {undecoded} {advert}"));
+    let deadline = Instant::now() + blynk::WAIT;
+    loop {
+        let inbox = h.api.get("/ble/inbox", Some(&h.admin));
+        if inbox
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["mac"] == MAC)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Theengs's report never reached the inbox: {}",
+            inbox.body
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -264,6 +264,10 @@ impl Relay<'_> {
     /// Hearth, decides who may publish there.
     async fn bridge_report(&mut self, topic: &str, payload: &[u8]) -> Option<Committed> {
         let (gateway, mac) = topic.split_once("/BTtoMQTT/")?;
+        // Raw adverts for a decoding gateway, which reports them decoded.
+        if mac == "undecoded" {
+            return None;
+        }
         let bridge = self
             .ctx
             .devices

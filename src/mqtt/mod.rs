@@ -7,6 +7,7 @@
 
 pub mod broker;
 pub mod home_assistant;
+pub mod relay;
 pub mod session;
 pub mod topics;
 pub mod uplink;
@@ -31,6 +32,8 @@ pub struct Context {
     pub shutdown: CancellationToken,
     /// Largest packet accepted from a client, in bytes.
     pub max_packet: usize,
+    /// Messages between connections of one bridge.
+    pub bridges: relay::BridgeRelay,
 }
 
 /// Starts the client of the household's broker, if configured, and binds
@@ -51,6 +54,7 @@ pub async fn start(
         ble: ble.clone(),
         shutdown: shutdown.clone(),
         max_packet: config.mqtt.max_packet,
+        bridges: relay::BridgeRelay::default(),
     });
     if let Some(broker) = config.mqtt.broker.clone() {
         let (ctx, client_id) = (ctx.clone(), format!("hearth-{hub_id}"));

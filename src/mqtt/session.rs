@@ -114,6 +114,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(io: S, peer: &str, ctx: &Con
         subscriptions: Vec::new(),
         in_flight: VecDeque::new(),
         ignored: 0,
+        relay_id: None,
     };
     let why = session.serve(attachment, keepalive).await;
     tracing::info!("mqtt: {label} offline ({why})");
@@ -149,6 +150,16 @@ struct Session<'a, S> {
     in_flight: VecDeque<(u16, Option<Committed>)>,
     /// PUBLISHes ignored (outside the device's topics, refused values).
     ignored: u64,
+    /// This connection in the bridges' relay (bridges only).
+    relay_id: Option<u64>,
+}
+
+impl<S> Drop for Session<'_, S> {
+    fn drop(&mut self) {
+        if let Some(id) = self.relay_id {
+            self.ctx.bridges.leave(id);
+        }
+    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
@@ -156,6 +167,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         let mut tenancy = self.ctx.devices.replica().subscribe();
         let silence = keepalive.mul_f32(1.5);
         let kick = attachment.as_ref().map(|a| a.kicked.clone());
+        // A bridge's connections hear each other (see `relay`).
+        let mut relayed = match &self.role {
+            Role::Bridge { bridge } => {
+                let (id, rx) = self.ctx.bridges.join(&bridge.name);
+                self.relay_id = Some(id);
+                Some(rx)
+            }
+            Role::Device { .. } => None,
+        };
         // Only packets from the client count as signs of life.
         let mut last_rx = tokio::time::Instant::now();
         loop {
@@ -185,6 +205,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                 }
                 _ = tokio::time::sleep_until(last_rx + silence) => {
                     return format!("silent for {}s, 1.5x its keepalive", silence.as_secs());
+                }
+                Some((topic, payload)) = relayed_message(&mut relayed) => {
+                    let publish = Publish::new(topic, QoS::AtMostOnce, payload.to_vec());
+                    if self.send(Packet::Publish(publish)).await.is_err() {
+                        return "the connection failed".into();
+                    }
                 }
                 packet = self.link.next(), if reading => match packet {
                     None => return "disconnected".into(),
@@ -216,6 +242,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                     .map(|f| {
                         if self.may_subscribe(&f.path) {
                             self.subscriptions.push(f.path.clone());
+                            if let Some(id) = self.relay_id {
+                                self.ctx.bridges.subscribe(id, &f.path);
+                            }
                             SubscribeReasonCode::Success(QoS::AtMostOnce)
                         } else {
                             tracing::warn!(
@@ -303,6 +332,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             self.ignore(&format!("{} is outside {own}", publish.topic));
             return None;
         };
+        if let Some(id) = self.relay_id {
+            self.ctx
+                .bridges
+                .publish(id, &bridge.name, &publish.topic, &publish.payload);
+        }
+        // Raw adverts for a decoding gateway, which reports them decoded.
+        if rest == "BTtoMQTT/undecoded" {
+            return None;
+        }
         if rest == "LWT" {
             let said = String::from_utf8_lossy(&publish.payload);
             tracing::info!("mqtt: bridge {} says {said}", bridge.name);
@@ -411,6 +449,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                 "the client stopped reading",
             )),
         }
+    }
+}
+
+async fn relayed_message(
+    relayed: &mut Option<tokio::sync::mpsc::Receiver<super::relay::Message>>,
+) -> Option<super::relay::Message> {
+    match relayed {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 
