@@ -14,6 +14,9 @@ mod mosquitto;
 #[path = "common/mqtt.rs"]
 mod mqtt;
 
+use std::path::Path;
+use std::process::Command;
+
 use api::household_with;
 use blynk::{is_value, provision, thermostat_template, wait_stream};
 use mosquitto::{Mosquitto, free_port};
@@ -138,4 +141,118 @@ fn home_assistant_discovers_devices_and_reads_their_values_on_the_broker() {
     assistant.wait_for("the removal", |l| {
         l["topic"] == config_topic.as_str() && l["payload"] == ""
     });
+}
+
+/// Mosquitto with the ACL the README shows: Hearth's own user reads and
+/// writes `hearth/#`, every device only `hearth/<its id>/#` (its id as its
+/// username), everyone with a password.
+fn confined_mosquitto(dir: &Path, port: u16, users: &[(&str, &str)]) -> Mosquitto {
+    let passwords = dir.join("passwords");
+    std::fs::write(&passwords, "").unwrap();
+    for (user, password) in users {
+        let status = Command::new("mosquitto_passwd")
+            .args(["-b", passwords.to_str().unwrap(), user, password])
+            .status()
+            .expect("mosquitto_passwd");
+        assert!(status.success());
+    }
+    let acl = dir.join("acl");
+    std::fs::write(&acl, "user hearth\ntopic readwrite hearth/#\ntopic read home/#\n\npattern readwrite hearth/%u/#\n").unwrap();
+    let extra = format!(
+        "allow_anonymous false\npassword_file {}\nacl_file {}\n",
+        passwords.display(),
+        acl.display()
+    );
+    Mosquitto::start_with(dir, port, &extra)
+}
+
+#[test]
+fn on_a_confined_broker_a_device_cannot_touch_another_devices_topics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let state = tmp.path().join("state");
+    // The household first (device ids are needed for the broker's users).
+    let mut h = household_with(&state, common::TEST_CONFIG);
+    let template = thermostat_template(&h);
+    let (alice, _) = provision(&h, &h.root, "Alice's thermostat", &template);
+    let (bob, _) = provision(&h, &h.root, "Bob's thermostat", &template);
+    h.hub.terminate();
+    let _broker = confined_mosquitto(
+        tmp.path(),
+        port,
+        &[
+            ("hearth", "hub-secret"),
+            (&alice, "a-secret"),
+            (&bob, "b-secret"),
+        ],
+    );
+    std::fs::write(tmp.path().join("broker.password"), "hub-secret\n").unwrap();
+    let config = format!(
+        "{}\n[mqtt.broker]\nhost = \"127.0.0.1\"\nport = {port}\nusername = \"hearth\"\npassword_file = \"{}\"\n",
+        common::TEST_CONFIG,
+        tmp.path().join("broker.password").display()
+    );
+    h.hub = common::HubProcess::start(&state, &config);
+    h.api = api::Api::new(h.hub.api_port(), &h.hub.fingerprint());
+    h.hub.wait_log("mqtt broker: connected to", 1);
+    let mut stream = h.api.stream(&h.admin);
+
+    let mut a = Device::start(port, &alice, "a-secret", &format!("hearth/{alice}/"));
+    a.wait_for("connected", |l| l["event"] == "connected" && l["rc"] == 0);
+    let mut b = Device::start(port, &bob, "b-secret", &format!("hearth/{bob}/"));
+    b.wait_for("connected", |l| l["event"] == "connected" && l["rc"] == 0);
+    b.wait_for("its subscription", |l| l["event"] == "suback");
+    // Alice tries Bob's topics: to publish his value, and to hear his commands.
+    let mut raw = Device::start(port, &alice, "a-secret", "");
+    raw.wait_for("connected", |l| l["event"] == "connected" && l["rc"] == 0);
+    b.send("pub ds/Temperature 1 30");
+    wait_stream(
+        &h,
+        &mut stream,
+        "Bob's own value",
+        is_value(&bob, "V1", "30"),
+    );
+    // In order on one connection: if the broker let the first through,
+    // Hearth would have it before the second.
+    raw.send(&format!("sub hearth/{bob}/downlink/#"));
+    raw.send(&format!("pub hearth/{bob}/ds/Temperature 1 13"));
+    raw.send(&format!("pub hearth/{alice}/ds/Temperature 1 21"));
+    wait_stream(
+        &h,
+        &mut stream,
+        "Alice's own value",
+        is_value(&alice, "V1", "21"),
+    );
+    let values = h.api.get(&format!("/devices/{bob}/values"), Some(&h.admin));
+    assert_eq!(
+        values.body["values"]["V1"]["value"], "30",
+        "Alice's writes to Bob's topics were dropped by the broker"
+    );
+    let history = h
+        .api
+        .get(&format!("/devices/{bob}/history?pin=V1"), Some(&h.admin));
+    assert_eq!(
+        history.body["points"].as_array().unwrap().len(),
+        1,
+        "{}",
+        history.body
+    );
+    let put = h.api.call(
+        "PUT",
+        &format!("/devices/{bob}/values/V2"),
+        Some(&h.admin),
+        Some(json!({ "value": "for bob" })),
+    );
+    assert_eq!(put.status, 200, "{}", put.body);
+    b.wait_for("his command", |l| l["payload"] == "for bob");
+    a.send("quit");
+    raw.send("quit");
+    raw.wait_for("its end", |l| l["event"] == "disconnected");
+    let heard: Vec<_> = a
+        .seen
+        .iter()
+        .chain(&raw.seen)
+        .filter(|l| l["event"] == "message")
+        .collect();
+    assert!(heard.is_empty(), "Alice heard nothing of Bob's: {heard:#?}");
 }
