@@ -23,7 +23,6 @@ use std::time::{Duration, Instant};
 use api::household_with;
 use blynk::{is_value, wait_stream};
 use mosquitto::{Mosquitto, free_port};
-use mqtt::Device;
 use serde_json::json;
 
 const MAC: &str = "54:48:E6:8F:80:A5";
@@ -113,7 +112,7 @@ fn theengs_gateway_on_mosquitto_brings_bthome_sensors_to_the_inbox_and_history()
     let _gateway = theengs(tmp.path(), port, &[], "home/+/BTtoMQTT/undecoded");
 
     // An advert as a scanner without a decoder hands it to Theengs.
-    let mut scanner = Device::start(port, "scanner", "x", "");
+    let mut scanner = mqtt::device(port, "scanner", "x", "");
     scanner.wait_for("connected", |l| l["event"] == "connected");
     let advert =
         json!({ "id": MAC, "rssi": -58, "servicedatauuid": "0xfcd2", "servicedata": ENCRYPTED });
@@ -201,7 +200,7 @@ fn theengs_gateway_as_a_bridge_on_hearths_own_listener() {
         &undecoded,
     );
     // A scanner of the same bridge hands it a raw advert, through Hearth.
-    let mut scanner = Device::start(port, "bridge", &token, "");
+    let mut scanner = mqtt::device(port, "bridge", &token, "");
     scanner.wait_for("connected", |l| l["event"] == "connected" && l["rc"] == 0);
     let advert =
         json!({ "id": MAC, "rssi": -58, "servicedatauuid": "0xfcd2", "servicedata": ENCRYPTED });

@@ -150,8 +150,6 @@ fn noise_on_a_serial_line_is_skipped_and_the_device_carries_on() {
         "a value after the noise",
         is_value(&device, "V1", "14"),
     );
-    assert!(
-        h.hub.stderr().contains("skipping"),
-        "the noise is logged once"
-    );
+    // The noise is logged (the log reaches the test by its own pipe).
+    h.hub.wait_log("skipping bytes until frames make sense", 1);
 }

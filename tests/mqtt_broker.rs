@@ -20,7 +20,6 @@ use std::process::Command;
 use api::household_with;
 use blynk::{is_value, provision, thermostat_template, wait_stream};
 use mosquitto::{Mosquitto, free_port};
-use mqtt::Device;
 use serde_json::json;
 
 #[test]
@@ -39,7 +38,7 @@ fn devices_on_the_households_mosquitto_reach_the_hub_and_back_across_a_broker_re
     let mut stream = h.api.stream(&h.admin);
 
     let prefix = format!("hearth/{device}/");
-    let mut thermostat = Device::start(port, "anyone", "x", &prefix);
+    let mut thermostat = mqtt::device(port, "anyone", "x", &prefix);
     thermostat.wait_for("connected", |l| l["event"] == "connected" && l["rc"] == 0);
     thermostat.wait_for("its subscription", |l| l["event"] == "suback");
     thermostat.send("pub ds/Temperature 1 42");
@@ -99,7 +98,7 @@ fn home_assistant_discovers_devices_and_reads_their_values_on_the_broker() {
     let h = household_with(&tmp.path().join("state"), &config);
     h.hub.wait_log("mqtt broker: connected to", 1);
     // Home Assistant, as far as MQTT goes: it listens to discovery and state.
-    let mut assistant = Device::start(port, "homeassistant", "x", "");
+    let mut assistant = mqtt::device(port, "homeassistant", "x", "");
     assistant.wait_for("connected", |l| l["event"] == "connected" && l["rc"] == 0);
     assistant.send("sub homeassistant/#");
     assistant.send("sub hearth/+/state/#");
@@ -197,13 +196,13 @@ fn on_a_confined_broker_a_device_cannot_touch_another_devices_topics() {
     h.hub.wait_log("mqtt broker: connected to", 1);
     let mut stream = h.api.stream(&h.admin);
 
-    let mut a = Device::start(port, &alice, "a-secret", &format!("hearth/{alice}/"));
+    let mut a = mqtt::device(port, &alice, "a-secret", &format!("hearth/{alice}/"));
     a.wait_for("connected", |l| l["event"] == "connected" && l["rc"] == 0);
-    let mut b = Device::start(port, &bob, "b-secret", &format!("hearth/{bob}/"));
+    let mut b = mqtt::device(port, &bob, "b-secret", &format!("hearth/{bob}/"));
     b.wait_for("connected", |l| l["event"] == "connected" && l["rc"] == 0);
     b.wait_for("its subscription", |l| l["event"] == "suback");
     // Alice tries Bob's topics: to publish his value, and to hear his commands.
-    let mut raw = Device::start(port, &alice, "a-secret", "");
+    let mut raw = mqtt::device(port, &alice, "a-secret", "");
     raw.wait_for("connected", |l| l["event"] == "connected" && l["rc"] == 0);
     b.send("pub ds/Temperature 1 30");
     wait_stream(

@@ -13,7 +13,6 @@ mod mqtt;
 
 use api::household;
 use blynk::{is_value, provision, thermostat_template, wait_stream};
-use mqtt::Device;
 use serde_json::json;
 
 #[test]
@@ -26,17 +25,17 @@ fn paho_devices_publish_receive_and_stay_in_their_own_topics() {
     let port = h.hub.mqtt_port();
     let mut stream = h.api.stream(&h.admin);
 
-    let mut bad = Device::start(port, "device", "wrong-token", "");
+    let mut bad = mqtt::device(port, "device", "wrong-token", "");
     let refused = bad.wait_for("a refusal", |l| l["event"] == "connected");
     assert_ne!(refused["rc"], 0, "bad credentials are refused: {refused}");
     drop(bad);
 
-    let mut thermostat = Device::start(port, "device", &token, "");
+    let mut thermostat = mqtt::device(port, "device", &token, "");
     thermostat.wait_for("connected", |l| l["event"] == "connected" && l["rc"] == 0);
     thermostat.wait_for("its downlink subscription", |l| {
         l["event"] == "suback" && l["codes"] == json!([0])
     });
-    let mut neighbour = Device::start(port, "device", &other_token, "");
+    let mut neighbour = mqtt::device(port, "device", &other_token, "");
     neighbour.wait_for("connected", |l| l["event"] == "connected" && l["rc"] == 0);
     neighbour.wait_for("its downlink subscription", |l| l["event"] == "suback");
 
@@ -136,7 +135,7 @@ fn every_acknowledged_value_survives_kill_9() {
     );
     let template = template.body["id"].as_str().unwrap().to_owned();
     let (device, token) = provision(&h, &h.root, "Counter", &template);
-    let mut counter = Device::start(h.hub.mqtt_port(), "device", &token, "");
+    let mut counter = mqtt::device(h.hub.mqtt_port(), "device", &token, "");
     counter.wait_for("connected", |l| l["event"] == "connected" && l["rc"] == 0);
     counter.send("count ds/Count 5000 1");
     // A moment that differs from run to run: after 50 to 1,049 acks.

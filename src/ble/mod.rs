@@ -199,19 +199,7 @@ impl Ble {
             ),
             None => None,
         };
-        let lookup = mac.clone();
-        let waiting = self
-            .store
-            .read(move |conn| inbox::get(conn, &lookup))
-            .await?;
-        let visible = self.devices.replica().with_state(|state| {
-            waiting
-                .as_ref()
-                .is_some_and(|w| may_manage(state, by, &w.org))
-        })?;
-        if !visible {
-            return Err(OpError::NotFound(format!("{mac} in the BLE inbox")).into());
-        }
+        self.waiting(by, &mac).await?;
         let now = now_ms();
         let replica = self.devices.replica();
         let device = replica
@@ -245,13 +233,9 @@ impl Ble {
         Ok(device)
     }
 
-    /// Dismisses a waiting MAC (still counted when heard, no longer listed).
-    ///
-    /// # Errors
-    /// 404 for a MAC not waiting or not the caller's to see.
-    pub async fn dismiss(&self, by: &Caller, mac: &str) -> Result<(), BleError> {
-        let mac = normalize_mac(mac)?;
-        let lookup = mac.clone();
+    /// Ok when `mac` waits in the inbox and `by` may see it; 404 otherwise.
+    async fn waiting(&self, by: &Caller, mac: &str) -> Result<(), BleError> {
+        let lookup = mac.to_owned();
         let waiting = self
             .store
             .read(move |conn| inbox::get(conn, &lookup))
@@ -264,6 +248,16 @@ impl Ble {
         if !visible {
             return Err(OpError::NotFound(format!("{mac} in the BLE inbox")).into());
         }
+        Ok(())
+    }
+
+    /// Dismisses a waiting MAC (still counted when heard, no longer listed).
+    ///
+    /// # Errors
+    /// 404 for a MAC not waiting or not the caller's to see.
+    pub async fn dismiss(&self, by: &Caller, mac: &str) -> Result<(), BleError> {
+        let mac = normalize_mac(mac)?;
+        self.waiting(by, &mac).await?;
         self.store
             .write(Durability::Relaxed, move |conn| inbox::dismiss(conn, &mac))
             .await?;

@@ -346,16 +346,7 @@ impl Devices {
         values: &[String],
         durable: bool,
     ) -> Result<String, DeviceError> {
-        let (value, history) = self.check(device, pin, values)?;
-        let at = now_ms();
-        self.set_live(device, pin, &value, at, false);
-        let record = Record::Value {
-            device: device.to_owned(),
-            pin: pin.to_string(),
-            value: value.clone(),
-            at,
-            history,
-        };
+        let (value, record) = self.accept(device, pin, values)?;
         if durable {
             self.writer.write_durable(record).await?;
         } else {
@@ -376,17 +367,29 @@ impl Devices {
         pin: Pin,
         values: &[String],
     ) -> Result<Committed, DeviceError> {
+        let (_, record) = self.accept(device, pin, values)?;
+        Ok(self.writer.queue_durable(record).await?)
+    }
+
+    /// Checks a reported value, makes it live and announces it; the stored
+    /// form and the record to write.
+    fn accept(
+        &self,
+        device: &str,
+        pin: Pin,
+        values: &[String],
+    ) -> Result<(String, Record), DeviceError> {
         let (value, history) = self.check(device, pin, values)?;
         let at = now_ms();
         self.set_live(device, pin, &value, at, false);
         let record = Record::Value {
             device: device.to_owned(),
             pin: pin.to_string(),
-            value,
+            value: value.clone(),
             at,
             history,
         };
-        Ok(self.writer.queue_durable(record).await?)
+        Ok((value, record))
     }
 
     /// Checks `values` for `pin` of `device`: the stored form and whether

@@ -27,10 +27,12 @@ pub enum Kind {
     Node,
 }
 
+/// A client program driven over its stdin, reporting JSON lines: the Blynk
+/// clients here, the paho-mqtt device of `mqtt.rs`.
 pub struct Client {
     child: Child,
     stdin: ChildStdin,
-    lines: mpsc::Receiver<Value>,
+    pub lines: mpsc::Receiver<Value>,
     pub seen: Vec<Value>,
 }
 
@@ -62,12 +64,18 @@ impl Client {
         if let Some(ca) = ca_file {
             command.arg(ca);
         }
+        Client::spawn(command)
+    }
+
+    /// Starts `command` with piped stdin/stdout; its lines become events
+    /// (non-JSON ones as `{"event":"print","text":…}`).
+    pub fn spawn(mut command: Command) -> Client {
         let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("start the Blynk client (scripts/test-deps.sh installs them)");
+            .expect("start the client (scripts/test-deps.sh installs them)");
         let stdin = child.stdin.take().unwrap();
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::channel();
@@ -192,21 +200,32 @@ pub fn wait_stream(
     panic!("the stream never showed {what}; it said: {seen:#?}")
 }
 
-/// `{"type":"value"}` of `device`'s `pin` equal to `value`.
+/// `device`'s `pin` equal to `value`: a `{"type":"value"}` update, or a
+/// `{"type":"values"}` snapshot showing it (a stream that opened just as
+/// the value came sees it in its first snapshot instead of as an update).
 pub fn is_value(device: &str, pin: &str, value: &str) -> impl Fn(&Value) -> bool {
     let (device, pin, value) = (device.to_owned(), pin.to_owned(), value.to_owned());
     move |m| {
-        m["type"] == "value"
+        (m["type"] == "value"
             && m["device"] == device.as_str()
             && m["pin"] == pin.as_str()
-            && m["value"] == value.as_str()
+            && m["value"] == value.as_str())
+            || (m["type"] == "values"
+                && m["devices"][&device]["values"][&pin]["value"] == value.as_str())
     }
 }
 
-/// `{"type":"online"}` of `device` with `online`.
+/// `device` online or offline: an `{"type":"online"}` update, or a
+/// `{"type":"values"}` snapshot showing it.
 pub fn is_online(device: &str, online: bool) -> impl Fn(&Value) -> bool {
     let device = device.to_owned();
-    move |m| m["type"] == "online" && m["device"] == device.as_str() && m["online"] == online
+    move |m| {
+        (m["type"] == "online" && m["device"] == device.as_str() && m["online"] == online)
+            || (m["type"] == "values"
+                && m["devices"]
+                    .get(&device)
+                    .is_some_and(|d| d["online"].is_object() == online))
+    }
 }
 
 /// A Blynk device written for the tests, frame by frame, over a blocking
