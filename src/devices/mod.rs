@@ -15,11 +15,13 @@
 
 pub mod control;
 pub mod history;
+mod links;
 mod live;
+mod telemetry;
 pub mod value;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -28,8 +30,8 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::store::{Store, StoreError};
+use crate::tenancy::Replica;
 use crate::tenancy::template::Template;
-use crate::tenancy::{Caller, Replica};
 
 pub use control::{CommandOutcome, DeviceError};
 pub use history::{Aggregation, Committed, Point, Record, Retention, StoredEvent, Writer};
@@ -172,105 +174,6 @@ impl Devices {
 
     fn publish(&self, update: Update) {
         let _ = self.updates.send(update);
-    }
-
-    /// Registers `device`'s new link on `transport`; an older link of the
-    /// same device is told to go (one device, one connection).
-    pub fn attach(
-        self: &Arc<Self>,
-        device: &str,
-        transport: &'static str,
-        heartbeat: Duration,
-    ) -> Attachment {
-        let id = self.next_link.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel(DOWNLINK_QUEUE);
-        let kick = CancellationToken::new();
-        let since = now_ms();
-        let old = self.links_lock().insert(
-            device.to_owned(),
-            Link {
-                id,
-                transport,
-                since,
-                heartbeat,
-                downlink: tx,
-                kick: kick.clone(),
-            },
-        );
-        if let Some(old) = old {
-            old.kick.cancel();
-        }
-        self.publish(Update::Online {
-            device: device.to_owned(),
-            online: true,
-            transport: Some(transport),
-            at: since,
-        });
-        Attachment {
-            device: device.to_owned(),
-            id,
-            downlink: rx,
-            kicked: kick,
-            devices: self.clone(),
-        }
-    }
-
-    /// The heartbeat the device announced (for the online state shown).
-    pub fn set_heartbeat(&self, device: &str, id: u64, heartbeat: Duration) {
-        if let Some(link) = self.links_lock().get_mut(device).filter(|l| l.id == id) {
-            link.heartbeat = heartbeat;
-        }
-    }
-
-    fn detach(&self, device: &str, id: u64) {
-        let mut links = self.links_lock();
-        if links.get(device).is_some_and(|l| l.id == id) {
-            links.remove(device);
-            drop(links);
-            self.publish(Update::Online {
-                device: device.to_owned(),
-                online: false,
-                transport: None,
-                at: now_ms(),
-            });
-        }
-    }
-
-    /// Tells `device`'s link to go (its token was replaced, it was deleted).
-    pub fn disconnect(&self, device: &str) {
-        if let Some(link) = self.links_lock().get(device) {
-            link.kick.cancel();
-        }
-    }
-
-    pub fn online(&self, device: &str) -> Option<Online> {
-        self.links_lock().get(device).map(|l| Online {
-            transport: l.transport,
-            since: l.since,
-            heartbeat_secs: l.heartbeat.as_secs(),
-        })
-    }
-
-    pub fn online_count(&self) -> usize {
-        self.links_lock().len()
-    }
-
-    fn links_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Link>> {
-        self.links.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn downlink(&self, device: &str) -> Option<mpsc::Sender<Downlink>> {
-        self.links_lock().get(device).map(|l| l.downlink.clone())
-    }
-
-    /// Sends `values` to `device` if it is connected (best effort: a full
-    /// queue or a device gone is not an error for the writer).
-    pub async fn send_if_online(&self, device: &str, pin: Pin, values: Vec<String>) {
-        if let Some(link) = self.downlink(device) {
-            let _ = link
-                .send_timeout(Downlink::Write { pin, values }, Duration::from_secs(1))
-                .await;
-        }
     }
 
     /// `f` of what is kept in memory for `device` (the default if nothing).
@@ -538,185 +441,5 @@ impl Devices {
             return Vec::new();
         }
         self.replay(device, Some(&pins))
-    }
-
-    /// A device's event (`Blynk.logEvent`), stored and announced.
-    ///
-    /// # Errors
-    /// An event code the device's template does not define.
-    pub async fn log_event(
-        &self,
-        device: &str,
-        code: &str,
-        description: Option<String>,
-    ) -> Result<(), DeviceError> {
-        if code.len() > 64 || description.as_ref().is_some_and(|d| d.len() > 512) {
-            return Err(DeviceError::Refused(
-                "an event code is at most 64 bytes, its description at most 512".into(),
-            ));
-        }
-        self.replica.with_state(|state| {
-            let template = state
-                .devices()
-                .get(device)
-                .and_then(|d| d.template.as_ref())
-                .and_then(|t| state.templates().get(t))
-                .filter(|t| !t.deleted);
-            match template {
-                Some(t) if !t.definition.events.iter().any(|e| e.code == code) => {
-                    Err(DeviceError::Refused(format!(
-                        "template {:?} defines no event {code:?}",
-                        t.name
-                    )))
-                }
-                _ => Ok(()),
-            }
-        })??;
-        let at = now_ms();
-        self.writer
-            .write(Record::Event {
-                device: device.to_owned(),
-                code: code.to_owned(),
-                description: description.clone(),
-                at,
-            })
-            .await?;
-        self.publish(Update::Event {
-            device: device.to_owned(),
-            code: code.to_owned(),
-            description,
-            at,
-        });
-        Ok(())
-    }
-
-    /// Resolves a device's open events with `code`, or all of them.
-    ///
-    /// # Errors
-    /// When the writer has stopped.
-    pub async fn clear_events(
-        &self,
-        device: &str,
-        code: Option<String>,
-    ) -> Result<(), DeviceError> {
-        self.writer
-            .write(Record::ClearEvents {
-                device: device.to_owned(),
-                code,
-                at: now_ms(),
-            })
-            .await?;
-        Ok(())
-    }
-
-    /// History of one pin (see [`history::query`]).
-    ///
-    /// # Errors
-    /// When the store fails.
-    pub async fn history(
-        &self,
-        device: &str,
-        pin: Pin,
-        from: i64,
-        to: i64,
-        aggregation: Aggregation,
-        limit: i64,
-    ) -> Result<Vec<Point>, StoreError> {
-        self.writer.flush().await?;
-        let (device, pin) = (device.to_owned(), pin.to_string());
-        self.store
-            .read(move |conn| history::query(conn, &device, &pin, from, to, aggregation, limit))
-            .await
-    }
-
-    /// A device's newest events.
-    ///
-    /// # Errors
-    /// When the store fails.
-    pub async fn events(&self, device: &str, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
-        self.writer.flush().await?;
-        let device = device.to_owned();
-        self.store
-            .read(move |conn| history::events(conn, &device, limit))
-            .await
-    }
-
-    /// Waits until everything queued so far is written.
-    ///
-    /// # Errors
-    /// When the writer has stopped.
-    pub async fn flush(&self) -> Result<(), StoreError> {
-        self.writer.flush().await
-    }
-
-    /// A command: `by` writes `values` to `pin` of `device` (see
-    /// [`control::command`]).
-    ///
-    /// # Errors
-    /// As [`DeviceError`] says.
-    pub async fn command(
-        &self,
-        by: &Caller,
-        device: &str,
-        pin: Pin,
-        values: Vec<String>,
-    ) -> Result<CommandOutcome, DeviceError> {
-        control::command(self, by, device, pin, values).await
-    }
-
-    /// The retention task: purges old history hourly until `shutdown`.
-    pub async fn run_retention(self: Arc<Self>, base: Retention, shutdown: CancellationToken) {
-        let mut clock = history::ClockCheck::new(Duration::from_secs(300));
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tick.tick() => {}
-            }
-            let now = now_ms();
-            if !clock.steady(now) {
-                tracing::warn!("history: the wall clock jumped; skipping this purge");
-                continue;
-            }
-            let mut retention = base.clone();
-            retention.per_pin = self.per_pin_retention();
-            match self
-                .store
-                .write(crate::store::Durability::Relaxed, move |conn| {
-                    history::purge(conn, &retention, now)
-                })
-                .await
-            {
-                Ok(p) if p.raw + p.rollups > 0 => {
-                    tracing::info!("history: purged {} raw rows, {} rollups", p.raw, p.rollups);
-                }
-                Ok(_) => {}
-                Err(e) => tracing::error!("history: purge failed: {e}"),
-            }
-        }
-    }
-
-    fn per_pin_retention(&self) -> Vec<(String, String, u32)> {
-        self.replica
-            .with_state(|state| {
-                let mut out = Vec::new();
-                for device in state.devices().values().filter(|d| !d.deleted) {
-                    let Some(t) = device
-                        .template
-                        .as_ref()
-                        .and_then(|t| state.templates().get(t))
-                    else {
-                        continue;
-                    };
-                    for ds in &t.definition.datastreams {
-                        if let Some(days) = ds.retention_days {
-                            out.push((device.id.clone(), format!("V{}", ds.pin), days));
-                        }
-                    }
-                }
-                out
-            })
-            .unwrap_or_default()
     }
 }
