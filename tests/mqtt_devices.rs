@@ -25,6 +25,18 @@ fn paho_devices_publish_receive_and_stay_in_their_own_topics() {
     let port = h.hub.mqtt_port();
     let mut stream = h.api.stream(&h.admin);
 
+    // MQTT 5 is told its version is not spoken, not hung up on.
+    let mut v5 = mqtt::device_v5(port, "device", &token);
+    let refused = v5.wait_for("a refusal", |l| {
+        l["event"] == "connected" || l["event"] == "disconnected"
+    });
+    assert_eq!(
+        (refused["event"].as_str(), refused["rc"].as_u64()),
+        (Some("connected"), Some(0x84)),
+        "an MQTT 5 CONNACK with reason 0x84, unsupported protocol version: {refused}"
+    );
+    drop(v5);
+
     let mut bad = mqtt::device(port, "device", "wrong-token", "");
     let refused = bad.wait_for("a refusal", |l| l["event"] == "connected");
     assert_ne!(refused["rc"], 0, "bad credentials are refused: {refused}");

@@ -6,6 +6,7 @@
 //! their reports under `home/<bridge name>/BTtoMQTT/` (see [`crate::ble`]).
 
 pub mod broker;
+pub mod codec;
 pub mod home_assistant;
 pub mod relay;
 pub mod session;

@@ -24,6 +24,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::Framed;
 
 use super::Context;
+use super::codec::MqttCodec;
 use super::topics::{self, Uplink};
 use crate::blynk::requests::device_for_token;
 use crate::devices::{Attachment, Committed, DeviceError, Downlink};
@@ -36,20 +37,37 @@ const NO_KEEPALIVE: Duration = Duration::from_secs(3600);
 /// QoS 1 PUBLISHes waiting for their commit; beyond it reading pauses.
 const IN_FLIGHT: usize = 256;
 
-type Link<S> = Framed<S, Codec>;
+type Link<S> = Framed<S, MqttCodec>;
 
 pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(io: S, peer: &str, ctx: &Context) {
     let mut link = Framed::new(
         io,
-        Codec {
+        MqttCodec(Codec {
             max_incoming_size: ctx.max_packet,
             max_outgoing_size: 1 << 20,
-        },
+        }),
     );
     let connect = match tokio::time::timeout(CONNECT_TIMEOUT, link.next()).await {
         Ok(Some(Ok(Packet::Connect(connect)))) => connect,
         Ok(Some(Ok(other))) => {
             tracing::warn!("mqtt: {peer}: {other:?} before CONNECT; closed");
+            return;
+        }
+        Ok(Some(Err(rumqttc::mqttbytes::Error::InvalidProtocolLevel(level)))) => {
+            // Say so, as each version's spec asks: an MQTT 5 CONNACK with
+            // reason 0x84 (unsupported protocol version) to an MQTT 5
+            // client, CONNACK 1 (unacceptable protocol version) to others.
+            tracing::warn!("mqtt: {peer}: protocol level {level}; only MQTT 3.1.1 is spoken");
+            if level == 5 {
+                use tokio::io::AsyncWriteExt;
+                let _ = link
+                    .get_mut()
+                    .write_all(&[0x20, 0x03, 0x00, 0x84, 0x00])
+                    .await;
+            } else {
+                let refused = ConnAck::new(ConnectReturnCode::RefusedProtocolVersion, false);
+                let _ = link.send(Packet::ConnAck(refused)).await;
+            }
             return;
         }
         Ok(Some(Err(e))) => {

@@ -16,6 +16,7 @@ Commands on stdin, one per line:
 """
 
 import json
+import os
 import sys
 import threading
 import time
@@ -31,7 +32,10 @@ def say(**event):
     sys.stdout.flush()
 
 
-client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="", clean_session=True)
+if os.environ.get("MQTT_PROTOCOL") == "5":
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="", protocol=mqtt.MQTTv5)
+else:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="", clean_session=True)
 client.username_pw_set(username, password)
 
 
