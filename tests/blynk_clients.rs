@@ -12,7 +12,9 @@ mod blynk;
 mod common;
 
 use api::household;
-use blynk::{Client, Kind, is_online, is_value, provision, thermostat_template, wait_stream};
+use blynk::{
+    Client, Kind, command, is_online, is_value, provision, thermostat_template, wait_stream,
+};
 use serde_json::json;
 
 fn story(kind: Kind, tls: bool) {
@@ -92,21 +94,11 @@ fn story(kind: Kind, tls: bool) {
     );
 
     // API → device.
-    let put = h.api.call(
-        "PUT",
-        &format!("/devices/{device}/values/V2"),
-        Some(&h.admin),
-        Some(json!({ "value": "hello" })),
-    );
+    let put = command(&h, &device, "V2", json!("hello"));
     assert_eq!(put.status, 200, "{}", put.body);
     assert_eq!(put.body["outcome"], "sent");
     client.wait_write(2, &["hello"]);
-    let bad_value = h.api.call(
-        "PUT",
-        &format!("/devices/{device}/values/V1"),
-        Some(&h.admin),
-        Some(json!({ "value": 101 })),
-    );
+    let bad_value = command(&h, &device, "V1", json!(101));
     assert_eq!(bad_value.status, 400, "{}", bad_value.body);
     assert!(
         bad_value.body["message"]
@@ -129,12 +121,7 @@ fn story(kind: Kind, tls: bool) {
         "the device offline",
         is_online(&device, false),
     );
-    let offline = h.api.call(
-        "PUT",
-        &format!("/devices/{device}/values/V2"),
-        Some(&h.admin),
-        Some(json!({ "value": "x" })),
-    );
+    let offline = command(&h, &device, "V2", json!("x"));
     assert_eq!(offline.status, 409, "{}", offline.body);
     assert_eq!(offline.body["code"], "device_offline");
 }

@@ -13,7 +13,9 @@ mod common;
 use std::time::Instant;
 
 use api::{Event, household, household_with};
-use blynk::{RawDevice, frame, is_online, is_value, provision, thermostat_template, wait_stream};
+use blynk::{
+    RawDevice, command, frame, is_online, is_value, provision, thermostat_template, wait_stream,
+};
 use serde_json::json;
 
 const HARDWARE: u8 = 20;
@@ -122,14 +124,7 @@ fn commands_wait_for_confirmation_or_for_the_next_connection() {
     let h = household(&tmp.path().join("state"));
     let template = thermostat_template(&h);
     let (device, token) = provision(&h, &h.root, "Relay box", &template);
-    let put = |pin: &str, value: serde_json::Value| {
-        h.api.call(
-            "PUT",
-            &format!("/devices/{device}/values/{pin}"),
-            Some(&h.admin),
-            Some(json!({ "value": value })),
-        )
-    };
+    let put = |pin: &str, value: serde_json::Value| command(&h, &device, pin, value);
     // Offline: V3 keeps the value for the next connection; V2 does not.
     let queued = put("V3", json!(1));
     assert_eq!(queued.status, 202, "{}", queued.body);

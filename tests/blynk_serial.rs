@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 
 use api::household_with;
 use blynk::{
-    Client, Kind, RawDevice, frame, is_online, is_value, provision, thermostat_template,
+    Client, Kind, RawDevice, command, frame, is_online, is_value, provision, thermostat_template,
     wait_stream,
 };
 
@@ -95,12 +95,7 @@ fn a_real_client_over_a_serial_line_survives_unplug_and_replug() {
     );
     client.send("vw 1 55");
     wait_stream(&h, &mut stream, "V1 = 55", is_value(&device, "V1", "55"));
-    let put = h.api.call(
-        "PUT",
-        &format!("/devices/{device}/values/V2"),
-        Some(&h.admin),
-        Some(serde_json::json!({ "value": "over serial" })),
-    );
+    let put = command(&h, &device, "V2", serde_json::json!("over serial"));
     assert_eq!(put.status, 200, "{}", put.body);
     client.wait_write(2, &["over serial"]);
 

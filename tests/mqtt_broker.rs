@@ -18,7 +18,7 @@ use std::path::Path;
 use std::process::Command;
 
 use api::household_with;
-use blynk::{is_value, provision, thermostat_template, wait_stream};
+use blynk::{command, history_values, is_value, provision, thermostat_template, wait_stream};
 use mosquitto::{Mosquitto, free_port};
 use serde_json::json;
 
@@ -52,12 +52,7 @@ fn devices_on_the_households_mosquitto_reach_the_hub_and_back_across_a_broker_re
         values.body
     );
 
-    let put = h.api.call(
-        "PUT",
-        &format!("/devices/{device}/values/V2"),
-        Some(&h.admin),
-        Some(json!({ "value": "via the broker" })),
-    );
+    let put = command(&h, &device, "V2", json!("via the broker"));
     assert_eq!(put.status, 200, "{}", put.body);
     thermostat.wait_for("the command", |l| {
         l["topic"] == format!("{prefix}downlink/ds/Label").as_str()
@@ -74,15 +69,7 @@ fn devices_on_the_households_mosquitto_reach_the_hub_and_back_across_a_broker_re
     thermostat.wait_for("subscribed again", |l| l["event"] == "suback");
     thermostat.send("pub ds/Temperature 1 44");
     wait_stream(&h, &mut stream, "V1 = 44", is_value(&device, "V1", "44"));
-    let history = h
-        .api
-        .get(&format!("/devices/{device}/history?pin=V1"), Some(&h.admin));
-    let values: Vec<&str> = history.body["points"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["value"].as_str().unwrap())
-        .collect();
+    let values = history_values(&h, &device, "V1");
     assert_eq!(values, ["42", "44"]);
 }
 
@@ -236,12 +223,7 @@ fn on_a_confined_broker_a_device_cannot_touch_another_devices_topics() {
         "{}",
         history.body
     );
-    let put = h.api.call(
-        "PUT",
-        &format!("/devices/{bob}/values/V2"),
-        Some(&h.admin),
-        Some(json!({ "value": "for bob" })),
-    );
+    let put = command(&h, &bob, "V2", json!("for bob"));
     assert_eq!(put.status, 200, "{}", put.body);
     b.wait_for("his command", |l| l["payload"] == "for bob");
     a.send("quit");

@@ -12,7 +12,7 @@ mod common;
 mod mqtt;
 
 use api::household;
-use blynk::{is_value, provision, thermostat_template, wait_stream};
+use blynk::{command, history_values, is_value, provision, thermostat_template, wait_stream};
 use serde_json::json;
 
 #[test]
@@ -61,16 +61,8 @@ fn paho_devices_publish_receive_and_stay_in_their_own_topics() {
         "V2 = hall",
         is_value(&device, "V2", "hall"),
     );
-    let history = h
-        .api
-        .get(&format!("/devices/{device}/history?pin=V1"), Some(&h.admin));
-    let values: Vec<&str> = history.body["points"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["value"].as_str().unwrap())
-        .collect();
-    assert_eq!(values, ["42", "43"], "{}", history.body);
+    let values = history_values(&h, &device, "V1");
+    assert_eq!(values, ["42", "43"]);
 
     // A value the datastream refuses is ignored; the device carries on.
     thermostat.send("pub ds/Temperature 1 500");
@@ -88,12 +80,7 @@ fn paho_devices_publish_receive_and_stay_in_their_own_topics() {
     assert_eq!(live.body["online"]["transport"], "mqtt");
 
     // API → device, on its downlink only.
-    let put = h.api.call(
-        "PUT",
-        &format!("/devices/{device}/values/V2"),
-        Some(&h.admin),
-        Some(json!({ "value": "from the app" })),
-    );
+    let put = command(&h, &device, "V2", json!("from the app"));
     assert_eq!(put.status, 200, "{}", put.body);
     thermostat.wait_for("the command", |l| {
         l["topic"] == "downlink/ds/Label" && l["payload"] == "from the app"

@@ -99,7 +99,7 @@ pub async fn run(config: BrokerConfig, client_id: String, ctx: Arc<Context>) {
         tokio::select! {
             _ = ctx.shutdown.cancelled() => break,
             Some(packet) = events.recv() => relay.incoming(packet).await,
-            done = next_commit(&mut relay.in_flight) => {
+            done = super::uplink::next_commit(&mut relay.in_flight) => {
                 let (publish, result) = done;
                 match result {
                     Ok(()) => { let _ = relay.client.ack(&publish).await; }
@@ -379,23 +379,5 @@ impl Relay<'_> {
         {
             tracing::warn!("mqtt broker: device {device}: command not sent: {e}");
         }
-    }
-}
-
-/// The oldest in-flight message once its commit is done (cancellation
-/// safe; pending while there is none).
-async fn next_commit(
-    in_flight: &mut VecDeque<(Publish, Option<Committed>)>,
-) -> (Publish, Result<(), crate::store::StoreError>) {
-    let Some((_, committed)) = in_flight.front_mut() else {
-        return std::future::pending().await;
-    };
-    let result = match committed {
-        Some(c) => c.done().await,
-        None => Ok(()),
-    };
-    match in_flight.pop_front() {
-        Some((publish, _)) => (publish, result),
-        None => std::future::pending().await,
     }
 }

@@ -206,7 +206,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                         return "its token was replaced or revoked, or the device deleted".into();
                     }
                 }
-                committed = next_commit(&mut self.in_flight) => {
+                committed = super::uplink::next_commit(&mut self.in_flight) => {
                     let (pkid, result) = committed;
                     if let Err(e) = result {
                         // Not acknowledged: the client will send it again.
@@ -491,22 +491,4 @@ async fn downlink(attachment: &mut Option<Attachment>) -> Option<Downlink> {
         Some(a) => a.downlink.recv().await,
         None => std::future::pending().await,
     }
-}
-
-/// The oldest in-flight PUBLISH once its commit is done (pending forever
-/// when none is in flight, so `select!` waits on the others). Cancellation
-/// safe: the entry leaves the queue only once its commit is done.
-async fn next_commit(
-    in_flight: &mut VecDeque<(u16, Option<Committed>)>,
-) -> (u16, Result<(), crate::store::StoreError>) {
-    let Some((pkid, committed)) = in_flight.front_mut() else {
-        return std::future::pending().await;
-    };
-    let result = match committed {
-        Some(c) => c.done().await,
-        None => Ok(()),
-    };
-    let pkid = *pkid;
-    in_flight.pop_front();
-    (pkid, result)
 }

@@ -2,6 +2,8 @@
 //! listener or the household's broker): values into the devices core,
 //! properties, events, information, and the answers to `get/ds`.
 
+use std::collections::VecDeque;
+
 use crate::devices::{Committed, DeviceError, Devices, Pin};
 
 use super::topics::{self, Uplink};
@@ -83,4 +85,25 @@ pub async fn apply(
         }
     }
     Ok(applied)
+}
+
+/// The oldest in-flight message (its packet id, or the publish to ack)
+/// once its commit is done: acknowledgements leave in arrival order.
+/// Pending while none is in flight, so `select!` waits on the others;
+/// cancellation safe: an entry leaves the queue only once its commit is
+/// done.
+pub async fn next_commit<T>(
+    in_flight: &mut VecDeque<(T, Option<Committed>)>,
+) -> (T, Result<(), crate::store::StoreError>) {
+    let Some((_, committed)) = in_flight.front_mut() else {
+        return std::future::pending().await;
+    };
+    let result = match committed {
+        Some(c) => c.done().await,
+        None => Ok(()),
+    };
+    match in_flight.pop_front() {
+        Some((item, _)) => (item, result),
+        None => std::future::pending().await,
+    }
 }

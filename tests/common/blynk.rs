@@ -339,3 +339,28 @@ pub fn frame(command: u8, id: u16, body: &[u8]) -> Vec<u8> {
     bytes.extend_from_slice(body);
     bytes
 }
+
+/// A command as the admin: `PUT /devices/{device}/values/{pin}`.
+pub fn command(h: &Household, device: &str, pin: &str, value: Value) -> crate::api::Reply {
+    h.api.call(
+        "PUT",
+        &format!("/devices/{device}/values/{pin}"),
+        Some(&h.admin),
+        Some(json!({ "value": value })),
+    )
+}
+
+/// The raw history of `device`'s `pin` (the last day), oldest first.
+pub fn history_values(h: &Household, device: &str, pin: &str) -> Vec<String> {
+    let history = h.api.get(
+        &format!("/devices/{device}/history?pin={pin}"),
+        Some(&h.admin),
+    );
+    assert_eq!(history.status, 200, "{}", history.body);
+    history.body["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["value"].as_str().unwrap().to_owned())
+        .collect()
+}
