@@ -36,6 +36,25 @@ pub struct Config {
     pub blynk: BlynkConfig,
     pub mqtt: MqttConfig,
     pub devices: DevicesConfig,
+    pub sync: SyncConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncConfig {
+    /// The longest wait between attempts to reach a peer, in seconds.
+    pub max_backoff_secs: u64,
+    /// The most telemetry values kept for the cloud; past it the oldest go.
+    pub outbox_max: u64,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            max_backoff_secs: 60,
+            outbox_max: 50_000_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -243,6 +262,15 @@ impl Config {
         if !(1..=100_000).contains(&self.store.batch_max) {
             return Err(("store.batch_max", "must be between 1 and 100000".into()));
         }
+        if !(1..=3600).contains(&self.sync.max_backoff_secs) {
+            return Err((
+                "sync.max_backoff_secs",
+                "must be between 1 and 3600 seconds".into(),
+            ));
+        }
+        if self.sync.outbox_max < 1000 {
+            return Err(("sync.outbox_max", "must be at least 1000 values".into()));
+        }
         self.blynk.validate()?;
         self.mqtt.validate()?;
         self.devices.validate()?;
@@ -335,6 +363,8 @@ mod tests {
         assert!(err("[hub]\nname = \"-bad\"\n").contains("key `hub.name`"));
         assert!(err("[log]\nlevel = \"info,[\"\n").contains("key `log.level`"));
         assert!(err("[store]\nbatch_max = 0\n").contains("key `store.batch_max`"));
+        assert!(err("[sync]\nmax_backoff_secs = 0\n").contains("key `sync.max_backoff_secs`"));
+        assert!(err("[sync]\noutbox_max = 10\n").contains("key `sync.outbox_max`"));
         assert!(
             err("[api]\ntls_cert_file = \"/etc/hostname\"\n").contains("key `api.tls_key_file`")
         );

@@ -47,6 +47,8 @@ pub enum HubError {
     Bind(std::io::Error),
     #[error("devices: {0}")]
     Devices(StoreError),
+    #[error("sync: {0}")]
+    Sync(StoreError),
     #[error("state directory: cannot write {RUNTIME_FILE}: {0}")]
     Runtime(std::io::Error),
 }
@@ -91,6 +93,7 @@ pub struct Hub {
     tenancy: Arc<Replica>,
     accounts: Arc<Accounts>,
     devices: Arc<Devices>,
+    sync: Arc<crate::sync::links::SyncLinks>,
     /// The history writer; flushed and stopped after connections drain.
     history_writer: tokio::task::JoinHandle<()>,
     advertiser: Option<Advertiser>,
@@ -120,6 +123,14 @@ impl Hub {
         let ble = crate::ble::Ble::open(devices.clone(), store.clone())
             .await
             .map_err(HubError::Devices)?;
+        let sync = crate::sync::links::SyncLinks::start(
+            tenancy.clone(),
+            store.clone(),
+            &identity.hub_id,
+            Duration::from_secs(config.sync.max_backoff_secs),
+        )
+        .await
+        .map_err(HubError::Sync)?;
         let instance = config
             .hub
             .name
@@ -149,6 +160,7 @@ impl Hub {
             replica: tenancy.clone(),
             devices: devices.clone(),
             ble: ble.clone(),
+            sync: sync.clone(),
             shutdown: shutdown.clone(),
         });
         parts.spawn(api_task(
@@ -236,6 +248,7 @@ impl Hub {
             tenancy,
             accounts,
             devices,
+            sync,
             history_writer,
             advertiser,
             state_dir,
@@ -312,6 +325,7 @@ impl Hub {
             tracing::error!("history: final flush failed: {e}");
         }
         self.history_writer.abort();
+        self.sync.close();
         self.tenancy.shutdown().await;
         self.store.close().await;
         self.store_thread.join().await;

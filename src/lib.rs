@@ -12,6 +12,8 @@
 //! - [`accounts`]: setup code, passwords, sessions, login throttling.
 //! - [`devices`]: live values, history, events, commands, online links.
 //! - [`blynk`]: the Blynk device protocol over TCP, TLS and serial ports.
+//! - [`cloud`]: `hearth cloud`, the many-tenant cloud endpoint.
+//! - [`sync`]: links to the cloud and other hubs, replication grants.
 //! - [`service`]: sd_notify, logging to the journal or stderr, signals.
 //! - [`cli`]: the `hearth` command line; `main.rs` only calls it.
 
@@ -21,6 +23,7 @@ pub mod ble;
 pub mod blynk;
 pub mod cli;
 pub mod client;
+pub mod cloud;
 pub mod config;
 pub mod devices;
 pub mod hub;
@@ -30,6 +33,7 @@ pub mod mqtt;
 pub mod service;
 pub mod state_dir;
 pub mod store;
+pub mod sync;
 pub mod tenancy;
 
 /// `bytes` random bytes from the OS, as lower-case hex.

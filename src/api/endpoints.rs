@@ -62,6 +62,7 @@ fn all() -> Vec<Endpoint> {
         super::values::endpoints(),
         super::ble::endpoints(),
         super::stream::endpoints(),
+        super::sync::endpoints(),
     ]
     .into_iter()
     .flatten()

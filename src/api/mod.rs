@@ -7,7 +7,7 @@
 //! extractor.
 
 mod account;
-mod auth;
+pub mod auth;
 mod ble;
 pub mod console;
 mod devices;
@@ -18,6 +18,7 @@ mod health;
 mod people;
 mod provisioning;
 mod stream;
+mod sync;
 pub mod tls;
 mod values;
 
@@ -52,6 +53,8 @@ pub struct AppState {
     pub replica: Arc<Replica>,
     pub devices: Arc<crate::devices::Devices>,
     pub ble: Arc<crate::ble::Ble>,
+    /// This hub's sync links and replication grants.
+    pub sync: Arc<crate::sync::links::SyncLinks>,
     /// The hub's shutdown: live streams close when it fires.
     pub shutdown: CancellationToken,
 }

@@ -101,6 +101,15 @@ pub enum ShareCommand {
     Remove { share: String },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Each peer this hub syncs with and whether it is connected.
+    Status,
+    /// Issue a read-only replication grant (for admin tooling): its token
+    /// and the peer id to use, shown this once.
+    Grant,
+}
+
 /// What a household command asks of the hub.
 pub enum Request {
     Device(DeviceCommand),
@@ -108,6 +117,13 @@ pub enum Request {
     User(UserCommand),
     Share(ShareCommand),
     Audit,
+    Sync(SyncCommand),
+    /// Link the household to the cloud at `url` with a one-time `code`.
+    CloudLink {
+        url: String,
+        code: String,
+        fingerprint: Option<String>,
+    },
 }
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
@@ -298,6 +314,17 @@ fn route(request: &Request) -> (&'static str, String, Option<Value>) {
             ("DELETE", format!("/shares/{share}"), None)
         }
         Request::Audit => ("GET", "/audit".into(), None),
+        Request::Sync(SyncCommand::Status) => ("GET", "/sync/status".into(), None),
+        Request::Sync(SyncCommand::Grant) => ("POST", "/sync/grants".into(), None),
+        Request::CloudLink {
+            url,
+            code,
+            fingerprint,
+        } => (
+            "POST",
+            "/cloud/link".into(),
+            Some(json!({ "url": url, "code": code, "fingerprint": fingerprint })),
+        ),
     }
 }
 
@@ -353,6 +380,20 @@ fn print_human(request: &Request, value: &Value) {
                     s(&e["by"]),
                     s(&e["outcome"])
                 );
+            }
+        }
+        Request::Sync(SyncCommand::Status) => {
+            let peers = value["peers"].as_array().cloned().unwrap_or_default();
+            if peers.is_empty() {
+                println!("no sync peers: link the household with `hearth cloud link URL CODE`");
+            }
+            for p in &peers {
+                let state = if p["connected"] == true {
+                    "connected"
+                } else {
+                    "not connected"
+                };
+                println!("{:<10} {:<40} {state}", s(&p["peer"]), s(&p["url"]));
             }
         }
         Request::Device(DeviceCommand::Add { .. }) => {

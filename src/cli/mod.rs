@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 mod household;
-use household::{DeviceCommand, OrgCommand, Request, ShareCommand, UserCommand};
+use household::{DeviceCommand, OrgCommand, Request, ShareCommand, SyncCommand, UserCommand};
 
 use crate::config::{self, Config, EX_CONFIG};
 use crate::hub::{Hub, RuntimeInfo};
@@ -104,6 +104,41 @@ enum Command {
     },
     /// The audit log as you may see it.
     Audit {
+        #[arg(long)]
+        json: bool,
+    },
+    /// This hub's sync with the cloud and other hubs.
+    Sync {
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: SyncCommand,
+    },
+    /// The cloud tenancy endpoint: with no subcommand, run it (many
+    /// tenants, no device transports); `link` links this hub to one.
+    #[command(args_conflicts_with_subcommands = true)]
+    Cloud {
+        #[command(subcommand)]
+        command: Option<CloudCommand>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CloudCommand {
+    /// Run the cloud endpoint (the same as `hearth cloud`).
+    Run,
+    /// On the cloud: print a one-time code that links one hub (valid 24 h).
+    Code,
+    /// On the cloud: the hubs it accepts, with their tenants.
+    Hubs,
+    /// On a hub: link this household to the cloud at URL with CODE.
+    Link {
+        /// The cloud's address, `https://host:port` (or `http://`).
+        url: String,
+        code: String,
+        /// SHA-256 of the cloud's certificate (its `hearth status`), for https.
+        #[arg(long)]
+        fingerprint: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -201,6 +236,31 @@ pub fn main() -> ExitCode {
                 Command::Audit { json } => {
                     household::request(Request::Audit, json, cli.console, &state_dir)
                 }
+                Command::Sync { json, command } => {
+                    household::request(Request::Sync(command), json, cli.console, &state_dir)
+                }
+                Command::Cloud { command } => match command {
+                    None | Some(CloudCommand::Run) => run_cloud(config, state_dir),
+                    Some(CloudCommand::Code) => {
+                        cloud_console(&state_dir, "POST", "/cloud/v1/codes")
+                    }
+                    Some(CloudCommand::Hubs) => cloud_console(&state_dir, "GET", "/cloud/v1/hubs"),
+                    Some(CloudCommand::Link {
+                        url,
+                        code,
+                        fingerprint,
+                        json,
+                    }) => household::request(
+                        Request::CloudLink {
+                            url,
+                            code,
+                            fingerprint,
+                        },
+                        json,
+                        cli.console,
+                        &state_dir,
+                    ),
+                },
                 Command::Config(_) => unreachable!("handled above"),
             }
         }
@@ -215,6 +275,81 @@ fn config_failure(e: &config::ConfigError) -> ExitCode {
 fn failure(e: &dyn std::error::Error) -> ExitCode {
     eprintln!("hearth: {e}");
     ExitCode::FAILURE
+}
+
+/// `hearth cloud`: the cloud endpoint, started and stopped like the hub.
+fn run_cloud(config: Config, state_dir: PathBuf) -> ExitCode {
+    service::logging::init(&config.log.level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return failure(&e),
+    };
+    runtime.block_on(async move {
+        let mut signals = match service::ShutdownSignals::install() {
+            Ok(signals) => signals,
+            Err(e) => return failure(&e),
+        };
+        let mut cloud = match crate::cloud::Cloud::spawn(config, state_dir).await {
+            Ok(cloud) => cloud,
+            Err(e) => {
+                tracing::error!("cannot start: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let status = ready_status(cloud.info());
+        tracing::info!("cloud {status}");
+        notify::ready(&status);
+        let code = tokio::select! {
+            name = signals.recv() => {
+                tracing::info!("{name}: shutting down");
+                ExitCode::SUCCESS
+            }
+            why = cloud.part_ended() => {
+                tracing::error!("{why}; shutting down");
+                ExitCode::FAILURE
+            }
+        };
+        notify::stopping("shutting down");
+        cloud.shutdown().await;
+        code
+    })
+}
+
+/// A request to the cloud running on `state_dir`, through its admin socket.
+fn cloud_console(state_dir: &Path, method: &str, path: &str) -> ExitCode {
+    let client = crate::client::Client {
+        target: crate::client::Target::Console(crate::api::console::path(state_dir)),
+        token: None,
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return failure(&e),
+    };
+    match runtime.block_on(client.request(method, path, None)) {
+        Ok(reply) => match reply.ok() {
+            Ok(value) => {
+                match value["code"].as_str() {
+                    Some(code) => println!("{code}"),
+                    None => println!("{value:#}"),
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("hearth: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Err(e) => {
+            eprintln!("hearth: no cloud answers on {}: {e}", state_dir.display());
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// `hearth run`: start, tell systemd, wait for a signal, shut down cleanly.

@@ -34,6 +34,8 @@ pub enum Target {
     /// HTTPS at `addr` (`host:port`), certificate pinned to `fingerprint`
     /// (SHA-256, hex).
     Https { addr: String, fingerprint: String },
+    /// Plain HTTP at `addr` (a hub or cloud configured without TLS).
+    Http { addr: String },
     /// The admin socket on the hub itself (acts as the console).
     Console(std::path::PathBuf),
 }
@@ -71,6 +73,37 @@ impl Reply {
 }
 
 impl Client {
+    /// A client of the API at `base` (`https://host:port`, pinned to
+    /// `fingerprint`, or `http://host:port`).
+    ///
+    /// # Errors
+    /// A message naming what is wrong with `base`.
+    pub fn for_url(base: &str, fingerprint: Option<&str>) -> Result<Client, String> {
+        let url = url::Url::parse(base).map_err(|e| format!("{base}: {e}"))?;
+        let host = url.host_str().ok_or_else(|| format!("{base}: no host"))?;
+        let port = url
+            .port_or_known_default()
+            .ok_or_else(|| format!("{base}: no port"))?;
+        let addr = format!("{host}:{port}");
+        let target = match (url.scheme(), fingerprint) {
+            ("https", Some(fp)) => Target::Https {
+                addr,
+                fingerprint: fp.to_owned(),
+            },
+            ("https", None) => {
+                return Err(format!(
+                    "{base}: an https URL needs the certificate's fingerprint (--fingerprint)"
+                ));
+            }
+            ("http", _) => Target::Http { addr },
+            (other, _) => return Err(format!("{base}: {other}:// is neither https nor http")),
+        };
+        Ok(Client {
+            target,
+            token: None,
+        })
+    }
+
     /// `method` `/api/v1{path}` with an optional JSON body.
     ///
     /// # Errors
@@ -81,7 +114,29 @@ impl Client {
         path: &str,
         body: Option<Value>,
     ) -> Result<Reply, ClientError> {
+        self.request(method, &format!("/api/v1{path}"), body).await
+    }
+
+    /// `method` `path` (outside `/api/v1`: the cloud's `/cloud/v1`).
+    ///
+    /// # Errors
+    /// [`ClientError`] when the peer cannot be reached or spoken to.
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Reply, ClientError> {
         match &self.target {
+            Target::Http { addr } => {
+                let tcp = tokio::net::TcpStream::connect(addr)
+                    .await
+                    .map_err(|source| ClientError::Connect {
+                        addr: addr.clone(),
+                        source,
+                    })?;
+                self.exchange(tcp, method, path, body).await
+            }
             Target::Https { addr, fingerprint } => {
                 let tcp = tokio::net::TcpStream::connect(addr)
                     .await
@@ -126,7 +181,7 @@ impl Client {
         tokio::spawn(conn);
         let mut req = hyper::Request::builder()
             .method(method)
-            .uri(format!("/api/v1{path}"))
+            .uri(path)
             .header("host", "hearth.local");
         if let Some(token) = &self.token {
             req = req.header("authorization", format!("Bearer {token}"));

@@ -47,6 +47,8 @@ const MIGRATIONS: &[&str] = &[
     crate::devices::history::MIGRATION,
     // 5: the BLE adoption inbox; bind keys and mappings local to this hub.
     crate::ble::inbox::MIGRATION,
+    // 6: sync links and grants, the cloud's registry, the telemetry outbox.
+    crate::sync::MIGRATION,
 ];
 
 /// The version this binary brings a database to.

@@ -136,6 +136,39 @@ impl DurableDoc {
         })
     }
 
+    /// Takes the document `doc_id` of `kind` from a connected peer (or
+    /// storage) and records it, once samod has stored it.
+    pub(super) async fn adopt(
+        repo: &Repo,
+        storage: &SqliteStorage,
+        store: &Store,
+        kind: &'static str,
+        doc_id: DocumentId,
+    ) -> Result<Self, ReplicaError> {
+        let handle = tokio::time::timeout(LOAD_TIMEOUT, repo.find(doc_id))
+            .await
+            .map_err(|_| ReplicaError::NotOffered(kind))?
+            .map_err(|_| ReplicaError::Stopped)?
+            .ok_or(ReplicaError::NotOffered(kind))?;
+        let id = handle.document_id().to_string();
+        tokio::time::timeout(LOAD_TIMEOUT, storage.stored(&id))
+            .await
+            .map_err(|_| ReplicaError::Missing(id.clone()))??;
+        store
+            .write(Durability::Acknowledged, move |c| {
+                c.execute(
+                    "INSERT INTO tenancy_docs (kind, doc_id) VALUES (?1, ?2)",
+                    [kind, &id],
+                )
+            })
+            .await?;
+        Ok(DurableDoc {
+            kind,
+            handle,
+            store: store.clone(),
+        })
+    }
+
     pub(super) fn handle(&self) -> &DocHandle {
         &self.handle
     }

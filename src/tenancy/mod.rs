@@ -15,6 +15,7 @@ pub mod entities;
 pub mod materialized;
 pub mod ops;
 pub mod perms;
+pub mod policy;
 pub mod read;
 pub mod replica;
 pub mod schema;

@@ -6,12 +6,14 @@
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use automerge::Automerge;
+use futures_util::StreamExt;
 use samod::{PeerId, Repo};
 
 use super::credentials::{self, Credentials};
 use super::durable::DurableDoc;
 use super::materialized::Materialized;
 use super::ops::{Caller, Founded, OpError, Tenant};
+use super::policy::{DocIds, TenantPolicy, hub_peer};
 use super::state::{Id, TenantState};
 use super::storage::SqliteStorage;
 use crate::store::{Durability, Store, StoreError};
@@ -35,6 +37,23 @@ pub enum ReplicaError {
     NoTenant,
     #[error("the replica has stopped")]
     Stopped,
+    #[error("no connected peer has the household's {0} document")]
+    NotOffered(&'static str),
+}
+
+/// One document's sync with one peer (see [`Replica::sync_state`]).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DocSync {
+    pub kind: &'static str,
+    /// Whether the share policy lets this peer sync the document at all.
+    pub shared: bool,
+    /// Our changes the peer is not known to have.
+    pub theirs_lacking: usize,
+    /// Heads the peer announced that we do not have yet (each is at least
+    /// one change we lack).
+    pub ours_lacking: usize,
+    /// When the peer last sent something about the document (unix ms).
+    pub last_received: Option<i64>,
 }
 
 struct Docs {
@@ -45,6 +64,10 @@ struct Docs {
 pub struct Replica {
     repo: Repo,
     storage: SqliteStorage,
+    /// What each peer may sync; told the documents' ids once they are known.
+    policy: TenantPolicy,
+    /// The tasks that turn changes received by sync into `changed`.
+    watchers: Mutex<Vec<tokio::task::AbortHandle>>,
     /// Set once: at open if the hub has a household, else by `found`.
     docs: OnceLock<Docs>,
     /// Serializes founding, so two setup requests cannot both found.
@@ -69,21 +92,34 @@ impl Replica {
     /// # Errors
     /// [`ReplicaError`] when a recorded document cannot be loaded.
     pub async fn open(store: Store, hub_id: &str) -> Result<Self, ReplicaError> {
+        Self::open_as(store, hub_id, hub_peer(hub_id)).await
+    }
+
+    /// [`Replica::open`] for a replica whose audit entries carry `name` and
+    /// which syncs as `peer` (the cloud's replica of a tenant).
+    ///
+    /// # Errors
+    /// As [`Replica::open`].
+    pub async fn open_as(store: Store, name: &str, peer: PeerId) -> Result<Self, ReplicaError> {
         let storage = SqliteStorage::new(store.clone());
+        let policy = TenantPolicy::default();
         let repo = Repo::build_tokio()
             .with_storage(storage.clone())
-            .with_peer_id(PeerId::from(format!("hub-{hub_id}")))
+            .with_peer_id(peer)
+            .with_share_policy(policy.clone())
             .load()
             .await;
         let replica = Replica {
             repo,
             storage,
+            policy,
+            watchers: Mutex::default(),
             docs: OnceLock::new(),
             founding: tokio::sync::Mutex::new(()),
             view: Mutex::default(),
             credentials: Mutex::default(),
             store,
-            name: hub_id.to_owned(),
+            name: name.to_owned(),
             changed: tokio::sync::watch::Sender::new(0),
         };
         if let Some(tenant) = DurableDoc::open(&replica.repo, &replica.store, TENANT).await? {
@@ -98,7 +134,7 @@ impl Replica {
                         replica.create_credentials(&tenant_id).await?
                     }
                 };
-            let _ = replica.docs.set(Docs {
+            replica.set_docs(Docs {
                 tenant,
                 credentials,
             });
@@ -145,11 +181,75 @@ impl Replica {
         let tenant =
             DurableDoc::create(&self.repo, &self.storage, &self.store, TENANT, doc).await?;
         let credentials = self.create_credentials(&tenant_id).await?;
-        let _ = self.docs.set(Docs {
+        self.set_docs(Docs {
             tenant,
             credentials,
         });
         Ok(())
+    }
+
+    /// Takes on the household whose documents are `ids` from a connected
+    /// peer that has them (a hub joining a household, the cloud adopting a
+    /// linked tenant), and records them, so they load from storage next time.
+    ///
+    /// # Errors
+    /// [`ReplicaError::AlreadyFounded`] if this replica has a household;
+    /// [`ReplicaError::NotOffered`] when no connected peer has a document.
+    pub async fn adopt(&self, ids: DocIds) -> Result<(), ReplicaError> {
+        let _founding = self.founding.lock().await;
+        if self.docs.get().is_some() {
+            return Err(ReplicaError::AlreadyFounded);
+        }
+        let tenant =
+            DurableDoc::adopt(&self.repo, &self.storage, &self.store, TENANT, ids.tenant).await?;
+        let credentials = DurableDoc::adopt(
+            &self.repo,
+            &self.storage,
+            &self.store,
+            CREDENTIALS,
+            ids.credentials,
+        )
+        .await?;
+        self.set_docs(Docs {
+            tenant,
+            credentials,
+        });
+        self.changed.send_modify(|v| *v += 1);
+        Ok(())
+    }
+
+    /// Installs the household's documents: tells the share policy their
+    /// ids and starts watching them for changes that arrive by sync.
+    fn set_docs(&self, docs: Docs) {
+        self.policy.set_docs(DocIds {
+            tenant: docs.tenant.handle().document_id().clone(),
+            credentials: docs.credentials.handle().document_id().clone(),
+        });
+        let mut watchers = self.watchers.lock().unwrap_or_else(PoisonError::into_inner);
+        for handle in [docs.tenant.handle(), docs.credentials.handle()] {
+            let mut changes = handle.changes();
+            let changed = self.changed.clone();
+            let task = tokio::spawn(async move {
+                while changes.next().await.is_some() {
+                    changed.send_modify(|v| *v += 1);
+                }
+            });
+            watchers.push(task.abort_handle());
+        }
+        let _ = self.docs.set(docs);
+    }
+
+    /// The ids of the household's documents, once this replica has them.
+    pub fn doc_ids(&self) -> Option<DocIds> {
+        self.docs.get().map(|d| DocIds {
+            tenant: d.tenant.handle().document_id().clone(),
+            credentials: d.credentials.handle().document_id().clone(),
+        })
+    }
+
+    /// The tenant's id, once this replica has a household.
+    pub fn tenant_id(&self) -> Option<String> {
+        self.with_state(|s| s.tenant_id.clone()).ok()
     }
 
     fn docs(&self) -> Result<&Docs, ReplicaError> {
@@ -400,12 +500,51 @@ impl Replica {
         Ok(())
     }
 
+    /// How each of the household's documents stands with the peer on
+    /// connection `conn`: what it lacks of ours and we of its.
+    pub fn sync_state(&self, conn: samod::ConnectionId) -> Vec<DocSync> {
+        let Some(docs) = self.docs.get() else {
+            return Vec::new();
+        };
+        [(TENANT, &docs.tenant), (CREDENTIALS, &docs.credentials)]
+            .into_iter()
+            .map(|(kind, doc)| {
+                let (peers, _) = doc.handle().peers();
+                let state = peers.get(&conn);
+                doc.handle().with_document(|d| {
+                    let shared = state.and_then(|s| s.shared_heads.clone());
+                    let theirs = state.and_then(|s| s.their_heads.clone());
+                    DocSync {
+                        kind,
+                        shared: state.is_some_and(|s| {
+                            s.share_config
+                                .is_some_and(|c| c.access != samod::ShareAccess::None)
+                        }),
+                        theirs_lacking: match &shared {
+                            Some(heads) => d.get_changes(heads).len(),
+                            None => d.get_changes(&[]).len(),
+                        },
+                        ours_lacking: theirs.map_or(0, |heads| {
+                            heads
+                                .iter()
+                                .filter(|h| automerge::ReadDoc::get_change_by_hash(d, h).is_none())
+                                .count()
+                        }),
+                        last_received: state
+                            .and_then(|s| s.last_received)
+                            .map(|t| t.timestamp_millis()),
+                    }
+                })
+            })
+            .collect()
+    }
+
     pub fn repo(&self) -> &Repo {
         &self.repo
     }
 
-    /// Notified after every accepted local operation. Changes received by
-    /// sync will notify it too once hubs sync (the sync issue).
+    /// Notified after every accepted local operation and every change
+    /// received by sync.
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
         self.changed.subscribe()
     }
@@ -418,6 +557,14 @@ impl Replica {
     /// Stops the repo (it flushes everything to storage), then empties the
     /// change log, which is no longer needed to recover.
     pub async fn shutdown(&self) {
+        for watcher in self
+            .watchers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+        {
+            watcher.abort();
+        }
         self.repo.stop().await;
         let compacted = self
             .store

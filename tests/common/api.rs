@@ -84,11 +84,16 @@ impl Api {
             tokio::spawn(conn);
             let mut req = hyper::Request::builder()
                 .method(method)
-                .uri(if path.starts_with("/external/") {
-                    path.to_owned()
-                } else {
-                    format!("/api/v1{path}")
-                })
+                .uri(
+                    if ["/external/", "/cloud/v1/", "/tenants/"]
+                        .iter()
+                        .any(|raw| path.starts_with(raw))
+                    {
+                        path.to_owned()
+                    } else {
+                        format!("/api/v1{path}")
+                    },
+                )
                 .header("host", "hearth.local");
             if let Some(token) = token {
                 req = req.header("authorization", format!("Bearer {token}"));

@@ -1,0 +1,228 @@
+//! The cloud's routes: `/cloud/v1` for hubs (link, sync) and the cloud's
+//! operator (link codes, through the admin socket only), and each tenant's
+//! own `/api/v1` under `/tenants/<tenant id>`.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use super::CloudState;
+use super::registry::{self, LinkRequest, LinkedHub, RegistryError};
+use crate::api::auth::now_ms;
+use crate::api::console::Console;
+use crate::api::error::ApiError;
+use crate::tenancy::policy::{CLOUD_PEER, DocIds, hub_peer};
+
+pub fn router(state: CloudState) -> Router {
+    Router::new()
+        .route("/cloud/v1/health", get(health))
+        .route("/cloud/v1/link", post(link))
+        .route("/cloud/v1/sync", get(sync))
+        .route("/cloud/v1/codes", post(issue_code))
+        .route("/cloud/v1/hubs", get(hubs))
+        .fallback(tenant_api)
+        .with_state(state)
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok", "role": "cloud" }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkBody {
+    code: String,
+    hub_id: String,
+    tenant_id: String,
+    tenant_doc: String,
+    credentials_doc: String,
+}
+
+/// A hub redeems a link code: the cloud takes on its tenant (opening the
+/// tenant's node, so the hub's first connection is adopted) and answers
+/// with the hub's credential, shown this once.
+async fn link(
+    State(state): State<CloudState>,
+    body: Result<Json<LinkBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let tenant = body.tenant_id.clone();
+    let request = LinkRequest {
+        code: body.code,
+        hub_id: body.hub_id,
+        tenant_id: body.tenant_id,
+        tenant_doc: body.tenant_doc,
+        credentials_doc: body.credentials_doc,
+    };
+    let token = registry::redeem(&state.registry, request, now_ms())
+        .await
+        .map_err(|e| match e {
+            RegistryError::BadCode => {
+                ApiError::new(StatusCode::FORBIDDEN, "bad_link_code", e.to_string())
+            }
+            RegistryError::Mismatch(_) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
+            }
+            RegistryError::Invalid(..) => ApiError::invalid(e.to_string()),
+            RegistryError::Store(e) => e.into(),
+        })?;
+    state.tenants.node(&tenant).await.map_err(unavailable)?;
+    tracing::info!(%tenant, "cloud: a hub linked");
+    Ok(Json(json!({
+        "token": token,
+        "peer": CLOUD_PEER,
+        "api": format!("/tenants/{tenant}/api/v1"),
+    })))
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// The linked hub whose credential the request carries.
+async fn linked_hub(state: &CloudState, headers: &HeaderMap) -> Result<LinkedHub, ApiError> {
+    let token = bearer(headers).ok_or_else(ApiError::unauthorized)?;
+    registry::hub_for_token(&state.registry, token)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "unknown or revoked hub credential: link the hub again",
+            )
+        })
+}
+
+/// A hub's sync connection, bound to its hub id, into its tenant's repo.
+async fn sync(
+    State(state): State<CloudState>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let hub = linked_hub(&state, &headers).await?;
+    let ws = ws.map_err(|e| ApiError::invalid(format!("not a WebSocket upgrade: {e}")))?;
+    let node = state
+        .tenants
+        .node(&hub.tenant_id)
+        .await
+        .map_err(unavailable)?;
+    let ids = match (hub.tenant_doc.parse(), hub.credentials_doc.parse()) {
+        (Ok(tenant), Ok(credentials)) => DocIds {
+            tenant,
+            credentials,
+        },
+        _ => {
+            return Err(ApiError::invalid(
+                "the hub's recorded documents are not valid ids",
+            ));
+        }
+    };
+    Ok(ws
+        .on_upgrade(move |socket| async move {
+            crate::sync::accept::accept(node.replica.repo(), socket, hub_peer(&hub.hub_id));
+            node.adopt(ids).await;
+        })
+        .into_response())
+}
+
+fn console_only(console: Option<axum::Extension<Console>>) -> Result<(), ApiError> {
+    console.map(|_| ()).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only the cloud's operator, through its admin socket (hearth cloud code)",
+        )
+    })
+}
+
+async fn issue_code(
+    State(state): State<CloudState>,
+    console: Option<axum::Extension<Console>>,
+) -> Result<Json<Value>, ApiError> {
+    console_only(console)?;
+    let code = registry::issue_code(&state.registry, now_ms()).await?;
+    Ok(Json(json!({ "code": code, "valid_hours": 24 })))
+}
+
+async fn hubs(
+    State(state): State<CloudState>,
+    console: Option<axum::Extension<Console>>,
+) -> Result<Json<Value>, ApiError> {
+    console_only(console)?;
+    let hubs: Vec<Value> = registry::hubs(&state.registry)
+        .await?
+        .into_iter()
+        .map(|(hub, revoked)| {
+            json!({ "hub_id": hub.hub_id, "tenant_id": hub.tenant_id, "revoked": revoked })
+        })
+        .collect();
+    Ok(Json(json!({ "hubs": hubs })))
+}
+
+/// `/tenants/<id>/<rest>`: the tenant's own API, answering as on its hubs.
+async fn tenant_api(State(state): State<CloudState>, mut request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    let Some((tenant, rest)) = path
+        .strip_prefix("/tenants/")
+        .and_then(|p| p.split_once('/'))
+        .filter(|(t, _)| registry::valid_id(t))
+    else {
+        return not_found();
+    };
+    match registry::tenant_known(&state.registry, tenant).await {
+        Ok(true) => {}
+        Ok(false) => return not_found(),
+        Err(e) => return ApiError::from(e).into_response(),
+    }
+    let node = match state.tenants.node(tenant).await {
+        Ok(node) => node,
+        Err(e) => return unavailable(e).into_response(),
+    };
+    let query = request
+        .uri()
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    match format!("/{rest}{query}").parse::<Uri>() {
+        Ok(uri) => *request.uri_mut() = uri,
+        Err(_) => return not_found(),
+    }
+    let request: Request<Body> = request;
+    match node.router.clone().oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
+fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({
+            "code": "not_found",
+            "message": "no such route: the cloud serves /cloud/v1 and /tenants/<tenant id>/api/v1",
+        })),
+    )
+        .into_response()
+}
+
+fn unavailable(e: crate::hub::HubError) -> ApiError {
+    tracing::error!("cloud: a tenant cannot be opened: {e}");
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "this tenant cannot be served right now; the cloud's log says why",
+    )
+}

@@ -1,0 +1,348 @@
+//! The links this hub keeps to other replicas of its tenant, and the
+//! read-only replication grants it issued.
+//!
+//! A link is made once (`hearth cloud link URL CODE`: the cloud adopts the
+//! tenant and answers with this hub's credential), stored in SQLite (the
+//! state directory is readable by the service user only) and dialed on
+//! every start; samod then reconnects forever, backing off exponentially
+//! with jitter up to `[sync] max_backoff_secs`.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rusqlite::OptionalExtension;
+use samod::{BackoffConfig, DialerHandle, PeerId};
+use serde_json::json;
+
+use super::dial::{DialFailure, WsDialer, sync_url};
+use crate::store::{Durability, Store, StoreError};
+use crate::tenancy::Replica;
+use crate::tenancy::credentials::{new_token, token_hash};
+use crate::tenancy::policy::{CLOUD_PEER, REPLICA_PREFIX};
+
+/// The cloud's sync route.
+pub const CLOUD_SYNC_PATH: &str = "/cloud/v1/sync";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("this hub has no household yet: set it up first")]
+    NoTenant,
+    #[error("{0}")]
+    BadUrl(String),
+    #[error("the cloud cannot be reached: {0}")]
+    Unreachable(String),
+    #[error("the cloud refused the link: {0}")]
+    Refused(String),
+    #[error("this hub is already linked to {0}")]
+    AlreadyLinked(String),
+    #[error(transparent)]
+    Dial(#[from] DialFailure),
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    #[error("the replica has stopped")]
+    Stopped,
+}
+
+/// A peer this hub dials.
+#[derive(Debug, Clone)]
+pub struct Uplink {
+    /// The peer's API (`https://host:port`).
+    pub url: String,
+    pub token: String,
+    pub fingerprint: Option<String>,
+    pub peer: String,
+    pub linked: i64,
+}
+
+/// How a link stands, kept up to date from its dialer's events.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct LinkState {
+    /// Unix ms since when it is connected, when it is.
+    pub connected_since: Option<i64>,
+    /// Unix ms since when it is not (since start, when it never was).
+    pub down_since: Option<i64>,
+    /// Why the last attempt or connection failed.
+    pub last_error: Option<String>,
+}
+
+struct Link {
+    uplink: Uplink,
+    handle: DialerHandle,
+    state: Arc<Mutex<LinkState>>,
+    watcher: tokio::task::AbortHandle,
+}
+
+/// A link as `hearth sync status` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LinkStatus {
+    pub url: String,
+    pub peer: String,
+    pub linked: i64,
+    pub connected: bool,
+    #[serde(flatten)]
+    pub state: LinkState,
+    /// Each document's sync with this peer (empty while not connected).
+    pub docs: Vec<crate::tenancy::replica::DocSync>,
+}
+
+/// This hub's sync links: owns the dialers (samod runs them).
+pub struct SyncLinks {
+    replica: Arc<Replica>,
+    store: Store,
+    hub_id: String,
+    backoff: BackoffConfig,
+    dialers: Mutex<Vec<Link>>,
+}
+
+impl SyncLinks {
+    /// Dials every stored link.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub async fn start(
+        replica: Arc<Replica>,
+        store: Store,
+        hub_id: &str,
+        max_backoff: Duration,
+    ) -> Result<Arc<SyncLinks>, StoreError> {
+        let links = Arc::new(SyncLinks {
+            replica,
+            store,
+            hub_id: hub_id.to_owned(),
+            backoff: BackoffConfig {
+                initial_delay: Duration::from_millis(200).min(max_backoff),
+                max_delay: max_backoff,
+                max_retries: None,
+            },
+            dialers: Mutex::default(),
+        });
+        for uplink in links.uplinks().await? {
+            if let Err(e) = links.dial(uplink) {
+                tracing::error!("sync: a stored link cannot be dialed: {e}");
+            }
+        }
+        Ok(links)
+    }
+
+    async fn uplinks(&self) -> Result<Vec<Uplink>, StoreError> {
+        self.store
+            .read(|c| {
+                let mut stmt =
+                    c.prepare("SELECT url, token, fingerprint, peer, linked FROM sync_uplinks")?;
+                stmt.query_map([], |r| {
+                    Ok(Uplink {
+                        url: r.get(0)?,
+                        token: r.get(1)?,
+                        fingerprint: r.get(2)?,
+                        peer: r.get(3)?,
+                        linked: r.get(4)?,
+                    })
+                })?
+                .collect()
+            })
+            .await
+    }
+
+    fn dial(&self, uplink: Uplink) -> Result<(), LinkError> {
+        let state = Arc::new(Mutex::new(LinkState {
+            down_since: Some(crate::devices::now_ms()),
+            ..LinkState::default()
+        }));
+        let dialer = WsDialer {
+            url: sync_url(&uplink.url, CLOUD_SYNC_PATH)?,
+            token: uplink.token.clone(),
+            fingerprint: uplink.fingerprint.clone(),
+            expected: PeerId::from(uplink.peer.as_str()),
+            failures: state.clone(),
+        };
+        let handle = self
+            .replica
+            .repo()
+            .dial(self.backoff.clone(), Arc::new(dialer))
+            .map_err(|_| LinkError::Stopped)?;
+        tracing::info!(peer = %uplink.peer, url = %uplink.url, "sync: dialing");
+        let watcher = tokio::spawn(watch_link(
+            handle.clone(),
+            state.clone(),
+            uplink.peer.clone(),
+        ));
+        self.dialers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Link {
+                uplink,
+                handle,
+                state,
+                watcher: watcher.abort_handle(),
+            });
+        Ok(())
+    }
+
+    /// Links this hub's household to the cloud at `url` with a one-time
+    /// `code` the cloud issued, then dials it. The cloud adopts the tenant
+    /// as it is here: nothing made offline is lost or duplicated.
+    ///
+    /// Returns the path of the tenant's API on the cloud.
+    ///
+    /// # Errors
+    /// [`LinkError`] saying what went wrong and where.
+    pub async fn link_cloud(
+        &self,
+        url: &str,
+        code: &str,
+        fingerprint: Option<&str>,
+        now: i64,
+    ) -> Result<String, LinkError> {
+        let ids = self.replica.doc_ids().ok_or(LinkError::NoTenant)?;
+        let tenant_id = self.replica.tenant_id().ok_or(LinkError::NoTenant)?;
+        if let Some(existing) = self.uplinks().await?.into_iter().next() {
+            return Err(LinkError::AlreadyLinked(existing.url));
+        }
+        sync_url(url, CLOUD_SYNC_PATH)?;
+        let client = crate::client::Client::for_url(url, fingerprint).map_err(LinkError::BadUrl)?;
+        let body = json!({
+            "code": code,
+            "hub_id": self.hub_id,
+            "tenant_id": tenant_id,
+            "tenant_doc": ids.tenant.to_string(),
+            "credentials_doc": ids.credentials.to_string(),
+        });
+        let reply = client
+            .request("POST", "/cloud/v1/link", Some(body))
+            .await
+            .map_err(|e| LinkError::Unreachable(e.to_string()))?
+            .ok()
+            .map_err(LinkError::Refused)?;
+        let token = reply["token"]
+            .as_str()
+            .ok_or_else(|| LinkError::Refused("the answer carries no credential".into()))?;
+        let uplink = Uplink {
+            url: url.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+            fingerprint: fingerprint.map(str::to_owned),
+            peer: CLOUD_PEER.to_owned(),
+            linked: now,
+        };
+        let row = uplink.clone();
+        self.store
+            .write(Durability::Acknowledged, move |c| {
+                c.execute(
+                    "INSERT INTO sync_uplinks (url, token, fingerprint, peer, linked)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    rusqlite::params![row.url, row.token, row.fingerprint, row.peer, row.linked],
+                )
+            })
+            .await?;
+        tracing::info!(url = %uplink.url, "sync: linked to the cloud");
+        self.dial(uplink)?;
+        Ok(reply["api"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Each link: connected or since when not, and how its documents stand.
+    pub fn status(&self) -> Vec<LinkStatus> {
+        self.dialers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|link| {
+                let conn = link
+                    .handle
+                    .connection_id()
+                    .filter(|_| link.handle.is_connected());
+                LinkStatus {
+                    url: link.uplink.url.clone(),
+                    peer: link.uplink.peer.clone(),
+                    linked: link.uplink.linked,
+                    connected: conn.is_some(),
+                    state: link
+                        .state
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .clone(),
+                    docs: conn.map(|c| self.replica.sync_state(c)).unwrap_or_default(),
+                }
+            })
+            .collect()
+    }
+
+    /// Issues a read-only replication grant (the sharing document only):
+    /// its id (the peer id is `replica-<id>`) and token, shown this once.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn grant(&self, by: &str, now: i64) -> Result<(String, String), StoreError> {
+        let id = crate::random_hex(8);
+        let token = format!("rep_{}", new_token());
+        let (row_id, hash, by) = (id.clone(), token_hash(&token), by.to_owned());
+        self.store
+            .write(Durability::Acknowledged, move |c| {
+                c.execute(
+                    "INSERT INTO sync_grants (id, token_hash, created_by, created) VALUES (?1, ?2, ?3, ?4)",
+                    rusqlite::params![row_id, hash, by, now],
+                )
+            })
+            .await?;
+        Ok((id, token))
+    }
+
+    /// The peer id an unrevoked replication grant's `token` proves.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn grant_peer(&self, token: &str) -> Result<Option<PeerId>, StoreError> {
+        let hash = token_hash(token);
+        let id: Option<String> = self
+            .store
+            .read(move |c| {
+                c.query_row(
+                    "SELECT id FROM sync_grants WHERE token_hash = ?1 AND revoked IS NULL",
+                    [hash],
+                    |r| r.get(0),
+                )
+                .optional()
+            })
+            .await?;
+        Ok(id.map(|id| PeerId::from(format!("{REPLICA_PREFIX}{id}"))))
+    }
+
+    /// Stops dialing (the repo's own stop closes the connections).
+    pub fn close(&self) {
+        for link in self
+            .dialers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+        {
+            link.watcher.abort();
+            link.handle.close();
+        }
+    }
+}
+
+/// Keeps `state` in step with the dialer's events.
+async fn watch_link(handle: DialerHandle, state: Arc<Mutex<LinkState>>, peer: String) {
+    use futures_util::StreamExt;
+    let mut events = handle.events();
+    while let Some(event) = events.next().await {
+        let now = crate::devices::now_ms();
+        let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
+        match event {
+            samod::DialerEvent::Connected { .. } => {
+                tracing::info!(%peer, "sync: connected");
+                state.connected_since = Some(now);
+                state.down_since = None;
+                state.last_error = None;
+            }
+            samod::DialerEvent::Disconnected { reason } => {
+                tracing::warn!(%peer, "sync: disconnected: {reason}");
+                state.connected_since = None;
+                state.down_since = Some(now);
+                state.last_error = Some(reason);
+            }
+            samod::DialerEvent::Reconnecting { .. } => {}
+            samod::DialerEvent::MaxRetriesReached | samod::DialerEvent::PermanentFailure => {
+                tracing::error!(%peer, "sync: the dialer gave up");
+            }
+        }
+    }
+}

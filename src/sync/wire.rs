@@ -1,0 +1,56 @@
+//! WebSockets as samod transports: one automerge-repo message per binary
+//! frame (protocols.md §3), for the client side (tokio-tungstenite) and the
+//! server side (axum). samod's own helpers for this sit behind features
+//! that pull OpenSSL (`tungstenite`) or pin another axum, so the few lines
+//! are here.
+
+use futures_util::{SinkExt, StreamExt, future};
+use samod::Transport;
+
+/// Why a WebSocket stopped carrying sync messages.
+#[derive(Debug, thiserror::Error)]
+#[error("sync connection: {0}")]
+pub struct WireError(String);
+
+/// A client WebSocket (after the upgrade) as a transport.
+pub fn from_tungstenite<S>(ws: tokio_tungstenite::WebSocketStream<S>) -> Transport
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use tokio_tungstenite::tungstenite::Message;
+    let (sink, stream) = ws.split();
+    let stream = stream
+        .filter_map(|msg| {
+            future::ready(match msg {
+                Ok(Message::Binary(data)) => Some(Ok(data.to_vec())),
+                Ok(Message::Text(_)) => Some(Err(WireError("a text frame".into()))),
+                Ok(_) => None,
+                Err(e) => Some(Err(WireError(e.to_string()))),
+            })
+        })
+        .boxed();
+    let sink = sink
+        .sink_map_err(|e| WireError(e.to_string()))
+        .with(|data: Vec<u8>| future::ready(Ok::<_, WireError>(Message::Binary(data.into()))));
+    Transport::new(stream, Box::pin(sink))
+}
+
+/// A WebSocket accepted by axum as a transport.
+pub fn from_axum(ws: axum::extract::ws::WebSocket) -> Transport {
+    use axum::extract::ws::Message;
+    let (sink, stream) = ws.split();
+    let stream = stream
+        .filter_map(|msg| {
+            future::ready(match msg {
+                Ok(Message::Binary(data)) => Some(Ok(data.to_vec())),
+                Ok(Message::Text(_)) => Some(Err(WireError("a text frame".into()))),
+                Ok(_) => None,
+                Err(e) => Some(Err(WireError(e.to_string()))),
+            })
+        })
+        .boxed();
+    let sink = sink
+        .sink_map_err(|e| WireError(e.to_string()))
+        .with(|data: Vec<u8>| future::ready(Ok::<_, WireError>(Message::Binary(data.into()))));
+    Transport::new(stream, Box::pin(sink))
+}

@@ -1,0 +1,129 @@
+//! The cloud tenancy and a hub, as two real processes over `wss://` on
+//! loopback (the cloud's own certificate, pinned by the hub): a household
+//! made offline is linked with a one-time code and adopted whole; changes
+//! flow both ways; the link survives the cloud's restart and catches up.
+
+#[path = "common/api.rs"]
+mod api;
+#[path = "common/cloud.rs"]
+mod cloud;
+mod common;
+
+use cloud::{CloudProcess, cloud_login, device_names, eventually, hub_config, link, wait_in_sync};
+use serde_json::json;
+
+#[test]
+fn a_household_made_offline_is_adopted_by_the_cloud_and_changes_flow_both_ways() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cloud = CloudProcess::start(&tmp.path().join("cloud"));
+    // The household exists before there is any cloud: founded, a device
+    // added, a member invited, all offline.
+    let home = api::household_with(&tmp.path().join("hub"), &hub_config());
+    let garage = home.device(&home.root, "Garage door");
+    let (_spouse, _) = home.member("spouse@example.org", &home.root, "user");
+
+    let tenant = link(&home, &cloud);
+    wait_in_sync(&home);
+
+    // The cloud holds the household as it was made offline: the admin's
+    // and the spouse's passwords work there, the device is there, once.
+    let admin = cloud_login(&cloud, &tenant, "admin@example.org");
+    let spouse = cloud_login(&cloud, &tenant, "spouse@example.org");
+    assert_eq!(
+        device_names(&cloud.api, &tenant, &admin),
+        ["Garage door"],
+        "the offline device, once"
+    );
+    assert!(device_names(&cloud.api, &tenant, &spouse).is_empty());
+
+    // A change made through the cloud's API reaches the hub ...
+    let renamed = cloud.api.call(
+        "PATCH",
+        &format!("{tenant}/devices/{garage}"),
+        Some(&admin),
+        Some(json!({ "name": "Front gate" })),
+    );
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
+    eventually("the rename made on the cloud reaches the hub", || {
+        device_names(&home.api, "", &home.admin) == ["Front gate"]
+    });
+    // ... and one made on the hub reaches the cloud.
+    home.device(&home.root, "Beer machine");
+    eventually("the device added on the hub reaches the cloud", || {
+        device_names(&cloud.api, &tenant, &admin) == ["Beer machine", "Front gate"]
+    });
+
+    let status = home.api.get("/sync/status", Some(&home.admin));
+    let peer = &status.body["peers"][0];
+    assert_eq!(peer["peer"], "cloud");
+    assert_eq!(peer["connected"], true);
+    assert!(peer["connected_since"].as_i64().unwrap() > 0, "{peer}");
+    assert!(peer["url"].as_str().unwrap().starts_with("https://"));
+
+    // A link code works once; a hub links once.
+    let code = cloud.code();
+    let again = home.api.post(
+        "/cloud/link",
+        Some(&home.admin),
+        json!({ "url": cloud.url(), "code": code, "fingerprint": cloud.process.fingerprint() }),
+    );
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert!(
+        again.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("already linked")
+    );
+    let bogus = cloud.api.post(
+        "/cloud/v1/link",
+        None,
+        json!({ "code": "link_nope", "hub_id": "h", "tenant_id": "t",
+                "tenant_doc": "x", "credentials_doc": "y" }),
+    );
+    assert_eq!(bogus.status, 400, "{}", bogus.body);
+    assert!(
+        bogus.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a valid document id")
+    );
+    // Only a linked hub's credential opens the sync route; only known
+    // tenants are served.
+    assert_eq!(
+        cloud.api.get("/cloud/v1/sync", Some("hub_nope")).status,
+        401
+    );
+    assert_eq!(cloud.api.get("/cloud/v1/sync", None).status, 401);
+    assert_eq!(
+        cloud
+            .api
+            .get("/tenants/nope/api/v1/devices", Some(&admin))
+            .status,
+        404
+    );
+    // Codes come from the operator's admin socket, not the network.
+    assert_eq!(
+        cloud.api.post("/cloud/v1/codes", None, json!({})).status,
+        403
+    );
+
+    // The cloud goes away; the hub keeps working and says so; the change
+    // made meanwhile reaches the cloud when it is back.
+    let cloud = {
+        let mut cloud = cloud;
+        cloud.process.terminate();
+        eventually("the hub sees the cloud gone", || {
+            let status = home.api.get("/sync/status", Some(&home.admin));
+            status.body["peers"][0]["connected"] == false
+                && status.body["peers"][0]["down_since"].as_i64().is_some()
+        });
+        home.device(&home.root, "Porch light");
+        cloud.restart()
+    };
+    wait_in_sync(&home);
+    let admin = cloud_login(&cloud, &tenant, "admin@example.org");
+    assert_eq!(
+        device_names(&cloud.api, &tenant, &admin),
+        ["Beer machine", "Front gate", "Porch light"]
+    );
+}
