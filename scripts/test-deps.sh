@@ -10,13 +10,15 @@
 #   blynklib, blynk-library-python, paho-mqtt, TheengsGateway, bthome-ble
 #                   (PyPI) and blynk-library (npm)
 #                   the real Blynk clients the device tests drive
+#   @automerge/automerge-repo(-network-websocket) (npm)
+#                   the JavaScript sync client of the interop test
 # Safe to run again: it only installs what is missing. Uses sudo when not root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 readonly APT_PACKAGES=(iproute2 systemd qemu-user libc6-arm64-cross binutils python3-pip socat mosquitto)
 readonly PIP_PACKAGES=('zeroconf==0.154.0' 'blynklib==0.2.6' 'blynk-library-python==0.2.0' 'paho-mqtt==2.2.0' 'TheengsGateway==1.8.0' 'bthome-ble==3.25.0')
-readonly NPM_PACKAGES=('blynk-library@0.5.4')
+readonly NPM_PACKAGES=('blynk-library@0.5.4' '@automerge/automerge-repo@2.5.6' '@automerge/automerge-repo-network-websocket@2.5.6')
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -51,9 +53,18 @@ if [ -n "$pip_missing" ]; then
     # shellcheck disable=SC2086  # one argument per line of the list
     scripts/pip-install.sh $pip_missing
 fi
-# The Node client lives next to the script that drives it (tests/support).
-if [ ! -f tests/support/node_modules/blynk-library/package.json ]; then
+# The Node clients live next to the scripts that drive them (tests/support);
+# only the pinned versions count.
+npm_missing=()
+for spec in "${NPM_PACKAGES[@]}"; do
+    name=${spec%@*}
+    wanted=${spec##*@}
+    have=$(node -p "require('./tests/support/node_modules/$name/package.json').version" 2>/dev/null || true)
+    [ "$have" = "$wanted" ] || npm_missing+=("$spec")
+done
+if [ ${#npm_missing[@]} -gt 0 ]; then
     echo "test-deps: npm install ${NPM_PACKAGES[*]}"
+    # One install of the whole list: npm prunes what a --no-save install leaves out.
     npm install --silent --no-save --no-package-lock --prefix tests/support "${NPM_PACKAGES[@]}" >/dev/null
 fi
 echo "test-deps: ok"
