@@ -117,9 +117,15 @@ impl Hub {
         let accounts = Arc::new(
             Accounts::open(tenancy.clone(), store.clone(), state_dir.path().to_owned()).await?,
         );
-        let (devices, history_writer) = Devices::open(tenancy.clone(), store.clone())
-            .await
-            .map_err(HubError::Devices)?;
+        let outbox = Arc::new(
+            crate::sync::outbox::Outbox::open(&store, config.sync.outbox_max)
+                .await
+                .map_err(HubError::Sync)?,
+        );
+        let (devices, history_writer) =
+            Devices::open_with(tenancy.clone(), store.clone(), Some(outbox.clone()))
+                .await
+                .map_err(HubError::Devices)?;
         let ble = crate::ble::Ble::open(devices.clone(), store.clone())
             .await
             .map_err(HubError::Devices)?;
@@ -128,6 +134,7 @@ impl Hub {
             store.clone(),
             &identity.hub_id,
             Duration::from_secs(config.sync.max_backoff_secs),
+            Some((outbox, devices.clone())),
         )
         .await
         .map_err(HubError::Sync)?;

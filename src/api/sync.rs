@@ -133,7 +133,10 @@ async fn grant(State(state): State<AppState>, authed: Authed) -> Reply {
 
 async fn status(State(state): State<AppState>, authed: Authed) -> Reply {
     require_admin(&state, &authed)?;
-    Ok(Json(json!({ "peers": state.sync.status() })))
+    Ok(Json(json!({
+        "peers": state.sync.status(),
+        "outbox": state.sync.outbox().await?,
+    })))
 }
 
 #[derive(Deserialize)]

@@ -21,11 +21,19 @@ use crate::api::console::Console;
 use crate::api::error::ApiError;
 use crate::tenancy::policy::{CLOUD_PEER, DocIds, hub_peer};
 
+/// The largest delivery taken in one request, in rows and in bytes.
+const TELEMETRY_ROWS: usize = 10_000;
+const TELEMETRY_BODY: usize = 16 << 20;
+
 pub fn router(state: CloudState) -> Router {
     Router::new()
         .route("/cloud/v1/health", get(health))
         .route("/cloud/v1/link", post(link))
         .route("/cloud/v1/sync", get(sync))
+        .route(
+            "/cloud/v1/telemetry",
+            post(telemetry).layer(axum::extract::DefaultBodyLimit::max(TELEMETRY_BODY)),
+        )
         .route("/cloud/v1/codes", post(issue_code))
         .route("/cloud/v1/hubs", get(hubs))
         .fallback(tenant_api)
@@ -136,6 +144,41 @@ async fn sync(
             node.adopt(ids).await;
         })
         .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Delivery {
+    rows: Vec<crate::sync::outbox::Row>,
+}
+
+/// A hub's outbox, delivered: stored once, durably, then acknowledged.
+async fn telemetry(
+    State(state): State<CloudState>,
+    headers: HeaderMap,
+    body: Result<Json<Delivery>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let hub = linked_hub(&state, &headers).await?;
+    let Json(delivery) = body.map_err(|e| ApiError::invalid(e.body_text()))?;
+    if delivery.rows.len() > TELEMETRY_ROWS {
+        return Err(ApiError::invalid(format!(
+            "at most {TELEMETRY_ROWS} rows per delivery"
+        )));
+    }
+    if delivery
+        .rows
+        .windows(2)
+        .any(|w| (w[0].epoch, w[0].seq) >= (w[1].epoch, w[1].seq))
+    {
+        return Err(ApiError::invalid("rows must come in outbox order"));
+    }
+    let node = state
+        .tenants
+        .node(&hub.tenant_id)
+        .await
+        .map_err(unavailable)?;
+    let ingested = node.devices.ingest(&hub.hub_id, delivery.rows).await?;
+    Ok(Json(json!(ingested)))
 }
 
 fn console_only(console: Option<axum::Extension<Console>>) -> Result<(), ApiError> {

@@ -62,6 +62,7 @@ impl TenantNode {
             store.clone(),
             cloud_id,
             Duration::from_secs(60),
+            None,
         )
         .await
         .map_err(HubError::Sync)?;

@@ -13,6 +13,7 @@
 //! clock moved differently from the monotonic one since the last purge: a
 //! hub that boots with a clock years off never deletes fresh rows.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, params};
@@ -94,6 +95,19 @@ pub enum Record {
     },
     /// Writes nothing: its reply says everything queued before it is written.
     Barrier,
+    /// Turns the outbox on: copies the history kept so far into it (what
+    /// was recorded before the household was linked reaches the cloud too),
+    /// then queues every value after it. Nothing when it is on already.
+    StartOutbox,
+    /// Values another node recorded (a hub's outbox, on the cloud), written
+    /// in one transaction with how far that node's outbox has been taken
+    /// in, so a crash can never keep the values and lose the mark.
+    Ingested {
+        values: Vec<Record>,
+        hub: String,
+        epoch: i64,
+        seq: i64,
+    },
 }
 
 type Ack = oneshot::Sender<Result<(), StoreError>>;
@@ -124,12 +138,24 @@ pub struct Writer {
     tx: mpsc::Sender<(Record, Option<Ack>)>,
 }
 
+/// Where a hub linked to the cloud also queues every value it records.
+pub type Outbox = Option<Arc<crate::sync::outbox::Outbox>>;
+
 impl Writer {
     /// Starts the writer task on `store`; it ends when every handle is gone,
     /// after writing what was queued.
     pub fn spawn(store: Store, queue: usize) -> (Writer, tokio::task::JoinHandle<()>) {
+        Self::spawn_with(store, queue, None)
+    }
+
+    /// [`Writer::spawn`], also queueing values in `outbox` while it is on.
+    pub fn spawn_with(
+        store: Store,
+        queue: usize,
+        outbox: Outbox,
+    ) -> (Writer, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(queue.max(1));
-        let task = tokio::spawn(run(store, rx));
+        let task = tokio::spawn(run(store, rx, outbox));
         (Writer { tx }, task)
     }
 
@@ -176,7 +202,7 @@ impl Writer {
     }
 }
 
-async fn run(store: Store, mut rx: mpsc::Receiver<(Record, Option<Ack>)>) {
+async fn run(store: Store, mut rx: mpsc::Receiver<(Record, Option<Ack>)>, outbox: Outbox) {
     let mut batch = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
         let (records, acks): (Vec<Record>, Vec<Option<Ack>>) =
@@ -191,22 +217,49 @@ async fn run(store: Store, mut rx: mpsc::Receiver<(Record, Option<Ack>)>) {
             Durability::Acknowledged
         };
         let count = records.len();
+        let queue = outbox.clone();
         let result = store
-            .write(durability, move |conn| write_batch(conn, &records))
+            .write(durability, move |conn| {
+                let on = write_batch_to(conn, &records, queue.as_deref())?;
+                match queue.as_deref().filter(|_| on) {
+                    Some(queue) => queue.trim(conn).map(Some),
+                    None => Ok(None),
+                }
+            })
             .await;
-        if let Err(e) = &result {
-            tracing::error!("history: {count} values not written: {e}");
+        match &result {
+            Ok(Some(dropped)) => {
+                if let Some(queue) = outbox.as_deref() {
+                    queue.enable();
+                    queue.dropped_committed(*dropped);
+                    queue.queued.notify_one();
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!("history: {count} values not written: {e}"),
         }
         for ack in acks.into_iter().flatten() {
             let _ = ack.send(match &result {
-                Ok(()) => Ok(()),
+                Ok(_) => Ok(()),
                 Err(e) => Err(StoreError::Transaction(e.to_string())),
             });
         }
     }
 }
 
+#[cfg(test)]
 fn write_batch(conn: &Connection, records: &[Record]) -> rusqlite::Result<()> {
+    write_batch_to(conn, records, None).map(|_| ())
+}
+
+/// Writes `records` in the caller's transaction; values also go to
+/// `outbox` while it is on. Returns whether it is on after them.
+fn write_batch_to(
+    conn: &Connection,
+    records: &[Record],
+    outbox: Option<&crate::sync::outbox::Outbox>,
+) -> rusqlite::Result<bool> {
+    let mut queue = outbox.filter(|o| o.enabled());
     let mut live = conn.prepare_cached(
         "INSERT INTO live_values (device, pin, value, at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (device, pin) DO UPDATE SET value = excluded.value, at = excluded.at
@@ -234,6 +287,9 @@ fn write_batch(conn: &Connection, records: &[Record]) -> rusqlite::Result<()> {
                 history,
             } => {
                 live.execute(params![device, pin, value, at])?;
+                if let Some(outbox) = queue {
+                    outbox.enqueue(conn, device, pin, value, *at)?;
+                }
                 if *history {
                     raw.execute(params![device, pin, at, value])?;
                     if let Some(n) = numeric(value) {
@@ -258,6 +314,25 @@ fn write_batch(conn: &Connection, records: &[Record]) -> rusqlite::Result<()> {
                 event.execute(params![device, code, description, at])?;
             }
             Record::Barrier => {}
+            Record::StartOutbox => {
+                if let (None, Some(outbox)) = (queue, outbox) {
+                    outbox.backfill(conn)?;
+                    queue = Some(outbox);
+                }
+            }
+            Record::Ingested {
+                values,
+                hub,
+                epoch,
+                seq,
+            } => {
+                write_batch_to(conn, values, None)?;
+                conn.execute(
+                    "INSERT INTO ingest_marks (hub, epoch, seq) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (hub) DO UPDATE SET epoch = excluded.epoch, seq = excluded.seq",
+                    params![hub, epoch, seq],
+                )?;
+            }
             Record::ClearEvents { device, code, at } => {
                 conn.execute(
                     "UPDATE device_events SET cleared = ?3
@@ -267,7 +342,7 @@ fn write_batch(conn: &Connection, records: &[Record]) -> rusqlite::Result<()> {
             }
         }
     }
-    Ok(())
+    Ok(queue.is_some())
 }
 
 /// Every stored live value: `(device, pin, value, at)`.
@@ -326,7 +401,7 @@ pub fn query(
         Aggregation::Raw => {
             let mut stmt = conn.prepare_cached(
                 "SELECT at, value FROM history
-                 WHERE device = ?1 AND pin = ?2 AND at >= ?3 AND at < ?4 ORDER BY at LIMIT ?5",
+                 WHERE device = ?1 AND pin = ?2 AND at >= ?3 AND at < ?4 ORDER BY at, rowid LIMIT ?5",
             )?;
             let rows = stmt.query_map(params![device, pin, from, to, limit], |r| {
                 Ok(Point::Raw {

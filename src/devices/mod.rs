@@ -15,6 +15,7 @@
 
 pub mod control;
 pub mod history;
+mod ingest;
 mod links;
 mod live;
 mod telemetry;
@@ -35,6 +36,7 @@ use crate::tenancy::template::Template;
 
 pub use control::{CommandOutcome, DeviceError};
 pub use history::{Aggregation, Committed, Point, Record, Retention, StoredEvent, Writer};
+pub use ingest::Ingested;
 pub use live::{LiveValue, Online};
 pub use value::Pin;
 
@@ -121,6 +123,8 @@ pub struct Devices {
     links: Mutex<HashMap<String, Link>>,
     updates: broadcast::Sender<Update>,
     next_link: AtomicU64,
+    /// Serializes deliveries of other nodes' telemetry (see `ingest`).
+    ingesting: tokio::sync::Mutex<()>,
 }
 
 pub fn now_ms() -> i64 {
@@ -139,6 +143,19 @@ impl Devices {
         replica: Arc<Replica>,
         store: Store,
     ) -> Result<(Arc<Devices>, tokio::task::JoinHandle<()>), StoreError> {
+        Self::open_with(replica, store, None).await
+    }
+
+    /// [`Devices::open`] on a hub whose recorded values also go to `outbox`
+    /// (while it is on).
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub async fn open_with(
+        replica: Arc<Replica>,
+        store: Store,
+        outbox: history::Outbox,
+    ) -> Result<(Arc<Devices>, tokio::task::JoinHandle<()>), StoreError> {
         let rows = store.read(history::load_live).await?;
         let mut live: HashMap<String, live::DeviceLive> = HashMap::new();
         for (device, pin, value, at) in rows {
@@ -151,7 +168,7 @@ impl Devices {
                 },
             );
         }
-        let (writer, task) = Writer::spawn(store.clone(), 65_536);
+        let (writer, task) = Writer::spawn_with(store.clone(), 65_536, outbox);
         let devices = Arc::new(Devices {
             replica,
             store,
@@ -160,6 +177,7 @@ impl Devices {
             links: Mutex::new(HashMap::new()),
             updates: broadcast::channel(FANOUT).0,
             next_link: AtomicU64::new(1),
+            ingesting: tokio::sync::Mutex::new(()),
         });
         Ok((devices, task))
     }

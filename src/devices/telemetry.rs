@@ -115,6 +115,16 @@ impl Devices {
             .await
     }
 
+    /// Turns the outbox on (the household was just linked to the cloud),
+    /// with the history kept so far queued first; returns once that is
+    /// committed.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn start_outbox(&self) -> Result<(), StoreError> {
+        self.writer.write_durable(Record::StartOutbox).await
+    }
+
     /// Waits until everything queued so far is written.
     ///
     /// # Errors

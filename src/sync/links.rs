@@ -14,7 +14,11 @@ use rusqlite::OptionalExtension;
 use samod::{BackoffConfig, DialerHandle, PeerId};
 use serde_json::json;
 
+use tokio_util::sync::CancellationToken;
+
 use super::dial::{DialFailure, WsDialer, sync_url};
+use super::outbox::{Outbox, OutboxStats};
+use super::uplink::Delivery;
 use crate::store::{Durability, Store, StoreError};
 use crate::tenancy::Replica;
 use crate::tenancy::credentials::{new_token, token_hash};
@@ -69,7 +73,9 @@ struct Link {
     uplink: Uplink,
     handle: DialerHandle,
     state: Arc<Mutex<LinkState>>,
-    watcher: tokio::task::AbortHandle,
+    /// The task keeping `state`, and the one delivering telemetry.
+    tasks: Vec<tokio::task::AbortHandle>,
+    delivery: Arc<Mutex<Delivery>>,
 }
 
 /// A link as `hearth sync status` shows it.
@@ -83,6 +89,8 @@ pub struct LinkStatus {
     pub state: LinkState,
     /// Each document's sync with this peer (empty while not connected).
     pub docs: Vec<crate::tenancy::replica::DocSync>,
+    /// Telemetry delivered to this peer (the cloud).
+    pub telemetry: Delivery,
 }
 
 /// This hub's sync links: owns the dialers (samod runs them).
@@ -92,6 +100,10 @@ pub struct SyncLinks {
     hub_id: String,
     backoff: BackoffConfig,
     dialers: Mutex<Vec<Link>>,
+    /// Telemetry for the cloud, and the devices core whose writer fills it
+    /// (none on the cloud's own nodes).
+    outbox: Option<(Arc<Outbox>, Arc<crate::devices::Devices>)>,
+    shutdown: CancellationToken,
 }
 
 impl SyncLinks {
@@ -104,6 +116,7 @@ impl SyncLinks {
         store: Store,
         hub_id: &str,
         max_backoff: Duration,
+        outbox: Option<(Arc<Outbox>, Arc<crate::devices::Devices>)>,
     ) -> Result<Arc<SyncLinks>, StoreError> {
         let links = Arc::new(SyncLinks {
             replica,
@@ -115,6 +128,8 @@ impl SyncLinks {
                 max_retries: None,
             },
             dialers: Mutex::default(),
+            outbox,
+            shutdown: CancellationToken::new(),
         });
         for uplink in links.uplinks().await? {
             if let Err(e) = links.dial(uplink) {
@@ -166,6 +181,19 @@ impl SyncLinks {
             state.clone(),
             uplink.peer.clone(),
         ));
+        let mut tasks = vec![watcher.abort_handle()];
+        let delivery = Arc::new(Mutex::new(Delivery::default()));
+        if let (Some((outbox, _)), CLOUD_PEER) = (&self.outbox, uplink.peer.as_str()) {
+            let task = tokio::spawn(super::uplink::deliver(
+                outbox.clone(),
+                self.store.clone(),
+                uplink.clone(),
+                self.backoff.max_delay,
+                delivery.clone(),
+                self.shutdown.clone(),
+            ));
+            tasks.push(task.abort_handle());
+        }
         self.dialers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -173,7 +201,8 @@ impl SyncLinks {
                 uplink,
                 handle,
                 state,
-                watcher: watcher.abort_handle(),
+                tasks,
+                delivery,
             });
         Ok(())
     }
@@ -234,6 +263,9 @@ impl SyncLinks {
             })
             .await?;
         tracing::info!(url = %uplink.url, "sync: linked to the cloud");
+        if let Some((_, devices)) = &self.outbox {
+            devices.start_outbox().await?;
+        }
         self.dial(uplink)?;
         Ok(reply["api"].as_str().unwrap_or_default().to_owned())
     }
@@ -260,6 +292,11 @@ impl SyncLinks {
                         .unwrap_or_else(PoisonError::into_inner)
                         .clone(),
                     docs: conn.map(|c| self.replica.sync_state(c)).unwrap_or_default(),
+                    telemetry: link
+                        .delivery
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .clone(),
                 }
             })
             .collect()
@@ -305,15 +342,30 @@ impl SyncLinks {
         Ok(id.map(|id| PeerId::from(format!("{REPLICA_PREFIX}{id}"))))
     }
 
-    /// Stops dialing (the repo's own stop closes the connections).
+    /// The outbox's depth and losses (none on the cloud's nodes).
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn outbox(&self) -> Result<Option<OutboxStats>, StoreError> {
+        match &self.outbox {
+            Some((outbox, _)) => Ok(Some(outbox.stats(&self.store).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Stops dialing and delivering (the repo's own stop closes the
+    /// connections).
     pub fn close(&self) {
+        self.shutdown.cancel();
         for link in self
             .dialers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .drain(..)
         {
-            link.watcher.abort();
+            for task in link.tasks {
+                task.abort();
+            }
             link.handle.close();
         }
     }

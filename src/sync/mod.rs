@@ -8,6 +8,7 @@
 //!   hubs and to admin tooling with a read-only replication grant.
 //! - [`links`]: the links this hub keeps (the cloud it was linked to) and
 //!   the replication grants it issued, in SQLite.
+//! - [`outbox`]: telemetry queued for the cloud; [`uplink`] delivers it.
 //!
 //! What each authenticated peer may sync is the tenancy's
 //! [`TenantPolicy`](crate::tenancy::policy::TenantPolicy); this module only
@@ -18,6 +19,8 @@
 pub mod accept;
 pub mod dial;
 pub mod links;
+pub mod outbox;
+pub mod uplink;
 pub mod wire;
 
 /// The schema of sync's tables (migration 6), for both roles:

@@ -1,0 +1,128 @@
+//! Delivering the outbox to the cloud: oldest first, in batches, each
+//! deleted here only once the cloud answered that it is durable there.
+//! Failures back off exponentially with jitter up to the configured cap
+//! and are retried forever; new values wake the task at once.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use super::links::Uplink;
+use super::outbox::Outbox;
+use crate::client::Client;
+use crate::store::Store;
+
+/// Rows per delivery.
+pub const BATCH: usize = 2000;
+/// With nothing queued, look again this often anyway.
+const IDLE: Duration = Duration::from_secs(5);
+
+/// How delivery goes, for `hearth sync status` and `/metrics`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Delivery {
+    /// Values the cloud acknowledged since this hub started.
+    pub delivered: u64,
+    /// Unix ms of the last acknowledged delivery.
+    pub last_delivery: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+/// Delivers `outbox` to the cloud of `uplink` until `shutdown`.
+pub async fn deliver(
+    outbox: Arc<Outbox>,
+    store: Store,
+    uplink: Uplink,
+    max_backoff: Duration,
+    state: Arc<Mutex<Delivery>>,
+    shutdown: CancellationToken,
+) {
+    let mut client = match Client::for_url(&uplink.url, uplink.fingerprint.as_deref()) {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::error!("sync: telemetry cannot be delivered: {e}");
+            return;
+        }
+    };
+    client.token = Some(uplink.token.clone());
+    let mut backoff = Duration::from_millis(200).min(max_backoff);
+    loop {
+        let rows = match Outbox::peek(&store, BATCH).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::error!("sync: the outbox cannot be read: {e}");
+                return;
+            }
+        };
+        let Some(last) = rows.last().map(|r| r.seq) else {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = outbox.queued.notified() => {}
+                _ = tokio::time::sleep(IDLE) => {}
+            }
+            continue;
+        };
+        let count = rows.len() as u64;
+        let sent = client
+            .request("POST", "/cloud/v1/telemetry", Some(json!({ "rows": rows })))
+            .await;
+        let outcome = match sent {
+            Ok(reply) => reply.ok().and_then(|body| {
+                (body["acked"][1].as_i64() == Some(last))
+                    .then_some(())
+                    .ok_or_else(|| format!("the cloud acknowledged something else: {body}"))
+            }),
+            Err(e) => Err(e.to_string()),
+        };
+        match outcome {
+            Ok(()) => {
+                if let Err(e) = Outbox::acknowledged(&store, last).await {
+                    tracing::error!("sync: the outbox cannot be trimmed: {e}");
+                    return;
+                }
+                let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
+                state.delivered += count;
+                state.last_delivery = Some(crate::devices::now_ms());
+                state.last_error = None;
+                backoff = Duration::from_millis(200).min(max_backoff);
+            }
+            Err(e) => {
+                tracing::warn!("sync: telemetry not delivered ({count} values wait): {e}");
+                state
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .last_error = Some(e);
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(jittered(backoff)) => {}
+                }
+                backoff = (backoff * 2).min(max_backoff);
+            }
+        }
+    }
+}
+
+/// `delay` times a random factor in [0.5, 1): peers that lost the cloud
+/// together do not all come back at the same instant.
+pub fn jittered(delay: Duration) -> Duration {
+    let random = getrandom::u64().unwrap_or(u64::MAX / 2);
+    let factor = 0.5 + (random >> 11) as f64 / (1u64 << 53) as f64 / 2.0;
+    delay.mul_f64(factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_half_to_whole() {
+        for _ in 0..1000 {
+            let d = jittered(Duration::from_secs(10));
+            assert!(
+                d >= Duration::from_secs(5) && d < Duration::from_secs(10),
+                "{d:?}"
+            );
+        }
+    }
+}
