@@ -129,15 +129,7 @@ impl Hub {
         let ble = crate::ble::Ble::open(devices.clone(), store.clone())
             .await
             .map_err(HubError::Devices)?;
-        let sync = crate::sync::links::SyncLinks::start(
-            tenancy.clone(),
-            store.clone(),
-            &identity.hub_id,
-            Duration::from_secs(config.sync.max_backoff_secs),
-            Some((outbox, devices.clone())),
-        )
-        .await
-        .map_err(HubError::Sync)?;
+
         let instance = config
             .hub
             .name
@@ -153,6 +145,23 @@ impl Hub {
         } else {
             None
         };
+        let sync = crate::sync::links::SyncLinks::start(
+            tenancy.clone(),
+            store.clone(),
+            &identity.hub_id,
+            Duration::from_secs(config.sync.max_backoff_secs),
+            Some((outbox, devices.clone())),
+            tls.as_ref().map(|t| t.fingerprint.clone()),
+        )
+        .await
+        .map_err(HubError::Sync)?;
+        // A household founded before this start: its credential with this
+        // certificate, for hubs that find it on the LAN.
+        if tenancy.is_founded()
+            && let Err(e) = sync.register_self().await
+        {
+            tracing::warn!("sync: this hub's credential is not recorded: {e}");
+        }
         let listener = api::bind(config.api.listen).await.map_err(HubError::Bind)?;
         let api_addr = listener.local_addr().map_err(HubError::Bind)?;
 

@@ -45,6 +45,37 @@ pub fn endpoints() -> Vec<Endpoint> {
         ),
         E::new(
             "POST",
+            "/hubs/pairing",
+            "A one-time code with which another hub joins this household (admins)",
+            post(pairing_code),
+        ),
+        E::public(
+            "POST",
+            "/hubs/join",
+            "A hub joining with a pairing code gets its credential and the documents",
+            post(redeem_pairing),
+        ),
+        E::new(
+            "GET",
+            "/hubs",
+            "The household's hubs and whether each is revoked (admins)",
+            get(hubs),
+        ),
+        E::new(
+            "DELETE",
+            "/hubs/{id}",
+            "Revoke a hub: no peer accepts it again (admins)",
+            axum::routing::delete(revoke_hub),
+        ),
+        E::new(
+            "POST",
+            "/sync/join",
+            "Join the household of the hub at url with a pairing code (the console of a \
+             hub not set up yet)",
+            post(join),
+        ),
+        E::new(
+            "POST",
             "/cloud/link",
             "Link this household to the cloud with a one-time code (admins)",
             post(link),
@@ -71,7 +102,16 @@ async fn socket(
         .map(str::to_owned)
         .or(query.token)
         .ok_or_else(ApiError::unauthorized)?;
-    let Some(peer) = state.sync.grant_peer(&token).await? else {
+    let hub = state
+        .replica
+        .with_credentials(|c| c.hub_for_token(&token).map(|h| h.id.clone()))
+        .ok()
+        .flatten();
+    let grant = match hub {
+        Some(hub) => Some(crate::tenancy::policy::hub_peer(&hub)),
+        None => state.sync.grant_peer(&token).await?,
+    };
+    let Some(peer) = grant else {
         if state.accounts.authenticate(&token).is_some() {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -131,6 +171,122 @@ async fn grant(State(state): State<AppState>, authed: Authed) -> Reply {
     })))
 }
 
+async fn pairing_code(State(state): State<AppState>, authed: Authed) -> Reply {
+    require_admin(&state, &authed)?;
+    let code = state
+        .sync
+        .pairing_code(now_ms())
+        .await
+        .map_err(link_error)?;
+    Ok(Json(json!({
+        "code": code,
+        "valid_minutes": 60,
+        "hub_id": state.hub_id.as_ref(),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JoinRequest {
+    code: String,
+    hub_id: String,
+    fingerprint: Option<String>,
+}
+
+async fn redeem_pairing(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<JoinRequest>,
+) -> Reply {
+    let pairing = state
+        .sync
+        .redeem_pairing(
+            &body.code,
+            &body.hub_id,
+            body.fingerprint.as_deref(),
+            now_ms(),
+        )
+        .await
+        .map_err(|e| match e {
+            LinkError::Refused(message) => {
+                ApiError::new(StatusCode::FORBIDDEN, "bad_pairing_code", message)
+            }
+            other => link_error(other),
+        })?;
+    Ok(Json(json!({
+        "token": pairing.token,
+        "tenant_doc": pairing.ids.tenant.to_string(),
+        "credentials_doc": pairing.ids.credentials.to_string(),
+        "peer": pairing.peer,
+    })))
+}
+
+async fn hubs(State(state): State<AppState>, authed: Authed) -> Reply {
+    require_admin(&state, &authed)?;
+    let hubs = state.replica.with_credentials(|c| {
+        c.hubs()
+            .values()
+            .map(|h| json!({ "id": h.id, "fingerprint": h.fingerprint, "revoked": h.revoked }))
+            .collect::<Vec<_>>()
+    })?;
+    Ok(Json(json!(hubs)))
+}
+
+async fn revoke_hub(
+    State(state): State<AppState>,
+    authed: Authed,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Reply {
+    require_admin(&state, &authed)?;
+    state.replica.revoke_hub(&id).await?;
+    Ok(Json(json!({ "revoked": id })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JoinBody {
+    url: String,
+    code: String,
+    fingerprint: Option<String>,
+}
+
+/// Only the console of a hub without a household: nobody else could
+/// have logged in to it yet.
+async fn join(
+    State(state): State<AppState>,
+    authed: Authed,
+    JsonBody(body): JsonBody<JoinBody>,
+) -> Reply {
+    if !authed.console {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "joining a household is done on the new hub's console: hearth --console hub join URL CODE",
+        ));
+    }
+    state
+        .sync
+        .join(&body.url, &body.code, body.fingerprint.as_deref(), now_ms())
+        .await
+        .map_err(link_error)?;
+    Ok(Json(json!({ "joined": body.url })))
+}
+
+fn link_error(e: LinkError) -> ApiError {
+    match e {
+        LinkError::Store(e) => e.into(),
+        LinkError::Unreachable(_) => {
+            ApiError::new(StatusCode::BAD_GATEWAY, "peer_unreachable", e.to_string())
+        }
+        LinkError::Refused(_) => {
+            ApiError::new(StatusCode::BAD_GATEWAY, "peer_refused", e.to_string())
+        }
+        LinkError::AlreadyLinked(_) | LinkError::NoTenant => {
+            ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
+        }
+        other => ApiError::invalid(other.to_string()),
+    }
+}
+
 async fn status(State(state): State<AppState>, authed: Authed) -> Reply {
     require_admin(&state, &authed)?;
     Ok(Json(json!({
@@ -157,18 +313,6 @@ async fn link(
         .sync
         .link_cloud(&body.url, &body.code, body.fingerprint.as_deref(), now_ms())
         .await
-        .map_err(|e| match e {
-            LinkError::Store(e) => e.into(),
-            LinkError::Unreachable(_) => {
-                ApiError::new(StatusCode::BAD_GATEWAY, "cloud_unreachable", e.to_string())
-            }
-            LinkError::Refused(_) => {
-                ApiError::new(StatusCode::BAD_GATEWAY, "cloud_refused", e.to_string())
-            }
-            LinkError::AlreadyLinked(_) | LinkError::NoTenant => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
-            }
-            other => ApiError::invalid(other.to_string()),
-        })?;
+        .map_err(link_error)?;
     Ok(Json(json!({ "linked": body.url, "api": api })))
 }

@@ -110,6 +110,25 @@ pub enum SyncCommand {
     Grant,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum HubCommand {
+    /// Print a one-time code (valid an hour) with which another hub joins.
+    Pair,
+    /// On a new hub, as its console: join the household of the hub at URL.
+    Join {
+        /// The household's hub, `https://host:port`.
+        url: String,
+        code: String,
+        /// SHA-256 of that hub's certificate (its `hearth status`).
+        #[arg(long)]
+        fingerprint: Option<String>,
+    },
+    /// The household's hubs.
+    List,
+    /// Revoke a hub: no other hub nor the cloud accepts it again.
+    Revoke { id: String },
+}
+
 /// What a household command asks of the hub.
 pub enum Request {
     Device(DeviceCommand),
@@ -118,6 +137,7 @@ pub enum Request {
     Share(ShareCommand),
     Audit,
     Sync(SyncCommand),
+    Hub(HubCommand),
     /// Link the household to the cloud at `url` with a one-time `code`.
     CloudLink {
         url: String,
@@ -316,6 +336,18 @@ fn route(request: &Request) -> (&'static str, String, Option<Value>) {
         Request::Audit => ("GET", "/audit".into(), None),
         Request::Sync(SyncCommand::Status) => ("GET", "/sync/status".into(), None),
         Request::Sync(SyncCommand::Grant) => ("POST", "/sync/grants".into(), None),
+        Request::Hub(HubCommand::Pair) => ("POST", "/hubs/pairing".into(), None),
+        Request::Hub(HubCommand::Join {
+            url,
+            code,
+            fingerprint,
+        }) => (
+            "POST",
+            "/sync/join".into(),
+            Some(json!({ "url": url, "code": code, "fingerprint": fingerprint })),
+        ),
+        Request::Hub(HubCommand::List) => ("GET", "/hubs".into(), None),
+        Request::Hub(HubCommand::Revoke { id }) => ("DELETE", format!("/hubs/{id}"), None),
         Request::CloudLink {
             url,
             code,

@@ -11,7 +11,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 mod household;
-use household::{DeviceCommand, OrgCommand, Request, ShareCommand, SyncCommand, UserCommand};
+use household::{
+    DeviceCommand, HubCommand, OrgCommand, Request, ShareCommand, SyncCommand, UserCommand,
+};
 
 use crate::config::{self, Config, EX_CONFIG};
 use crate::hub::{Hub, RuntimeInfo};
@@ -106,6 +108,13 @@ enum Command {
     Audit {
         #[arg(long)]
         json: bool,
+    },
+    /// The household's hubs: pair a new one, join, list, revoke.
+    Hub {
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: HubCommand,
     },
     /// This hub's sync with the cloud and other hubs.
     Sync {
@@ -235,6 +244,9 @@ pub fn main() -> ExitCode {
                 }
                 Command::Audit { json } => {
                     household::request(Request::Audit, json, cli.console, &state_dir)
+                }
+                Command::Hub { json, command } => {
+                    household::request(Request::Hub(command), json, cli.console, &state_dir)
                 }
                 Command::Sync { json, command } => {
                     household::request(Request::Sync(command), json, cli.console, &state_dir)

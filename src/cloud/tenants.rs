@@ -63,6 +63,7 @@ impl TenantNode {
             cloud_id,
             Duration::from_secs(60),
             None,
+            None,
         )
         .await
         .map_err(HubError::Sync)?;

@@ -24,8 +24,13 @@ use crate::tenancy::Replica;
 use crate::tenancy::credentials::{new_token, token_hash};
 use crate::tenancy::policy::{CLOUD_PEER, REPLICA_PREFIX};
 
+mod pairing;
+pub use pairing::Pairing;
+
 /// The cloud's sync route.
 pub const CLOUD_SYNC_PATH: &str = "/cloud/v1/sync";
+/// A hub's sync route.
+pub const HUB_SYNC_PATH: &str = "/api/v1/sync";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
@@ -103,6 +108,8 @@ pub struct SyncLinks {
     /// Telemetry for the cloud, and the devices core whose writer fills it
     /// (none on the cloud's own nodes).
     outbox: Option<(Arc<Outbox>, Arc<crate::devices::Devices>)>,
+    /// SHA-256 of this node's API certificate (what peers dialing it pin).
+    fingerprint: Option<String>,
     shutdown: CancellationToken,
 }
 
@@ -117,6 +124,7 @@ impl SyncLinks {
         hub_id: &str,
         max_backoff: Duration,
         outbox: Option<(Arc<Outbox>, Arc<crate::devices::Devices>)>,
+        fingerprint: Option<String>,
     ) -> Result<Arc<SyncLinks>, StoreError> {
         let links = Arc::new(SyncLinks {
             replica,
@@ -129,6 +137,7 @@ impl SyncLinks {
             },
             dialers: Mutex::default(),
             outbox,
+            fingerprint,
             shutdown: CancellationToken::new(),
         });
         for uplink in links.uplinks().await? {
@@ -164,7 +173,14 @@ impl SyncLinks {
             ..LinkState::default()
         }));
         let dialer = WsDialer {
-            url: sync_url(&uplink.url, CLOUD_SYNC_PATH)?,
+            url: sync_url(
+                &uplink.url,
+                if uplink.peer == CLOUD_PEER {
+                    CLOUD_SYNC_PATH
+                } else {
+                    HUB_SYNC_PATH
+                },
+            )?,
             token: uplink.token.clone(),
             fingerprint: uplink.fingerprint.clone(),
             expected: PeerId::from(uplink.peer.as_str()),
@@ -224,7 +240,12 @@ impl SyncLinks {
     ) -> Result<String, LinkError> {
         let ids = self.replica.doc_ids().ok_or(LinkError::NoTenant)?;
         let tenant_id = self.replica.tenant_id().ok_or(LinkError::NoTenant)?;
-        if let Some(existing) = self.uplinks().await?.into_iter().next() {
+        if let Some(existing) = self
+            .uplinks()
+            .await?
+            .into_iter()
+            .find(|u| u.peer == CLOUD_PEER)
+        {
             return Err(LinkError::AlreadyLinked(existing.url));
         }
         sync_url(url, CLOUD_SYNC_PATH)?;
@@ -252,6 +273,16 @@ impl SyncLinks {
             peer: CLOUD_PEER.to_owned(),
             linked: now,
         };
+        self.store_uplink(&uplink).await?;
+        tracing::info!(url = %uplink.url, "sync: linked to the cloud");
+        if let Some((_, devices)) = &self.outbox {
+            devices.start_outbox().await?;
+        }
+        self.dial(uplink)?;
+        Ok(reply["api"].as_str().unwrap_or_default().to_owned())
+    }
+
+    async fn store_uplink(&self, uplink: &Uplink) -> Result<(), StoreError> {
         let row = uplink.clone();
         self.store
             .write(Durability::Acknowledged, move |c| {
@@ -262,12 +293,7 @@ impl SyncLinks {
                 )
             })
             .await?;
-        tracing::info!(url = %uplink.url, "sync: linked to the cloud");
-        if let Some((_, devices)) = &self.outbox {
-            devices.start_outbox().await?;
-        }
-        self.dial(uplink)?;
-        Ok(reply["api"].as_str().unwrap_or_default().to_owned())
+        Ok(())
     }
 
     /// Each link: connected or since when not, and how its documents stand.

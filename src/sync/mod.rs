@@ -26,6 +26,7 @@ pub mod wire;
 /// The schema of sync's tables (migration 6), for both roles:
 /// - `sync_uplinks`: the cloud (or hub) this hub dials, with its credential;
 /// - `sync_grants`: read-only replication grants this hub issued (hashes);
+/// - `sync_pairings`: one-time codes with which another hub joins (hashes);
 /// - `cloud_codes`, `cloud_hubs`: on the cloud, one-time link codes and
 ///   the hubs it accepts, with their tenant;
 /// - `outbox`, `ingest_marks`: telemetry on its way to the cloud, and on
@@ -44,6 +45,11 @@ pub const MIGRATION: &str = "
         created_by TEXT NOT NULL,
         created    INTEGER NOT NULL,
         revoked    INTEGER
+    ) STRICT;
+    CREATE TABLE sync_pairings (
+        code_hash TEXT PRIMARY KEY NOT NULL,
+        expires   INTEGER NOT NULL,
+        used_by   TEXT
     ) STRICT;
     CREATE TABLE cloud_codes (
         code_hash TEXT PRIMARY KEY NOT NULL,

@@ -19,13 +19,15 @@ pub const HIDDEN_ACTOR: &str = "an administrator of a parent organization";
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     Effective,
-    /// Lost a concurrent conflict to this operation.
+    /// Lost a concurrent conflict to this operation. (The fields are not
+    /// named `op` or `by`: the entry's own `op` and `by` sit beside them
+    /// in the same JSON object.)
     LostTo {
-        op: Id,
+        to: Id,
     },
     /// Later overwritten by this operation.
     SupersededBy {
-        op: Id,
+        by_op: Id,
     },
     /// Applied, but what it granted no longer holds.
     Inert {
@@ -90,11 +92,11 @@ fn outcome(
             .any(|p| p.op == placement_op)
         {
             return Outcome::LostTo {
-                op: audit_op(&device.placement.op),
+                to: audit_op(&device.placement.op),
             };
         }
         return Outcome::SupersededBy {
-            op: audit_op(&device.placement.op),
+            by_op: audit_op(&device.placement.op),
         };
     }
     match e.kind.as_str() {
@@ -126,7 +128,7 @@ fn outcome(
                     && e.detail.get("to").and_then(|v| v.as_str()) != Some(m.role.as_str()) =>
             {
                 Outcome::SupersededBy {
-                    op: last_op_on(log, &e.subject, "change_role").unwrap_or_default(),
+                    by_op: last_op_on(log, &e.subject, "change_role").unwrap_or_default(),
                 }
             }
             _ => Outcome::Effective,

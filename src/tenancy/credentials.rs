@@ -11,7 +11,12 @@
 //!   device_tokens/<device id>  SHA-256 (hex) of the device's auth token
 //!   bridges/<bridge id>        {name, org, token: SHA-256 hex, revoked}
 //!   invites/<user id>          {token: SHA-256 hex, expires: unix ms}
+//!   hub/<hub id>               {token: SHA-256 hex, fp: certificate SHA-256, revoked}
 //! ```
+//!
+//! Hubs are root keys of their own (`hub/<id>`), not a map created later:
+//! documents made before hubs paired have no such map, and two replicas
+//! creating it concurrently would lose one side (DESIGN §3).
 //!
 //! Tokens are random (128 bits), so a fast hash is enough and lets a
 //! connecting device be found by its token's hash. Passwords get a slow,
@@ -39,6 +44,7 @@ const PASSWORDS: &str = "passwords";
 const DEVICE_TOKENS: &str = "device_tokens";
 const BRIDGES: &str = "bridges";
 const INVITES: &str = "invites";
+const HUB_PREFIX: &str = "hub/";
 
 /// An invitation a new member accepts by setting their password.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +64,16 @@ pub struct Bridge {
     pub revoked: bool,
 }
 
+/// A hub of the household: how it proves itself to the others.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HubCredential {
+    pub id: Id,
+    pub token_hash: String,
+    /// SHA-256 of its API certificate, which hubs dialing it pin.
+    pub fingerprint: Option<String>,
+    pub revoked: bool,
+}
+
 /// The credentials as read, with the token-hash lookups authentication needs.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Credentials {
@@ -68,6 +84,7 @@ pub struct Credentials {
     device_by_token: HashMap<String, Id>,
     bridges: BTreeMap<Id, Bridge>,
     invites: BTreeMap<Id, Invite>,
+    hubs: BTreeMap<Id, HubCredential>,
 }
 
 /// A new document for the tenant `tenant_id`.
@@ -152,6 +169,28 @@ impl Credentials {
             };
             out.bridges.insert(id, bridge);
         }
+        for key in doc.keys(ROOT) {
+            let Some(id) = key.strip_prefix(HUB_PREFIX) else {
+                continue;
+            };
+            let Some((Value::Object(_), obj)) = doc.get(ROOT, key.as_str())? else {
+                continue;
+            };
+            let revoked = doc
+                .get_all(&obj, "revoked")?
+                .into_iter()
+                .any(|(v, _)| v.as_bool() == Some(true));
+            let fingerprint = Some(str_of(&obj, "fp")?).filter(|f| !f.is_empty());
+            out.hubs.insert(
+                id.to_owned(),
+                HubCredential {
+                    id: id.to_owned(),
+                    token_hash: str_of(&obj, "token")?,
+                    fingerprint,
+                    revoked,
+                },
+            );
+        }
         let invites = map(INVITES)?;
         for user in doc.keys(&invites) {
             let Some((Value::Object(_), obj)) = doc.get(&invites, user.as_str())? else {
@@ -197,6 +236,18 @@ impl Credentials {
             .iter()
             .find(|(_, i)| i.token_hash == hash && i.expires > now)
             .map(|(user, _)| user.as_str())
+    }
+
+    /// The unrevoked hub a presented hub token belongs to.
+    pub fn hub_for_token(&self, token: &str) -> Option<&HubCredential> {
+        let hash = token_hash(token);
+        self.hubs
+            .values()
+            .find(|h| !h.revoked && h.token_hash == hash)
+    }
+
+    pub fn hubs(&self) -> &BTreeMap<Id, HubCredential> {
+        &self.hubs
     }
 
     pub fn bridges(&self) -> &BTreeMap<Id, Bridge> {
@@ -455,6 +506,49 @@ pub fn revoke_bridge(doc: &mut Automerge, id: &str) -> Result<(), OpError> {
             Some((Value::Object(_), bridge)) => tx.put(&bridge, "revoked", true),
             _ => Err(automerge::AutomergeError::InvalidObjId(id.to_owned())),
         }
+    })
+}
+
+/// Records hub `id`'s token hash and certificate fingerprint (replacing
+/// what it had; a revoked hub stays revoked).
+///
+/// # Errors
+/// Automerge errors only.
+pub fn put_hub(
+    doc: &mut Automerge,
+    id: &str,
+    hash: &str,
+    fingerprint: Option<&str>,
+) -> Result<(), OpError> {
+    write(doc, &format!("hub {id}"), |tx| {
+        let key = format!("{HUB_PREFIX}{id}");
+        let hub = match tx.get(ROOT, key.as_str())? {
+            Some((Value::Object(_), hub)) => hub,
+            _ => {
+                let hub = tx.put_object(ROOT, key.as_str(), ObjType::Map)?;
+                tx.put(&hub, "revoked", false)?;
+                hub
+            }
+        };
+        tx.put(&hub, "token", hash)?;
+        tx.put(&hub, "fp", fingerprint.unwrap_or_default())
+    })
+}
+
+/// Revokes hub `id` for good: no peer accepts its token again.
+///
+/// # Errors
+/// [`OpError::NotFound`] for an unknown hub.
+pub fn revoke_hub(doc: &mut Automerge, id: &str) -> Result<(), OpError> {
+    write(doc, &format!("revoke hub {id}"), |tx| {
+        match tx.get(ROOT, format!("{HUB_PREFIX}{id}").as_str())? {
+            Some((Value::Object(_), hub)) => tx.put(&hub, "revoked", true),
+            _ => Err(automerge::AutomergeError::InvalidObjId(id.to_owned())),
+        }
+    })
+    .map_err(|e| match e {
+        OpError::Internal(_) => OpError::NotFound(format!("hub {id}")),
+        other => other,
     })
 }
 

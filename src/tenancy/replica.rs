@@ -539,6 +539,37 @@ impl Replica {
             .collect()
     }
 
+    /// Records hub `id`'s credential (token hash, certificate fingerprint).
+    /// The caller decides who may: pairing, or the hub itself.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn put_hub(
+        &self,
+        id: &str,
+        token_hash: &str,
+        fingerprint: Option<&str>,
+    ) -> Result<(), ReplicaError> {
+        self.docs()?
+            .credentials
+            .change(|doc| credentials::put_hub(doc, id, token_hash, fingerprint))
+            .await??;
+        Ok(())
+    }
+
+    /// Revokes hub `id` (the caller checked it may).
+    ///
+    /// # Errors
+    /// [`OpError::NotFound`] for an unknown hub.
+    pub async fn revoke_hub(&self, id: &str) -> Result<(), ReplicaError> {
+        self.docs()?
+            .credentials
+            .change(|doc| credentials::revoke_hub(doc, id))
+            .await??;
+        self.changed.send_modify(|v| *v += 1);
+        Ok(())
+    }
+
     pub fn repo(&self) -> &Repo {
         &self.repo
     }

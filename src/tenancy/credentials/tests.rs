@@ -138,3 +138,34 @@ fn who_may_write_credentials_follows_the_sharing_state() {
         Err(OpError::Refused(_))
     ));
 }
+
+#[test]
+fn a_hub_token_authenticates_until_the_hub_is_revoked_even_against_a_concurrent_reissue() {
+    let mut a = create("tenant-1").unwrap();
+    let token = new_token();
+    put_hub(&mut a, "hubB", &token_hash(&token), Some("ab12")).unwrap();
+    let creds = Credentials::read(&a).unwrap();
+    let hub = creds.hub_for_token(&token).unwrap();
+    assert_eq!(
+        (hub.id.as_str(), hub.fingerprint.as_deref()),
+        ("hubB", Some("ab12"))
+    );
+    assert!(creds.hub_for_token("nope").is_none());
+
+    // One replica revokes it while the other replaces its token: revoked.
+    let mut b = a.fork();
+    revoke_hub(&mut a, "hubB").unwrap();
+    let fresh = new_token();
+    put_hub(&mut b, "hubB", &token_hash(&fresh), Some("cd34")).unwrap();
+    merged(&mut a, &mut b);
+    for doc in [&a, &b] {
+        let creds = Credentials::read(doc).unwrap();
+        assert!(creds.hub_for_token(&token).is_none());
+        assert!(creds.hub_for_token(&fresh).is_none(), "revocation wins");
+        assert!(creds.hubs()["hubB"].revoked);
+    }
+    assert!(matches!(
+        revoke_hub(&mut a, "hubX"),
+        Err(OpError::NotFound(_))
+    ));
+}

@@ -388,7 +388,7 @@ fn concurrent_transfers_leave_one_owner_and_the_log_says_who_lost() {
         assert_eq!(
             loser.outcome,
             Outcome::LostTo {
-                op: winner.entry.op.clone()
+                to: winner.entry.op.clone()
             }
         );
     }

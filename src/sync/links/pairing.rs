@@ -1,0 +1,229 @@
+//! A second hub joins the household: an admin of a hub that has it issues
+//! a one-time pairing code; the new hub presents it with its id and
+//! certificate fingerprint; the household's hub records the newcomer's
+//! credential in the credentials document (every hub and the cloud then
+//! accept it) and answers with it and the documents' ids; the newcomer
+//! stores the link, dials, and adopts the household from that hub.
+//!
+//! Every hub also keeps a credential of its own in the credentials
+//! document (its token's hash and its certificate's fingerprint), so a hub
+//! that finds it on the LAN can pin its certificate to what the household
+//! recorded, not to what the LAN says.
+
+use rusqlite::OptionalExtension;
+use serde_json::{Value, json};
+
+use super::{LinkError, SyncLinks, Uplink};
+use crate::store::{Durability, StoreError};
+use crate::tenancy::credentials::{new_token, token_hash};
+use crate::tenancy::policy::{DocIds, HUB_PREFIX};
+
+/// How long a pairing code stays valid.
+const PAIRING_LIFETIME_MS: i64 = 3600 * 1000;
+/// Where this hub keeps its own token (the state directory is private).
+const OWN_TOKEN: &str = "hub_token";
+
+/// What the household's hub answers a joining one.
+#[derive(Debug, Clone)]
+pub struct Pairing {
+    pub token: String,
+    pub ids: DocIds,
+    pub peer: String,
+}
+
+impl SyncLinks {
+    /// This hub's own token, if it has one.
+    async fn own_token(&self) -> Result<Option<String>, StoreError> {
+        self.store
+            .read(|c| {
+                c.query_row("SELECT value FROM meta WHERE key = ?1", [OWN_TOKEN], |r| {
+                    r.get(0)
+                })
+                .optional()
+            })
+            .await
+    }
+
+    async fn save_own_token(&self, token: &str) -> Result<(), StoreError> {
+        let token = token.to_owned();
+        self.store
+            .write(Durability::Acknowledged, move |c| {
+                c.execute(
+                    "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    [OWN_TOKEN, &token],
+                )
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Makes sure the household's credentials hold this hub's own
+    /// credential with its current certificate (no-op when they do).
+    ///
+    /// # Errors
+    /// Storage failures; [`LinkError::NoTenant`] before the household.
+    pub async fn register_self(&self) -> Result<(), LinkError> {
+        if !self.replica.is_founded() {
+            return Err(LinkError::NoTenant);
+        }
+        let own = self.own_token().await?;
+        let recorded = self
+            .replica
+            .with_credentials(|c| c.hubs().get(&self.hub_id).cloned())
+            .map_err(|_| LinkError::NoTenant)?;
+        let current = match (&own, &recorded) {
+            (Some(token), Some(hub)) => {
+                hub.token_hash == token_hash(token)
+                    && hub.fingerprint.as_deref() == self.fingerprint.as_deref()
+            }
+            _ => false,
+        };
+        if current {
+            return Ok(());
+        }
+        let token = match own {
+            Some(token) => token,
+            None => {
+                let token = format!("hub_{}", new_token());
+                self.save_own_token(&token).await?;
+                token
+            }
+        };
+        self.replica
+            .put_hub(
+                &self.hub_id,
+                &token_hash(&token),
+                self.fingerprint.as_deref(),
+            )
+            .await
+            .map_err(|e| LinkError::Refused(e.to_string()))
+    }
+
+    /// A one-time code (valid an hour) with which one hub joins.
+    ///
+    /// # Errors
+    /// Storage failures; [`LinkError::NoTenant`] before the household.
+    pub async fn pairing_code(&self, now: i64) -> Result<String, LinkError> {
+        self.register_self().await?;
+        let code = format!("pair_{}", new_token());
+        let hash = token_hash(&code);
+        self.store
+            .write(Durability::Acknowledged, move |c| {
+                c.execute(
+                    "INSERT INTO sync_pairings (code_hash, expires) VALUES (?1, ?2)",
+                    rusqlite::params![hash, now + PAIRING_LIFETIME_MS],
+                )
+            })
+            .await?;
+        Ok(code)
+    }
+
+    /// Redeems a pairing `code` for the hub `hub_id`: records its new
+    /// credential in the household and returns it with the documents.
+    ///
+    /// # Errors
+    /// [`LinkError::Refused`] for an unknown, used or expired code.
+    pub async fn redeem_pairing(
+        &self,
+        code: &str,
+        hub_id: &str,
+        fingerprint: Option<&str>,
+        now: i64,
+    ) -> Result<Pairing, LinkError> {
+        if !crate::cloud::registry::valid_id(hub_id) || hub_id == self.hub_id {
+            return Err(LinkError::Refused(format!("{hub_id:?} is not a hub id")));
+        }
+        let ids = self.replica.doc_ids().ok_or(LinkError::NoTenant)?;
+        let (hash, joiner) = (token_hash(code), hub_id.to_owned());
+        let usable = self
+            .store
+            .write(Durability::Acknowledged, move |c| {
+                c.execute(
+                    "UPDATE sync_pairings SET used_by = ?3
+                     WHERE code_hash = ?1 AND expires > ?2 AND used_by IS NULL",
+                    rusqlite::params![hash, now, joiner],
+                )
+            })
+            .await?;
+        if usable == 0 {
+            return Err(LinkError::Refused(
+                "unknown, used or expired pairing code: ask an admin for a new one".into(),
+            ));
+        }
+        let token = format!("hub_{}", new_token());
+        self.replica
+            .put_hub(hub_id, &token_hash(&token), fingerprint)
+            .await
+            .map_err(|e| LinkError::Refused(e.to_string()))?;
+        tracing::info!(hub = hub_id, "sync: a hub joined the household");
+        Ok(Pairing {
+            token,
+            ids,
+            peer: format!("{HUB_PREFIX}{}", self.hub_id),
+        })
+    }
+
+    /// Joins the household of the hub at `url` (its API, pinned to
+    /// `fingerprint`) with a pairing `code`: stores the link, dials it and
+    /// adopts the household from it.
+    ///
+    /// # Errors
+    /// [`LinkError`] saying what went wrong and where.
+    pub async fn join(
+        &self,
+        url: &str,
+        code: &str,
+        fingerprint: Option<&str>,
+        now: i64,
+    ) -> Result<(), LinkError> {
+        if self.replica.is_founded() {
+            return Err(LinkError::AlreadyLinked(
+                "a household (this hub has one already)".into(),
+            ));
+        }
+        let client = crate::client::Client::for_url(url, fingerprint).map_err(LinkError::BadUrl)?;
+        let body = json!({
+            "code": code,
+            "hub_id": self.hub_id,
+            "fingerprint": self.fingerprint,
+        });
+        let reply: Value = client
+            .call("POST", "/hubs/join", Some(body))
+            .await
+            .map_err(|e| LinkError::Unreachable(e.to_string()))?
+            .ok()
+            .map_err(LinkError::Refused)?;
+        let text = |key: &str| {
+            reply[key]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| LinkError::Refused(format!("the answer carries no {key}")))
+        };
+        let ids = DocIds {
+            tenant: text("tenant_doc")?
+                .parse()
+                .map_err(|_| LinkError::Refused("a bad document id".into()))?,
+            credentials: text("credentials_doc")?
+                .parse()
+                .map_err(|_| LinkError::Refused("a bad document id".into()))?,
+        };
+        let token = text("token")?;
+        self.save_own_token(&token).await?;
+        let uplink = Uplink {
+            url: url.trim_end_matches('/').to_owned(),
+            token,
+            fingerprint: fingerprint.map(str::to_owned),
+            peer: text("peer")?,
+            linked: now,
+        };
+        self.store_uplink(&uplink).await?;
+        self.dial(uplink)?;
+        self.replica
+            .adopt(ids)
+            .await
+            .map_err(|e| LinkError::Refused(e.to_string()))?;
+        tracing::info!(url, "sync: joined the household");
+        Ok(())
+    }
+}
