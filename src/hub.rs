@@ -96,7 +96,7 @@ pub struct Hub {
     sync: Arc<crate::sync::links::SyncLinks>,
     /// The history writer; flushed and stopped after connections drain.
     history_writer: tokio::task::JoinHandle<()>,
-    advertiser: Option<Advertiser>,
+    advertiser: Option<Arc<Advertiser>>,
     state_dir: StateDir,
     drain: Duration,
     info: RuntimeInfo,
@@ -245,7 +245,7 @@ impl Hub {
         };
         let advertiser = if config.mdns.enabled {
             match Advertiser::start(&config.mdns, &advertisement(&info)) {
-                Ok(advertiser) => Some(advertiser),
+                Ok(advertiser) => Some(Arc::new(advertiser)),
                 Err(e) => {
                     // The hub still serves; apps can be pointed at it by address.
                     tracing::error!("not advertising on the LAN: {e:#}");
@@ -255,6 +255,18 @@ impl Hub {
         } else {
             None
         };
+        if let Some(advertiser) = &advertiser {
+            tracker.spawn(announce_tenant(
+                advertiser.clone(),
+                tenancy.clone(),
+                shutdown.clone(),
+            ));
+            tracker.spawn(crate::sync::lan::discover(
+                sync.clone(),
+                advertiser.daemon(),
+                shutdown.clone(),
+            ));
+        }
         let hub = Hub {
             shutdown,
             parts,
@@ -348,6 +360,30 @@ impl Hub {
         let _ = std::fs::remove_file(self.state_dir.path().join(RUNTIME_FILE));
         let _ = std::fs::remove_file(api::console::path(self.state_dir.path()));
         tracing::info!("hub stopped");
+    }
+}
+
+/// Adds the household's opaque tag to the mDNS record once there is a
+/// household (at start, or when it is set up or joined later).
+async fn announce_tenant(
+    advertiser: Arc<Advertiser>,
+    tenancy: Arc<Replica>,
+    shutdown: CancellationToken,
+) {
+    let mut changed = tenancy.subscribe();
+    loop {
+        if let Some(tenant) = tenancy.tenant_id() {
+            let tag = crate::sync::lan::tenant_tag(&tenant);
+            match advertiser.set_txt(crate::sync::lan::TAG_KEY, &tag) {
+                Ok(()) => tracing::info!("mDNS: announcing the household's tag"),
+                Err(e) => tracing::warn!("mDNS: the household's tag is not announced: {e}"),
+            }
+            return;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            result = changed.changed() => if result.is_err() { return },
+        }
     }
 }
 

@@ -40,6 +40,8 @@ pub struct Advertisement {
 pub struct Advertiser {
     daemon: ServiceDaemon,
     fullname: String,
+    /// What is announced, so a TXT entry can be added later.
+    info: std::sync::Mutex<ServiceInfo>,
 }
 
 fn daemon(config: &MdnsConfig) -> Result<ServiceDaemon, MdnsError> {
@@ -69,14 +71,55 @@ impl Advertiser {
         let info = ServiceInfo::new(SERVICE_TYPE, &ad.instance, &host, (), ad.port, &txt[..])?
             .enable_addr_auto();
         let fullname = info.get_fullname().to_owned();
-        daemon.register(info)?;
+        daemon.register(info.clone())?;
         tracing::info!(name = %fullname, port = ad.port, "advertising by mDNS");
-        Ok(Self { daemon, fullname })
+        Ok(Self {
+            daemon,
+            fullname,
+            info: std::sync::Mutex::new(info),
+        })
+    }
+
+    /// Announces TXT `key=value` from now on (re-registers the service).
+    ///
+    /// # Errors
+    /// [`MdnsError`] when the daemon refuses the record.
+    pub fn set_txt(&self, key: &str, value: &str) -> Result<(), MdnsError> {
+        let mut info = self.info.lock().unwrap_or_else(|e| e.into_inner());
+        let mut txt: BTreeMap<String, String> = info
+            .get_properties()
+            .iter()
+            .map(|p| (p.key().to_owned(), p.val_str().to_owned()))
+            .collect();
+        if txt.get(key).map(String::as_str) == Some(value) {
+            return Ok(());
+        }
+        txt.insert(key.to_owned(), value.to_owned());
+        let pairs: Vec<(&str, &str)> = txt.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let updated = ServiceInfo::new(
+            SERVICE_TYPE,
+            self.fullname
+                .trim_end_matches(SERVICE_TYPE)
+                .trim_end_matches('.'),
+            info.get_hostname(),
+            (),
+            info.get_port(),
+            &pairs[..],
+        )?
+        .enable_addr_auto();
+        self.daemon.register(updated.clone())?;
+        *info = updated;
+        Ok(())
+    }
+
+    /// The daemon, to browse with the same sockets.
+    pub fn daemon(&self) -> ServiceDaemon {
+        self.daemon.clone()
     }
 
     /// Sends goodbye packets (TTL 0) and stops the daemon, within `limit`.
-    pub async fn goodbye(self, limit: Duration) {
-        let Self { daemon, fullname } = self;
+    pub async fn goodbye(&self, limit: Duration) {
+        let (daemon, fullname) = (self.daemon.clone(), self.fullname.clone());
         let work = tokio::task::spawn_blocking(move || {
             if let Ok(done) = daemon.unregister(&fullname) {
                 let _ = done.recv_timeout(limit);
@@ -101,6 +144,35 @@ pub struct FoundHub {
     pub txt: BTreeMap<String, String>,
 }
 
+impl FoundHub {
+    /// What a resolved announcement says.
+    pub fn of(info: &mdns_sd::ResolvedService) -> FoundHub {
+        let instance = info
+            .get_fullname()
+            .trim_end_matches(SERVICE_TYPE)
+            .trim_end_matches('.')
+            .to_owned();
+        let mut addresses: Vec<IpAddr> = info
+            .get_addresses()
+            .iter()
+            .map(|a| a.to_ip_addr())
+            .collect();
+        addresses.sort();
+        let txt = info
+            .get_properties()
+            .iter()
+            .map(|p| (p.key().to_owned(), p.val_str().to_owned()))
+            .collect();
+        FoundHub {
+            instance,
+            host: info.get_hostname().to_owned(),
+            addresses,
+            port: info.get_port(),
+            txt,
+        }
+    }
+}
+
 /// Listens for `_hearth._tcp` for `wait` and returns every hub resolved.
 ///
 /// # Errors
@@ -113,32 +185,8 @@ pub fn browse(config: &MdnsConfig, wait: Duration) -> Result<Vec<FoundHub>, Mdns
     while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
         match events.recv_timeout(left) {
             Ok(ServiceEvent::ServiceResolved(info)) => {
-                let instance = info
-                    .get_fullname()
-                    .trim_end_matches(SERVICE_TYPE)
-                    .trim_end_matches('.')
-                    .to_owned();
-                let mut addresses: Vec<IpAddr> = info
-                    .get_addresses()
-                    .iter()
-                    .map(|a| a.to_ip_addr())
-                    .collect();
-                addresses.sort();
-                let txt = info
-                    .get_properties()
-                    .iter()
-                    .map(|p| (p.key().to_owned(), p.val_str().to_owned()))
-                    .collect();
-                found.insert(
-                    instance.clone(),
-                    FoundHub {
-                        instance,
-                        host: info.get_hostname().to_owned(),
-                        addresses,
-                        port: info.get_port(),
-                        txt,
-                    },
-                );
+                let hub = FoundHub::of(&info);
+                found.insert(hub.instance.clone(), hub);
             }
             Ok(ServiceEvent::ServiceRemoved(_, fullname)) => {
                 let instance = fullname

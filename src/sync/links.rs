@@ -282,6 +282,29 @@ impl SyncLinks {
         Ok(reply["api"].as_str().unwrap_or_default().to_owned())
     }
 
+    /// Stops and forgets the link to `peer`.
+    async fn forget(&self, peer: &str) -> Result<(), StoreError> {
+        let gone: Vec<Link> = {
+            let mut dialers = self.dialers.lock().unwrap_or_else(PoisonError::into_inner);
+            let (gone, kept) = dialers.drain(..).partition(|l| l.uplink.peer == peer);
+            *dialers = kept;
+            gone
+        };
+        for link in gone {
+            for task in link.tasks {
+                task.abort();
+            }
+            link.handle.close();
+        }
+        let peer = peer.to_owned();
+        self.store
+            .write(Durability::Acknowledged, move |c| {
+                c.execute("DELETE FROM sync_uplinks WHERE peer = ?1", [peer])
+            })
+            .await?;
+        Ok(())
+    }
+
     async fn store_uplink(&self, uplink: &Uplink) -> Result<(), StoreError> {
         let row = uplink.clone();
         self.store

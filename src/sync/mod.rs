@@ -9,6 +9,7 @@
 //! - [`links`]: the links this hub keeps (the cloud it was linked to) and
 //!   the replication grants it issued, in SQLite.
 //! - [`outbox`]: telemetry queued for the cloud; [`uplink`] delivers it.
+//! - [`lan`]: hubs of the household found by mDNS (an opaque tenant tag).
 //!
 //! What each authenticated peer may sync is the tenancy's
 //! [`TenantPolicy`](crate::tenancy::policy::TenantPolicy); this module only
@@ -18,6 +19,7 @@
 
 pub mod accept;
 pub mod dial;
+pub mod lan;
 pub mod links;
 pub mod outbox;
 pub mod uplink;

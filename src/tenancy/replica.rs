@@ -185,6 +185,7 @@ impl Replica {
             tenant,
             credentials,
         });
+        self.changed.send_modify(|v| *v += 1);
         Ok(())
     }
 

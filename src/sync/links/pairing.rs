@@ -32,6 +32,97 @@ pub struct Pairing {
 }
 
 impl SyncLinks {
+    /// The tag this household's hubs announce on the LAN.
+    pub fn tenant_tag(&self) -> Option<String> {
+        self.replica
+            .tenant_id()
+            .map(|t| crate::sync::lan::tenant_tag(&t))
+    }
+
+    /// A hub of the household was found at `address:port`: follow it if a
+    /// link to it exists, else dial it if this hub's id is the smaller.
+    ///
+    /// # Errors
+    /// Storage failures; a hub the credentials do not know is refused.
+    pub async fn discovered(
+        &self,
+        id: &str,
+        addresses: &[std::net::IpAddr],
+        port: u16,
+    ) -> Result<(), LinkError> {
+        if id == self.hub_id {
+            return Ok(());
+        }
+        let known = self
+            .replica
+            .with_credentials(|c| c.hubs().get(id).filter(|h| !h.revoked).cloned())
+            .map_err(|_| LinkError::NoTenant)?
+            .ok_or_else(|| LinkError::Refused(format!("hub {id} is not one of the household's")))?;
+        let scheme = if known.fingerprint.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let urls: Vec<String> = addresses
+            .iter()
+            .map(|address| match address {
+                std::net::IpAddr::V6(v6) => format!("{scheme}://[{v6}]:{port}"),
+                v4 => format!("{scheme}://{v4}:{port}"),
+            })
+            .collect();
+        let Some(url) = urls.first().cloned() else {
+            return Ok(());
+        };
+        let peer = format!("{HUB_PREFIX}{id}");
+        let existing = self
+            .dialers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .find(|l| l.uplink.peer == peer)
+            .map(|l| l.uplink.clone());
+        let connected = || {
+            self.replica.repo().connected_peers().0.iter().any(|c| {
+                matches!(&c.state, samod::ConnectionState::Connected { their_peer_id }
+                    if their_peer_id.as_str() == peer)
+            })
+        };
+        match existing {
+            Some(link) if urls.contains(&link.url) => Ok(()),
+            Some(link) => {
+                tracing::info!(hub = %id, from = %link.url, to = %url, "sync: a hub moved; following it");
+                self.forget(&peer).await?;
+                let moved = Uplink {
+                    url,
+                    fingerprint: known.fingerprint,
+                    ..link
+                };
+                self.store_uplink(&moved).await?;
+                self.dial(moved)
+            }
+            // It dials this hub already (a link it made when joining).
+            None if connected() => Ok(()),
+            None if self.hub_id.as_str() < id => {
+                self.register_self().await?;
+                let token = self
+                    .own_token()
+                    .await?
+                    .ok_or_else(|| LinkError::Refused("this hub has no credential yet".into()))?;
+                tracing::info!(hub = %id, %url, "sync: found a hub of the household on the LAN");
+                let uplink = Uplink {
+                    url,
+                    token,
+                    fingerprint: known.fingerprint,
+                    peer,
+                    linked: crate::devices::now_ms(),
+                };
+                self.store_uplink(&uplink).await?;
+                self.dial(uplink)
+            }
+            None => Ok(()),
+        }
+    }
+
     /// This hub's own token, if it has one.
     async fn own_token(&self) -> Result<Option<String>, StoreError> {
         self.store
