@@ -110,6 +110,26 @@ fn every_value_reaches_the_cloud_once_in_order_through_outages_and_kill_9() {
         "{}",
         status.body
     );
+    let (code, metrics) = home.api.get_text("/metrics");
+    assert_eq!(code, 200);
+    assert!(metrics.contains("hearth_outbox_depth 500\n"), "{metrics}");
+    assert!(
+        metrics.contains("hearth_sync_peer_connected{peer=\"cloud\""),
+        "{metrics}"
+    );
+    let (ok, out, err) = common::hearth_output(&[
+        "--console",
+        "--state-dir",
+        hub_dir.to_str().unwrap(),
+        "sync",
+        "status",
+    ]);
+    assert!(ok.success(), "{err}");
+    assert!(
+        out.contains("outbox: 500 values waiting, 0 dropped"),
+        "{out}"
+    );
+    assert!(out.contains("not connected"), "{out}");
     cloud = cloud.restart();
     eventually("the backlog reached the cloud", || outbox_depth(&home) == 0);
     let admin = cloud_login(&cloud, &tenant, "admin@example.org");

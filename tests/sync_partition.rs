@@ -257,6 +257,29 @@ fn three_replicas_cut_apart_converge_and_the_merge_rules_hold() {
         "the loser names the winner: {loser}"
     );
 
+    // Each hub's sync status lists the lost transfer among recent
+    // conflicts, and its metrics count it.
+    for hub in [&a, &b] {
+        let status = ok(hub.api.get("/sync/status", Some(&hub.admin)), "status");
+        let conflicts = status["conflicts_lost"].as_array().unwrap();
+        assert!(
+            conflicts
+                .iter()
+                .any(|c| c["op"] == loser["op"] && c["to"] == winner["op"]),
+            "{status}"
+        );
+        let (code, metrics) = hub.api.get_text("/metrics");
+        assert_eq!(code, 200, "{metrics}");
+        assert!(
+            metrics.contains("hearth_audit_conflicts_lost 1\n"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("hearth_sync_peer_connected{peer=\"cloud\""),
+            "{metrics}"
+        );
+    }
+
     // M3: the share to the removed member is inert, and says why.
     let share = of_kind("share");
     assert_eq!(share.len(), 1, "{share:?}");

@@ -15,6 +15,7 @@ mod endpoints;
 pub mod error;
 mod external;
 mod health;
+mod metrics;
 mod people;
 mod provisioning;
 mod stream;
@@ -63,6 +64,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", endpoints::router())
         .nest("/external/api", external::router())
+        .route("/metrics", axum::routing::get(metrics::metrics))
         .fallback(not_found)
         .with_state(state)
 }

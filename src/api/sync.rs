@@ -131,7 +131,7 @@ async fn socket(
 }
 
 /// The console, or a member holding every permission in the root organization.
-fn require_admin(state: &AppState, authed: &Authed) -> Result<(), ApiError> {
+pub(super) fn require_admin(state: &AppState, authed: &Authed) -> Result<(), ApiError> {
     if authed.console {
         return Ok(());
     }
@@ -292,7 +292,32 @@ async fn status(State(state): State<AppState>, authed: Authed) -> Reply {
     Ok(Json(json!({
         "peers": state.sync.status(),
         "outbox": state.sync.outbox().await?,
+        "conflicts_lost": recent_conflicts(&state, &authed)?,
     })))
+}
+
+/// How many lost conflicts the status shows, newest first.
+const RECENT_CONFLICTS: usize = 20;
+
+/// Operations that lost a concurrent conflict (or were merged with one),
+/// newest first, as the audit log shows them to the caller.
+fn recent_conflicts(
+    state: &AppState,
+    authed: &Authed,
+) -> Result<Vec<crate::tenancy::audit::AuditView>, ApiError> {
+    use crate::tenancy::audit::Outcome;
+    if !state.replica.is_founded() {
+        return Ok(Vec::new());
+    }
+    let log = state.replica.audit_log()?;
+    let snapshot = state.replica.snapshot()?;
+    let mut lost: Vec<_> = crate::tenancy::audit::read(&snapshot, &log, now_ms(), &authed.caller())
+        .into_iter()
+        .filter(|v| matches!(v.outcome, Outcome::LostTo { .. } | Outcome::Merged { .. }))
+        .collect();
+    lost.sort_by_key(|v| std::cmp::Reverse(v.entry.at));
+    lost.truncate(RECENT_CONFLICTS);
+    Ok(lost)
 }
 
 #[derive(Deserialize)]

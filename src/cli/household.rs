@@ -426,6 +426,34 @@ fn print_human(request: &Request, value: &Value) {
                     "not connected"
                 };
                 println!("{:<10} {:<40} {state}", s(&p["peer"]), s(&p["url"]));
+                for d in p["docs"].as_array().into_iter().flatten() {
+                    println!(
+                        "    {:<12} theirs lacking {:<6} ours lacking {}",
+                        s(&d["kind"]),
+                        d["theirs_lacking"],
+                        d["ours_lacking"]
+                    );
+                }
+                if let Some(error) = p["last_error"].as_str() {
+                    println!("    last error: {error}");
+                }
+            }
+            let outbox = &value["outbox"];
+            if !outbox.is_null() {
+                println!(
+                    "outbox: {} values waiting, {} dropped when full",
+                    outbox["depth"], outbox["dropped"]
+                );
+            }
+            for c in value["conflicts_lost"].as_array().into_iter().flatten() {
+                println!(
+                    "lost: {} {} by {} ({} {})",
+                    s(&c["kind"]),
+                    s(&c["subject"]),
+                    s(&c["by"]),
+                    s(&c["outcome"]),
+                    c["to"].as_str().or(c["reason"].as_str()).unwrap_or("-")
+                );
             }
         }
         Request::Device(DeviceCommand::Add { .. }) => {

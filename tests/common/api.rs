@@ -85,7 +85,7 @@ impl Api {
             let mut req = hyper::Request::builder()
                 .method(method)
                 .uri(
-                    if ["/external/", "/cloud/v1/", "/tenants/"]
+                    if ["/external/", "/cloud/v1/", "/tenants/", "/metrics"]
                         .iter()
                         .any(|raw| path.starts_with(raw))
                     {

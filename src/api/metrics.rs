@@ -1,0 +1,179 @@
+//! `GET /metrics`: Prometheus text for the hub's sync (each peer, each
+//! document's pending changes, the outbox, delivered telemetry, conflicts
+//! lost) and its store. Served to loopback without a token (the local
+//! Prometheus or node exporter), to anyone else only with an admin's token.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::auth::{Authed, now_ms};
+use super::error::ApiError;
+use crate::tenancy::audit::Outcome;
+
+pub async fn metrics(
+    State(state): State<AppState>,
+    connected: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    // No peer address: the admin socket, which is the console.
+    let local = connected.is_none_or(|c| (c.0).0.ip().is_loopback());
+    if !local {
+        let (mut parts, _) = request.into_parts();
+        let authed = Authed::from_request_parts(&mut parts, &state).await?;
+        super::sync::require_admin(&state, &authed)?;
+    }
+    let text = render(&state).await?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        text,
+    )
+        .into_response())
+}
+
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// One metric family: its HELP and TYPE lines, then its samples
+/// (`labels` without braces, empty for none).
+fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(String, i64)]) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    for (labels, value) in samples {
+        if labels.is_empty() {
+            let _ = writeln!(out, "{name} {value}");
+        } else {
+            let _ = writeln!(out, "{name}{{{labels}}} {value}");
+        }
+    }
+}
+
+async fn render(state: &AppState) -> Result<String, ApiError> {
+    let now = now_ms();
+    let links = state.sync.status();
+    let peer = |link: &crate::sync::links::LinkStatus| {
+        format!(
+            "peer=\"{}\",url=\"{}\"",
+            escape(&link.peer),
+            escape(&link.url)
+        )
+    };
+    let per_doc = |value: &dyn Fn(&crate::tenancy::replica::DocSync) -> Option<i64>| {
+        links
+            .iter()
+            .flat_map(|link| {
+                link.docs.iter().filter_map(move |doc| {
+                    value(doc).map(|v| (format!("{},doc=\"{}\"", peer(link), doc.kind), v))
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut out = String::new();
+    family(
+        &mut out,
+        "hearth_sync_peer_connected",
+        "gauge",
+        "1 while the link to the peer is connected",
+        &links
+            .iter()
+            .map(|l| (peer(l), i64::from(l.connected)))
+            .collect::<Vec<_>>(),
+    );
+    family(
+        &mut out,
+        "hearth_sync_peer_down_seconds",
+        "gauge",
+        "How long the link has been down (0 while connected)",
+        &links
+            .iter()
+            .map(|l| {
+                (
+                    peer(l),
+                    l.state.down_since.map_or(0, |t| (now - t).max(0) / 1000),
+                )
+            })
+            .collect::<Vec<_>>(),
+    );
+    family(
+        &mut out,
+        "hearth_sync_changes_pending_out",
+        "gauge",
+        "Changes of ours the peer is not known to have, per document",
+        &per_doc(&|d| Some(d.theirs_lacking as i64)),
+    );
+    family(
+        &mut out,
+        "hearth_sync_changes_pending_in",
+        "gauge",
+        "Heads the peer announced that we lack, per document",
+        &per_doc(&|d| Some(d.ours_lacking as i64)),
+    );
+    family(
+        &mut out,
+        "hearth_sync_last_received_timestamp_seconds",
+        "gauge",
+        "When the peer last sent something about the document",
+        &per_doc(&|d| d.last_received.map(|t| t / 1000)),
+    );
+    family(
+        &mut out,
+        "hearth_telemetry_delivered_total",
+        "counter",
+        "Values the peer acknowledged since this hub started",
+        &links
+            .iter()
+            .filter(|l| l.peer == crate::tenancy::policy::CLOUD_PEER)
+            .map(|l| (peer(l), l.telemetry.delivered as i64))
+            .collect::<Vec<_>>(),
+    );
+    if let Some(outbox) = state.sync.outbox().await? {
+        let one = |v: i64| vec![(String::new(), v)];
+        family(
+            &mut out,
+            "hearth_outbox_depth",
+            "gauge",
+            "Telemetry values waiting for the cloud",
+            &one(outbox.depth as i64),
+        );
+        family(
+            &mut out,
+            "hearth_outbox_dropped_total",
+            "counter",
+            "Values dropped because the outbox was full",
+            &one(outbox.dropped as i64),
+        );
+        if let Some(at) = outbox.oldest {
+            family(
+                &mut out,
+                "hearth_outbox_oldest_timestamp_seconds",
+                "gauge",
+                "When the oldest waiting value was recorded",
+                &one(at / 1000),
+            );
+        }
+    }
+    if let (Ok(log), Ok(snapshot)) = (state.replica.audit_log(), state.replica.snapshot()) {
+        let views =
+            crate::tenancy::audit::read(&snapshot, &log, now, &crate::tenancy::Caller::Console);
+        let lost = views
+            .iter()
+            .filter(|v| matches!(v.outcome, Outcome::LostTo { .. }))
+            .count();
+        family(
+            &mut out,
+            "hearth_audit_conflicts_lost",
+            "gauge",
+            "Operations in the audit log that lost a concurrent conflict",
+            &[(String::new(), lost as i64)],
+        );
+    }
+    Ok(out)
+}
