@@ -1,7 +1,9 @@
 //! The cloud tenancy and a hub, as two real processes over `wss://` on
 //! loopback (the cloud's own certificate, pinned by the hub): a household
 //! made offline is linked with a one-time code and adopted whole; changes
-//! flow both ways; the link survives the cloud's restart and catches up.
+//! flow both ways; the link survives the cloud's restart and catches up,
+//! and a `kill -9` of either side right after an acknowledged change loses
+//! nothing.
 
 #[path = "common/api.rs"]
 mod api;
@@ -126,4 +128,29 @@ fn a_household_made_offline_is_adopted_by_the_cloud_and_changes_flow_both_ways()
         device_names(&cloud.api, &tenant, &admin),
         ["Beer machine", "Front gate", "Porch light"]
     );
+
+    // kill -9 right after an acknowledged change, on either side: the
+    // change survives and reaches the other once it is back.
+    let mut home = home;
+    home.device(&home.root, "Heater");
+    home.hub.signal("KILL");
+    home.hub.wait_exit(common::TIMEOUT);
+    home.hub = common::HubProcess::start(&home.hub.state_dir.clone(), &hub_config());
+    home.api = api::Api::new(home.hub.api_port(), &home.hub.fingerprint());
+    let mut cloud = cloud;
+    let renamed = cloud.api.call(
+        "PATCH",
+        &format!("{tenant}/devices/{garage}"),
+        Some(&admin),
+        Some(json!({ "name": "Side gate" })),
+    );
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
+    cloud.process.signal("KILL");
+    cloud.process.wait_exit(common::TIMEOUT);
+    let cloud = cloud.restart();
+    wait_in_sync(&home);
+    let admin = cloud_login(&cloud, &tenant, "admin@example.org");
+    let expected = ["Beer machine", "Heater", "Porch light", "Side gate"];
+    assert_eq!(device_names(&cloud.api, &tenant, &admin), expected);
+    assert_eq!(device_names(&home.api, "", &home.admin), expected);
 }

@@ -125,7 +125,9 @@ async fn socket(
     let replica = state.replica.clone();
     Ok(ws
         .on_upgrade(move |socket| async move {
-            crate::sync::accept::accept(replica.repo(), socket, peer);
+            if let Some(ended) = crate::sync::accept::accept(replica.repo(), socket, peer) {
+                ended.await;
+            }
         })
         .into_response())
 }

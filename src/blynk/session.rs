@@ -296,7 +296,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                 },
             };
             let result = match event {
-                Event::Downlink(Downlink::Write { pin, values }) => {
+                Event::Downlink(Downlink::Write { pin, values, .. }) => {
                     self.write_pin(pin, &values).await
                 }
                 Event::Frame(frame) => match self.handle(frame, &attachment).await {

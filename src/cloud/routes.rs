@@ -34,6 +34,7 @@ pub fn router(state: CloudState) -> Router {
             "/cloud/v1/telemetry",
             post(telemetry).layer(axum::extract::DefaultBodyLimit::max(TELEMETRY_BODY)),
         )
+        .route("/cloud/v1/relay", post(relay))
         .route("/cloud/v1/codes", post(issue_code))
         .route("/cloud/v1/hubs", get(hubs))
         .fallback(tenant_api)
@@ -140,8 +141,14 @@ async fn sync(
     };
     Ok(ws
         .on_upgrade(move |socket| async move {
-            crate::sync::accept::accept(node.replica.repo(), socket, hub_peer(&hub.hub_id));
+            let ended =
+                crate::sync::accept::accept(node.replica.repo(), socket, hub_peer(&hub.hub_id));
             node.adopt(ids).await;
+            if let Some(ended) = ended {
+                ended.await;
+                // The hub is gone: commands for its devices fail at once.
+                node.relay.forget(&hub.hub_id);
+            }
         })
         .into_response())
 }
@@ -179,6 +186,42 @@ async fn telemetry(
         .map_err(unavailable)?;
     let ingested = node.devices.ingest(&hub.hub_id, delivery.rows).await?;
     Ok(Json(json!(ingested)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Poll {
+    /// The devices connected to the hub now.
+    online: Vec<String>,
+}
+
+/// How long a hub's poll waits for a command.
+const POLL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A hub's long poll: tells which devices are on it, takes their commands.
+async fn relay(
+    State(state): State<CloudState>,
+    headers: HeaderMap,
+    body: Result<Json<Poll>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let hub = linked_hub(&state, &headers).await?;
+    let Json(poll) = body.map_err(|e| ApiError::invalid(e.body_text()))?;
+    if poll.online.len() > super::relay::MAX_DEVICES {
+        return Err(ApiError::invalid(format!(
+            "at most {} devices per hub",
+            super::relay::MAX_DEVICES
+        )));
+    }
+    let node = state
+        .tenants
+        .node(&hub.tenant_id)
+        .await
+        .map_err(unavailable)?;
+    let commands = node
+        .relay
+        .poll(&node.devices, &hub.hub_id, poll.online, POLL_WAIT)
+        .await;
+    Ok(Json(json!({ "commands": commands })))
 }
 
 fn console_only(console: Option<axum::Extension<Console>>) -> Result<(), ApiError> {
@@ -243,6 +286,8 @@ async fn tenant_api(State(state): State<CloudState>, mut request: Request) -> Re
         Ok(uri) => *request.uri_mut() = uri,
         Err(_) => return not_found(),
     }
+    // The cloud operator's admin socket is not a household's console.
+    request.extensions_mut().remove::<Console>();
     let request: Request<Body> = request;
     match node.router.clone().oneshot(request).await {
         Ok(response) => response,

@@ -36,6 +36,9 @@ pub struct TenantNode {
     _dir: StateDir,
     /// Serializes adoption of the tenant's documents.
     adopting: tokio::sync::Mutex<()>,
+    /// Links to the devices connected to the tenant's hubs.
+    pub relay: Arc<crate::cloud::relay::Relay>,
+    sweeper: tokio::task::AbortHandle,
 }
 
 impl TenantNode {
@@ -77,7 +80,19 @@ impl TenantNode {
             sync: sync.clone(),
             shutdown: shutdown.clone(),
         });
+        let relay = Arc::new(crate::cloud::relay::Relay::default());
+        let sweeping = relay.clone();
+        let sweeper = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                sweeping.sweep();
+            }
+        })
+        .abort_handle();
         Ok(TenantNode {
+            relay,
+            sweeper,
             tenant_id: tenant_id.to_owned(),
             replica,
             devices,
@@ -108,6 +123,8 @@ impl TenantNode {
     }
 
     async fn close(&self) {
+        self.sweeper.abort();
+        self.relay.close();
         if let Err(e) = self.devices.flush().await {
             tracing::error!(tenant = %self.tenant_id, "history: final flush failed: {e}");
         }

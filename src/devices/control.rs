@@ -153,9 +153,15 @@ pub(super) async fn command(
     })??;
     match devices.downlink(device) {
         Some(link) => {
-            let sent = link
-                .send_timeout(Downlink::Write { pin, values }, QUEUE_WAIT)
-                .await;
+            let relayed = devices
+                .online(device)
+                .is_some_and(|o| o.transport == super::RELAY_TRANSPORT);
+            let command = Downlink::Write {
+                pin,
+                values,
+                by: Some(by.clone()),
+            };
+            let sent = link.send_timeout(command, QUEUE_WAIT).await;
             match sent {
                 Ok(()) => {}
                 Err(mpsc_error) => {
@@ -172,6 +178,11 @@ pub(super) async fn command(
             if confirm {
                 devices.set_live(device, pin, &stored, now, true);
                 return Ok(CommandOutcome::Pending);
+            }
+            if relayed {
+                // The hub the device is on records the value; its outbox
+                // brings it here (recording it here too would count it twice).
+                return Ok(CommandOutcome::Sent);
             }
             devices
                 .store_value(device, pin, stored, now, history)

@@ -90,6 +90,14 @@ impl Devices {
         })
     }
 
+    /// The devices connected here now, each with its transport.
+    pub fn online_devices(&self) -> Vec<(String, &'static str)> {
+        self.links_lock()
+            .iter()
+            .map(|(device, link)| (device.clone(), link.transport))
+            .collect()
+    }
+
     pub fn online_count(&self) -> usize {
         self.links_lock().len()
     }
@@ -107,7 +115,14 @@ impl Devices {
     pub async fn send_if_online(&self, device: &str, pin: Pin, values: Vec<String>) {
         if let Some(link) = self.downlink(device) {
             let _ = link
-                .send_timeout(Downlink::Write { pin, values }, Duration::from_secs(1))
+                .send_timeout(
+                    Downlink::Write {
+                        pin,
+                        values,
+                        by: None,
+                    },
+                    Duration::from_secs(1),
+                )
                 .await;
         }
     }

@@ -86,9 +86,19 @@ impl Update {
 /// Something for a connected device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Downlink {
-    /// Write `values` to `pin` (a command, or a bridge write).
-    Write { pin: Pin, values: Vec<String> },
+    /// Write `values` to `pin` (a command, or a bridge write). `by` is who
+    /// commanded it, for a link that relays it to another hub (which checks
+    /// again); transports to devices ignore it.
+    Write {
+        pin: Pin,
+        values: Vec<String>,
+        by: Option<crate::tenancy::Caller>,
+    },
 }
+
+/// The transport name of a link that relays commands to the hub a device
+/// is connected to (on the cloud).
+pub const RELAY_TRANSPORT: &str = "relay";
 
 /// A transport's hold on a device's link; detaches when dropped.
 pub struct Attachment {

@@ -369,7 +369,7 @@ impl Relay<'_> {
     }
 
     async fn downlink(&mut self, device: &str, down: Downlink) {
-        let Downlink::Write { pin, values } = down;
+        let Downlink::Write { pin, values, .. } = down;
         let name = self.ctx.devices.name_of(device, pin);
         let topic = format!("{}/{device}/{}", self.prefix, topics::downlink_ds(&name));
         if let Err(e) = self

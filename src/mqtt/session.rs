@@ -432,7 +432,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
     }
 
     async fn downlink(&mut self, down: Downlink) -> std::io::Result<()> {
-        let Downlink::Write { pin, values } = down;
+        let Downlink::Write { pin, values, .. } = down;
         let Role::Device { device } = &self.role else {
             return Ok(());
         };

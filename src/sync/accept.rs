@@ -3,23 +3,46 @@
 //! so a peer claiming another id in the handshake is dropped, and the
 //! tenancy's share policy decides what it may sync.
 
-use samod::{PeerId, Repo};
+use futures_util::StreamExt;
+use samod::{AcceptorEvent, PeerId, Repo};
 
 /// The acceptor's name in samod's logs (not a reachable URL).
 const ACCEPTOR: &str = "hearth://sync";
 
-/// Hands the upgraded `socket` of the authenticated `peer` to `repo`.
-pub fn accept(repo: &Repo, socket: axum::extract::ws::WebSocket, peer: PeerId) {
+/// Hands the upgraded `socket` of the authenticated `peer` to `repo`;
+/// the returned future resolves when that connection has ended (`None`:
+/// the repo has stopped and the connection was dropped).
+pub fn accept(
+    repo: &Repo,
+    socket: axum::extract::ws::WebSocket,
+    peer: PeerId,
+) -> Option<impl Future<Output = ()> + Send + 'static> {
     let acceptor = match url::Url::parse(ACCEPTOR).map(|url| repo.make_acceptor(url)) {
         Ok(Ok(acceptor)) => acceptor,
         _ => {
             tracing::debug!(%peer, "sync: the repo has stopped; connection dropped");
-            return;
+            return None;
         }
     };
     let transport = super::wire::from_axum(socket).with_expected_peer_id(peer.clone());
-    match acceptor.accept(transport) {
-        Ok(_) => tracing::info!(%peer, "sync: peer connected"),
-        Err(_) => tracing::debug!(%peer, "sync: the repo has stopped; connection dropped"),
-    }
+    let Ok(connection) = acceptor.accept(transport) else {
+        tracing::debug!(%peer, "sync: the repo has stopped; connection dropped");
+        return None;
+    };
+    tracing::info!(%peer, "sync: peer connected");
+    Some(async move {
+        // Listen first, then look: a connection that ended in between is
+        // seen as ended by the look, one that ends after by the listener.
+        let mut events = connection.events();
+        if connection.handshake_complete().await.is_err() {
+            tracing::info!(%peer, "sync: peer disconnected");
+            return;
+        }
+        while let Some(event) = events.next().await {
+            if let AcceptorEvent::ClientDisconnected { .. } = event {
+                break;
+            }
+        }
+        tracing::info!(%peer, "sync: peer disconnected");
+    })
 }

@@ -199,10 +199,18 @@ impl SyncLinks {
         ));
         let mut tasks = vec![watcher.abort_handle()];
         let delivery = Arc::new(Mutex::new(Delivery::default()));
-        if let (Some((outbox, _)), CLOUD_PEER) = (&self.outbox, uplink.peer.as_str()) {
+        if let (Some((outbox, devices)), CLOUD_PEER) = (&self.outbox, uplink.peer.as_str()) {
             let task = tokio::spawn(super::uplink::deliver(
                 outbox.clone(),
                 self.store.clone(),
+                uplink.clone(),
+                self.backoff.max_delay,
+                delivery.clone(),
+                self.shutdown.clone(),
+            ));
+            tasks.push(task.abort_handle());
+            let task = tokio::spawn(super::commands::poll(
+                devices.clone(),
                 uplink.clone(),
                 self.backoff.max_delay,
                 delivery.clone(),

@@ -18,6 +18,7 @@
 //! its query string).
 
 pub mod accept;
+pub mod commands;
 pub mod dial;
 pub mod lan;
 pub mod links;

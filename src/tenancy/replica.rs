@@ -248,6 +248,29 @@ impl Replica {
         })
     }
 
+    /// The heads of both documents (sharing, credentials): equal on two
+    /// replicas exactly when they hold the same changes.
+    pub fn heads(&self) -> Option<[Vec<automerge::ChangeHash>; 2]> {
+        let docs = self.docs.get()?;
+        Some([
+            docs.tenant.handle().with_document(|d| d.get_heads()),
+            docs.credentials.handle().with_document(|d| d.get_heads()),
+        ])
+    }
+
+    /// The size in bytes of the sharing document's changes made since
+    /// `heads` (what a peer that has `heads` lacks).
+    pub fn change_bytes_since(&self, heads: &[automerge::ChangeHash]) -> usize {
+        self.docs.get().map_or(0, |docs| {
+            docs.tenant.handle().with_document(|d| {
+                d.get_changes(heads)
+                    .iter()
+                    .map(|c| c.raw_bytes().len())
+                    .sum()
+            })
+        })
+    }
+
     /// The tenant's id, once this replica has a household.
     pub fn tenant_id(&self) -> Option<String> {
         self.with_state(|s| s.tenant_id.clone()).ok()
