@@ -305,6 +305,12 @@ async fn verify_blocking(password: &str, phc: String) -> bool {
         .unwrap_or(false)
 }
 
+/// Spends as long as checking a password does, for a login that has no
+/// account to check against (its answer then takes as long as any other).
+pub async fn equal_time_refusal(password: &str) {
+    let _ = verify_blocking(password, dummy_hash()).await;
+}
+
 /// A valid hash of a random password, for timing-equal failures.
 fn dummy_hash() -> String {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();

@@ -7,9 +7,11 @@
 //! - [`registry`]: link codes and the hubs the cloud accepts (its own
 //!   SQLite database in the state directory);
 //! - [`tenants`]: one node per tenant, each with its own store and replica;
+//! - [`login`]: one login across the households of a person;
 //! - [`relay`]: commands from the cloud's API to the hub a device is on;
 //! - [`routes`]: the `/cloud/v1` routes and the tenants' APIs.
 
+pub mod login;
 pub mod registry;
 pub mod relay;
 pub mod routes;

@@ -193,6 +193,20 @@ pub async fn tenant_known(store: &Store, tenant: &str) -> Result<bool, StoreErro
         .await
 }
 
+/// Every household the cloud serves.
+///
+/// # Errors
+/// Storage failures.
+pub async fn tenants(store: &Store) -> Result<Vec<String>, StoreError> {
+    store
+        .read(|c| {
+            let mut stmt =
+                c.prepare("SELECT DISTINCT tenant_id FROM cloud_hubs ORDER BY tenant_id")?;
+            stmt.query_map([], |r| r.get(0))?.collect()
+        })
+        .await
+}
+
 /// The hubs the cloud knows, with whether each is revoked.
 ///
 /// # Errors

@@ -35,6 +35,8 @@ pub fn router(state: CloudState) -> Router {
             post(telemetry).layer(axum::extract::DefaultBodyLimit::max(TELEMETRY_BODY)),
         )
         .route("/cloud/v1/relay", post(relay))
+        .route("/cloud/v1/login", post(super::login::login))
+        .route("/cloud/v1/devices", get(super::login::devices))
         .route("/cloud/v1/codes", post(issue_code))
         .route("/cloud/v1/hubs", get(hubs))
         .fallback(tenant_api)

@@ -28,6 +28,7 @@ pub struct TenantNode {
     pub replica: Arc<Replica>,
     pub devices: Arc<Devices>,
     pub store: Store,
+    pub accounts: Arc<Accounts>,
     /// The tenant's `/api/v1` (mounted under `/tenants/<id>`).
     pub router: axum::Router,
     store_thread: std::sync::Mutex<Option<StoreThread>>,
@@ -73,7 +74,7 @@ impl TenantNode {
         let router = api::router(api::AppState {
             hub_id: Arc::from(cloud_id),
             started: Instant::now(),
-            accounts,
+            accounts: accounts.clone(),
             replica: replica.clone(),
             devices: devices.clone(),
             ble,
@@ -93,6 +94,7 @@ impl TenantNode {
         Ok(TenantNode {
             relay,
             sweeper,
+            accounts,
             tenant_id: tenant_id.to_owned(),
             replica,
             devices,
