@@ -193,7 +193,7 @@ async fn partition() {
     let changes = a.replica.change_bytes_since(&before) + b.replica.change_bytes_since(&before);
 
     let started = Instant::now();
-    let (_link, bytes) = connect(&b, &a);
+    let (link, bytes) = connect(&b, &a);
     let took = converged(&a, &b, Duration::from_secs(60)).await;
     let exchanged = bytes.load(Ordering::Relaxed);
     match took {
@@ -205,8 +205,11 @@ async fn partition() {
         ),
         None => println!("partition: NOT converged within 60 s ({exchanged} bytes exchanged)"),
     }
-    a.close().await;
+    // Stop dialing before the other side stops (samod 0.16 panics when a
+    // dialer hands a connection to a stopped repo's acceptor).
+    link.close();
     b.close().await;
+    a.close().await;
 }
 
 async fn cold_sync() {
@@ -226,7 +229,7 @@ async fn cold_sync() {
         .unwrap();
     let b = node("bench-cold-b").await;
     let started = Instant::now();
-    let (_link, bytes) = connect(&b, &a);
+    let (link, bytes) = connect(&b, &a);
     b.replica.adopt(a.replica.doc_ids().unwrap()).await.unwrap();
     let adopted = started.elapsed();
     let took = converged(&a, &b, Duration::from_secs(120)).await;
@@ -251,8 +254,9 @@ async fn cold_sync() {
         seen.0,
         seen.1
     );
-    a.close().await;
+    link.close();
     b.close().await;
+    a.close().await;
 }
 
 fn outbox_drain() {

@@ -125,7 +125,7 @@ async fn socket(
     let replica = state.replica.clone();
     Ok(ws
         .on_upgrade(move |socket| async move {
-            if let Some(ended) = crate::sync::accept::accept(replica.repo(), socket, peer) {
+            if let Some(ended) = crate::sync::accept::accept(&replica, socket, peer) {
                 ended.await;
             }
         })

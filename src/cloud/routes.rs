@@ -143,8 +143,7 @@ async fn sync(
     };
     Ok(ws
         .on_upgrade(move |socket| async move {
-            let ended =
-                crate::sync::accept::accept(node.replica.repo(), socket, hub_peer(&hub.hub_id));
+            let ended = crate::sync::accept::accept(&node.replica, socket, hub_peer(&hub.hub_id));
             node.adopt(ids).await;
             if let Some(ended) = ended {
                 ended.await;

@@ -4,7 +4,9 @@
 //! tenancy's share policy decides what it may sync.
 
 use futures_util::StreamExt;
-use samod::{AcceptorEvent, PeerId, Repo};
+use samod::{AcceptorEvent, PeerId};
+
+use crate::tenancy::Replica;
 
 /// The acceptor's name in samod's logs (not a reachable URL).
 const ACCEPTOR: &str = "hearth://sync";
@@ -13,10 +15,14 @@ const ACCEPTOR: &str = "hearth://sync";
 /// the returned future resolves when that connection has ended (`None`:
 /// the repo has stopped and the connection was dropped).
 pub fn accept(
-    repo: &Repo,
+    replica: &Replica,
     socket: axum::extract::ws::WebSocket,
     peer: PeerId,
 ) -> Option<impl Future<Output = ()> + Send + 'static> {
+    if replica.is_stopping() {
+        return None;
+    }
+    let repo = replica.repo();
     let acceptor = match url::Url::parse(ACCEPTOR).map(|url| repo.make_acceptor(url)) {
         Ok(Ok(acceptor)) => acceptor,
         _ => {

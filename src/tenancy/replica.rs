@@ -68,6 +68,9 @@ pub struct Replica {
     policy: TenantPolicy,
     /// The tasks that turn changes received by sync into `changed`.
     watchers: Mutex<Vec<tokio::task::AbortHandle>>,
+    /// Set when shutdown begins: no connection is handed to the repo after
+    /// (samod 0.16 panics when a stopped repo is given one).
+    stopping: std::sync::atomic::AtomicBool,
     /// Set once: at open if the hub has a household, else by `found`.
     docs: OnceLock<Docs>,
     /// Serializes founding, so two setup requests cannot both found.
@@ -114,6 +117,7 @@ impl Replica {
             storage,
             policy,
             watchers: Mutex::default(),
+            stopping: std::sync::atomic::AtomicBool::new(false),
             docs: OnceLock::new(),
             founding: tokio::sync::Mutex::new(()),
             view: Mutex::default(),
@@ -594,6 +598,11 @@ impl Replica {
         Ok(())
     }
 
+    /// True once shutdown began: take no new sync connections.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     pub fn repo(&self) -> &Repo {
         &self.repo
     }
@@ -612,6 +621,8 @@ impl Replica {
     /// Stops the repo (it flushes everything to storage), then empties the
     /// change log, which is no longer needed to recover.
     pub async fn shutdown(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         for watcher in self
             .watchers
             .lock()
