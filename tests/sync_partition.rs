@@ -324,4 +324,24 @@ fn three_replicas_cut_apart_converge_and_the_merge_rules_hold() {
     wait_in_sync(&a);
     assert_eq!(view(&b.api, "", &b.admin), views[1]);
     assert_eq!(view(&a.api, "", &a.admin), views[0]);
+
+    // An admin revokes the second hub: its open links to the first hub and
+    // to the cloud close, and they refuse it from then on.
+    let b_id = b.hub.runtime()["hub_id"].as_str().unwrap().to_owned();
+    ok(
+        a.api
+            .call("DELETE", &format!("/hubs/{b_id}"), Some(&a.admin), None),
+        "revoke",
+    );
+    eventually("the revoked hub is cut off from every peer", || {
+        disconnected(&b)
+    });
+    let hubs = ok(a.api.get("/hubs", Some(&a.admin)), "hubs");
+    assert!(
+        hubs.as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["id"] == b_id.as_str() && h["revoked"] == true),
+        "{hubs}"
+    );
 }

@@ -107,9 +107,9 @@ async fn socket(
         .with_credentials(|c| c.hub_for_token(&token).map(|h| h.id.clone()))
         .ok()
         .flatten();
-    let grant = match hub {
-        Some(hub) => Some(crate::tenancy::policy::hub_peer(&hub)),
-        None => state.sync.grant_peer(&token).await?,
+    let (grant, hub_token) = match hub {
+        Some(hub) => (Some(crate::tenancy::policy::hub_peer(&hub)), true),
+        None => (state.sync.grant_peer(&token).await?, false),
     };
     let Some(peer) = grant else {
         if state.accounts.authenticate(&token).is_some() {
@@ -125,7 +125,15 @@ async fn socket(
     let replica = state.replica.clone();
     Ok(ws
         .on_upgrade(move |socket| async move {
-            if let Some(ended) = crate::sync::accept::accept(&replica, socket, peer) {
+            // A hub stays only while its token does; a grant is checked at
+            // the upgrade (revoking one ends nothing already open).
+            let allowed = move |replica: &crate::tenancy::Replica| {
+                !hub_token
+                    || replica
+                        .with_credentials(|c| c.hub_for_token(&token).is_some())
+                        .unwrap_or(false)
+            };
+            if let Some(ended) = crate::sync::accept::accept(&replica, socket, peer, allowed) {
                 ended.await;
             }
         })

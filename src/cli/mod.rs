@@ -140,6 +140,8 @@ enum CloudCommand {
     Code,
     /// On the cloud: the hubs it accepts, with their tenants.
     Hubs,
+    /// On the cloud: revoke a hub's credential (it must be linked again).
+    Revoke { hub: String },
     /// On a hub: link this household to the cloud at URL with CODE.
     Link {
         /// The cloud's address, `https://host:port` (or `http://`).
@@ -257,6 +259,9 @@ pub fn main() -> ExitCode {
                         cloud_console(&state_dir, "POST", "/cloud/v1/codes")
                     }
                     Some(CloudCommand::Hubs) => cloud_console(&state_dir, "GET", "/cloud/v1/hubs"),
+                    Some(CloudCommand::Revoke { hub }) => {
+                        cloud_console(&state_dir, "DELETE", &format!("/cloud/v1/hubs/{hub}"))
+                    }
                     Some(CloudCommand::Link {
                         url,
                         code,

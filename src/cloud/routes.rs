@@ -39,6 +39,7 @@ pub fn router(state: CloudState) -> Router {
         .route("/cloud/v1/devices", get(super::login::devices))
         .route("/cloud/v1/codes", post(issue_code))
         .route("/cloud/v1/hubs", get(hubs))
+        .route("/cloud/v1/hubs/{id}", axum::routing::delete(revoke_hub))
         .fallback(tenant_api)
         .with_state(state)
 }
@@ -104,17 +105,34 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// The linked hub whose credential the request carries.
+/// The linked hub whose credential the request carries, unless the cloud's
+/// operator revoked it or the household's admins did (in the household's
+/// credentials, which the cloud holds too).
 async fn linked_hub(state: &CloudState, headers: &HeaderMap) -> Result<LinkedHub, ApiError> {
+    let refused = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "unknown or revoked hub credential: link the hub again",
+        )
+    };
     let token = bearer(headers).ok_or_else(ApiError::unauthorized)?;
-    registry::hub_for_token(&state.registry, token)
+    let hub = registry::hub_for_token(&state.registry, token)
         .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "unknown or revoked hub credential: link the hub again",
-            )
-        })
+        .ok_or_else(refused)?;
+    let node = state
+        .tenants
+        .node(&hub.tenant_id)
+        .await
+        .map_err(unavailable)?;
+    let revoked = node
+        .replica
+        .with_credentials(|c| c.hubs().get(&hub.hub_id).is_some_and(|h| h.revoked))
+        .unwrap_or(false);
+    if revoked {
+        return Err(refused());
+    }
+    Ok(hub)
 }
 
 /// A hub's sync connection, bound to its hub id, into its tenant's repo.
@@ -143,7 +161,17 @@ async fn sync(
     };
     Ok(ws
         .on_upgrade(move |socket| async move {
-            let ended = crate::sync::accept::accept(&node.replica, socket, hub_peer(&hub.hub_id));
+            let id = hub.hub_id.clone();
+            let ended = crate::sync::accept::accept(
+                &node.replica,
+                socket,
+                hub_peer(&hub.hub_id),
+                move |replica| {
+                    !replica
+                        .with_credentials(|c| c.hubs().get(&id).is_some_and(|h| h.revoked))
+                        .unwrap_or(false)
+                },
+            );
             node.adopt(ids).await;
             if let Some(ended) = ended {
                 ended.await;
@@ -257,6 +285,23 @@ async fn hubs(
         })
         .collect();
     Ok(Json(json!({ "hubs": hubs })))
+}
+
+/// The cloud's operator revokes a hub's credential (admin socket only).
+async fn revoke_hub(
+    State(state): State<CloudState>,
+    console: Option<axum::Extension<Console>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    console_only(console)?;
+    if !registry::revoke(&state.registry, &id, now_ms()).await? {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no linked hub {id}"),
+        ));
+    }
+    Ok(Json(json!({ "revoked": id })))
 }
 
 /// `/tenants/<id>/<rest>`: the tenant's own API, answering as on its hubs.

@@ -4,20 +4,26 @@
 //! tenancy's share policy decides what it may sync.
 
 use futures_util::StreamExt;
+use std::sync::Arc;
+
 use samod::{AcceptorEvent, PeerId};
+use tokio_util::sync::CancellationToken;
 
 use crate::tenancy::Replica;
 
 /// The acceptor's name in samod's logs (not a reachable URL).
 const ACCEPTOR: &str = "hearth://sync";
 
-/// Hands the upgraded `socket` of the authenticated `peer` to `repo`;
-/// the returned future resolves when that connection has ended (`None`:
-/// the repo has stopped and the connection was dropped).
+/// Hands the upgraded `socket` of the authenticated `peer` to `replica`'s
+/// repo; the returned future resolves when that connection has ended
+/// (`None`: the repo has stopped and the connection was dropped). Whenever
+/// the household's state changes, `allowed` is asked again; once it says
+/// no (the peer's credential was revoked), the connection is closed.
 pub fn accept(
-    replica: &Replica,
+    replica: &Arc<Replica>,
     socket: axum::extract::ws::WebSocket,
     peer: PeerId,
+    allowed: impl Fn(&Replica) -> bool + Send + 'static,
 ) -> Option<impl Future<Output = ()> + Send + 'static> {
     if replica.is_stopping() {
         return None;
@@ -30,23 +36,42 @@ pub fn accept(
             return None;
         }
     };
-    let transport = super::wire::from_axum(socket).with_expected_peer_id(peer.clone());
+    let stop = CancellationToken::new();
+    let transport =
+        super::wire::from_axum(socket, stop.clone()).with_expected_peer_id(peer.clone());
     let Ok(connection) = acceptor.accept(transport) else {
         tracing::debug!(%peer, "sync: the repo has stopped; connection dropped");
         return None;
     };
     tracing::info!(%peer, "sync: peer connected");
+    let mut changed = replica.subscribe();
+    let watched = replica.clone();
     Some(async move {
         // Listen first, then look: a connection that ended in between is
         // seen as ended by the look, one that ends after by the listener.
         let mut events = connection.events();
-        if connection.handshake_complete().await.is_err() {
-            tracing::info!(%peer, "sync: peer disconnected");
-            return;
-        }
-        while let Some(event) = events.next().await {
-            if let AcceptorEvent::ClientDisconnected { .. } = event {
-                break;
+        let ended = async {
+            if connection.handshake_complete().await.is_err() {
+                return;
+            }
+            while let Some(event) = events.next().await {
+                if let AcceptorEvent::ClientDisconnected { .. } = event {
+                    break;
+                }
+            }
+        };
+        tokio::pin!(ended);
+        loop {
+            tokio::select! {
+                () = &mut ended => break,
+                moved = changed.changed() => {
+                    if moved.is_err() || !allowed(&watched) {
+                        tracing::info!(%peer, "sync: the peer's credential was revoked; closing");
+                        stop.cancel();
+                        (&mut ended).await;
+                        break;
+                    }
+                }
             }
         }
         tracing::info!(%peer, "sync: peer disconnected");

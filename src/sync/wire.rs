@@ -35,11 +35,16 @@ where
     Transport::new(stream, Box::pin(sink))
 }
 
-/// A WebSocket accepted by axum as a transport.
-pub fn from_axum(ws: axum::extract::ws::WebSocket) -> Transport {
+/// A WebSocket accepted by axum as a transport, which ends when `stop`
+/// fires (the peer's credential was revoked).
+pub fn from_axum(
+    ws: axum::extract::ws::WebSocket,
+    stop: tokio_util::sync::CancellationToken,
+) -> Transport {
     use axum::extract::ws::Message;
     let (sink, stream) = ws.split();
     let stream = stream
+        .take_until(stop.cancelled_owned())
         .filter_map(|msg| {
             future::ready(match msg {
                 Ok(Message::Binary(data)) => Some(Ok(data.to_vec())),
