@@ -43,16 +43,25 @@ fn backup_of_a_running_hub_restores_the_same_hub() {
     );
     assert!(again.terminate().0.success());
 
-    // The restore was counted, so sequences handed out later cannot repeat.
-    let db = rusqlite::Connection::open(state.join("hearth.db")).unwrap();
-    let epoch: String = db
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'restore_epoch'",
+    // The restore was counted, so sequences handed out later cannot repeat,
+    // even when the same archive is restored again at once.
+    let epoch = || -> i64 {
+        let db = rusqlite::Connection::open(state.join("hearth.db")).unwrap();
+        db.query_row(
+            "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'restore_epoch'",
             [],
             |r| r.get(0),
         )
-        .unwrap();
-    assert_eq!(epoch, "1");
+        .unwrap()
+    };
+    let first = epoch();
+    assert!(first >= 1, "{first}");
+    let (status, _, stderr) = hearth_output(&["restore", archive_arg, "--state-dir", state_arg]);
+    assert!(status.success(), "{stderr}");
+    assert!(
+        epoch() > first,
+        "a second restore of one archive moves the epoch on"
+    );
 }
 
 #[test]

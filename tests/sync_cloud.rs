@@ -62,7 +62,7 @@ fn a_household_made_offline_is_adopted_by_the_cloud_and_changes_flow_both_ways()
     assert!(peer["connected_since"].as_i64().unwrap() > 0, "{peer}");
     assert!(peer["url"].as_str().unwrap().starts_with("https://"));
 
-    // A link code works once; a hub links once.
+    // A hub links once.
     let code = cloud.code();
     let again = home.api.post(
         "/cloud/link",
@@ -76,19 +76,38 @@ fn a_household_made_offline_is_adopted_by_the_cloud_and_changes_flow_both_ways()
             .unwrap()
             .contains("already linked")
     );
-    let bogus = cloud.api.post(
+    // A link code works once (here for a household of its own), a made-up
+    // one never, and a hub id linked to one household cannot be taken over
+    // by another.
+    let doc = || {
+        let bytes = hex::decode(hearth::random_hex(16)).unwrap();
+        samod::DocumentId::try_from(bytes).unwrap().to_string()
+    };
+    let (docs, hub) = ((doc(), doc()), home.hub.runtime()["hub_id"].clone());
+    let redeem = |code: &str, hub: &serde_json::Value, tenant: &str| {
+        cloud.api.post(
+            "/cloud/v1/link",
+            None,
+            json!({ "code": code, "hub_id": hub, "tenant_id": tenant,
+                    "tenant_doc": docs.0, "credentials_doc": docs.1 }),
+        )
+    };
+    let first = redeem(&code, &json!("other-hub"), "other-household");
+    assert_eq!(first.status, 200, "{}", first.body);
+    let reused = redeem(&code, &json!("third-hub"), "other-household");
+    assert_eq!(reused.status, 403, "{}", reused.body);
+    assert_eq!(reused.body["code"], "bad_link_code");
+    let made_up = redeem("link_nope", &json!("third-hub"), "other-household");
+    assert_eq!(made_up.status, 403, "{}", made_up.body);
+    let taken = redeem(&cloud.code(), &hub, "other-household");
+    assert_eq!(taken.status, 409, "{}", taken.body);
+    let malformed = cloud.api.post(
         "/cloud/v1/link",
         None,
         json!({ "code": "link_nope", "hub_id": "h", "tenant_id": "t",
                 "tenant_doc": "x", "credentials_doc": "y" }),
     );
-    assert_eq!(bogus.status, 400, "{}", bogus.body);
-    assert!(
-        bogus.body["message"]
-            .as_str()
-            .unwrap()
-            .contains("not a valid document id")
-    );
+    assert_eq!(malformed.status, 400, "{}", malformed.body);
     // Only a linked hub's credential opens the sync route; only known
     // tenants are served.
     assert_eq!(
@@ -103,6 +122,17 @@ fn a_household_made_offline_is_adopted_by_the_cloud_and_changes_flow_both_ways()
             .status,
         404
     );
+    // A hub's own routes are not a household's API on the cloud.
+    let household = tenant.trim_end_matches("/api/v1");
+    for path in [
+        format!("{tenant}/sync"),
+        format!("{tenant}/hubs/pairing"),
+        format!("{tenant}/cloud/link"),
+        format!("{household}/metrics"),
+    ] {
+        let reply = cloud.api.call("POST", &path, Some(&admin), Some(json!({})));
+        assert_eq!(reply.status, 404, "{path}: {}", reply.body);
+    }
     // Codes come from the operator's admin socket, not the network.
     assert_eq!(
         cloud.api.post("/cloud/v1/codes", None, json!({})).status,

@@ -33,8 +33,10 @@ fn a_person_in_two_households_logs_in_once_and_sees_both() {
         tenants.push(link(&home, &cloud));
         homes.push(home);
     }
-    for home in &homes {
+    for (home, tenant) in homes.iter().zip(&tenants) {
         wait_in_sync(home);
+        // Each household is recorded on the cloud (its own login works).
+        cloud::cloud_login(&cloud, tenant, "sam@example.org");
     }
 
     let login = cloud.api.post(

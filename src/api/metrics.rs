@@ -18,10 +18,14 @@ use crate::tenancy::audit::Outcome;
 pub async fn metrics(
     State(state): State<AppState>,
     connected: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    console: Option<axum::Extension<super::console::Console>>,
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    // No peer address: the admin socket, which is the console.
-    let local = connected.is_none_or(|c| (c.0).0.ip().is_loopback());
+    let local = match connected {
+        Some(c) => (c.0).0.ip().is_loopback(),
+        // No peer address: only the admin socket may go without a token.
+        None => console.is_some(),
+    };
     if !local {
         let (mut parts, _) = request.into_parts();
         let authed = Authed::from_request_parts(&mut parts, &state).await?;

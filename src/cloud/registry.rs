@@ -20,6 +20,8 @@ pub enum RegistryError {
     BadCode,
     #[error("tenant {0} is already linked with other documents; it cannot be linked twice")]
     Mismatch(String),
+    #[error("hub {0} is linked to another household")]
+    HubTaken(String),
     #[error("{0} is not a valid {1}")]
     Invalid(String, &'static str),
     #[error(transparent)]
@@ -123,6 +125,16 @@ pub async fn redeem(
                 .optional()?;
             if known.is_some_and(|k| k != (request.tenant_doc.clone(), request.credentials_doc.clone())) {
                 return Ok(Err(RegistryError::Mismatch(request.tenant_id.clone())));
+            }
+            let owner: Option<String> = c
+                .query_row(
+                    "SELECT tenant_id FROM cloud_hubs WHERE hub_id = ?1",
+                    [&request.hub_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if owner.is_some_and(|t| t != request.tenant_id) {
+                return Ok(Err(RegistryError::HubTaken(request.hub_id.clone())));
             }
             c.execute(
                 "UPDATE cloud_codes SET used_by = ?2 WHERE code_hash = ?1",

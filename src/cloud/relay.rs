@@ -19,8 +19,9 @@ use tokio::sync::mpsc;
 use crate::devices::{Devices, Downlink, RELAY_TRANSPORT};
 use crate::tenancy::Caller;
 
-/// A hub not heard from for this long is taken for offline.
-pub const SILENCE: Duration = Duration::from_secs(30);
+/// A hub not heard from for this long is taken for offline (one whose
+/// sync connection closed is at once: see [`Relay::disconnected`]).
+pub const SILENCE: Duration = Duration::from_secs(60);
 /// The most commands waiting for one hub.
 const QUEUE: usize = 256;
 /// The most devices one hub may say it has.
@@ -48,6 +49,8 @@ struct HubLinks {
 #[derive(Default)]
 pub struct Relay {
     hubs: Mutex<HashMap<String, HubLinks>>,
+    /// Open sync connections per hub (a reconnect may overlap the old one).
+    connections: Mutex<HashMap<String, usize>>,
 }
 
 impl Relay {
@@ -118,7 +121,38 @@ impl Relay {
         });
     }
 
-    /// Drops `hub`'s links (its sync connection ended).
+    /// A sync connection of `hub` opened.
+    pub fn connected(&self, hub: &str) {
+        *self
+            .connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(hub.to_owned())
+            .or_default() += 1;
+    }
+
+    /// A sync connection of `hub` ended: with none left, the hub is gone and
+    /// its devices are offline here at once.
+    pub fn disconnected(&self, hub: &str) {
+        let last = {
+            let mut connections = self
+                .connections
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let open = connections.entry(hub.to_owned()).or_default();
+            *open = open.saturating_sub(1);
+            let last = *open == 0;
+            if last {
+                connections.remove(hub);
+            }
+            last
+        };
+        if last {
+            self.forget(hub);
+        }
+    }
+
+    /// Drops `hub`'s links.
     pub fn forget(&self, hub: &str) {
         let gone = self
             .hubs

@@ -80,7 +80,7 @@ async fn link(
             RegistryError::BadCode => {
                 ApiError::new(StatusCode::FORBIDDEN, "bad_link_code", e.to_string())
             }
-            RegistryError::Mismatch(_) => {
+            RegistryError::Mismatch(_) | RegistryError::HubTaken(_) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }
             RegistryError::Invalid(..) => ApiError::invalid(e.to_string()),
@@ -172,11 +172,12 @@ async fn sync(
                         .unwrap_or(false)
                 },
             );
-            node.adopt(ids).await;
             if let Some(ended) = ended {
+                node.relay.connected(&hub.hub_id);
+                node.adopt(ids).await;
                 ended.await;
-                // The hub is gone: commands for its devices fail at once.
-                node.relay.forget(&hub.hub_id);
+                // Commands for its devices fail at once once it is gone.
+                node.relay.disconnected(&hub.hub_id);
             }
         })
         .into_response())
@@ -314,6 +315,14 @@ async fn tenant_api(State(state): State<CloudState>, mut request: Request) -> Re
     else {
         return not_found();
     };
+    // A household's API, for its people; what is a hub's own business
+    // (its sync socket, pairing, its links, its metrics) is not served
+    // here: hubs talk to the cloud on /cloud/v1, where the registry says
+    // which it accepts.
+    let hub_only = ["api/v1/sync", "api/v1/hubs", "api/v1/cloud/"];
+    if !rest.starts_with("api/v1/") || hub_only.iter().any(|p| rest.starts_with(p)) {
+        return not_found();
+    }
     match registry::tenant_known(&state.registry, tenant).await {
         Ok(true) => {}
         Ok(false) => return not_found(),

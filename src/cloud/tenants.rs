@@ -150,7 +150,7 @@ pub struct Tenants {
     root: PathBuf,
     cloud_id: String,
     shutdown: CancellationToken,
-    nodes: tokio::sync::Mutex<HashMap<String, Arc<TenantNode>>>,
+    nodes: std::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Arc<TenantNode>>>>>,
 }
 
 impl Tenants {
@@ -159,7 +159,7 @@ impl Tenants {
             root,
             cloud_id: cloud_id.to_owned(),
             shutdown,
-            nodes: tokio::sync::Mutex::default(),
+            nodes: std::sync::Mutex::default(),
         }
     }
 
@@ -168,26 +168,39 @@ impl Tenants {
     /// # Errors
     /// [`HubError`] when its state cannot be opened.
     pub async fn node(&self, tenant: &str) -> Result<Arc<TenantNode>, HubError> {
-        let mut nodes = self.nodes.lock().await;
-        if let Some(node) = nodes.get(tenant) {
-            return Ok(node.clone());
-        }
-        let node = Arc::new(
+        // The map's lock is held only to find the tenant's cell: opening
+        // one tenant never holds up requests for the others.
+        let cell = self
+            .nodes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(tenant.to_owned())
+            .or_default()
+            .clone();
+        cell.get_or_try_init(|| async {
             TenantNode::open(
                 self.root.join(tenant),
                 tenant,
                 &self.cloud_id,
                 &self.shutdown,
             )
-            .await?,
-        );
-        nodes.insert(tenant.to_owned(), node.clone());
-        Ok(node)
+            .await
+            .map(Arc::new)
+        })
+        .await
+        .cloned()
     }
 
     /// Flushes and closes every node.
     pub async fn close(&self) {
-        let nodes: Vec<_> = self.nodes.lock().await.drain().map(|(_, n)| n).collect();
+        let cells: Vec<_> = self
+            .nodes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .drain()
+            .map(|(_, n)| n)
+            .collect();
+        let nodes: Vec<Arc<TenantNode>> = cells.iter().filter_map(|c| c.get().cloned()).collect();
         for node in nodes {
             node.close().await;
         }

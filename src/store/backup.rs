@@ -147,12 +147,31 @@ pub fn restore(state_dir: &Path, archive: &Path) -> Result<(), BackupError> {
     let lock = StateDir::acquire(state_dir)?;
     let staging = state_dir.join(format!(".restore-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
-    let result = unpack_and_check(archive, &staging).and_then(|()| swap_in(&lock, &staging));
+    let previous = previous_epoch(state_dir);
+    let result =
+        unpack_and_check(archive, &staging, previous).and_then(|()| swap_in(&lock, &staging));
     let _ = std::fs::remove_dir_all(&staging);
     result
 }
 
-fn unpack_and_check(archive: &Path, staging: &Path) -> Result<(), BackupError> {
+/// The restore epoch of the state being replaced (0 when there is none).
+fn previous_epoch(state_dir: &Path) -> i64 {
+    let db = state_dir.join(DB_FILE);
+    if !db.is_file() {
+        return 0;
+    }
+    Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|c| {
+            c.query_row(
+                "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'restore_epoch'",
+                [],
+                |r| r.get(0),
+            )
+        })
+        .unwrap_or(0)
+}
+
+fn unpack_and_check(archive: &Path, staging: &Path, previous: i64) -> Result<(), BackupError> {
     let not_a_backup = |why: String| BackupError::NotABackup(archive.to_owned(), why);
     crate::state_dir::create_private_dir(staging).map_err(io(staging))?;
     let file = File::open(archive).map_err(io(archive))?;
@@ -191,9 +210,15 @@ fn unpack_and_check(archive: &Path, staging: &Path) -> Result<(), BackupError> {
         )));
     }
     conn.execute(
-        "INSERT INTO meta (key, value) VALUES ('restore_epoch', '1')
-         ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
-        [],
+        // Past the archive's epoch, the replaced state's and the clock's
+        // seconds: restoring one archive twice must not give the same epoch
+        // twice (the cloud would take the second run's values for the
+        // first's), even when the replaced state was lost.
+        "INSERT INTO meta (key, value)
+           VALUES ('restore_epoch', max(1, ?1 + 1, CAST(strftime('%s', 'now') AS INTEGER)))
+         ON CONFLICT (key) DO UPDATE SET value =
+           max(CAST(value AS INTEGER) + 1, ?1 + 1, CAST(strftime('%s', 'now') AS INTEGER))",
+        [previous],
     )?;
     drop(conn);
     std::fs::remove_file(staging.join(MANIFEST)).map_err(io(staging))?;

@@ -140,11 +140,25 @@ impl SyncLinks {
             fingerprint,
             shutdown: CancellationToken::new(),
         });
-        for uplink in links.uplinks().await? {
+        let uplinks = links.uplinks().await?;
+        // Linked, but the outbox never turned on (a crash in between):
+        // turn it on now, history first.
+        if let Some((outbox, devices)) = &links.outbox
+            && !outbox.enabled()
+            && uplinks.iter().any(|u| u.peer == CLOUD_PEER)
+        {
+            devices.start_outbox().await?;
+        }
+        for uplink in uplinks {
             if let Err(e) = links.dial(uplink) {
                 tracing::error!("sync: a stored link cannot be dialed: {e}");
             }
         }
+        tokio::spawn(drop_revoked(
+            Arc::downgrade(&links),
+            links.replica.subscribe(),
+            links.shutdown.clone(),
+        ));
         Ok(links)
     }
 
@@ -290,6 +304,15 @@ impl SyncLinks {
         Ok(reply["api"].as_str().unwrap_or_default().to_owned())
     }
 
+    /// Whether this hub's own link to `peer` is connected now.
+    fn is_connected(&self, peer: &str) -> bool {
+        self.dialers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .any(|l| l.uplink.peer == peer && l.handle.is_connected())
+    }
+
     /// Stops and forgets the link to `peer`.
     async fn forget(&self, peer: &str) -> Result<(), StoreError> {
         let gone: Vec<Link> = {
@@ -424,6 +447,46 @@ impl SyncLinks {
                 task.abort();
             }
             link.handle.close();
+        }
+    }
+}
+
+/// Whenever the household's state changes, drops this hub's links to hubs
+/// the household revoked (theirs to it are closed where they are accepted).
+async fn drop_revoked(
+    links: std::sync::Weak<SyncLinks>,
+    mut changed: tokio::sync::watch::Receiver<u64>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            moved = changed.changed() => if moved.is_err() { return },
+        }
+        let Some(links) = links.upgrade() else { return };
+        let revoked: Vec<String> = links
+            .replica
+            .with_credentials(|c| {
+                c.hubs()
+                    .values()
+                    .filter(|h| h.revoked)
+                    .map(|h| format!("{}{}", crate::tenancy::policy::HUB_PREFIX, h.id))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let linked: Vec<String> = links
+            .dialers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|l| l.uplink.peer.clone())
+            .filter(|peer| revoked.contains(peer))
+            .collect();
+        for peer in linked {
+            tracing::info!(%peer, "sync: the household revoked this hub; its link is dropped");
+            if let Err(e) = links.forget(&peer).await {
+                tracing::error!(%peer, "sync: a revoked hub's link is not forgotten: {e}");
+            }
         }
     }
 }

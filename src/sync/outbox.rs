@@ -17,6 +17,9 @@ use tokio::sync::Notify;
 
 use crate::store::{Durability, Store, StoreError};
 
+/// The `meta` key set in the transaction that turns the outbox on.
+const STARTED: &str = "outbox_started";
+
 /// One queued value, as it travels to the cloud.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
@@ -62,17 +65,15 @@ fn meta_int(conn: &Connection, key: &str) -> rusqlite::Result<i64> {
 }
 
 impl Outbox {
-    /// Reads the epoch and the drop count; on when a cloud link exists.
+    /// Reads the epoch and the drop count; on once it was turned on.
     ///
     /// # Errors
     /// When the store cannot be read.
     pub async fn open(store: &Store, bound: u64) -> Result<Outbox, StoreError> {
         let (epoch, dropped, linked) = store
             .read(|c| {
-                let linked: bool =
-                    c.query_row("SELECT EXISTS (SELECT 1 FROM sync_uplinks)", [], |r| {
-                        r.get(0)
-                    })?;
+                // On once the transaction that turned it on committed.
+                let linked = meta_int(c, STARTED)? == 1;
                 Ok((
                     meta_int(c, "restore_epoch")?,
                     meta_int(c, "outbox_dropped")?,
@@ -124,6 +125,11 @@ impl Outbox {
     /// # Errors
     /// SQL errors.
     pub fn backfill(&self, conn: &Connection) -> rusqlite::Result<usize> {
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, '1')
+             ON CONFLICT (key) DO UPDATE SET value = '1'",
+            [STARTED],
+        )?;
         conn.execute(
             "INSERT INTO outbox (epoch, device, pin, value, at)
              SELECT ?1, device, pin, value, at FROM history ORDER BY at, rowid",

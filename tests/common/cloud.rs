@@ -117,11 +117,21 @@ pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
 /// Logs in on the cloud as `email` in the tenant whose API is at `tenant`
 /// (the path [`link`] returned).
 pub fn cloud_login(cloud: &CloudProcess, tenant: &str, email: &str) -> String {
-    let reply = cloud.api.post(
-        &format!("{tenant}/login"),
-        None,
-        serde_json::json!({ "email": email, "password": PASSWORD }),
-    );
+    let login = || {
+        cloud.api.post(
+            &format!("{tenant}/login"),
+            None,
+            serde_json::json!({ "email": email, "password": PASSWORD }),
+        )
+    };
+    // The documents can be in sync a moment before the cloud has recorded
+    // them as the household's (it answers `not_set_up` until then; a
+    // refusal that counts against no one).
+    let mut reply = login();
+    eventually("the cloud has recorded the household", || {
+        reply = login();
+        reply.body["code"] != "not_set_up"
+    });
     assert_eq!(reply.status, 200, "{}", reply.body);
     reply.body["token"].as_str().unwrap().to_owned()
 }

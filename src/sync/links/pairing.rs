@@ -58,11 +58,15 @@ impl SyncLinks {
             .with_credentials(|c| c.hubs().get(id).filter(|h| !h.revoked).cloned())
             .map_err(|_| LinkError::NoTenant)?
             .ok_or_else(|| LinkError::Refused(format!("hub {id} is not one of the household's")))?;
-        let scheme = if known.fingerprint.is_some() {
-            "https"
-        } else {
-            "http"
-        };
+        // Only a hub whose certificate the household recorded is dialed
+        // from what the LAN says: to anyone else, this hub's token would
+        // travel to whoever answers (a plain-HTTP hub is linked by hand).
+        if known.fingerprint.is_none() {
+            return Err(LinkError::Refused(format!(
+                "hub {id} serves plain HTTP; it is not dialed from an mDNS announcement"
+            )));
+        }
+        let scheme = "https";
         let urls: Vec<String> = addresses
             .iter()
             .map(|address| match address {
@@ -89,6 +93,9 @@ impl SyncLinks {
         };
         match existing {
             Some(link) if urls.contains(&link.url) => Ok(()),
+            // A working link is not given up for an announcement (which
+            // anyone on the LAN can make); a broken one follows it.
+            Some(_) if self.is_connected(&peer) => Ok(()),
             Some(link) => {
                 tracing::info!(hub = %id, from = %link.url, to = %url, "sync: a hub moved; following it");
                 self.forget(&peer).await?;
@@ -308,12 +315,14 @@ impl SyncLinks {
             peer: text("peer")?,
             linked: now,
         };
+        let peer = uplink.peer.clone();
         self.store_uplink(&uplink).await?;
         self.dial(uplink)?;
-        self.replica
-            .adopt(ids)
-            .await
-            .map_err(|e| LinkError::Refused(e.to_string()))?;
+        if let Err(e) = self.replica.adopt(ids).await {
+            // Nothing half-joined stays behind: the join can be tried again.
+            self.forget(&peer).await?;
+            return Err(LinkError::Refused(e.to_string()));
+        }
         tracing::info!(url, "sync: joined the household");
         Ok(())
     }
