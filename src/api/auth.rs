@@ -50,13 +50,7 @@ impl FromRequestParts<AppState> for Authed {
                 console: true,
             });
         }
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or_else(ApiError::unauthorized)?;
+        let token = bearer(&parts.headers).ok_or_else(ApiError::unauthorized)?;
         let session = state
             .accounts
             .authenticate(token)
@@ -66,6 +60,16 @@ impl FromRequestParts<AppState> for Authed {
             console: false,
         })
     }
+}
+
+/// The token of an `Authorization: Bearer` header.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
 }
 
 /// Milliseconds: what the sharing state's clock readings are in.

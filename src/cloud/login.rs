@@ -121,13 +121,7 @@ pub async fn login(
 
 /// The (tenant, token) pairs of a combined token.
 fn pairs(headers: &HeaderMap) -> Option<Vec<(String, String)>> {
-    let token = headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")?
-        .trim()
-        .strip_prefix(MULTI)?;
+    let token = crate::api::auth::bearer(headers)?.strip_prefix(MULTI)?;
     serde_json::from_slice(&hex::decode(token).ok()?).ok()
 }
 

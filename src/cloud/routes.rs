@@ -7,7 +7,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -16,7 +16,7 @@ use tower::ServiceExt;
 
 use super::CloudState;
 use super::registry::{self, LinkRequest, LinkedHub, RegistryError};
-use crate::api::auth::now_ms;
+use crate::api::auth::{bearer, now_ms};
 use crate::api::console::Console;
 use crate::api::error::ApiError;
 use crate::tenancy::policy::{CLOUD_PEER, DocIds, hub_peer};
@@ -95,16 +95,6 @@ async fn link(
     })))
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-}
-
-/// The linked hub whose credential the request carries.
 /// The linked hub whose credential the request carries, unless the cloud's
 /// operator revoked it or the household's admins did (in the household's
 /// credentials, which the cloud holds too).
@@ -174,7 +164,7 @@ async fn sync(
             );
             if let Some(ended) = ended {
                 node.relay.connected(&hub.hub_id);
-                node.adopt(ids).await;
+                node.adopt(ids, hub_peer(&hub.hub_id)).await;
                 ended.await;
                 // Commands for its devices fail at once once it is gone.
                 node.relay.disconnected(&hub.hub_id);

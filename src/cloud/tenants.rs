@@ -108,11 +108,23 @@ impl TenantNode {
         })
     }
 
-    /// Takes the tenant's documents from its connected hub, unless this
-    /// node has them already (only the first connection after a link does).
-    pub async fn adopt(&self, ids: DocIds) {
+    /// Takes the tenant's documents from its hub `peer`, once connected,
+    /// unless this node has them already (only the first connection after
+    /// a link does).
+    pub async fn adopt(&self, ids: DocIds, peer: PeerId) {
         let _one = self.adopting.lock().await;
         if self.replica.is_founded() {
+            return;
+        }
+        // Asked before the handshake is done, samod would find no peer to
+        // ask and give up at once.
+        let connected = tokio::time::timeout(
+            Duration::from_secs(30),
+            self.replica.repo().when_connected(peer),
+        )
+        .await;
+        if !matches!(connected, Ok(Ok(_))) {
+            tracing::warn!(tenant = %self.tenant_id, "cloud: the hub did not finish connecting");
             return;
         }
         match self.replica.adopt(ids).await {

@@ -11,7 +11,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::links::Uplink;
 use super::uplink::{Delivery, jittered};
-use crate::client::Client;
 use crate::devices::{Devices, Pin, RELAY_TRANSPORT};
 use crate::tenancy::Caller;
 
@@ -23,14 +22,13 @@ pub async fn poll(
     state: Arc<Mutex<Delivery>>,
     shutdown: CancellationToken,
 ) {
-    let mut client = match Client::for_url(&uplink.url, uplink.fingerprint.as_deref()) {
+    let client = match uplink.client() {
         Ok(client) => client,
         Err(e) => {
             tracing::error!("sync: the cloud's commands cannot be fetched: {e}");
             return;
         }
     };
-    client.token = Some(uplink.token.clone());
     let mut backoff = Duration::from_millis(200).min(max_backoff);
     loop {
         let online: Vec<String> = devices

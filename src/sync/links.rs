@@ -63,6 +63,18 @@ pub struct Uplink {
     pub linked: i64,
 }
 
+impl Uplink {
+    /// A client of the peer's API carrying this link's credential.
+    ///
+    /// # Errors
+    /// What is wrong with the link's URL.
+    pub fn client(&self) -> Result<crate::client::Client, String> {
+        let mut client = crate::client::Client::for_url(&self.url, self.fingerprint.as_deref())?;
+        client.token = Some(self.token.clone());
+        Ok(client)
+    }
+}
+
 /// How a link stands, kept up to date from its dialer's events.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct LinkState {

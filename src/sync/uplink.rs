@@ -11,7 +11,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::links::Uplink;
 use super::outbox::Outbox;
-use crate::client::Client;
 use crate::store::Store;
 
 /// Rows per delivery.
@@ -38,14 +37,13 @@ pub async fn deliver(
     state: Arc<Mutex<Delivery>>,
     shutdown: CancellationToken,
 ) {
-    let mut client = match Client::for_url(&uplink.url, uplink.fingerprint.as_deref()) {
+    let client = match uplink.client() {
         Ok(client) => client,
         Err(e) => {
             tracing::error!("sync: telemetry cannot be delivered: {e}");
             return;
         }
     };
-    client.token = Some(uplink.token.clone());
     let mut backoff = Duration::from_millis(200).min(max_backoff);
     loop {
         let rows = match Outbox::peek(&store, BATCH).await {
