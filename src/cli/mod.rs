@@ -11,13 +11,13 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 mod household;
+mod serve;
 use household::{
     DeviceCommand, HubCommand, OrgCommand, Request, ShareCommand, SyncCommand, UserCommand,
 };
 
 use crate::config::{self, Config, EX_CONFIG};
 use crate::hub::{Hub, RuntimeInfo};
-use crate::service::{self, notify};
 use crate::state_dir::{self, RUNTIME_FILE, StateDir};
 use crate::{mdns, store};
 
@@ -296,43 +296,8 @@ fn failure(e: &dyn std::error::Error) -> ExitCode {
 
 /// `hearth cloud`: the cloud endpoint, started and stopped like the hub.
 fn run_cloud(config: Config, state_dir: PathBuf) -> ExitCode {
-    service::logging::init(&config.log.level);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => return failure(&e),
-    };
-    runtime.block_on(async move {
-        let mut signals = match service::ShutdownSignals::install() {
-            Ok(signals) => signals,
-            Err(e) => return failure(&e),
-        };
-        let mut cloud = match crate::cloud::Cloud::spawn(config, state_dir).await {
-            Ok(cloud) => cloud,
-            Err(e) => {
-                tracing::error!("cannot start: {e:#}");
-                return ExitCode::FAILURE;
-            }
-        };
-        let status = ready_status(cloud.info());
-        tracing::info!("cloud {status}");
-        notify::ready(&status);
-        let code = tokio::select! {
-            name = signals.recv() => {
-                tracing::info!("{name}: shutting down");
-                ExitCode::SUCCESS
-            }
-            why = cloud.part_ended() => {
-                tracing::error!("{why}; shutting down");
-                ExitCode::FAILURE
-            }
-        };
-        notify::stopping("shutting down");
-        cloud.shutdown().await;
-        code
-    })
+    let level = config.log.level.clone();
+    serve::serve(&level, None, crate::cloud::Cloud::spawn(config, state_dir))
 }
 
 /// A request to the cloud running on `state_dir`, through its admin socket.
@@ -371,46 +336,8 @@ fn cloud_console(state_dir: &Path, method: &str, path: &str) -> ExitCode {
 
 /// `hearth run`: start, tell systemd, wait for a signal, shut down cleanly.
 fn run(config: Config, state_dir: PathBuf) -> ExitCode {
-    service::logging::init(&config.log.level);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => return failure(&e),
-    };
-    runtime.block_on(async move {
-        let mut signals = match service::ShutdownSignals::install() {
-            Ok(signals) => signals,
-            Err(e) => return failure(&e),
-        };
-        let mut hub = match Hub::spawn(config, state_dir).await {
-            Ok(hub) => hub,
-            Err(e) => {
-                tracing::error!("cannot start: {e:#}");
-                notify::status(&format!("failed to start: {e}"));
-                return ExitCode::FAILURE;
-            }
-        };
-        let info = hub.info().clone();
-        let status = ready_status(&info);
-        tracing::info!("{status}");
-        notify::ready(&status);
-        let code = tokio::select! {
-            name = signals.recv() => {
-                tracing::info!("{name}: shutting down");
-                ExitCode::SUCCESS
-            }
-            why = hub.part_ended() => {
-                tracing::error!("{why}; shutting down");
-                ExitCode::FAILURE
-            }
-        };
-        notify::stopping("shutting down");
-        hub.shutdown().await;
-        code
-    })
+    let level = config.log.level.clone();
+    serve::serve(&level, Some(2), Hub::spawn(config, state_dir))
 }
 
 fn ready_status(info: &RuntimeInfo) -> String {

@@ -31,6 +31,20 @@ pub struct Pairing {
     pub peer: String,
 }
 
+/// Whether the hub at `url` answers as hub `id` over TLS pinned to
+/// `fingerprint` (only its private key can do that).
+async fn proves(url: &str, fingerprint: Option<&str>, id: &str) -> bool {
+    let Ok(client) = crate::client::Client::for_url(url, fingerprint) else {
+        return false;
+    };
+    let asked = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        client.call("GET", "/health", None),
+    )
+    .await;
+    matches!(asked, Ok(Ok(reply)) if reply.status == 200 && reply.body["hub_id"] == id)
+}
+
 impl SyncLinks {
     /// The tag this household's hubs announce on the LAN.
     pub fn tenant_tag(&self) -> Option<String> {
@@ -93,9 +107,16 @@ impl SyncLinks {
         };
         match existing {
             Some(link) if urls.contains(&link.url) => Ok(()),
-            // A working link is not given up for an announcement (which
-            // anyone on the LAN can make); a broken one follows it.
-            Some(_) if self.is_connected(&peer) => Ok(()),
+            // Anyone on the LAN can announce: a link that looks connected
+            // (a connection to a vanished address can look so for long) is
+            // moved only once the new address proves to be that hub, with
+            // the certificate the household recorded.
+            Some(_)
+                if self.is_connected(&peer)
+                    && !proves(&url, known.fingerprint.as_deref(), id).await =>
+            {
+                Ok(())
+            }
             Some(link) => {
                 tracing::info!(hub = %id, from = %link.url, to = %url, "sync: a hub moved; following it");
                 self.forget(&peer).await?;
