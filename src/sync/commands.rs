@@ -3,14 +3,14 @@
 //! and carries out what comes back as the person who commanded it, through
 //! the same checks as a command made here (see `cloud::relay`).
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::links::Uplink;
-use super::uplink::{Delivery, jittered};
+use super::uplink::{Backoff, Delivery};
 use crate::devices::{Devices, Pin, RELAY_TRANSPORT};
 use crate::tenancy::Caller;
 
@@ -29,7 +29,7 @@ pub async fn poll(
             return;
         }
     };
-    let mut backoff = Duration::from_millis(200).min(max_backoff);
+    let mut backoff = Backoff::new(max_backoff, state);
     loop {
         let online: Vec<String> = devices
             .online_devices()
@@ -43,20 +43,14 @@ pub async fn poll(
         };
         let body = match polled.map_err(|e| e.to_string()).and_then(|r| r.ok()) {
             Ok(body) => {
-                backoff = Duration::from_millis(200).min(max_backoff);
+                backoff.reset();
                 body
             }
             Err(e) => {
                 tracing::debug!("sync: polling the cloud for commands failed: {e}");
-                state
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .last_error = Some(e);
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(jittered(backoff)) => {}
+                if !backoff.failed(e, &shutdown).await {
+                    return;
                 }
-                backoff = (backoff * 2).min(max_backoff);
                 continue;
             }
         };

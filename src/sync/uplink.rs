@@ -44,7 +44,7 @@ pub async fn deliver(
             return;
         }
     };
-    let mut backoff = Duration::from_millis(200).min(max_backoff);
+    let mut backoff = Backoff::new(max_backoff, state.clone());
     loop {
         let rows = match Outbox::peek(&store, BATCH).await {
             Ok(rows) => rows,
@@ -83,21 +83,53 @@ pub async fn deliver(
                 state.delivered += count;
                 state.last_delivery = Some(crate::devices::now_ms());
                 state.last_error = None;
-                backoff = Duration::from_millis(200).min(max_backoff);
+                drop(state);
+                backoff.reset();
             }
             Err(e) => {
                 tracing::warn!("sync: telemetry not delivered ({count} values wait): {e}");
-                state
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .last_error = Some(e);
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(jittered(backoff)) => {}
+                if !backoff.failed(e, &shutdown).await {
+                    return;
                 }
-                backoff = (backoff * 2).min(max_backoff);
             }
         }
+    }
+}
+
+/// Retrying a peer: exponential from 200 ms to a cap, jittered, with the
+/// failure told to the link's status. Shared by delivery and command polls.
+pub struct Backoff {
+    delay: Duration,
+    max: Duration,
+    state: Arc<Mutex<Delivery>>,
+}
+
+impl Backoff {
+    pub fn new(max: Duration, state: Arc<Mutex<Delivery>>) -> Backoff {
+        Backoff {
+            delay: Duration::from_millis(200).min(max),
+            max,
+            state,
+        }
+    }
+
+    /// After a success: the next failure waits the shortest time again.
+    pub fn reset(&mut self) {
+        self.delay = Duration::from_millis(200).min(self.max);
+    }
+
+    /// Records `error` and waits; false when `shutdown` came first.
+    pub async fn failed(&mut self, error: String, shutdown: &CancellationToken) -> bool {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .last_error = Some(error);
+        let waited = tokio::select! {
+            _ = shutdown.cancelled() => false,
+            _ = tokio::time::sleep(jittered(self.delay)) => true,
+        };
+        self.delay = (self.delay * 2).min(self.max);
+        waited
     }
 }
 

@@ -12,6 +12,28 @@ use samod::Transport;
 #[error("sync connection: {0}")]
 pub struct WireError(String);
 
+/// A WebSocket's message stream and sink (`$message`: its library's
+/// `Message` type) as a transport: binary frames are sync messages, a text
+/// frame is an error, the rest (ping, pong, close) is not for samod.
+macro_rules! transport {
+    ($stream:expr, $sink:expr, $message:ident) => {{
+        let stream = $stream
+            .filter_map(|msg| {
+                future::ready(match msg {
+                    Ok($message::Binary(data)) => Some(Ok(data.to_vec())),
+                    Ok($message::Text(_)) => Some(Err(WireError("a text frame".into()))),
+                    Ok(_) => None,
+                    Err(e) => Some(Err(WireError(e.to_string()))),
+                })
+            })
+            .boxed();
+        let sink = $sink
+            .sink_map_err(|e| WireError(e.to_string()))
+            .with(|data: Vec<u8>| future::ready(Ok::<_, WireError>($message::Binary(data.into()))));
+        Transport::new(stream, Box::pin(sink))
+    }};
+}
+
 /// A client WebSocket (after the upgrade) as a transport.
 pub fn from_tungstenite<S>(ws: tokio_tungstenite::WebSocketStream<S>) -> Transport
 where
@@ -19,20 +41,7 @@ where
 {
     use tokio_tungstenite::tungstenite::Message;
     let (sink, stream) = ws.split();
-    let stream = stream
-        .filter_map(|msg| {
-            future::ready(match msg {
-                Ok(Message::Binary(data)) => Some(Ok(data.to_vec())),
-                Ok(Message::Text(_)) => Some(Err(WireError("a text frame".into()))),
-                Ok(_) => None,
-                Err(e) => Some(Err(WireError(e.to_string()))),
-            })
-        })
-        .boxed();
-    let sink = sink
-        .sink_map_err(|e| WireError(e.to_string()))
-        .with(|data: Vec<u8>| future::ready(Ok::<_, WireError>(Message::Binary(data.into()))));
-    Transport::new(stream, Box::pin(sink))
+    transport!(stream, sink, Message)
 }
 
 /// A WebSocket accepted by axum as a transport, which ends when `stop`
@@ -43,19 +52,5 @@ pub fn from_axum(
 ) -> Transport {
     use axum::extract::ws::Message;
     let (sink, stream) = ws.split();
-    let stream = stream
-        .take_until(stop.cancelled_owned())
-        .filter_map(|msg| {
-            future::ready(match msg {
-                Ok(Message::Binary(data)) => Some(Ok(data.to_vec())),
-                Ok(Message::Text(_)) => Some(Err(WireError("a text frame".into()))),
-                Ok(_) => None,
-                Err(e) => Some(Err(WireError(e.to_string()))),
-            })
-        })
-        .boxed();
-    let sink = sink
-        .sink_map_err(|e| WireError(e.to_string()))
-        .with(|data: Vec<u8>| future::ready(Ok::<_, WireError>(Message::Binary(data.into()))));
-    Transport::new(stream, Box::pin(sink))
+    transport!(stream.take_until(stop.cancelled_owned()), sink, Message)
 }
