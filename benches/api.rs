@@ -151,7 +151,10 @@ fn main() {
     tokio::runtime::Runtime::new()
         .unwrap()
         .block_on(prepare(&state, b));
-    let hub = common::HubProcess::start(&state, common::TEST_CONFIG);
+    // 50 clients from one address: more than an address may hold by default.
+    let config =
+        common::TEST_CONFIG.replace("[api]\n", "[api]\nmax_connections_per_address = 64\n");
+    let hub = common::HubProcess::start(&state, &config);
     let api = api::Api::new(hub.api_port(), &hub.fingerprint());
     let login = api.post(
         "/login",

@@ -86,6 +86,14 @@ pub struct ApiConfig {
     pub tls_cert_file: Option<PathBuf>,
     /// Its private key: a file, so it can come from systemd's `LoadCredential=`.
     pub tls_key_file: Option<PathBuf>,
+    /// Connections served at once; the next waits in the kernel's backlog.
+    pub max_connections: usize,
+    /// Connections one address (an IPv6 /64) may hold; more are closed.
+    pub max_connections_per_address: usize,
+    /// Seconds a client has to send a request's head.
+    pub header_timeout_secs: u64,
+    /// Seconds a connection with nothing in flight stays open without a byte.
+    pub idle_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -128,6 +136,10 @@ impl Default for ApiConfig {
             tls: true,
             tls_cert_file: None,
             tls_key_file: None,
+            max_connections: 1024,
+            max_connections_per_address: 32,
+            header_timeout_secs: 10,
+            idle_timeout_secs: 60,
         }
     }
 }

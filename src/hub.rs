@@ -184,6 +184,7 @@ impl Hub {
             tls.as_ref()
                 .map(|t| tokio_rustls::TlsAcceptor::from(t.server_config.clone())),
             router.clone(),
+            api::Limits::from_config(&config.api),
             shutdown.clone(),
             tracker.clone(),
             drain,
@@ -415,11 +416,12 @@ async fn api_task(
     listener: tokio::net::TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
     router: axum::Router,
+    limits: api::Limits,
     shutdown: CancellationToken,
     tracker: TaskTracker,
     drain: Duration,
 ) -> &'static str {
-    api::serve(listener, tls, router, shutdown, tracker, drain).await;
+    api::serve(listener, tls, router, limits, shutdown, tracker, drain).await;
     "API server"
 }
 

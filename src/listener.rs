@@ -25,6 +25,7 @@ pub async fn accept<F, Fut>(
     Fut: Future<Output = ()> + Send + 'static,
 {
     let slots = Arc::new(Semaphore::new(max));
+    let over = crate::service::noisy::Noisy::new(name, "connections over the limit");
     loop {
         let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -38,7 +39,10 @@ pub async fn accept<F, Fut>(
             },
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            tracing::warn!("{name}: {peer}: over {max} connections; closed");
+            over.warn(
+                &peer.to_string(),
+                format_args!("over {max} connections; closed"),
+            );
             continue;
         };
         let _ = stream.set_nodelay(true);

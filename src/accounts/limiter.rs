@@ -61,6 +61,31 @@ impl Limiter {
         failures.entry(key.to_owned()).or_default().push_back(now);
     }
 
+    /// Failures of `key` still in the window, and the newest one's time.
+    pub fn recent(&self, key: &str, now: Instant) -> (usize, Option<Instant>) {
+        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        failures.get(key).map_or((0, None), |times| {
+            let live = times
+                .iter()
+                .filter(|t| now.duration_since(**t) < self.window)
+                .count();
+            (live, times.back().copied().filter(|_| live > 0))
+        })
+    }
+
+    /// Takes back one failure counted at `at` (an attempt that succeeded).
+    pub fn refund(&self, key: &str, at: Instant) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(times) = failures.get_mut(key) {
+            if let Some(i) = times.iter().rposition(|t| *t == at) {
+                times.remove(i);
+            }
+            if times.is_empty() {
+                failures.remove(key);
+            }
+        }
+    }
+
     pub fn clear(&self, key: &str) {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         failures.remove(key);

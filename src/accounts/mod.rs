@@ -7,6 +7,7 @@ pub mod limiter;
 pub mod password;
 pub mod sessions;
 pub mod setup;
+pub mod throttle;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -21,12 +22,14 @@ use crate::store::{Store, StoreError};
 use crate::tenancy::ops::normalize_email;
 use crate::tenancy::{Caller, OpError, Replica, ReplicaError};
 
-/// Failed logins allowed per account, and per source address, per window.
-const LOGIN_FAILURES: usize = 5;
-const SOURCE_FAILURES: usize = 20;
+/// Wrong current passwords allowed per account per window (a password
+/// change: the caller holds a session of the account already).
+const CHANGE_FAILURES: usize = 5;
 const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Wrong setup codes allowed (from anywhere) per window.
+/// Wrong setup codes allowed per source address, and from anywhere, per
+/// window (the code has over 40 bits: 50 guesses cannot find it).
 const SETUP_FAILURES: usize = 5;
+const SETUP_FAILURES_ALL: usize = 50;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -38,6 +41,12 @@ pub enum AccountError {
     AlreadySetUp,
     #[error("too many failed attempts; try again in {} s", .0.as_secs().max(1))]
     Throttled(Duration),
+    #[error("the hub is busy checking other passwords; try again in {} s", .0.as_secs().max(1))]
+    Busy(Duration),
+    #[error(
+        "your password is right, but you are no longer a member of this household; ask one of its admins to invite you again"
+    )]
+    NoMembership,
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]
@@ -58,9 +67,12 @@ pub struct Accounts {
     replica: Arc<Replica>,
     sessions: Sessions,
     state_dir: PathBuf,
-    by_account: Limiter,
-    by_source: Limiter,
+    logins: throttle::LoginThrottle,
+    /// Invite codes tried, by source address.
+    invite_failures: Limiter,
+    password_changes: Limiter,
     setup_failures: Limiter,
+    setup_failures_all: Limiter,
 }
 
 pub fn unix_now() -> i64 {
@@ -94,9 +106,11 @@ impl Accounts {
             replica,
             sessions,
             state_dir,
-            by_account: Limiter::new(LOGIN_FAILURES, FAILURE_WINDOW),
-            by_source: Limiter::new(SOURCE_FAILURES, FAILURE_WINDOW),
+            logins: throttle::LoginThrottle::new(),
+            invite_failures: Limiter::new(SETUP_FAILURES, FAILURE_WINDOW),
+            password_changes: Limiter::new(CHANGE_FAILURES, FAILURE_WINDOW),
             setup_failures: Limiter::new(SETUP_FAILURES, FAILURE_WINDOW),
+            setup_failures_all: Limiter::new(SETUP_FAILURES_ALL, FAILURE_WINDOW),
         })
     }
 
@@ -112,17 +126,21 @@ impl Accounts {
         email: &str,
         password: &str,
         label: &str,
+        source: IpAddr,
     ) -> Result<Login, AccountError> {
         if self.replica.is_founded() {
             return Err(AccountError::AlreadySetUp);
         }
         let started = Instant::now();
+        let source = throttle::source_key(source);
         self.setup_failures
-            .check("setup", started)
+            .check(&source, started)
+            .and_then(|()| self.setup_failures_all.check("setup", started))
             .map_err(AccountError::Throttled)?;
         let current = setup::read(&self.state_dir, unix_now());
         if !current.is_some_and(|c| setup::matches(&c, code)) {
-            self.setup_failures.fail("setup", started);
+            self.setup_failures.fail(&source, started);
+            self.setup_failures_all.fail("setup", started);
             return Err(AccountError::BadSetupCode);
         }
         password::check(password).map_err(AccountError::Invalid)?;
@@ -158,39 +176,35 @@ impl Accounts {
     ) -> Result<Login, AccountError> {
         let now = Instant::now();
         let account = normalize_email(email).map_err(|_| AccountError::InvalidCredentials)?;
-        let source = source.to_string();
-        self.by_source
-            .check(&source, now)
-            .and_then(|()| self.by_account.check(&account, now))
+        // Counted before the hash, so a storm is refused before it costs one.
+        let attempt = self
+            .logins
+            .begin(&account, source, now)
             .map_err(AccountError::Throttled)?;
         let found = self.replica.with_state(|s| {
             let user = s.user_by_email(&account)?;
             let access = crate::tenancy::Access::new(s, unix_now() * 1000);
-            access
-                .memberships_of(&user.id)
-                .next()
-                .map(|_| user.id.clone())
+            let member = access.memberships_of(&user.id).next().is_some();
+            Some((user.id.clone(), member))
         })?;
         let phc = match &found {
-            Some(user) => self
+            Some((user, _)) => self
                 .replica
                 .with_credentials(|c| c.password_hash(user).map(str::to_owned))?,
             None => None,
         };
         // Verify against something even for an unknown account, so the
         // answer takes as long either way.
-        let ok = verify_blocking(password, phc.clone().unwrap_or_else(dummy_hash)).await
+        let ok = verify_blocking(password, phc.clone().unwrap_or_else(dummy_hash)).await?
             && phc.is_some();
         match found {
-            Some(user) if ok => {
-                self.by_account.clear(&account);
+            Some((user, true)) if ok => {
+                attempt.succeeded();
                 self.start_session(&user, label).await
             }
-            _ => {
-                self.by_account.fail(&account, now);
-                self.by_source.fail(&source, now);
-                Err(AccountError::InvalidCredentials)
-            }
+            // Only someone who knows the password learns the membership ended.
+            Some((_, false)) if ok => Err(AccountError::NoMembership),
+            _ => Err(AccountError::InvalidCredentials),
         }
     }
 
@@ -207,11 +221,13 @@ impl Accounts {
         source: IpAddr,
     ) -> Result<Login, AccountError> {
         let now = Instant::now();
-        let source = source.to_string();
-        self.by_source
+        let source = throttle::source_key(source);
+        self.invite_failures
             .check(&source, now)
             .map_err(AccountError::Throttled)?;
         password::check(password).map_err(AccountError::Invalid)?;
+        // Counted before the hash; refunded once the code proves good.
+        self.invite_failures.fail(&source, now);
         let phc = hash_blocking(password).await?;
         match self
             .replica
@@ -219,14 +235,12 @@ impl Accounts {
             .await?
         {
             Some(user) => {
+                self.invite_failures.refund(&source, now);
                 // A reset ends every earlier login of the account.
                 self.sessions.revoke(|s| s.user == user).await?;
                 self.start_session(&user, label).await
             }
-            None => {
-                self.by_source.fail(&source, now);
-                Err(AccountError::InvalidCredentials)
-            }
+            None => Err(AccountError::InvalidCredentials),
         }
     }
 
@@ -243,18 +257,19 @@ impl Accounts {
     ) -> Result<(), AccountError> {
         let now = Instant::now();
         let key = format!("user:{}", session.user);
-        self.by_account
+        self.password_changes
             .check(&key, now)
             .map_err(AccountError::Throttled)?;
         password::check(new).map_err(AccountError::Invalid)?;
+        self.password_changes.fail(&key, now);
         let phc = self
             .replica
             .with_credentials(|c| c.password_hash(&session.user).map(str::to_owned))?
             .unwrap_or_else(dummy_hash);
-        if !verify_blocking(current, phc).await {
-            self.by_account.fail(&key, now);
+        if !verify_blocking(current, phc).await? {
             return Err(AccountError::InvalidCredentials);
         }
+        self.password_changes.refund(&key, now);
         let hash = hash_blocking(new).await?;
         self.replica
             .set_password_hash(&Caller::User(session.user.clone()), &session.user, &hash)
@@ -292,17 +307,17 @@ impl Accounts {
 
 async fn hash_blocking(password: &str) -> Result<String, AccountError> {
     let password = password.to_owned();
-    tokio::task::spawn_blocking(move || password::hash(&password))
+    password::run(move || password::hash(&password))
         .await
-        .map_err(|e| AccountError::Invalid(e.to_string()))?
+        .map_err(|password::Busy(wait)| AccountError::Busy(wait))?
         .map_err(AccountError::Invalid)
 }
 
-async fn verify_blocking(password: &str, phc: String) -> bool {
+async fn verify_blocking(password: &str, phc: String) -> Result<bool, AccountError> {
     let password = password.to_owned();
-    tokio::task::spawn_blocking(move || password::verify(&password, &phc))
+    password::run(move || password::verify(&password, &phc))
         .await
-        .unwrap_or(false)
+        .map_err(|password::Busy(wait)| AccountError::Busy(wait))
 }
 
 /// Spends as long as checking a password does, for a login that has no

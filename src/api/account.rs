@@ -85,12 +85,20 @@ struct SetupRequest {
 
 async fn setup(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     JsonBody(req): JsonBody<SetupRequest>,
 ) -> Result<(StatusCode, Json<Login>), ApiError> {
     let label = req.label.as_deref().unwrap_or("setup");
     let login = state
         .accounts
-        .setup(&req.code, &req.household, &req.email, &req.password, label)
+        .setup(
+            &req.code,
+            &req.household,
+            &req.email,
+            &req.password,
+            label,
+            peer.ip(),
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(login)))
 }

@@ -151,6 +151,13 @@ impl From<AccountError> for ApiError {
                 retry_after: Some(wait),
                 ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "throttled", message)
             },
+            AccountError::Busy(wait) => ApiError {
+                retry_after: Some(wait),
+                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message)
+            },
+            AccountError::NoMembership => {
+                ApiError::new(StatusCode::FORBIDDEN, "no_membership", message)
+            }
             AccountError::Invalid(_) => ApiError::invalid(message),
             AccountError::Tenancy(e) => e.into(),
             AccountError::Store(e) => {

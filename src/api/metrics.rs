@@ -164,6 +164,47 @@ async fn render(state: &AppState) -> Result<String, ApiError> {
             );
         }
     }
+    let (running, waiting, refused) = crate::accounts::password::load();
+    family(
+        &mut out,
+        "hearth_password_checks_running",
+        "gauge",
+        "Password hashes and checks running now (a fixed number at most)",
+        &[(String::new(), running as i64)],
+    );
+    family(
+        &mut out,
+        "hearth_password_checks_waiting",
+        "gauge",
+        "Password checks waiting for their turn",
+        &[(String::new(), waiting as i64)],
+    );
+    family(
+        &mut out,
+        "hearth_password_checks_busy_total",
+        "counter",
+        "Password checks refused as busy (503) since start",
+        &[(String::new(), refused as i64)],
+    );
+    family(
+        &mut out,
+        "hearth_unauthenticated_failures_total",
+        "counter",
+        "Failures caused from outside before a login, whether logged or not",
+        &crate::service::noisy::totals()
+            .into_iter()
+            .map(|(listener, what, n)| {
+                (
+                    format!(
+                        "listener=\"{}\",what=\"{}\"",
+                        escape(listener),
+                        escape(what)
+                    ),
+                    n as i64,
+                )
+            })
+            .collect::<Vec<_>>(),
+    );
     if let (Ok(log), Ok(snapshot)) = (state.replica.audit_log(), state.replica.snapshot()) {
         let views =
             crate::tenancy::audit::read(&snapshot, &log, now, &crate::tenancy::Caller::Console);

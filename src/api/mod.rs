@@ -9,6 +9,7 @@
 mod account;
 pub mod auth;
 mod ble;
+mod connections;
 pub mod console;
 mod devices;
 mod endpoints;
@@ -23,27 +24,18 @@ mod sync;
 pub mod tls;
 mod values;
 
+pub use connections::{Limits, serve};
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Router;
-use axum::extract::ConnectInfo;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::accounts::Accounts;
 use crate::tenancy::Replica;
-
-/// Most connections served at once; the next waits in the kernel's backlog.
-const MAX_CONNECTIONS: usize = 1024;
-/// A client that has not finished the TLS handshake by then is dropped.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What every handler may read.
 #[derive(Clone)]
@@ -105,98 +97,4 @@ fn no_ipv6(e: &std::io::Error) -> bool {
         e.kind(),
         ErrorKind::AddrNotAvailable | ErrorKind::Unsupported
     ) || e.raw_os_error() == Some(97) // EAFNOSUPPORT
-}
-
-/// Accepts connections until `shutdown`, then drains open ones for at most
-/// `drain`. Every connection task is tracked by `tracker`.
-pub async fn serve(
-    listener: TcpListener,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    router: Router,
-    shutdown: CancellationToken,
-    tracker: TaskTracker,
-    drain: Duration,
-) {
-    let graceful = GracefulShutdown::new();
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let permit = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            permit = permits.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-        };
-        let (stream, peer) = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    tracing::warn!("api: accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
-        let watcher = graceful.watcher();
-        // Handlers that throttle by source address read it as `ConnectInfo`.
-        let service =
-            TowerToHyperService::new(router.clone().layer(axum::Extension(ConnectInfo(peer))));
-        let tls = tls.clone();
-        let shutdown = shutdown.clone();
-        tracker.spawn(async move {
-            let _permit = permit;
-            serve_connection(stream, peer, tls, service, watcher, shutdown).await;
-        });
-    }
-    drop(listener);
-    if tokio::time::timeout(drain, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("api: connections still open after {drain:?}; closing them");
-    }
-}
-
-async fn serve_connection(
-    stream: TcpStream,
-    peer: SocketAddr,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    service: TowerToHyperService<Router>,
-    watcher: hyper_util::server::graceful::Watcher,
-    shutdown: CancellationToken,
-) {
-    // Small answers and stream messages go out at once, not after an ACK.
-    let _ = stream.set_nodelay(true);
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    let result = match tls {
-        Some(acceptor) => {
-            // A half-open handshake is not a connection to drain: drop it on shutdown.
-            let handshake = tokio::select! {
-                _ = shutdown.cancelled() => return,
-                done = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)) => done,
-            };
-            let stream = match handshake {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, "api: TLS handshake failed: {e}");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%peer, "api: TLS handshake timed out");
-                    return;
-                }
-            };
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            watcher.watch(conn.into_owned()).await
-        }
-        None => {
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            watcher.watch(conn.into_owned()).await
-        }
-    };
-    if let Err(e) = result {
-        tracing::debug!(%peer, "api: connection ended: {e}");
-    }
 }

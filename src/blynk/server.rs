@@ -55,8 +55,10 @@ async fn connection(
                 Ok(Ok(stream)) => {
                     run(session::link(stream, ctx.max_body), ctx, &peer, transport).await
                 }
-                Ok(Err(e)) => tracing::warn!("blynk: {peer}: TLS handshake failed: {e}"),
-                Err(_) => tracing::warn!("blynk: {peer}: TLS handshake timed out"),
+                Ok(Err(e)) => {
+                    session::PRE_LOGIN.warn(&peer, format_args!("TLS handshake failed: {e}"))
+                }
+                Err(_) => session::PRE_LOGIN.warn(&peer, "TLS handshake timed out"),
             }
         }
     }

@@ -127,8 +127,28 @@ where
         .ok()
         .and_then(|t| t.first().map(|s| s.trim().to_owned()))
         .unwrap_or_default();
+    if let Err(wait) = ctx.devices.token_allowed(peer) {
+        BAD_TOKEN.warn(
+            peer,
+            format_args!(
+                "too many wrong tokens from this address; refused for {} s",
+                wait.as_secs().max(1)
+            ),
+        );
+        let _ = link
+            .send(Frame::Response {
+                id,
+                status: status::INVALID_TOKEN,
+            })
+            .await;
+        return End::Over;
+    }
     let Some(device) = requests::device_for_token(&ctx.devices, &token) else {
-        tracing::warn!("blynk: {peer} ({transport}): invalid token; refused with status 9");
+        ctx.devices.token_failed(peer);
+        BAD_TOKEN.warn(
+            peer,
+            format_args!("({transport}) invalid token; refused with status 9"),
+        );
         let _ = link
             .send(Frame::Response {
                 id,
@@ -194,7 +214,10 @@ where
         };
         match frame {
             None => {
-                tracing::warn!("blynk: {peer}: no login within {LOGIN_TIMEOUT:?}; dropped");
+                PRE_LOGIN.warn(
+                    peer,
+                    format_args!("no login within {LOGIN_TIMEOUT:?}; dropped"),
+                );
                 return Err(End::Closed);
             }
             Some(None | Some(Err(_))) => return Err(End::Closed),
@@ -212,7 +235,10 @@ where
                 },
             )))) => return Ok(frame),
             Some(Some(Ok(Ok(Frame::Message { id, command, .. })))) => {
-                tracing::warn!("blynk: {peer}: command {command} before login; status 5");
+                PRE_LOGIN.warn(
+                    peer,
+                    format_args!("command {command} before login; status 5"),
+                );
                 if link
                     .send(Frame::Response {
                         id,
@@ -229,8 +255,16 @@ where
     }
 }
 
+/// Failures before a login, written at a bounded rate (`service::noisy`).
+pub static PRE_LOGIN: std::sync::LazyLock<crate::service::noisy::Noisy> =
+    std::sync::LazyLock::new(|| {
+        crate::service::noisy::Noisy::new("blynk", "failures before login")
+    });
+static BAD_TOKEN: std::sync::LazyLock<crate::service::noisy::Noisy> =
+    std::sync::LazyLock::new(|| crate::service::noisy::Noisy::new("blynk", "wrong tokens"));
+
 fn bad_frame(peer: &str, e: &FrameError) -> End {
-    tracing::warn!("blynk: {peer}: {e}; dropping the connection");
+    PRE_LOGIN.warn(peer, format_args!("{e}; dropping the connection"));
     End::Garbage
 }
 

@@ -177,6 +177,7 @@ enum MdnsCommand {
 
 /// Parses the command line and runs the command.
 pub fn main() -> ExitCode {
+    crate::accounts::password::return_memory_after_hashing();
     let cli = Cli::parse();
     match cli.command {
         Command::Config(ConfigCommand::Default) => {

@@ -84,7 +84,10 @@ pub async fn login(
                     .flatten();
                 sessions.push((tenant, household, login.token));
             }
-            Err(crate::accounts::AccountError::Throttled(wait)) => throttled = Some(wait),
+            Err(
+                e @ (crate::accounts::AccountError::Throttled(_)
+                | crate::accounts::AccountError::Busy(_)),
+            ) => throttled = Some(e),
             Err(_) => {}
         }
     }
@@ -93,7 +96,7 @@ pub async fn login(
             crate::accounts::equal_time_refusal(&body.password).await;
         }
         return Err(match throttled {
-            Some(wait) => crate::accounts::AccountError::Throttled(wait).into(),
+            Some(refusal) => refusal.into(),
             None => invalid(),
         });
     }

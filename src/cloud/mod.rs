@@ -80,6 +80,7 @@ impl Cloud {
         let api_addr = listener.local_addr().map_err(HubError::Bind)?;
         let tracker = TaskTracker::new();
         let drain = Duration::from_secs(config.hub.shutdown_timeout_secs);
+        let limits = api::Limits::from_config(&config.api);
         let router = routes::router(CloudState {
             registry: registry.clone(),
             tenants: tenants.clone(),
@@ -91,7 +92,7 @@ impl Cloud {
                 .as_ref()
                 .map(|t| tokio_rustls::TlsAcceptor::from(t.server_config.clone()));
             parts.spawn(async move {
-                api::serve(listener, tls, router, shutdown, tracker, drain).await;
+                api::serve(listener, tls, router, limits, shutdown, tracker, drain).await;
                 "cloud API server"
             });
         }

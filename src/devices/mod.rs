@@ -135,6 +135,18 @@ pub struct Devices {
     next_link: AtomicU64,
     /// Serializes deliveries of other nodes' telemetry (see `ingest`).
     ingesting: tokio::sync::Mutex<()>,
+    /// Wrong device and bridge tokens, by source address, on every transport.
+    token_failures: crate::accounts::limiter::Limiter,
+}
+
+/// Wrong tokens one address may present in [`TOKEN_WINDOW`] before its
+/// logins are refused unchecked until the oldest leaves the window.
+const TOKEN_FAILURES: usize = 20;
+const TOKEN_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+fn token_key(peer: &str) -> Option<String> {
+    let addr: std::net::SocketAddr = peer.parse().ok()?;
+    Some(crate::accounts::throttle::source_key(addr.ip()))
 }
 
 pub fn now_ms() -> i64 {
@@ -188,8 +200,28 @@ impl Devices {
             updates: broadcast::channel(FANOUT).0,
             next_link: AtomicU64::new(1),
             ingesting: tokio::sync::Mutex::new(()),
+            token_failures: crate::accounts::limiter::Limiter::new(TOKEN_FAILURES, TOKEN_WINDOW),
         });
         Ok((devices, task))
+    }
+
+    /// May a device (or bridge) at `peer` ("address:port") present a token
+    /// now? A serial line is always allowed.
+    ///
+    /// # Errors
+    /// How long the address must wait, after too many wrong tokens.
+    pub fn token_allowed(&self, peer: &str) -> Result<(), std::time::Duration> {
+        match token_key(peer) {
+            Some(key) => self.token_failures.check(&key, std::time::Instant::now()),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a wrong token presented from `peer`.
+    pub fn token_failed(&self, peer: &str) {
+        if let Some(key) = token_key(peer) {
+            self.token_failures.fail(&key, std::time::Instant::now());
+        }
     }
 
     pub fn replica(&self) -> &Arc<Replica> {

@@ -39,6 +39,12 @@ const IN_FLIGHT: usize = 256;
 
 type Link<S> = Framed<S, MqttCodec>;
 
+/// Failures before a CONNECT is accepted, written at a bounded rate.
+static PRE_LOGIN: std::sync::LazyLock<crate::service::noisy::Noisy> =
+    std::sync::LazyLock::new(|| crate::service::noisy::Noisy::new("mqtt", "failures before login"));
+static BAD_TOKEN: std::sync::LazyLock<crate::service::noisy::Noisy> =
+    std::sync::LazyLock::new(|| crate::service::noisy::Noisy::new("mqtt", "wrong tokens"));
+
 pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(io: S, peer: &str, ctx: &Context) {
     let mut link = Framed::new(
         io,
@@ -50,14 +56,17 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(io: S, peer: &str, ctx: &Con
     let connect = match tokio::time::timeout(CONNECT_TIMEOUT, link.next()).await {
         Ok(Some(Ok(Packet::Connect(connect)))) => connect,
         Ok(Some(Ok(other))) => {
-            tracing::warn!("mqtt: {peer}: {other:?} before CONNECT; closed");
+            PRE_LOGIN.warn(peer, format_args!("{other:?} before CONNECT; closed"));
             return;
         }
         Ok(Some(Err(rumqttc::mqttbytes::Error::InvalidProtocolLevel(level)))) => {
             // Say so, as each version's spec asks: an MQTT 5 CONNACK with
             // reason 0x84 (unsupported protocol version) to an MQTT 5
             // client, CONNACK 1 (unacceptable protocol version) to others.
-            tracing::warn!("mqtt: {peer}: protocol level {level}; only MQTT 3.1.1 is spoken");
+            PRE_LOGIN.warn(
+                peer,
+                format_args!("protocol level {level}; only MQTT 3.1.1 is spoken"),
+            );
             if level == 5 {
                 use tokio::io::AsyncWriteExt;
                 let _ = link
@@ -71,17 +80,36 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(io: S, peer: &str, ctx: &Con
             return;
         }
         Ok(Some(Err(e))) => {
-            tracing::warn!("mqtt: {peer}: {e}; closed");
+            PRE_LOGIN.warn(peer, format_args!("{e}; closed"));
             return;
         }
         Ok(None) => return,
         Err(_) => {
-            tracing::warn!("mqtt: {peer}: no CONNECT within {CONNECT_TIMEOUT:?}; closed");
+            PRE_LOGIN.warn(
+                peer,
+                format_args!("no CONNECT within {CONNECT_TIMEOUT:?}; closed"),
+            );
             return;
         }
     };
     let login = connect.login.as_ref();
     let token = login.map(|l| l.password.clone()).unwrap_or_default();
+    if let Err(wait) = ctx.devices.token_allowed(peer) {
+        BAD_TOKEN.warn(
+            peer,
+            format_args!(
+                "too many wrong tokens from this address; refused (CONNACK 3) for {} s",
+                wait.as_secs().max(1)
+            ),
+        );
+        let _ = link
+            .send(Packet::ConnAck(ConnAck::new(
+                ConnectReturnCode::ServiceUnavailable,
+                false,
+            )))
+            .await;
+        return;
+    }
     let role = match login.map(|l| l.username.as_str()) {
         Some("device") => {
             device_for_token(&ctx.devices, &token).map(|device| Role::Device { device })
@@ -90,8 +118,10 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(io: S, peer: &str, ctx: &Con
         _ => None,
     };
     let Some(role) = role else {
-        tracing::warn!(
-            "mqtt: {peer}: refused (CONNACK 4): username must be \"device\" with the device's token"
+        ctx.devices.token_failed(peer);
+        BAD_TOKEN.warn(
+            peer,
+            "refused (CONNACK 4): username must be \"device\" with the device's token",
         );
         let _ = link
             .send(Packet::ConnAck(ConnAck::new(

@@ -4,6 +4,7 @@
 //! about the hub; the hub tells it when it is ready, alive and stopping.
 
 pub mod logging;
+pub mod noisy;
 pub mod notify;
 
 /// SIGTERM (how systemd stops a service) and SIGINT, caught from the moment

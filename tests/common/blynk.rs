@@ -253,7 +253,23 @@ impl Frame {
 
 impl RawDevice {
     pub fn connect(port: u16) -> RawDevice {
-        let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        RawDevice::connect_from(port, std::net::Ipv4Addr::LOCALHOST)
+    }
+
+    /// Connects to the hub on 127.0.0.1 from another loopback address.
+    pub fn connect_from(port: u16, from: std::net::Ipv4Addr) -> RawDevice {
+        // std has no bind-before-connect; tokio's socket does, then lets go.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .unwrap();
+        let stream = rt.block_on(async {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind(std::net::SocketAddr::from((from, 0))).unwrap();
+            let to = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            socket.connect(to).await.unwrap().into_std().unwrap()
+        });
+        stream.set_nonblocking(false).unwrap();
         stream.set_read_timeout(Some(WAIT)).unwrap();
         stream.set_nodelay(true).unwrap();
         RawDevice { stream, next_id: 0 }
