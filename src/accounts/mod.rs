@@ -147,7 +147,7 @@ impl Accounts {
         let phc = hash_blocking(password).await?;
         let founded = self
             .replica
-            .found(household, email, unix_now() * 1000)
+            .found(household, email, crate::devices::now_ms())
             .await
             .map_err(|e| match e {
                 ReplicaError::AlreadyFounded => AccountError::AlreadySetUp,
@@ -183,7 +183,7 @@ impl Accounts {
             .map_err(AccountError::Throttled)?;
         let found = self.replica.with_state(|s| {
             let user = s.user_by_email(&account)?;
-            let access = crate::tenancy::Access::new(s, unix_now() * 1000);
+            let access = crate::tenancy::Access::new(s, crate::devices::now_ms());
             let member = access.memberships_of(&user.id).next().is_some();
             Some((user.id.clone(), member))
         })?;
@@ -231,7 +231,7 @@ impl Accounts {
         let phc = hash_blocking(password).await?;
         match self
             .replica
-            .accept_invite(code.trim(), &phc, unix_now() * 1000)
+            .accept_invite(code.trim(), &phc, crate::devices::now_ms())
             .await?
         {
             Some(user) => {

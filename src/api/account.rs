@@ -188,7 +188,7 @@ async fn me(State(state): State<AppState>, authed: Authed) -> Result<Json<Me>, A
     }
     let user = authed.session.user;
     let me = state.replica.with_state(|s| {
-        let access = Access::new(s, unix_now() * 1000);
+        let access = Access::new(s, crate::devices::now_ms());
         let canonical = s.canonical(&user).to_owned();
         let email = s
             .users()

@@ -13,7 +13,6 @@ use super::AppState;
 use super::console::Console;
 use super::error::ApiError;
 use crate::accounts::sessions::Session;
-use crate::accounts::unix_now;
 use crate::tenancy::{Access, Caller};
 
 /// A request made with a live session, or through the admin socket.
@@ -72,9 +71,11 @@ pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-/// Milliseconds: what the sharing state's clock readings are in.
+/// Milliseconds: what the sharing state's clock readings are in. Read in
+/// milliseconds, not whole seconds, so a share is not usable for up to a
+/// second past its expiry.
 pub fn now_ms() -> i64 {
-    unix_now() * 1000
+    crate::devices::now_ms()
 }
 
 /// Who an operation is done as (the console through the admin socket).

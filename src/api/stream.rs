@@ -99,7 +99,7 @@ fn look(state: &AppState, user: &str) -> Verdict {
     let Ok(snapshot) = state.replica.snapshot() else {
         return Verdict::NotMember;
     };
-    let access = Access::new(&snapshot, unix_now() * 1000);
+    let access = Access::new(&snapshot, crate::devices::now_ms());
     if access.memberships_of(user).next().is_none() {
         return Verdict::NotMember;
     }

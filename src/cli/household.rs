@@ -321,8 +321,7 @@ fn route(request: &Request) -> (&'static str, String, Option<Value>) {
             control,
             hours,
         }) => {
-            let expires =
-                hours.map(|h| crate::accounts::unix_now() * 1000 + i64::from(h) * 3_600_000);
+            let expires = hours.map(|h| crate::devices::now_ms() + i64::from(h) * 3_600_000);
             let level = if *control { "control" } else { "view" };
             (
                 "POST",

@@ -111,12 +111,29 @@ impl PermSet {
             .join(",")
     }
 
+    /// The document form of one edit: `@<nonce>,` before the names, so
+    /// every edit is a value of its own. Automerge stores a put of the value
+    /// a register already shows as no new value, so without it an edit that
+    /// rewrites a value that won an earlier conflict would drop out of the
+    /// next merge and leave a concurrent edit standing alone (an escalation;
+    /// DESIGN §3). Older readers skip the tag as an unknown name.
+    pub fn to_text_tagged(self, nonce: &str) -> String {
+        let names = self.to_text();
+        if names.is_empty() {
+            format!("@{nonce}")
+        } else {
+            format!("@{nonce},{names}")
+        }
+    }
+
     /// Reads the document form; unknown names (from a newer schema) are
-    /// dropped, which can only ever take permissions away.
+    /// dropped, which can only ever take permissions away, and an edit's
+    /// `@` tag is skipped.
     pub fn from_text(text: &str) -> Self {
         PermSet::of(
             &text
                 .split(',')
+                .filter(|n| !n.trim_start().starts_with('@'))
                 .filter_map(|n| Permission::from_name(n.trim()))
                 .collect::<Vec<_>>(),
         )
@@ -137,5 +154,11 @@ mod tests {
             PermSet::of(&[Permission::ViewOwnDevices])
         );
         assert_eq!(PermSet::ALL.iter().count(), 8);
+        assert_eq!(PermSet::from_text(&set.to_text_tagged("abc")), set);
+        assert_eq!(
+            PermSet::from_text(&PermSet::EMPTY.to_text_tagged("abc")),
+            PermSet::EMPTY
+        );
+        assert_ne!(set.to_text_tagged("a"), set.to_text_tagged("b"));
     }
 }

@@ -517,6 +517,50 @@ fn concurrent_role_edits_intersect_and_concurrent_invites_are_one_person() {
 }
 
 #[test]
+fn an_edit_that_rewrites_the_value_that_won_a_conflict_still_intersects() {
+    // Issue 14's history, for two roles so that on one of them the value
+    // rewritten is the one the register shows (whichever side wins ties):
+    // a conflict whose intersection equals one side's value, then that
+    // side writes it again while the other side grants more.
+    let mut h = household();
+    let roles: Vec<_> = ["Helper", "Sitter"]
+        .iter()
+        .map(|name| {
+            h.t.create_role(&h.admin, &h.root, name, PermSet::EMPTY, NOW)
+                .unwrap()
+        })
+        .collect();
+    let mut b = replica(&mut h.t, "hub-b");
+    let small = PermSet::of(&[ViewOrgDevices]);
+    let large = PermSet::of(&[ViewOrgDevices, ControlOrgDevices]);
+    let grab = PermSet::of(&[ViewOrgDevices, ManageUsers, ManageRoles]);
+    // Role 0: hub-b writes the small set; role 1: this hub does.
+    h.t.edit_role(&h.admin, &roles[0], large, NOW).unwrap();
+    b.edit_role(&h.admin, &roles[0], small, NOW).unwrap();
+    h.t.edit_role(&h.admin, &roles[1], small, NOW).unwrap();
+    b.edit_role(&h.admin, &roles[1], large, NOW).unwrap();
+    converge(&mut h.t, &mut b);
+    for role in &roles {
+        assert_eq!(snapshot(&mut h.t).roles()[role].perms, small);
+    }
+    // The side that wrote the small set writes it again; the other grabs.
+    b.edit_role(&h.admin, &roles[0], small, NOW).unwrap();
+    h.t.edit_role(&h.admin, &roles[0], grab, NOW).unwrap();
+    h.t.edit_role(&h.admin, &roles[1], small, NOW).unwrap();
+    b.edit_role(&h.admin, &roles[1], grab, NOW).unwrap();
+    converge(&mut h.t, &mut b);
+    for state in [snapshot(&mut h.t), snapshot(&mut b)] {
+        for role in &roles {
+            assert_eq!(
+                state.roles()[role].perms,
+                small,
+                "no edit granted manage_users or manage_roles alone"
+            );
+        }
+    }
+}
+
+#[test]
 fn receiving_the_same_changes_again_changes_nothing() {
     let mut h = household();
     let mut other = replica(&mut h.t, "hub-b");
