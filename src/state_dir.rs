@@ -86,12 +86,22 @@ impl StateDir {
                 source,
             }
         };
+        use std::os::unix::fs::OpenOptionsExt;
         create_private_dir(path).map_err(io("create it"))?;
+        // Whatever the hub creates in it from here on is its own only.
+        // SAFETY: umask only sets the process's file creation mask.
+        unsafe {
+            libc::umask(0o077);
+        }
+        make_private(path).map_err(io(
+            "make it private (0700, its files 0600); chown it to the user the hub runs as",
+        ))?;
         let mut lock = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
             .open(path.join(LOCK_FILE))
             .map_err(io("open the lock file"))?;
         match lock.try_lock() {
@@ -133,6 +143,29 @@ impl StateDir {
     }
 }
 
+/// Takes group and others' access from `dir`, everything in it and below
+/// (directories 0700 at most, files 0600 at most; symbolic links are left).
+/// A state directory made by hand, or by an older version, may be 0755.
+///
+/// # Errors
+/// The first entry that cannot be changed (another user's, say).
+pub fn make_private(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(dir)?;
+    let mode = meta.permissions().mode();
+    if meta.is_dir() {
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o700))?;
+        }
+        for entry in std::fs::read_dir(dir)? {
+            make_private(&entry?.path())?;
+        }
+    } else if meta.is_file() && mode & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o600))?;
+    }
+    Ok(())
+}
+
 /// Creates `path` and its parents; a directory we create is private (0700).
 pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
@@ -159,6 +192,39 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<
         File::open(parent)?.sync_all()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod private_tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_state_directory_made_by_hand_is_made_private_at_start() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("state");
+        std::fs::create_dir_all(dir.join("tls")).unwrap();
+        std::fs::write(dir.join("hearth.db"), b"x").unwrap();
+        std::fs::write(dir.join("tls/key.pem"), b"x").unwrap();
+        for (path, m) in [(&dir, 0o755), (&dir.join("tls"), 0o755)] {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(m)).unwrap();
+        }
+        for file in ["hearth.db", "tls/key.pem"] {
+            std::fs::set_permissions(dir.join(file), std::fs::Permissions::from_mode(0o644))
+                .unwrap();
+        }
+        let held = StateDir::acquire(&dir).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("tls")), 0o700);
+        assert_eq!(mode(&dir.join("hearth.db")), 0o600);
+        assert_eq!(mode(&dir.join("tls/key.pem")), 0o600);
+        assert_eq!(mode(&dir.join(LOCK_FILE)), 0o600);
+        drop(held);
+    }
 }
 
 #[cfg(test)]

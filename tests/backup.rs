@@ -21,6 +21,14 @@ fn backup_of_a_running_hub_restores_the_same_hub() {
         hearth_output(&["backup", archive_arg, "--state-dir", state_arg]);
     assert!(status.success(), "{stderr}");
     assert!(stdout.contains("backed up"), "{stdout}");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&archive).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            mode, 0o600,
+            "the archive holds the TLS key and credential hashes"
+        );
+    }
 
     let (status, _, stderr) = hearth_output(&["restore", archive_arg, "--state-dir", state_arg]);
     assert!(!status.success(), "restore must refuse a running hub");

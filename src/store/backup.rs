@@ -98,7 +98,21 @@ fn write_archive(
     partial: &Path,
     hub_id: &str,
 ) -> Result<(), BackupError> {
-    let file = File::create(partial).map_err(io(partial))?;
+    // The archive holds the TLS key and the credential hashes: its owner's
+    // only, whatever the umask (and even if a partial file was left before).
+    let file = {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(partial)
+            .map_err(io(partial))?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(io(partial))?;
+        file
+    };
     let mut tar = tar::Builder::new(file);
     let manifest = serde_json::json!({
         "format": FORMAT,
