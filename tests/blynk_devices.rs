@@ -371,3 +371,36 @@ fn a_websocket_client_that_lags_is_resynced_or_dropped_never_buffered_for() {
     );
     assert!(resynced || one_by_one < SENT, "resynced or dropped");
 }
+
+#[test]
+fn properties_a_device_sets_survive_a_restart_like_its_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let mut h = household(&state);
+    let template = thermostat_template(&h);
+    let (device, token) = provision(&h, &h.root, "Thermostat", &template);
+    let mut d = RawDevice::login(h.hub.blynk_port(), &token, 10);
+    d.send(19, b"1\0label\0Kitchen");
+    d.send(19, b"1\0color\0#D3435C");
+    d.send(HARDWARE, b"vw\x001\x0021");
+    // PROPERTY has no answer; a PING's answer says the frames before it were read.
+    let ping = d.send(6, b"");
+    assert_eq!(d.status_of(ping), 200);
+    let read = |h: &api::Household| {
+        let values = h
+            .api
+            .get(&format!("/devices/{device}/values"), Some(&h.admin));
+        assert_eq!(values.status, 200, "{}", values.body);
+        values.body
+    };
+    let before = read(&h);
+    assert_eq!(before["properties"]["V1"]["label"], "Kitchen", "{before}");
+    drop(d);
+    assert!(h.hub.terminate().0.success());
+    h.hub = common::HubProcess::start(&state, common::TEST_CONFIG);
+    h.api = api::Api::new(h.hub.api_port(), &h.hub.fingerprint());
+    let after = read(&h);
+    assert_eq!(after["properties"], before["properties"], "{after}");
+    assert_eq!(after["properties"]["V1"]["color"], "#D3435C");
+    assert_eq!(after["values"]["V1"]["value"], "21");
+}

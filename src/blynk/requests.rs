@@ -158,13 +158,20 @@ pub fn sync_pins(body: &[u8]) -> Option<Vec<Pin>> {
 }
 
 /// PROPERTY: `pin\0property\0value…`.
-pub fn property(devices: &Devices, device: &str, body: &[u8]) -> Reply {
+pub async fn property(devices: &Devices, device: &str, body: &[u8]) -> Reply {
     match tokens(body).ok().as_deref() {
         Some([pin, property, values @ ..]) if !values.is_empty() && !property.is_empty() => {
             match Pin::parse(pin) {
                 Some(pin) => {
-                    devices.set_property(device, pin, property, &values.join("\0"));
-                    Reply::None
+                    match devices
+                        .set_property(device, pin, property, &values.join("\0"))
+                        .await
+                    {
+                        Ok(()) => Reply::None,
+                        Err(e) => {
+                            Reply::Refused(status::SERVER_EXCEPTION, format!("PROPERTY: {e}"))
+                        }
+                    }
                 }
                 None => Reply::Refused(
                     status::ILLEGAL_COMMAND_BODY,

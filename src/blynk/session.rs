@@ -403,7 +403,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                 }
                 Reply::None
             }
-            command::PROPERTY => requests::property(&self.ctx.devices, &self.device, &body),
+            command::PROPERTY => requests::property(&self.ctx.devices, &self.device, &body).await,
             command::BRIDGE => {
                 requests::bridge(&self.ctx.devices, &self.device, &mut self.bridges, &body).await
             }

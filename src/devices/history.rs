@@ -93,6 +93,13 @@ pub enum Record {
         code: Option<String>,
         at: i64,
     },
+    /// A pin's property (`label`, `color`, …) as the device set it last.
+    Property {
+        device: String,
+        pin: String,
+        name: String,
+        value: String,
+    },
     /// Writes nothing: its reply says everything queued before it is written.
     Barrier,
     /// Turns the outbox on: copies the history kept so far into it (what
@@ -313,6 +320,18 @@ fn write_batch_to(
             } => {
                 event.execute(params![device, code, description, at])?;
             }
+            Record::Property {
+                device,
+                pin,
+                name,
+                value,
+            } => {
+                conn.prepare_cached(
+                    "INSERT INTO device_properties (device, pin, name, value) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (device, pin, name) DO UPDATE SET value = excluded.value",
+                )?
+                .execute(params![device, pin, name, value])?;
+            }
             Record::Barrier => {}
             Record::StartOutbox => {
                 if let (None, Some(outbox)) = (queue, outbox) {
@@ -348,6 +367,27 @@ fn write_batch_to(
 /// Every stored live value: `(device, pin, value, at)`.
 pub fn load_live(conn: &Connection) -> rusqlite::Result<Vec<(String, String, String, i64)>> {
     let mut stmt = conn.prepare("SELECT device, pin, value, at FROM live_values")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    rows.collect()
+}
+
+/// Migration 7: the properties devices set on their pins, kept like their
+/// live values.
+pub const PROPERTIES_MIGRATION: &str = "
+    CREATE TABLE device_properties (
+        device TEXT NOT NULL,
+        pin    TEXT NOT NULL,
+        name   TEXT NOT NULL,
+        value  TEXT NOT NULL,
+        PRIMARY KEY (device, pin, name)
+    ) STRICT, WITHOUT ROWID;
+";
+
+/// Every stored property: (device, pin, name, value).
+pub fn load_properties(
+    conn: &Connection,
+) -> rusqlite::Result<Vec<(String, String, String, String)>> {
+    let mut stmt = conn.prepare("SELECT device, pin, name, value FROM device_properties")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
     rows.collect()
 }

@@ -179,7 +179,16 @@ impl Devices {
         outbox: history::Outbox,
     ) -> Result<(Arc<Devices>, tokio::task::JoinHandle<()>), StoreError> {
         let rows = store.read(history::load_live).await?;
+        let properties = store.read(history::load_properties).await?;
         let mut live: HashMap<String, live::DeviceLive> = HashMap::new();
+        for (device, pin, name, value) in properties {
+            live.entry(device)
+                .or_default()
+                .properties
+                .entry(pin)
+                .or_default()
+                .insert(name, value);
+        }
         for (device, pin, value, at) in rows {
             live.entry(device).or_default().values.insert(
                 pin,
@@ -279,20 +288,44 @@ impl Devices {
 
     /// A pin's property (`label`, `color`, `min`, …): at most 16 per pin on
     /// at most 64 pins, names of at most 32 bytes, values of at most 256.
-    pub fn set_property(&self, device: &str, pin: Pin, property: &str, value: &str) {
+    /// Kept in the store like live values, so a restart keeps it.
+    ///
+    /// # Errors
+    /// When the history writer has stopped.
+    pub async fn set_property(
+        &self,
+        device: &str,
+        pin: Pin,
+        property: &str,
+        value: &str,
+    ) -> Result<(), StoreError> {
         if property.len() > 32 || value.len() > 256 {
-            return;
+            return Ok(());
         }
-        let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
-        let pins = &mut live.entry(device.to_owned()).or_default().properties;
         let pin = pin.to_string();
-        if pins.len() >= 64 && !pins.contains_key(&pin) {
-            return;
-        }
-        let properties = pins.entry(pin).or_default();
-        if properties.len() < 16 || properties.contains_key(property) {
+        {
+            let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
+            let pins = &mut live.entry(device.to_owned()).or_default().properties;
+            if pins.len() >= 64 && !pins.contains_key(&pin) {
+                return Ok(());
+            }
+            let properties = pins.entry(pin.clone()).or_default();
+            if properties.len() >= 16 && !properties.contains_key(property) {
+                return Ok(());
+            }
+            if properties.get(property).is_some_and(|v| v == value) {
+                return Ok(());
+            }
             properties.insert(property.to_owned(), value.to_owned());
         }
+        self.writer
+            .write(Record::Property {
+                device: device.to_owned(),
+                pin,
+                name: property.to_owned(),
+                value: value.to_owned(),
+            })
+            .await
     }
 
     /// A value the device reports on `pin`: checked against its datastream,

@@ -55,7 +55,11 @@ pub async fn apply(
             name,
             property,
             value,
-        } => devices.set_property(device, pin(&name)?, &property, &value),
+        } => {
+            devices
+                .set_property(device, pin(&name)?, &property, &value)
+                .await?
+        }
         Uplink::Erase { .. } => {}
         Uplink::Event { code, description } => {
             devices.log_event(device, &code, description).await?

@@ -49,6 +49,8 @@ const MIGRATIONS: &[&str] = &[
     crate::ble::inbox::MIGRATION,
     // 6: sync links and grants, the cloud's registry, the telemetry outbox.
     crate::sync::MIGRATION,
+    // 7: properties devices set on their pins (kept across restarts).
+    crate::devices::history::PROPERTIES_MIGRATION,
 ];
 
 /// The version this binary brings a database to.
