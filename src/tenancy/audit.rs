@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::access::Access;
 use super::ops::Caller;
+use super::perms::Permission;
 use super::state::{AuditEntry, Id, TenantState};
 
 /// How an actor the reader may not see is shown.
@@ -59,7 +60,7 @@ pub fn read(state: &TenantState, log: &[AuditEntry], now: i64, reader: &Caller) 
         .filter(|e| scope.sees_entry(&access, e))
         .map(|e| AuditView {
             outcome: outcome(&access, log, &by_placement_op, e),
-            entry: scope.scrub(state, e),
+            entry: scope.scrub(&access, e),
         })
         .collect()
 }
@@ -146,6 +147,43 @@ fn outcome(
     }
 }
 
+/// Operations whose subject is a device.
+fn is_device_kind(kind: &str) -> bool {
+    matches!(kind, "transfer" | "set_ble_mac") || kind.ends_with("_device")
+}
+
+/// Replaces every device id in `value` (a string, or within arrays and
+/// objects) that `sees` refuses with "hidden"; hidden devices' entries in
+/// a list are dropped.
+fn hide_devices(value: &mut serde_json::Value, state: &TenantState, sees: &dyn Fn(&str) -> bool) {
+    let looks_like_device = |s: &str| state.devices().contains_key(s);
+    match value {
+        serde_json::Value::Array(items) => {
+            items.retain(|v| v.as_str().is_none_or(|s| !looks_like_device(s) || sees(s)));
+            for item in items {
+                hide_devices(item, state, sees);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            if map
+                .get("id")
+                .and_then(|v| v.as_str())
+                .is_some_and(|id| looks_like_device(id) && !sees(id))
+            {
+                *value = serde_json::Value::String("hidden".into());
+                return;
+            }
+            for v in map.values_mut() {
+                hide_devices(v, state, sees);
+            }
+        }
+        serde_json::Value::String(s) if looks_like_device(s) && !sees(s) => {
+            *value = serde_json::Value::String("hidden".into());
+        }
+        _ => {}
+    }
+}
+
 fn last_op_on(log: &[AuditEntry], subject: &str, kind: &str) -> Option<Id> {
     log.iter()
         .rev()
@@ -155,9 +193,12 @@ fn last_op_on(log: &[AuditEntry], subject: &str, kind: &str) -> Option<Id> {
 
 /// What one reader may see of the log.
 struct Scope<'a> {
-    /// `None`: sees everything (console, or a member of the root organization).
+    /// `None`: sees every organization (console, or a member of the root).
     orgs: Option<HashSet<&'a str>>,
     users: HashSet<&'a str>,
+    /// The person reading (`None` for the console, which sees every device):
+    /// entries about a device show only to who may see that device.
+    reader: Option<&'a str>,
 }
 
 impl<'a> Scope<'a> {
@@ -168,6 +209,13 @@ impl<'a> Scope<'a> {
             .values()
             .find(|o| o.parent.is_none())
             .map(|o| o.id.as_str());
+        let reader_id = match reader {
+            Caller::Console => None,
+            Caller::User(user) => state
+                .users()
+                .get_key_value(user.as_str())
+                .map(|(k, _)| k.as_str()),
+        };
         let orgs = match reader {
             Caller::Console => None,
             Caller::User(user) => {
@@ -188,19 +236,59 @@ impl<'a> Scope<'a> {
                 .map(|m| m.user.as_str())
                 .collect(),
         };
-        Scope { orgs, users }
+        Scope {
+            orgs,
+            users,
+            reader: reader_id.or(match reader {
+                Caller::Console => None,
+                // An unknown reader sees no device.
+                Caller::User(_) => Some(""),
+            }),
+        }
+    }
+
+    /// May the reader see `device` (one deleted since: could they have seen
+    /// its organization's devices)?
+    fn sees_device(&self, access: &Access<'_>, device: &str) -> bool {
+        let Some(reader) = self.reader else {
+            return true;
+        };
+        let Some(d) = access.state.devices().get(device) else {
+            return false;
+        };
+        if !d.deleted {
+            return access.device_level(reader, d).is_some();
+        }
+        access.effective_org(d).is_some_and(|org| {
+            let perms = access.perms_over(reader, org);
+            perms.contains(Permission::ViewOrgDevices)
+                || perms.contains(Permission::ControlOrgDevices)
+                || perms.contains(Permission::ManageDevices)
+        })
     }
 
     fn sees_org(&self, org: &str) -> bool {
         self.orgs.as_ref().is_none_or(|orgs| orgs.contains(org))
     }
 
-    /// An entry is visible when the organization it is about is.
+    /// An entry is visible when what it is about is: a device operation
+    /// (a share included) to who may see the device, any other to who sees
+    /// its organization or person.
     fn sees_entry(&self, access: &Access<'_>, e: &AuditEntry) -> bool {
+        let state = access.state;
+        let device = match e.kind.as_str() {
+            "share" | "unshare" => state.shares().get(&e.subject).map(|s| s.device.as_str()),
+            kind if is_device_kind(kind) => Some(e.subject.as_str()),
+            _ => None,
+        };
+        if let Some(device) = device
+            && !self.sees_device(access, device)
+        {
+            return false;
+        }
         if self.orgs.is_none() {
             return true;
         }
-        let state = access.state;
         let org: Option<String> = match e.kind.as_str() {
             "found" => Some(e.subject.clone()),
             "create_org" | "rename_org" | "delete_org" => Some(e.subject.clone()),
@@ -228,8 +316,18 @@ impl<'a> Scope<'a> {
     }
 
     /// Hides actors and ids the reader may not see.
-    fn scrub(&self, state: &TenantState, e: &AuditEntry) -> AuditEntry {
+    fn scrub(&self, access: &Access<'_>, e: &AuditEntry) -> AuditEntry {
+        let state = access.state;
         let mut entry = e.clone();
+        if self.reader.is_some()
+            && let Some(map) = entry.detail.as_object_mut()
+        {
+            // Devices named in the details (those left ownerless by a
+            // removal, say) only as far as the reader may see them.
+            for value in map.values_mut() {
+                hide_devices(value, state, &|d| self.sees_device(access, d));
+            }
+        }
         if self.orgs.is_none() {
             return entry;
         }

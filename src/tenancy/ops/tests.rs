@@ -122,6 +122,35 @@ fn garage_door_to_a_spouse_who_may_view_but_not_control_own_devices() {
         )
         .unwrap_err();
     assert_eq!(err, OpError::NotFound(format!("device {}", h.beer)));
+
+    // Her audit log tells nothing of the beer machine (issue 13, 6b): not
+    // its adding, not its name, not its id; the garage door's story shows.
+    h.t.rename_device(&h.admin, &h.beer, "Kegerator", NOW)
+        .unwrap();
+    let state = snapshot(&mut h.t);
+    let log = audit::read(
+        &state,
+        &h.t.audit_log().unwrap(),
+        NOW,
+        &Caller::user(&spouse.user),
+    );
+    for view in &log {
+        let text = serde_json::to_string(view).unwrap();
+        assert!(!text.contains(&h.beer), "{text}");
+        assert!(
+            !text.contains("Beer machine") && !text.contains("Kegerator"),
+            "{text}"
+        );
+    }
+    assert!(
+        log.iter()
+            .any(|v| v.entry.subject == h.garage && v.entry.kind == "transfer")
+    );
+    let admins = audit::read(&state, &h.t.audit_log().unwrap(), NOW, &h.admin);
+    assert!(
+        admins.iter().any(|v| v.entry.subject == h.beer),
+        "the admin sees it all"
+    );
 }
 
 #[test]
