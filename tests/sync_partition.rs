@@ -137,6 +137,19 @@ fn three_replicas_cut_apart_converge_and_the_merge_rules_hold() {
     let hubs = ok(a.api.get("/hubs", Some(&a.admin)), "hubs");
     assert_eq!(hubs.as_array().unwrap().len(), 2, "{hubs}");
 
+    // The member about to be removed on the first hub is logged in on the second.
+    let gone_login = |hub: &Household| {
+        hub.api.post(
+            "/login",
+            None,
+            json!({ "email": "gone@example.org", "password": PASSWORD }),
+        )
+    };
+    let gone_on_b = ok(gone_login(&b), "gone logs in on b")["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
     // Every link cut: the cloud stops, the hubs' direct link is cut.
     cloud.process.terminate();
     to_a.cut();
@@ -279,6 +292,13 @@ fn three_replicas_cut_apart_converge_and_the_merge_rules_hold() {
             "{metrics}"
         );
     }
+
+    // The removal, arrived by sync, ends their session on the second hub;
+    // their right password is told the membership ended.
+    assert_eq!(b.api.get("/me", Some(&gone_on_b)).status, 401);
+    let again = gone_login(&b);
+    assert_eq!(again.status, 403, "{}", again.body);
+    assert_eq!(again.body["code"], "no_membership");
 
     // M3: the share to the removed member is inert, and says why.
     let share = of_kind("share");

@@ -291,9 +291,21 @@ impl Accounts {
         })
     }
 
-    /// The live session of a presented bearer token.
+    /// The live session of a presented bearer token, while its person is
+    /// still a member of the household. A removal that arrives by sync ends
+    /// their sessions here as it does where it was made.
     pub fn authenticate(&self, token: &str) -> Option<Session> {
-        self.sessions.check(token, unix_now())
+        let session = self.sessions.check(token, unix_now())?;
+        let member = self
+            .replica
+            .with_state(|s| {
+                crate::tenancy::Access::new(s, crate::devices::now_ms())
+                    .memberships_of(&session.user)
+                    .next()
+                    .is_some()
+            })
+            .unwrap_or(false);
+        member.then_some(session)
     }
 
     pub fn sessions(&self) -> &Sessions {
