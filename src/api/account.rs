@@ -85,7 +85,8 @@ struct SetupRequest {
 
 async fn setup(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    // None through the admin socket, which only root and the service reach.
+    peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     JsonBody(req): JsonBody<SetupRequest>,
 ) -> Result<(StatusCode, Json<Login>), ApiError> {
     let label = req.label.as_deref().unwrap_or("setup");
@@ -97,7 +98,7 @@ async fn setup(
             &req.email,
             &req.password,
             label,
-            peer.ip(),
+            peer.map_or(std::net::Ipv6Addr::LOCALHOST.into(), |p| p.0.0.ip()),
         )
         .await?;
     Ok((StatusCode::CREATED, Json(login)))
