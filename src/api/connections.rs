@@ -174,8 +174,14 @@ pub async fn serve(
             let _slot = slot;
             let conn = serve_connection(stream, peer, tls, service, watcher, &activity, limits);
             tokio::select! {
-                // A half-open handshake is not a connection to drain: dropped on shutdown.
-                _ = shutdown.cancelled(), if !activity.handshaken.load(Ordering::Relaxed) => {}
+                // A half-open handshake is not a connection to drain: dropped
+                // on shutdown; a served one drains through its watcher.
+                () = async {
+                    shutdown.cancelled().await;
+                    if activity.handshaken.load(Ordering::Relaxed) {
+                        std::future::pending::<()>().await;
+                    }
+                } => {}
                 () = conn => {}
                 () = idle(&activity, limits.idle_timeout) => {
                     tracing::debug!(%peer, "api: idle connection closed");
