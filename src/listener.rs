@@ -4,7 +4,7 @@
 //! when accept fails (out of file descriptors and the like).
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,5 +51,20 @@ pub async fn accept<F, Fut>(
             let _slot = slot;
             connection.await;
         });
+    }
+}
+
+/// An address as caps and throttles count it: an IPv4 one whole (a mapped
+/// one as IPv4), an IPv6 one by its /64, which one host may hold whole.
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::from([s[0], s[1], s[2], s[3], 0, 0, 0, 0])
+            }
+        },
+        v4 => v4,
     }
 }

@@ -46,39 +46,8 @@ async fn request(
     body: Option<Value>,
 ) -> (u16, Value, hyper::HeaderMap) {
     let tcp = tcp_from(from, port).await;
-    let name = rustls::pki_types::ServerName::try_from("hearth.local").unwrap();
-    let stream = tls
-        .connect(name, tcp)
-        .await
-        .unwrap_or_else(|e| panic!("TLS handshake from {from}: {e}"));
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(conn);
-    let mut req = hyper::Request::builder()
-        .method(method)
-        .uri(format!("/api/v1{path}"))
-        .header("host", "hearth.local");
-    let bytes = match body {
-        Some(json) => {
-            req = req.header("content-type", "application/json");
-            Bytes::from(json.to_string())
-        }
-        None => Bytes::new(),
-    };
-    let response = sender
-        .send_request(req.body(Full::new(bytes)).unwrap())
-        .await
-        .expect("an answer");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&body).unwrap_or(Value::Null),
-        headers,
-    )
+    let reply = api::request(tls, tcp, method, path, None, body).await;
+    (reply.status, reply.body, reply.headers)
 }
 
 /// True once the hub closed `stream` (EOF or reset), within `limit`.

@@ -183,9 +183,7 @@ impl Accounts {
             .map_err(AccountError::Throttled)?;
         let found = self.replica.with_state(|s| {
             let user = s.user_by_email(&account)?;
-            let access = crate::tenancy::Access::new(s, crate::devices::now_ms());
-            let member = access.memberships_of(&user.id).next().is_some();
-            Some((user.id.clone(), member))
+            Some((user.id.clone(), is_member(s, &user.id)))
         })?;
         let phc = match &found {
             Some((user, _)) => self
@@ -296,16 +294,8 @@ impl Accounts {
     /// their sessions here as it does where it was made.
     pub fn authenticate(&self, token: &str) -> Option<Session> {
         let session = self.sessions.check(token, unix_now())?;
-        let member = self
-            .replica
-            .with_state(|s| {
-                crate::tenancy::Access::new(s, crate::devices::now_ms())
-                    .memberships_of(&session.user)
-                    .next()
-                    .is_some()
-            })
-            .unwrap_or(false);
-        member.then_some(session)
+        let member = self.replica.with_state(|s| is_member(s, &session.user));
+        member.unwrap_or(false).then_some(session)
     }
 
     pub fn sessions(&self) -> &Sessions {
@@ -315,6 +305,14 @@ impl Accounts {
     pub fn replica(&self) -> &Replica {
         &self.replica
     }
+}
+
+/// Does `user` hold a live membership now?
+fn is_member(state: &crate::tenancy::TenantState, user: &str) -> bool {
+    crate::tenancy::Access::new(state, crate::devices::now_ms())
+        .memberships_of(user)
+        .next()
+        .is_some()
 }
 
 async fn hash_blocking(password: &str) -> Result<String, AccountError> {

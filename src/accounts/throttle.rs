@@ -62,7 +62,6 @@ pub struct Attempt<'a> {
     account: String,
     source: String,
     at: Instant,
-    succeeded: bool,
 }
 
 impl LoginThrottle {
@@ -131,7 +130,6 @@ impl LoginThrottle {
             account: account.to_owned(),
             source,
             at: now,
-            succeeded: false,
         })
     }
 }
@@ -145,8 +143,7 @@ impl Default for LoginThrottle {
 impl Attempt<'_> {
     /// The password was right: the attempt is refunded, and the address
     /// trusted for the account.
-    pub fn succeeded(mut self) {
-        self.succeeded = true;
+    pub fn succeeded(self) {
         let t = self.throttle;
         let pair = pair_key(&self.account, &self.source);
         t.pairs.clear(&pair);
@@ -181,7 +178,6 @@ impl Drop for Attempt<'_> {
                 inner.in_flight.remove(&self.source);
             }
         }
-        let _ = self.succeeded;
     }
 }
 
@@ -189,17 +185,11 @@ fn pair_key(account: &str, source: &str) -> String {
     format!("{source} {account}")
 }
 
-/// An address as throttling counts it: IPv4 whole, IPv6 by its /64.
+/// An address as throttling counts it ([`crate::listener::address_key`]).
 pub fn source_key(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
-        },
+    match crate::listener::address_key(ip) {
+        IpAddr::V6(prefix) => format!("{prefix}/64"),
+        v4 => v4.to_string(),
     }
 }
 

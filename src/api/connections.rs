@@ -70,7 +70,7 @@ struct AddressSlot {
 
 impl PerAddress {
     fn take(self: &Arc<Self>, peer: IpAddr, max: usize) -> Option<AddressSlot> {
-        let key = address_key(peer);
+        let key = crate::listener::address_key(peer);
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         let count = open.entry(key).or_default();
         if *count >= max {
@@ -93,20 +93,6 @@ impl Drop for AddressSlot {
                 open.remove(&self.key);
             }
         }
-    }
-}
-
-/// An address as the per-address cap counts it: IPv6 by its /64.
-fn address_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let s = v6.segments();
-                IpAddr::from([s[0], s[1], s[2], s[3], 0, 0, 0, 0])
-            }
-        },
-        v4 => v4,
     }
 }
 

@@ -127,28 +127,11 @@ where
         .ok()
         .and_then(|t| t.first().map(|s| s.trim().to_owned()))
         .unwrap_or_default();
-    if let Err(wait) = ctx.devices.token_allowed(peer) {
-        BAD_TOKEN.warn(
-            peer,
-            format_args!(
-                "too many wrong tokens from this address; refused for {} s",
-                wait.as_secs().max(1)
-            ),
-        );
-        let _ = link
-            .send(Frame::Response {
-                id,
-                status: status::INVALID_TOKEN,
-            })
-            .await;
-        return End::Over;
-    }
-    let Some(device) = requests::device_for_token(&ctx.devices, &token) else {
-        ctx.devices.token_failed(peer);
-        BAD_TOKEN.warn(
-            peer,
-            format_args!("({transport}) invalid token; refused with status 9"),
-        );
+    let wrong = format!("({transport}) invalid token; refused with status 9");
+    let admitted = ctx.devices.admit("blynk", peer, &wrong, || {
+        requests::device_for_token(&ctx.devices, &token)
+    });
+    let Ok(device) = admitted else {
         let _ = link
             .send(Frame::Response {
                 id,
@@ -260,8 +243,6 @@ pub static PRE_LOGIN: std::sync::LazyLock<crate::service::noisy::Noisy> =
     std::sync::LazyLock::new(|| {
         crate::service::noisy::Noisy::new("blynk", "failures before login")
     });
-static BAD_TOKEN: std::sync::LazyLock<crate::service::noisy::Noisy> =
-    std::sync::LazyLock::new(|| crate::service::noisy::Noisy::new("blynk", "wrong tokens"));
 
 fn bad_frame(peer: &str, e: &FrameError) -> End {
     PRE_LOGIN.warn(peer, format_args!("{e}; dropping the connection"));

@@ -144,6 +144,14 @@ pub struct Devices {
 const TOKEN_FAILURES: usize = 20;
 const TOKEN_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
+/// Why [`Devices::admit`] did not take a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRefusal {
+    /// Too many wrong tokens from the address: not even checked.
+    Throttled(std::time::Duration),
+    Wrong,
+}
+
 fn token_key(peer: &str) -> Option<String> {
     let addr: std::net::SocketAddr = peer.parse().ok()?;
     Some(crate::accounts::throttle::source_key(addr.ip()))
@@ -214,23 +222,43 @@ impl Devices {
         Ok((devices, task))
     }
 
-    /// May a device (or bridge) at `peer` ("address:port") present a token
-    /// now? A serial line is always allowed.
+    /// Checks a token presented by a device (or bridge) at `peer`
+    /// ("address:port", or a serial port's path, which is never throttled)
+    /// with `lookup`. A wrong one counts against the address: after
+    /// [`TOKEN_FAILURES`] in [`TOKEN_WINDOW`] its tokens are refused
+    /// unchecked. Refusals are logged at a bounded rate as `listener`'s.
     ///
     /// # Errors
-    /// How long the address must wait, after too many wrong tokens.
-    pub fn token_allowed(&self, peer: &str) -> Result<(), std::time::Duration> {
-        match token_key(peer) {
-            Some(key) => self.token_failures.check(&key, std::time::Instant::now()),
-            None => Ok(()),
+    /// [`TokenRefusal`]: why the token was not taken.
+    pub fn admit<T>(
+        &self,
+        listener: &'static str,
+        peer: &str,
+        wrong: &str,
+        lookup: impl FnOnce() -> Option<T>,
+    ) -> Result<T, TokenRefusal> {
+        let key = token_key(peer);
+        let now = std::time::Instant::now();
+        let refusals = crate::service::noisy::Noisy::new(listener, "wrong tokens");
+        if let Some(key) = &key
+            && let Err(wait) = self.token_failures.check(key, now)
+        {
+            refusals.warn(
+                peer,
+                format_args!(
+                    "too many wrong tokens from this address; refused unchecked for {} s",
+                    wait.as_secs().max(1)
+                ),
+            );
+            return Err(TokenRefusal::Throttled(wait));
         }
-    }
-
-    /// Counts a wrong token presented from `peer`.
-    pub fn token_failed(&self, peer: &str) {
-        if let Some(key) = token_key(peer) {
-            self.token_failures.fail(&key, std::time::Instant::now());
-        }
+        lookup().ok_or_else(|| {
+            if let Some(key) = &key {
+                self.token_failures.fail(key, now);
+            }
+            refusals.warn(peer, wrong);
+            TokenRefusal::Wrong
+        })
     }
 
     pub fn replica(&self) -> &Arc<Replica> {

@@ -27,7 +27,7 @@ use super::Context;
 use super::codec::MqttCodec;
 use super::topics::{self, Uplink};
 use crate::blynk::requests::device_for_token;
-use crate::devices::{Attachment, Committed, DeviceError, Downlink};
+use crate::devices::{Attachment, Committed, DeviceError, Downlink, TokenRefusal};
 use crate::tenancy::credentials::Bridge;
 
 /// A client that sends no CONNECT within this long is dropped.
@@ -42,8 +42,6 @@ type Link<S> = Framed<S, MqttCodec>;
 /// Failures before a CONNECT is accepted, written at a bounded rate.
 static PRE_LOGIN: std::sync::LazyLock<crate::service::noisy::Noisy> =
     std::sync::LazyLock::new(|| crate::service::noisy::Noisy::new("mqtt", "failures before login"));
-static BAD_TOKEN: std::sync::LazyLock<crate::service::noisy::Noisy> =
-    std::sync::LazyLock::new(|| crate::service::noisy::Noisy::new("mqtt", "wrong tokens"));
 
 pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(io: S, peer: &str, ctx: &Context) {
     let mut link = Framed::new(
@@ -94,42 +92,28 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(io: S, peer: &str, ctx: &Con
     };
     let login = connect.login.as_ref();
     let token = login.map(|l| l.password.clone()).unwrap_or_default();
-    if let Err(wait) = ctx.devices.token_allowed(peer) {
-        BAD_TOKEN.warn(
-            peer,
-            format_args!(
-                "too many wrong tokens from this address; refused (CONNACK 3) for {} s",
-                wait.as_secs().max(1)
-            ),
-        );
-        let _ = link
-            .send(Packet::ConnAck(ConnAck::new(
-                ConnectReturnCode::ServiceUnavailable,
-                false,
-            )))
-            .await;
-        return;
-    }
-    let role = match login.map(|l| l.username.as_str()) {
-        Some("device") => {
-            device_for_token(&ctx.devices, &token).map(|device| Role::Device { device })
+    let admitted = ctx.devices.admit(
+        "mqtt",
+        peer,
+        "refused (CONNACK 4): username must be \"device\" with the device's token",
+        || match login.map(|l| l.username.as_str()) {
+            Some("device") => {
+                device_for_token(&ctx.devices, &token).map(|device| Role::Device { device })
+            }
+            Some("bridge") => bridge_for_token(ctx, &token).map(|bridge| Role::Bridge { bridge }),
+            _ => None,
+        },
+    );
+    let role = match admitted {
+        Ok(role) => role,
+        Err(refusal) => {
+            let code = match refusal {
+                TokenRefusal::Throttled(_) => ConnectReturnCode::ServiceUnavailable,
+                TokenRefusal::Wrong => ConnectReturnCode::BadUserNamePassword,
+            };
+            let _ = link.send(Packet::ConnAck(ConnAck::new(code, false))).await;
+            return;
         }
-        Some("bridge") => bridge_for_token(ctx, &token).map(|bridge| Role::Bridge { bridge }),
-        _ => None,
-    };
-    let Some(role) = role else {
-        ctx.devices.token_failed(peer);
-        BAD_TOKEN.warn(
-            peer,
-            "refused (CONNACK 4): username must be \"device\" with the device's token",
-        );
-        let _ = link
-            .send(Packet::ConnAck(ConnAck::new(
-                ConnectReturnCode::BadUserNamePassword,
-                false,
-            )))
-            .await;
-        return;
     };
     if link
         .send(Packet::ConnAck(ConnAck::new(

@@ -99,7 +99,7 @@ impl Noisy {
             .is_some_and(|started| now.duration_since(started) >= WINDOW)
         {
             let ended = std::mem::take(&mut *window);
-            self.summarize(ended);
+            summarize(self.listener, self.what, ended);
         }
         let started = *window.started.get_or_insert(now);
         // Bounded even for a flood from ever new addresses.
@@ -129,10 +129,6 @@ impl Noisy {
                 summarize(listener, what, ended);
             });
         }
-    }
-
-    fn summarize(&self, ended: Window) {
-        summarize(self.listener, self.what, ended);
     }
 }
 

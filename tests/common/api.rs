@@ -75,56 +75,69 @@ impl Api {
             let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
                 .await
                 .expect("connect to the hub");
-            let name = ServerName::try_from("hearth.local").unwrap();
-            let tls = self.tls.connect(name, tcp).await.expect("TLS handshake");
-            let (mut sender, conn) =
-                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
-                    .await
-                    .expect("HTTP handshake");
-            tokio::spawn(conn);
-            let mut req = hyper::Request::builder()
-                .method(method)
-                .uri(
-                    if ["/external/", "/cloud/v1/", "/tenants/", "/metrics"]
-                        .iter()
-                        .any(|raw| path.starts_with(raw))
-                    {
-                        path.to_owned()
-                    } else {
-                        format!("/api/v1{path}")
-                    },
-                )
-                .header("host", "hearth.local");
-            if let Some(token) = token {
-                req = req.header("authorization", format!("Bearer {token}"));
-            }
-            let bytes = match &body {
-                Some(json) => {
-                    req = req.header("content-type", "application/json");
-                    Bytes::from(json.to_string())
-                }
-                None => Bytes::new(),
-            };
-            let response = sender
-                .send_request(req.body(Full::new(bytes)).unwrap())
-                .await
-                .expect("a response");
-            let status = response.status().as_u16();
-            let headers = response.headers().clone();
-            let collected = response.into_body().collect().await.unwrap().to_bytes();
-            let body = if collected.is_empty() {
-                serde_json::Value::Null
-            } else {
-                serde_json::from_slice(&collected).unwrap_or_else(|_| {
-                    serde_json::Value::String(String::from_utf8_lossy(&collected).into())
-                })
-            };
-            Reply {
-                status,
-                body,
-                headers,
-            }
+            request(&self.tls, tcp, method, path, token, body).await
         })
+    }
+}
+
+/// One request over `tcp` (a connection to the hub made however the caller
+/// likes: from another source address, say), pinned TLS, HTTP/1.1.
+pub async fn request(
+    tls: &tokio_rustls::TlsConnector,
+    tcp: tokio::net::TcpStream,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> Reply {
+    let name = ServerName::try_from("hearth.local").unwrap();
+    let tls = tls.connect(name, tcp).await.expect("TLS handshake");
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+            .await
+            .expect("HTTP handshake");
+    tokio::spawn(conn);
+    let mut req = hyper::Request::builder()
+        .method(method)
+        .uri(
+            if ["/external/", "/cloud/v1/", "/tenants/", "/metrics"]
+                .iter()
+                .any(|raw| path.starts_with(raw))
+            {
+                path.to_owned()
+            } else {
+                format!("/api/v1{path}")
+            },
+        )
+        .header("host", "hearth.local");
+    if let Some(token) = token {
+        req = req.header("authorization", format!("Bearer {token}"));
+    }
+    let bytes = match &body {
+        Some(json) => {
+            req = req.header("content-type", "application/json");
+            Bytes::from(json.to_string())
+        }
+        None => Bytes::new(),
+    };
+    let response = sender
+        .send_request(req.body(Full::new(bytes)).unwrap())
+        .await
+        .expect("a response");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let collected = response.into_body().collect().await.unwrap().to_bytes();
+    let body = if collected.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&collected).unwrap_or_else(|_| {
+            serde_json::Value::String(String::from_utf8_lossy(&collected).into())
+        })
+    };
+    Reply {
+        status,
+        body,
+        headers,
     }
 }
 
