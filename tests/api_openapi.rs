@@ -35,6 +35,15 @@ fn the_openapi_document_and_the_router_agree() {
                     reply.status, 405,
                     "{method} {path} is not documented but served"
                 );
+                assert_eq!(
+                    reply.body["code"], "method_not_allowed",
+                    "{method} {path}: {}",
+                    reply.body
+                );
+                assert!(
+                    reply.headers.contains_key("allow"),
+                    "{method} {path} says what it allows"
+                );
                 continue;
             };
             let public = op["security"] == json!([]);
@@ -72,4 +81,42 @@ fn the_openapi_document_and_the_router_agree() {
     let unknown = h.api.get("/nope", Some(&h.admin));
     assert_eq!(unknown.status, 404);
     assert_eq!(unknown.body["code"], "not_found");
+}
+
+#[test]
+fn framework_refusals_answer_json_and_organizations_are_read_one_by_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let h = household(&tmp.path().join("state"));
+    // A body over the limit: 413 with a JSON answer, on HTTP/1.1.
+    let big = json!({ "parent": h.root, "name": "x".repeat(3 << 20) });
+    let reply = h.api.call("POST", "/orgs", Some(&h.admin), Some(big));
+    assert_eq!(reply.status, 413, "{}", reply.body);
+    assert_eq!(reply.body["code"], "too_large", "{}", reply.body);
+    // A body that is not JSON at all: the framework's refusal, as JSON.
+    let reply = h.api.call("POST", "/orgs", Some(&h.admin), None);
+    assert!(reply.status >= 400 && reply.status < 500);
+    assert!(reply.body["code"].is_string(), "{}", reply.body);
+
+    // GET /orgs/{id}: what the caller may see, 404 otherwise.
+    let root = h.api.get(&format!("/orgs/{}", h.root), Some(&h.admin));
+    assert_eq!(root.status, 200, "{}", root.body);
+    assert_eq!(root.body["name"], "Home");
+    let kids = h.api.post(
+        "/orgs",
+        Some(&h.admin),
+        json!({ "parent": h.root, "name": "Kids" }),
+    );
+    assert_eq!(kids.status, 201, "{}", kids.body);
+    let kids = kids.body["id"].as_str().unwrap().to_owned();
+    let (kid, _) = h.member("kid@example.org", &kids, "user");
+    let own = h.api.get(&format!("/orgs/{kids}"), Some(&kid));
+    assert_eq!(own.status, 200, "{}", own.body);
+    assert_eq!(
+        own.body["parent"],
+        serde_json::Value::Null,
+        "the root is not named to a sub-organization"
+    );
+    let hidden = h.api.get(&format!("/orgs/{}", h.root), Some(&kid));
+    assert_eq!(hidden.status, 404, "{}", hidden.body);
+    assert!(!hidden.body.to_string().contains("Home"), "{}", hidden.body);
 }

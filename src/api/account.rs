@@ -68,7 +68,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
         Json::<T>::from_request(req, state)
             .await
             .map(|Json(v)| JsonBody(v))
-            .map_err(|e| ApiError::invalid(e.body_text()))
+            .map_err(|e| match e.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => {
+                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.body_text())
+                }
+                _ => ApiError::invalid(e.body_text()),
+            })
     }
 }
 

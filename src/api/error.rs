@@ -75,6 +75,64 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Every refusal the framework makes on its own (405, a path or query
+/// that does not parse, 413, 415 …) answers JSON like the rest:
+/// `{code, message}`, the framework's text as the message.
+pub async fn json_refusals(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let allowed = parts
+        .headers
+        .get(header::ALLOW)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let message = match (text.is_empty(), allowed) {
+        (true, Some(allow)) => format!("this route does not take {status}; it allows {allow}"),
+        (true, None) => status
+            .canonical_reason()
+            .unwrap_or("refused")
+            .to_lowercase(),
+        (false, _) => text,
+    };
+    let code = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => "invalid",
+        s if s.is_server_error() => "internal",
+        _ => "refused",
+    };
+    let body = serde_json::to_vec(&Body {
+        code,
+        message: &message,
+        permission: None,
+    })
+    .unwrap_or_default();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
 impl From<OpError> for ApiError {
     fn from(e: OpError) -> Self {
         let message = e.to_string();

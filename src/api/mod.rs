@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/external/api", external::router())
         .route("/metrics", axum::routing::get(metrics::metrics))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(error::json_refusals))
         .with_state(state)
 }
 

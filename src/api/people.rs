@@ -31,6 +31,12 @@ pub fn endpoints() -> Vec<Endpoint> {
             post(create_org),
         ),
         E::new(
+            "GET",
+            "/orgs/{id}",
+            "One organization the caller may see",
+            get(org),
+        ),
+        E::new(
             "PATCH",
             "/orgs/{id}",
             "Rename an organization",
@@ -114,16 +120,34 @@ async fn orgs(State(s): State<AppState>, authed: Authed) -> Reply {
             .orgs()
             .values()
             .filter(|o| visible.contains(o.id.as_str()))
-            .map(|o| {
-                // A parent the caller may not see is not named (M4).
-                let parent = o.parent.as_deref().filter(|p| visible.contains(p));
-                json!({ "id": o.id, "name": o.name, "parent": parent })
-            })
+            .map(|o| org_json(o, &visible))
             .collect();
         out.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
         out
     })?;
     Ok(Json(json!(list)))
+}
+
+async fn org(State(s): State<AppState>, authed: Authed, Path(id): Path<String>) -> Reply {
+    let found = s.replica.with_state(|state| {
+        let access = Access::new(state, now_ms());
+        let visible = visible(&access, &authed);
+        state
+            .orgs()
+            .get(&id)
+            .filter(|o| visible.contains(o.id.as_str()))
+            .map(|o| org_json(o, &visible))
+    })?;
+    found
+        .map(Json)
+        .ok_or_else(|| crate::tenancy::OpError::NotFound(format!("organization {id}")).into())
+}
+
+/// An organization as a reader sees it: a parent they may not see is not
+/// named (M4).
+fn org_json(o: &crate::tenancy::state::Org, visible: &std::collections::HashSet<&str>) -> Value {
+    let parent = o.parent.as_deref().filter(|p| visible.contains(p));
+    json!({ "id": o.id, "name": o.name, "parent": parent })
 }
 
 #[derive(Deserialize)]

@@ -41,6 +41,7 @@ pub fn router(state: CloudState) -> Router {
         .route("/cloud/v1/hubs", get(hubs))
         .route("/cloud/v1/hubs/{id}", axum::routing::delete(revoke_hub))
         .fallback(tenant_api)
+        .layer(axum::middleware::from_fn(crate::api::error::json_refusals))
         .with_state(state)
 }
 
