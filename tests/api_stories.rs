@@ -81,6 +81,96 @@ fn a_transfer_that_cannot_happen_says_why() {
         "{}",
         same.body
     );
+    // The answer's op is the audit entry's.
+    let audit = h.api.get("/audit", Some(&h.admin));
+    assert!(
+        audit
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "transfer"
+                && e["op"] == done.body["op"]
+                && e["subject"] == garage.as_str()),
+        "{} not in {}",
+        done.body["op"],
+        audit.body
+    );
+    // To the current owner, naming another organization of theirs: a move
+    // there, not a no-op that ignores it.
+    let garden = h.api.post(
+        "/orgs",
+        Some(&h.admin),
+        json!({ "parent": h.root, "name": "Garden" }),
+    );
+    let garden = garden.body["id"].as_str().unwrap().to_owned();
+    let moved = h.api.post(
+        &format!("/devices/{garage}/transfer"),
+        Some(&h.admin),
+        json!({ "to": "spouse@example.org", "org": garden }),
+    );
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    assert_eq!(moved.body["transferred"], true, "{}", moved.body);
+    assert_eq!(moved.body["org"], garden.as_str());
+    let nowhere = h.api.post(
+        &format!("/devices/{garage}/transfer"),
+        Some(&h.admin),
+        json!({ "to": "spouse@example.org", "org": "no-such-org" }),
+    );
+    assert_eq!(
+        nowhere.status, 404,
+        "a destination that is not there is said so: {}",
+        nowhere.body
+    );
+}
+
+#[test]
+fn a_sub_organization_admin_is_not_told_of_organizations_they_cannot_see() {
+    let tmp = tempfile::tempdir().unwrap();
+    let h = household(&tmp.path().join("state"));
+    let org = |parent: &str, name: &str| {
+        let made = h.api.post(
+            "/orgs",
+            Some(&h.admin),
+            json!({ "parent": parent, "name": name }),
+        );
+        assert_eq!(made.status, 201, "{}", made.body);
+        made.body["id"].as_str().unwrap().to_owned()
+    };
+    let flat = org(&h.root, "Flat");
+    let studio = org(&h.root, "Secret studio");
+    let attic = org(&flat, "Attic");
+    let cellar = org(&flat, "Cellar");
+    let (flat_admin, _) = h.member("tenant@example.org", &flat, "admin");
+    // Someone in two of the flat's sub-organizations and in one the flat cannot see.
+    let (_, _) = h.member("lodger@example.org", &attic, "user");
+    for o in [&cellar, &studio] {
+        let invited = h.api.post(
+            "/members",
+            Some(&h.admin),
+            json!({ "email": "lodger@example.org", "org": o, "role": "user" }),
+        );
+        assert_eq!(invited.status, 201, "{}", invited.body);
+    }
+    let lamp = h.api.post(
+        "/devices",
+        Some(&flat_admin),
+        json!({ "org": flat, "name": "Lamp" }),
+    );
+    assert_eq!(lamp.status, 201, "{}", lamp.body);
+    let lamp = lamp.body["id"].as_str().unwrap().to_owned();
+    let refused = h.api.post(
+        &format!("/devices/{lamp}/transfer"),
+        Some(&flat_admin),
+        json!({ "to": "lodger@example.org" }),
+    );
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    let text = refused.body.to_string();
+    assert!(text.contains("Attic") && text.contains("Cellar"), "{text}");
+    assert!(
+        !text.contains("Secret studio") && !text.contains(&studio),
+        "{text}"
+    );
 }
 
 #[test]

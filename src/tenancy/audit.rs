@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::access::Access;
 use super::ops::Caller;
 use super::perms::Permission;
-use super::state::{AuditEntry, Id, TenantState};
+use super::state::{AuditEntry, Id, TenantState, Writes};
 
 /// How an actor the reader may not see is shown.
 pub const HIDDEN_ACTOR: &str = "an administrator of a parent organization";
@@ -59,18 +59,13 @@ pub fn read(state: &TenantState, log: &[AuditEntry], now: i64, reader: &Caller) 
     log.iter()
         .filter(|e| scope.sees_entry(&access, e))
         .map(|e| AuditView {
-            outcome: outcome(&access, log, &by_placement_op, e),
+            outcome: outcome(&access, &by_placement_op, e),
             entry: scope.scrub(&access, e),
         })
         .collect()
 }
 
-fn outcome(
-    access: &Access<'_>,
-    log: &[AuditEntry],
-    by_placement_op: &HashMap<&str, &str>,
-    e: &AuditEntry,
-) -> Outcome {
+fn outcome(access: &Access<'_>, by_placement_op: &HashMap<&str, &str>, e: &AuditEntry) -> Outcome {
     let state = access.state;
     if e.kind == "add_device" {
         return Outcome::Effective;
@@ -120,28 +115,49 @@ fn outcome(
             }
             _ => Outcome::Effective,
         },
-        "invite" | "change_role" => match state.memberships().get(&e.subject) {
+        "invite" => match state.memberships().get(&e.subject) {
             Some(m) if m.removed => Outcome::Inert {
                 reason: "the membership was removed".into(),
             },
-            Some(m)
-                if e.kind == "change_role"
-                    && e.detail.get("to").and_then(|v| v.as_str()) != Some(m.role.as_str()) =>
-            {
-                Outcome::SupersededBy {
-                    by_op: last_op_on(log, &e.subject, "change_role").unwrap_or_default(),
-                }
-            }
             _ => Outcome::Effective,
         },
-        "edit_role" => match state.roles().get(&e.subject) {
-            Some(r) if r.conflicted => Outcome::Merged {
-                reason: format!(
-                    "intersected with a concurrent edit; the role now holds: {}",
-                    r.perms.to_text()
-                ),
+        "change_role" => match state.memberships().get(&e.subject) {
+            Some(m) if m.removed => Outcome::Inert {
+                reason: "the membership was removed".into(),
             },
-            _ => Outcome::Effective,
+            Some(m) => last_writer(&m.role_writes, &e.op),
+            None => Outcome::Effective,
+        },
+        "rename_device" => state
+            .devices()
+            .get(&e.subject)
+            .map_or(Outcome::Effective, |d| last_writer(&d.name_writes, &e.op)),
+        "rename_org" => state
+            .orgs()
+            .get(&e.subject)
+            .map_or(Outcome::Effective, |o| last_writer(&o.name_writes, &e.op)),
+        "change_email" => state
+            .users()
+            .get(&e.subject)
+            .map_or(Outcome::Effective, |u| last_writer(&u.email_writes, &e.op)),
+        "edit_role" => match state.roles().get(&e.subject) {
+            // An edit from before edits were tagged, or one still standing.
+            Some(r) if r.perms_ops.is_empty() || r.perms_ops.contains(&e.op) => {
+                if r.conflicted {
+                    Outcome::Merged {
+                        reason: format!(
+                            "intersected with a concurrent edit; the role now holds: {}",
+                            r.perms.to_text()
+                        ),
+                    }
+                } else {
+                    Outcome::Effective
+                }
+            }
+            Some(r) => Outcome::SupersededBy {
+                by_op: r.perms_ops.iter().min().cloned().unwrap_or_default(),
+            },
+            None => Outcome::Effective,
         },
         _ => Outcome::Effective,
     }
@@ -184,11 +200,21 @@ fn hide_devices(value: &mut serde_json::Value, state: &TenantState, sees: &dyn F
     }
 }
 
-fn last_op_on(log: &[AuditEntry], subject: &str, kind: &str) -> Option<Id> {
-    log.iter()
-        .rev()
-        .find(|e| e.subject == subject && e.kind == kind)
-        .map(|e| e.op.clone())
+/// The outcome of an operation that wrote a last-writer-wins field: it
+/// stands, it lost a concurrent conflict to the one that stands, or a later
+/// one overwrote it. A field written before operations were recorded says
+/// nothing against it.
+fn last_writer(writes: &Writes, op: &str) -> Outcome {
+    match &writes.winner {
+        None => Outcome::Effective,
+        Some(winner) if winner == op => Outcome::Effective,
+        Some(winner) if writes.losers.iter().any(|l| l == op) => {
+            Outcome::LostTo { to: winner.clone() }
+        }
+        Some(winner) => Outcome::SupersededBy {
+            by_op: winner.clone(),
+        },
+    }
 }
 
 /// What one reader may see of the log.

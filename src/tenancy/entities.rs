@@ -8,18 +8,30 @@ use super::template::Template;
 
 pub type Id = String;
 
+/// Which operations wrote a last-writer-wins field (its `<field>_op` key,
+/// written in the same change as the field): the one whose value stands,
+/// and those that lost a concurrent conflict to it (M5).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Writes {
+    /// `None` for a field last written before operations were recorded.
+    pub winner: Option<Id>,
+    pub losers: Vec<Id>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Org {
     pub id: Id,
     pub name: String,
     pub parent: Option<Id>,
     pub deleted: bool,
+    pub name_writes: Writes,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
     pub id: Id,
     pub email: String,
+    pub email_writes: Writes,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +41,7 @@ pub struct Membership {
     pub org: Id,
     pub role: Id,
     pub removed: bool,
+    pub role_writes: Writes,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +52,9 @@ pub struct Role {
     pub perms: PermSet,
     /// Concurrent edits were intersected and not yet superseded.
     pub conflicted: bool,
+    /// The edits whose permission sets stand now (intersected when more
+    /// than one): each edit's value carries its op (`perms.rs`).
+    pub perms_ops: Vec<Id>,
     pub deleted: bool,
 }
 
@@ -66,6 +82,7 @@ pub struct Device {
     /// BTHome bind key stays on the hubs, outside the replicated document.
     pub ble_mac: Option<String>,
     pub deleted: bool,
+    pub name_writes: Writes,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

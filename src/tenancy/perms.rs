@@ -126,6 +126,13 @@ impl PermSet {
         }
     }
 
+    /// The tag of one edit's document form (the op that wrote it), if any.
+    pub fn tag(text: &str) -> Option<String> {
+        text.split(',')
+            .find_map(|n| n.trim().strip_prefix('@'))
+            .map(str::to_owned)
+    }
+
     /// Reads the document form; unknown names (from a newer schema) are
     /// dropped, which can only ever take permissions away, and an edit's
     /// `@` tag is skipped.

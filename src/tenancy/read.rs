@@ -17,7 +17,7 @@ use super::perms::PermSet;
 use super::schema;
 use super::state::{
     AuditEntry, Device, Entity, Kind, Level, Membership, Org, Placement, Role, Share, TenantState,
-    User,
+    User, Writes,
 };
 use super::template::{Definition, Template};
 
@@ -108,11 +108,13 @@ fn entity<D: ReadDoc>(doc: &D, kind: Kind, id: String, obj: &ObjId) -> Result<En
                 name: r.string("name"),
                 parent: (!parent.is_empty()).then_some(parent),
                 deleted: r.any_true("deleted")?,
+                name_writes: r.writes("name")?,
                 id,
             })
         }
         Kind::User => Entity::User(User {
             email: r.string("email"),
+            email_writes: r.writes("email")?,
             id,
         }),
         Kind::Membership => Entity::Membership(Membership {
@@ -120,6 +122,7 @@ fn entity<D: ReadDoc>(doc: &D, kind: Kind, id: String, obj: &ObjId) -> Result<En
             org: r.string("org"),
             role: r.string("role"),
             removed: r.any_true("removed")?,
+            role_writes: r.writes("role")?,
             id,
         }),
         Kind::Role => {
@@ -134,6 +137,7 @@ fn entity<D: ReadDoc>(doc: &D, kind: Kind, id: String, obj: &ObjId) -> Result<En
                 org: r.string("org"),
                 perms,
                 conflicted: values.len() > 1,
+                perms_ops: values.iter().filter_map(|v| PermSet::tag(v)).collect(),
                 deleted: r.any_true("deleted")?,
                 id,
             })
@@ -157,6 +161,7 @@ fn entity<D: ReadDoc>(doc: &D, kind: Kind, id: String, obj: &ObjId) -> Result<En
                 losing_placements: placements,
                 ble_mac: (!ble_mac.is_empty()).then_some(ble_mac),
                 deleted: r.any_true("deleted")?,
+                name_writes: r.writes("name")?,
                 id,
             })
         }
@@ -270,6 +275,21 @@ impl<'d, D: ReadDoc> Fields<'d, D> {
             .into_iter()
             .filter_map(|v| v.as_str().map(str::to_owned))
             .collect())
+    }
+
+    /// The operations that wrote `field` (its `<field>_op` key).
+    fn writes(&self, field: &str) -> Result<Writes, ReadError> {
+        let key = format!("{field}_op");
+        let winner = self.string(&key);
+        let losers = self
+            .all_strings(&key)?
+            .into_iter()
+            .filter(|op| *op != winner)
+            .collect();
+        Ok(Writes {
+            winner: (!winner.is_empty()).then_some(winner),
+            losers,
+        })
     }
 
     fn any_true(&self, key: &str) -> Result<bool, ReadError> {

@@ -18,6 +18,7 @@ use super::template::Template;
 
 pub use super::entities::{
     AuditEntry, Device, Entity, Id, Kind, Level, Membership, Org, Placement, Role, Share, User,
+    Writes,
 };
 
 /// Where an organization sits in the tree, derived from every org.

@@ -6,7 +6,7 @@
 
 use super::{
     Caller, OpError, Tenant, Writer, new_id, non_empty, normalize_email, put_map, require,
-    require_in_org, set_field,
+    require_in_org, sees_org, set_field, set_written,
 };
 use crate::tenancy::access::Access;
 use crate::tenancy::perms::Permission;
@@ -174,13 +174,13 @@ impl Tenant {
         let access = Access::new(state, now);
         let d = visible_device(&access, by, device)?;
         require_device_manager(&access, by, d)?;
-        w.commit(
+        w.commit_as(
             by,
             "rename_device",
             device,
             serde_json::json!({ "name": name }),
             now,
-            |tx| set_field(tx, schema::DEVICES, device, "name", name.as_str()),
+            |tx, op| set_written(tx, schema::DEVICES, device, "name", name.as_str(), op),
         )
     }
 
@@ -264,9 +264,12 @@ impl Tenant {
             .users()
             .get(&recipient)
             .map_or(recipient.clone(), |u| u.email.clone());
+        // A destination other than where the device is makes it a move to
+        // there (checked like any), not a no-op that ignores it.
         if access
             .effective_owner(d)
             .is_some_and(|m| state.canonical(&m.user) == recipient)
+            && dest_org.is_none_or(|dest| dest == org)
         {
             return Ok(Transfer::AlreadyOwner(format!(
                 "{label} already owns {}; nothing changed",
@@ -284,15 +287,21 @@ impl Tenant {
                 match orgs.as_slice() {
                     [only] => only.id.clone(),
                     many => {
+                        // Only the organizations the caller may see are named (DESIGN §3).
                         let names: Vec<String> = many
                             .iter()
+                            .filter(|o| sees_org(&access, by, &o.id))
                             .map(|o| format!("{} ({})", o.name, o.id))
                             .collect();
+                        let choices = if names.is_empty() {
+                            "one of theirs where you manage devices".to_owned()
+                        } else {
+                            format!("one of theirs you can see: {}", names.join(", "))
+                        };
                         return Err(OpError::Refused(format!(
                             "{label} is a member of several organizations, none of which holds {}; \
-                             name the destination organization: {}",
+                             name the destination organization ({choices})",
                             d.name,
-                            names.join(", ")
                         )));
                     }
                 }
@@ -307,19 +316,19 @@ impl Tenant {
                  invite them there first, or choose one of their organizations"
             )));
         };
-        let op = new_id();
         let placement = Placement {
             org: target_org.clone(),
             owner: Some(recipient.clone()),
             membership: Some(membership.id.clone()),
-            op: op.clone(),
+            op: new_id(),
         };
         if let Some(reason) = would_not_see(state, now, d, &placement, &recipient, membership) {
             return Err(OpError::Refused(format!("{label} {reason}")));
         }
         let from = access.effective_owner(d).map(|m| m.user.clone());
         let detail = serde_json::json!({ "from": from, "to": recipient, "org": target_org });
-        commit_placement(w, by, "transfer", device, &placement, detail, now)?;
+        // The answer's op is the audit entry's, like every other operation's.
+        let op = commit_placement(w, by, "transfer", device, &placement, detail, now)?;
         Ok(Transfer::Done {
             op,
             org: target_org,

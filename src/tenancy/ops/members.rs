@@ -9,7 +9,7 @@ use automerge::transaction::Transactable;
 
 use super::{
     Caller, OpError, Tenant, new_id, normalize_email, put_map, require, require_in_org, sees_org,
-    set_field,
+    set_field, set_written,
 };
 use crate::tenancy::access::Access;
 use crate::tenancy::perms::Permission;
@@ -160,8 +160,8 @@ impl Tenant {
         }
         refuse_losing_last_admin(state, &access, membership, Some(role))?;
         let detail = serde_json::json!({ "from": m.role, "to": role, "user": m.user });
-        w.commit(by, "change_role", membership, detail, now, |tx| {
-            set_field(tx, schema::MEMBERSHIPS, membership, "role", role)
+        w.commit_as(by, "change_role", membership, detail, now, |tx, op| {
+            set_written(tx, schema::MEMBERSHIPS, membership, "role", role, op)
         })
     }
 
@@ -252,9 +252,9 @@ impl Tenant {
             .cloned()
             .collect();
         let detail = serde_json::json!({ "email": email });
-        w.commit(by, "change_email", &user, detail, now, |tx| {
+        w.commit_as(by, "change_email", &user, detail, now, |tx, op| {
             for account in &accounts {
-                set_field(tx, schema::USERS, account, "email", email.as_str())?;
+                set_written(tx, schema::USERS, account, "email", email.as_str(), op)?;
             }
             Ok(())
         })

@@ -251,6 +251,24 @@ impl Writer<'_> {
     where
         F: FnOnce(&mut Transaction<'_>) -> Result<(), automerge::AutomergeError>,
     {
+        self.commit_as(caller, kind, subject, detail, now, |tx, _| change(tx))
+    }
+
+    /// [`Writer::commit`], `change` told the operation's id: a last-writer-
+    /// wins field is written with it (`<field>_op`), so reading the log can
+    /// tell which operation's value stands and which lost (M5).
+    fn commit_as<F>(
+        self,
+        caller: &Caller,
+        kind: &str,
+        subject: &str,
+        detail: serde_json::Value,
+        now: i64,
+        change: F,
+    ) -> Result<Id, OpError>
+    where
+        F: FnOnce(&mut Transaction<'_>, &str) -> Result<(), automerge::AutomergeError>,
+    {
         let op = new_id();
         let replica = self.replica;
         self.doc
@@ -261,7 +279,7 @@ impl Writer<'_> {
                         .with_time(now / 1000)
                 },
                 |tx| {
-                    change(tx)?;
+                    change(tx, &op)?;
                     let audit = schema::object(tx, schema::AUDIT)?;
                     let at = tx.length(&audit);
                     // One scalar per entry: an entry is never edited, and
@@ -396,6 +414,22 @@ fn put_map<T: Transactable>(
 }
 
 /// Sets one field of an existing entity.
+/// Writes a last-writer-wins `key` and, in the same change, the operation
+/// that wrote it (`<key>_op`). Both keys of one change win or lose together:
+/// Automerge orders concurrent puts by (counter, actor), and within a change
+/// the counters rise together.
+fn set_written<T: Transactable>(
+    tx: &mut T,
+    map: &str,
+    id: &str,
+    key: &str,
+    value: impl Into<automerge::ScalarValue>,
+    op: &str,
+) -> Result<(), automerge::AutomergeError> {
+    set_field(tx, map, id, key, value)?;
+    set_field(tx, map, id, &format!("{key}_op"), op)
+}
+
 fn set_field<T: Transactable>(
     tx: &mut T,
     map: &str,

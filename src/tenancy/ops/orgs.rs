@@ -7,7 +7,7 @@
 
 use super::{
     Caller, OpError, Tenant, member_emails, new_id, non_empty, put_map, require, require_in_org,
-    sees_org, set_field,
+    sees_org, set_field, set_written,
 };
 use crate::tenancy::access::Access;
 use crate::tenancy::perms::Permission;
@@ -64,8 +64,8 @@ impl Tenant {
         let access = Access::new(state, now);
         require_in_org(&access, by, Permission::ManageOrgs, org)?;
         let detail = serde_json::json!({ "name": name });
-        w.commit(by, "rename_org", org, detail, now, |tx| {
-            set_field(tx, schema::ORGS, org, "name", name.as_str())
+        w.commit_as(by, "rename_org", org, detail, now, |tx, op| {
+            set_written(tx, schema::ORGS, org, "name", name.as_str(), op)
         })
     }
 

@@ -72,10 +72,10 @@ impl Tenant {
             )));
         }
         let detail = serde_json::json!({ "from": r.perms.to_text(), "to": perms.to_text() });
-        // A value of its own, so this edit always takes part in a merge.
-        let value = perms.to_text_tagged(&new_id());
-        w.commit(by, "edit_role", role, detail, now, |tx| {
-            set_field(tx, schema::ROLES, role, "perms", value)
+        // A value of its own, tagged with this edit's op, so the edit always
+        // takes part in a merge and the log can tell whether it stands.
+        w.commit_as(by, "edit_role", role, detail, now, |tx, op| {
+            set_field(tx, schema::ROLES, role, "perms", perms.to_text_tagged(op))
         })
     }
 

@@ -589,6 +589,117 @@ fn an_edit_that_rewrites_the_value_that_won_a_conflict_still_intersects() {
     }
 }
 
+/// The one effective entry of `kind` on `subject`, and the others' outcomes,
+/// in the log as the admin reads it.
+fn outcomes_of(t: &mut Tenant, admin: &Caller, kind: &str, subject: &str) -> Vec<(Id, Outcome)> {
+    let state = snapshot(t);
+    audit::read(&state, &t.audit_log().unwrap(), NOW, admin)
+        .into_iter()
+        .filter(|v| v.entry.kind == kind && v.entry.subject == subject)
+        .map(|v| (v.entry.op, v.outcome))
+        .collect()
+}
+
+#[test]
+fn every_last_writer_wins_field_says_which_operation_won_and_which_lost() {
+    let mut h = household();
+    let member =
+        h.t.invite(&h.admin, "carol@example.org", &h.root, "user", NOW)
+            .unwrap();
+    let kids = h.t.create_org(&h.admin, &h.root, "Kids", NOW).unwrap();
+    let mut b = replica(&mut h.t, "hub-b");
+    // Concurrent writes of each field, one on each replica.
+    h.t.rename_device(&h.admin, &h.beer, "Kegerator", NOW)
+        .unwrap();
+    b.rename_device(&h.admin, &h.beer, "Tap", NOW).unwrap();
+    h.t.rename_org(&h.admin, &kids, "Children", NOW).unwrap();
+    b.rename_org(&h.admin, &kids, "Young ones", NOW).unwrap();
+    h.t.change_email(&h.admin, &member.user, "carol@home.example", NOW)
+        .unwrap();
+    b.change_email(&h.admin, &member.user, "c@home.example", NOW)
+        .unwrap();
+    h.t.change_role(&h.admin, &member.membership, "staff", NOW)
+        .unwrap();
+    b.change_role(&h.admin, &member.membership, "admin", NOW)
+        .unwrap();
+    converge(&mut h.t, &mut b);
+    let fields = [
+        ("rename_device", h.beer.clone()),
+        ("rename_org", kids.clone()),
+        ("change_email", member.user.clone()),
+        ("change_role", member.membership.clone()),
+    ];
+    for (kind, subject) in &fields {
+        for t in [&mut h.t, &mut b] {
+            let seen = outcomes_of(t, &h.admin, kind, subject);
+            assert_eq!(seen.len(), 2, "{kind}: both in the log: {seen:?}");
+            let winners: Vec<_> = seen
+                .iter()
+                .filter(|(_, o)| *o == Outcome::Effective)
+                .collect();
+            assert_eq!(
+                winners.len(),
+                1,
+                "{kind}: exactly one took effect: {seen:?}"
+            );
+            let winner = &winners[0].0;
+            let loser = seen.iter().find(|(op, _)| op != winner).unwrap();
+            assert_eq!(
+                loser.1,
+                Outcome::LostTo { to: winner.clone() },
+                "{kind}: the other lost to the one that won, not to itself: {seen:?}"
+            );
+        }
+    }
+    // The value that stands is the winner's.
+    let state = snapshot(&mut h.t);
+    let name = &state.devices()[&h.beer].name;
+    let seen = outcomes_of(&mut h.t, &h.admin, "rename_device", &h.beer);
+    let log = h.t.audit_log().unwrap();
+    let winner = seen.iter().find(|(_, o)| *o == Outcome::Effective).unwrap();
+    let entry = log.iter().find(|e| e.op == winner.0).unwrap();
+    assert_eq!(&entry.detail["name"], name.as_str());
+    // A later rename overwrites both: they read superseded by it, it stands.
+    let later = h.t.rename_device(&h.admin, &h.beer, "Beer", NOW).unwrap();
+    for (op, outcome) in outcomes_of(&mut h.t, &h.admin, "rename_device", &h.beer) {
+        if op == later {
+            assert_eq!(outcome, Outcome::Effective);
+        } else {
+            assert_eq!(
+                outcome,
+                Outcome::SupersededBy {
+                    by_op: later.clone()
+                }
+            );
+        }
+    }
+    // A role edit overwritten later reads superseded, not effective.
+    let role =
+        h.t.create_role(
+            &h.admin,
+            &h.root,
+            "Helper",
+            PermSet::of(&[ViewOrgDevices]),
+            NOW,
+        )
+        .unwrap();
+    let first =
+        h.t.edit_role(&h.admin, &role, PermSet::of(&[ViewOwnDevices]), NOW)
+            .unwrap();
+    let second = h.t.edit_role(&h.admin, &role, PermSet::EMPTY, NOW).unwrap();
+    let seen = outcomes_of(&mut h.t, &h.admin, "edit_role", &role);
+    assert!(
+        seen.contains(&(
+            first,
+            Outcome::SupersededBy {
+                by_op: second.clone()
+            }
+        )),
+        "{seen:?}"
+    );
+    assert!(seen.contains(&(second, Outcome::Effective)), "{seen:?}");
+}
+
 #[test]
 fn receiving_the_same_changes_again_changes_nothing() {
     let mut h = household();
