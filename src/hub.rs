@@ -122,10 +122,14 @@ impl Hub {
                 .await
                 .map_err(HubError::Sync)?,
         );
-        let (devices, history_writer) =
-            Devices::open_with(tenancy.clone(), store.clone(), Some(outbox.clone()))
-                .await
-                .map_err(HubError::Devices)?;
+        let (devices, history_writer) = Devices::open_with(
+            tenancy.clone(),
+            store.clone(),
+            Some(outbox.clone()),
+            config.devices.history_rows_per_day,
+        )
+        .await
+        .map_err(HubError::Devices)?;
         let ble = crate::ble::Ble::open(devices.clone(), store.clone())
             .await
             .map_err(HubError::Devices)?;

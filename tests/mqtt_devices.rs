@@ -11,9 +11,14 @@ mod common;
 #[path = "common/mqtt.rs"]
 mod mqtt;
 
-use api::household;
+use api::{household, household_with};
 use blynk::{command, history_values, is_value, provision, thermostat_template, wait_stream};
 use serde_json::json;
+
+/// The test hub with no MQTT allowance in the way.
+static FAST: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    common::TEST_CONFIG.replace("[mqtt]\n", "[mqtt]\nmessages_per_second = 1000000\n")
+});
 
 #[test]
 fn paho_devices_publish_receive_and_stay_in_their_own_topics() {
@@ -124,7 +129,9 @@ fn paho_devices_publish_receive_and_stay_in_their_own_topics() {
 fn every_acknowledged_value_survives_kill_9() {
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
-    let mut h = household(&state);
+    // 5,000 values as fast as the client goes: over any device's allowance.
+    let config = FAST.as_str();
+    let mut h = household_with(&state, config);
     let template = h.api.post(
         "/templates",
         Some(&h.admin),
@@ -160,7 +167,7 @@ fn every_acknowledged_value_survives_kill_9() {
     drop(counter);
     assert!(acked.len() as u64 >= kill_after);
 
-    let hub = common::HubProcess::start(&state, common::TEST_CONFIG);
+    let hub = common::HubProcess::start(&state, config);
     h.api = api::Api::new(hub.api_port(), &hub.fingerprint());
     h.hub = hub;
     let history = h.api.get(
@@ -187,5 +194,60 @@ fn every_acknowledged_value_survives_kill_9() {
         "kill -9 after {kill_after} acks: {} acknowledged, {} stored, none lost",
         acked.len(),
         stored.len()
+    );
+}
+
+#[test]
+fn an_mqtt_device_over_its_allowance_is_slowed_not_dropped_and_its_history_is_budgeted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = common::TEST_CONFIG.replace("[mqtt]\n", "[mqtt]\nmessages_per_second = 50\n")
+        + "\n[devices]\nhistory_rows_per_day = 150\n";
+    let h = household_with(&tmp.path().join("state"), &config);
+    let template = h.api.post(
+        "/templates",
+        Some(&h.admin),
+        json!({ "org": h.root, "name": "Counter", "definition": { "datastreams": [
+            { "pin": 1, "name": "Count", "type": "int", "min": 0, "max": 1_000_000 },
+        ] } }),
+    );
+    let template = template.body["id"].as_str().unwrap().to_owned();
+    let (device, token) = provision(&h, &h.root, "Counter", &template);
+    let mut counter = mqtt::device(h.hub.mqtt_port(), "device", &token, "");
+    counter.wait_for("connected", |l| l["event"] == "connected" && l["rc"] == 0);
+    // Values 1..=300 as fast as paho goes: 100 in the burst, then 50 a second.
+    let started = std::time::Instant::now();
+    counter.send("count ds/Count 300 1");
+    let mut acked = 0;
+    loop {
+        let line = counter.wait_for("acks", |l| l["event"] == "acked" || l["event"] == "done");
+        if line["event"] == "done" {
+            break;
+        }
+        acked += 1;
+    }
+    let took = started.elapsed();
+    assert_eq!(acked, 300, "slowed, never dropped");
+    assert!(
+        took >= std::time::Duration::from_secs(3),
+        "200 values past the burst at 50/s take 4 s, not {took:?}"
+    );
+    // The history budget: 150 rows kept, the rest counted; the live value is the last.
+    let kept = history_values(&h, &device, "V1");
+    assert_eq!(kept.len(), 150, "{} rows", kept.len());
+    let values = h
+        .api
+        .get(&format!("/devices/{device}/values"), Some(&h.admin));
+    assert_eq!(
+        values.body["values"]["V1"]["value"], "300",
+        "{}",
+        values.body
+    );
+    assert_eq!(values.body["history_dropped"], 150, "{}", values.body);
+    let metrics = h.api.get_text("/metrics").1;
+    assert!(
+        metrics.contains(&format!(
+            "hearth_history_dropped_total{{device=\"{device}\"}} 150"
+        )),
+        "{metrics}"
     );
 }

@@ -164,6 +164,18 @@ async fn render(state: &AppState) -> Result<String, ApiError> {
             );
         }
     }
+    family(
+        &mut out,
+        "hearth_history_dropped_total",
+        "counter",
+        "Values left out of history since start, the device being over its budget of rows a day",
+        &state
+            .devices
+            .all_history_dropped()
+            .into_iter()
+            .map(|(device, n)| (format!("device=\"{}\"", escape(&device)), n as i64))
+            .collect::<Vec<_>>(),
+    );
     let (running, waiting, refused) = crate::accounts::password::load();
     family(
         &mut out,

@@ -78,6 +78,8 @@ pub fn telemetry(devices: &Devices, device: &str) -> Value {
         "values": devices.values(device),
         "properties": devices.properties(device),
         "info": devices.info(device),
+        // Values left out of history since start: over the device's budget.
+        "history_dropped": devices.history_dropped(device),
     })
 }
 

@@ -61,38 +61,9 @@ pub enum End {
     Relogin(Frame),
 }
 
-/// A connection's message allowance: `per_second`, twice that in a burst.
-/// Kept by the connection, so logging in again does not refill it.
-pub struct Bucket {
-    tokens: f64,
-    refilled: Instant,
-    throttled: bool,
-}
-
-impl Bucket {
-    pub fn new(per_second: f64) -> Bucket {
-        Bucket {
-            tokens: per_second * 2.0,
-            refilled: Instant::now(),
-            throttled: false,
-        }
-    }
-
-    /// Takes one message's worth; false when over the rate.
-    fn take(&mut self, per_second: f64) -> bool {
-        let now = Instant::now();
-        let refill = now.duration_since(self.refilled).as_secs_f64() * per_second;
-        self.refilled = now;
-        self.tokens = (self.tokens + refill).min(per_second * 2.0);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            self.throttled = false;
-            true
-        } else {
-            false
-        }
-    }
-}
+/// A connection's message allowance (`devices::allowance`), kept across
+/// re-logins on the connection.
+pub type Bucket = crate::devices::allowance::Allowance;
 
 /// Runs one session on `link`; `first` is a login frame already read.
 pub async fn run<S>(
@@ -340,7 +311,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         else {
             return Ok(None); // devices answer our writes; nothing to do
         };
-        let allowed = self.bucket.take(self.ctx.per_second);
+        let allowed = self.bucket.take();
         if allowed && (kind == command::LOGIN || kind == command::HW_LOGIN) {
             return Ok(Some(End::Relogin(Frame::Message {
                 command: kind,

@@ -31,6 +31,10 @@ pub struct MqttConfig {
     pub listen: Option<SocketAddr>,
     /// Largest packet accepted from a client, in bytes.
     pub max_packet: usize,
+    /// Messages one device may send per second (twice that in a burst).
+    pub messages_per_second: u32,
+    /// Messages one bridge may send per second, over all its connections.
+    pub bridge_messages_per_second: u32,
     /// The household's own broker, when there is one.
     pub broker: Option<BrokerConfig>,
 }
@@ -82,6 +86,8 @@ impl Default for MqttConfig {
         Self {
             listen: Some(SocketAddr::from(([0u16; 8], 1883))),
             max_packet: 65_536,
+            messages_per_second: 100,
+            bridge_messages_per_second: 1000,
             broker: None,
         }
     }
@@ -117,6 +123,9 @@ pub struct DevicesConfig {
     pub minute_rollup_days: u32,
     /// Hour averages/min/max.
     pub hour_rollup_days: u32,
+    /// History rows one device may add per day; past it its values stay
+    /// live but are not kept in history until the day is over.
+    pub history_rows_per_day: u64,
 }
 
 fn default_baud() -> u32 {
@@ -157,6 +166,7 @@ impl Default for DevicesConfig {
             retention_days: 30,
             minute_rollup_days: 90,
             hour_rollup_days: 3650,
+            history_rows_per_day: 1_000_000,
         }
     }
 }
@@ -212,6 +222,9 @@ impl DevicesConfig {
             if !(1..=36_500).contains(&days) {
                 return Err((key, "must be between 1 and 36500 days".into()));
             }
+        }
+        if self.history_rows_per_day == 0 {
+            return Err(("devices.history_rows_per_day", "must be at least 1".into()));
         }
         Ok(())
     }

@@ -13,6 +13,7 @@
 //! they [`Devices::attach`] after login and drop the [`Attachment`] when
 //! the device goes; only the newest link of a device is kept.
 
+pub mod allowance;
 pub mod control;
 pub mod history;
 mod ingest;
@@ -137,6 +138,8 @@ pub struct Devices {
     ingesting: tokio::sync::Mutex<()>,
     /// Wrong device and bridge tokens, by source address, on every transport.
     token_failures: crate::accounts::limiter::Limiter,
+    /// History rows each device may add per day.
+    history_budget: allowance::HistoryBudget,
 }
 
 /// Wrong tokens one address may present in [`TOKEN_WINDOW`] before its
@@ -173,7 +176,7 @@ impl Devices {
         replica: Arc<Replica>,
         store: Store,
     ) -> Result<(Arc<Devices>, tokio::task::JoinHandle<()>), StoreError> {
-        Self::open_with(replica, store, None).await
+        Self::open_with(replica, store, None, u64::MAX).await
     }
 
     /// [`Devices::open`] on a hub whose recorded values also go to `outbox`
@@ -185,6 +188,7 @@ impl Devices {
         replica: Arc<Replica>,
         store: Store,
         outbox: history::Outbox,
+        history_rows_per_day: u64,
     ) -> Result<(Arc<Devices>, tokio::task::JoinHandle<()>), StoreError> {
         let rows = store.read(history::load_live).await?;
         let properties = store.read(history::load_properties).await?;
@@ -218,8 +222,19 @@ impl Devices {
             next_link: AtomicU64::new(1),
             ingesting: tokio::sync::Mutex::new(()),
             token_failures: crate::accounts::limiter::Limiter::new(TOKEN_FAILURES, TOKEN_WINDOW),
+            history_budget: allowance::HistoryBudget::new(history_rows_per_day),
         });
         Ok((devices, task))
+    }
+
+    /// Values of `device` left out of history since start (over its budget).
+    pub fn history_dropped(&self, device: &str) -> u64 {
+        self.history_budget.dropped(device)
+    }
+
+    /// Every device with values left out of history, with how many.
+    pub fn all_history_dropped(&self) -> Vec<(String, u64)> {
+        self.history_budget.all_dropped()
     }
 
     /// Checks a token presented by a device (or bridge) at `peer`
@@ -404,6 +419,8 @@ impl Devices {
         values: &[String],
     ) -> Result<(String, Record), DeviceError> {
         let (value, history) = self.check(device, pin, values)?;
+        // A runaway device cannot fill the disk: its values stay live.
+        let history = history && self.history_budget.allow(device);
         let at = now_ms();
         self.set_live(device, pin, &value, at, false);
         let record = Record::Value {

@@ -35,6 +35,12 @@ pub struct Context {
     pub max_packet: usize,
     /// Messages between connections of one bridge.
     pub bridges: relay::BridgeRelay,
+    /// Messages a device may publish per second, and a bridge over all its
+    /// connections (whose allowances are kept here, by name).
+    pub per_second: f64,
+    pub bridge_per_second: f64,
+    pub bridge_allowances:
+        std::sync::Mutex<std::collections::HashMap<String, crate::devices::allowance::Allowance>>,
 }
 
 /// Starts the client of the household's broker, if configured, and binds
@@ -56,6 +62,9 @@ pub async fn start(
         shutdown: shutdown.clone(),
         max_packet: config.mqtt.max_packet,
         bridges: relay::BridgeRelay::default(),
+        per_second: f64::from(config.mqtt.messages_per_second),
+        bridge_per_second: f64::from(config.mqtt.bridge_messages_per_second),
+        bridge_allowances: Default::default(),
     });
     if let Some(broker) = config.mqtt.broker.clone() {
         let (ctx, client_id) = (ctx.clone(), format!("hearth-{hub_id}"));

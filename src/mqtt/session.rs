@@ -27,6 +27,7 @@ use super::Context;
 use super::codec::MqttCodec;
 use super::topics::{self, Uplink};
 use crate::blynk::requests::device_for_token;
+use crate::devices::allowance::Allowance;
 use crate::devices::{Attachment, Committed, DeviceError, Downlink, TokenRefusal};
 use crate::tenancy::credentials::Bridge;
 
@@ -147,6 +148,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(io: S, peer: &str, ctx: &Con
         in_flight: VecDeque::new(),
         ignored: 0,
         relay_id: None,
+        allowance: Allowance::new(ctx.per_second),
     };
     let why = session.serve(attachment, keepalive).await;
     tracing::info!("mqtt: {label} offline ({why})");
@@ -184,6 +186,9 @@ struct Session<'a, S> {
     ignored: u64,
     /// This connection in the bridges' relay (bridges only).
     relay_id: Option<u64>,
+    /// A device's message allowance (a bridge's is in the context, shared
+    /// by its connections).
+    allowance: Allowance,
 }
 
 impl<S> Drop for Session<'_, S> {
@@ -263,10 +268,52 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         }
     }
 
+    /// Waits, reading nothing, until this device (or bridge) has a
+    /// message's worth of allowance, and takes it. MQTT 3.1.1 cannot refuse
+    /// a PUBLISH, so an over-eager client is slowed by TCP instead; it loses
+    /// nothing. Said once per episode.
+    async fn pace(&mut self) {
+        loop {
+            let wait = self.with_allowance(Allowance::wait);
+            if wait.is_zero() {
+                self.with_allowance(Allowance::take);
+                return;
+            }
+            if !self.with_allowance(|a| std::mem::replace(&mut a.throttled, true)) {
+                let rate = self.with_allowance(|a| a.per_second());
+                tracing::warn!(
+                    "mqtt: {}: over {rate} messages/s; reading it slower",
+                    self.label
+                );
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn with_allowance<R>(&mut self, f: impl FnOnce(&mut Allowance) -> R) -> R {
+        match &self.role {
+            Role::Device { .. } => f(&mut self.allowance),
+            Role::Bridge { bridge } => {
+                let mut all = self
+                    .ctx
+                    .bridge_allowances
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                let per_second = self.ctx.bridge_per_second;
+                f(all
+                    .entry(bridge.name.clone())
+                    .or_insert_with(|| Allowance::new(per_second)))
+            }
+        }
+    }
+
     /// Handles a packet; `Ok(false)` ends the session cleanly.
     async fn handle(&mut self, packet: Packet) -> Result<bool, String> {
         let sent = match packet {
-            Packet::Publish(publish) => return self.publish(publish).await.map(|()| true),
+            Packet::Publish(publish) => {
+                self.pace().await;
+                return self.publish(publish).await.map(|()| true);
+            }
             Packet::Subscribe(subscribe) => {
                 let codes = subscribe
                     .filters
