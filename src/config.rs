@@ -46,6 +46,9 @@ pub struct SyncConfig {
     pub max_backoff_secs: u64,
     /// The most telemetry values kept for the cloud; past it the oldest go.
     pub outbox_max: u64,
+    /// Seconds between pings on every sync connection, both ways; one that
+    /// hears nothing for three of these is taken as dead and redialed.
+    pub keepalive_secs: u64,
 }
 
 impl Default for SyncConfig {
@@ -53,6 +56,7 @@ impl Default for SyncConfig {
         Self {
             max_backoff_secs: 60,
             outbox_max: 50_000_000,
+            keepalive_secs: 10,
         }
     }
 }
@@ -273,6 +277,12 @@ impl Config {
         }
         if !(1..=100_000).contains(&self.store.batch_max) {
             return Err(("store.batch_max", "must be between 1 and 100000".into()));
+        }
+        if !(1..=600).contains(&self.sync.keepalive_secs) {
+            return Err((
+                "sync.keepalive_secs",
+                "must be between 1 and 600 seconds".into(),
+            ));
         }
         if !(1..=3600).contains(&self.sync.max_backoff_secs) {
             return Err((

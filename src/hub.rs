@@ -110,6 +110,7 @@ impl Hub {
     /// certificate cannot be made or a listener cannot bind. Nothing is left
     /// running on error.
     pub async fn spawn(config: Config, state_dir: PathBuf) -> Result<Hub, HubError> {
+        crate::sync::wire::set_keepalive(Duration::from_secs(config.sync.keepalive_secs));
         let state_dir = StateDir::acquire(&state_dir)?;
         let (store, store_thread, identity) =
             Store::open(state_dir.path(), config.store.batch_max)?;

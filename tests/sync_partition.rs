@@ -54,6 +54,16 @@ fn view(api: &Api, prefix: &str, admin: &str) -> Value {
     })
 }
 
+/// Whether `hub`'s link to the hub `peer` (its id) is up, as its status says.
+fn linked(hub: &Household, peer: &str) -> Option<bool> {
+    let status = hub.api.get("/sync/status", Some(&hub.admin));
+    status.body["peers"]
+        .as_array()?
+        .iter()
+        .find(|p| p["peer"].as_str() == Some(&format!("hub-{peer}")))
+        .and_then(|p| p["connected"].as_bool())
+}
+
 fn disconnected(hub: &Household) -> bool {
     let status = hub.api.get("/sync/status", Some(&hub.admin));
     status.body["peers"]
@@ -136,6 +146,18 @@ fn three_replicas_cut_apart_converge_and_the_merge_rules_hold() {
     wait_in_sync(&b);
     let hubs = ok(a.api.get("/hubs", Some(&a.admin)), "hubs");
     assert_eq!(hubs.as_array().unwrap().len(), 2, "{hubs}");
+
+    // A link whose packets stop (no reset) is found dead by its pings,
+    // shown down, and redialed once packets flow again.
+    let a_id = a.hub.runtime()["hub_id"].as_str().unwrap().to_owned();
+    assert_eq!(linked(&b, &a_id), Some(true));
+    to_a.stall();
+    eventually("b sees its silent link to a as down", || {
+        linked(&b, &a_id) == Some(false)
+    });
+    to_a.unstall();
+    eventually("b is linked to a again", || linked(&b, &a_id) == Some(true));
+    wait_in_sync(&b);
 
     // The member about to be removed on the first hub is logged in on the second.
     let gone_login = |hub: &Household| {

@@ -20,7 +20,9 @@ pub enum ClientError {
         addr: String,
         source: std::io::Error,
     },
-    #[error("TLS with the hub failed (is the fingerprint right?): {0}")]
+    #[error("the hub presented a certificate other than the pinned one: is the fingerprint right?")]
+    Fingerprint,
+    #[error("TLS with the hub failed: {0}")]
     Tls(std::io::Error),
     #[error("HTTP: {0}")]
     Http(#[from] hyper::Error),
@@ -151,7 +153,13 @@ impl Client {
                         tcp,
                     )
                     .await
-                    .map_err(ClientError::Tls)?;
+                    .map_err(|e| {
+                        if pinned::is_pin_mismatch(&e) {
+                            ClientError::Fingerprint
+                        } else {
+                            ClientError::Tls(e)
+                        }
+                    })?;
                 self.exchange(tls, method, path, body).await
             }
             Target::Console(socket) => {

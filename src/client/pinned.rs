@@ -7,6 +7,17 @@ use std::sync::Arc;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
+
+/// What the verifier says when the certificate is not the pinned one.
+const PIN_MISMATCH: &str = "the hub's certificate does not have the expected fingerprint";
+
+/// Did a TLS handshake fail because the certificate was not the pinned one
+/// (rather than the connection being cut, say)?
+pub fn is_pin_mismatch(e: &std::io::Error) -> bool {
+    e.get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+        .is_some_and(|e| matches!(e, rustls::Error::General(m) if m == PIN_MISMATCH))
+}
 use sha2::{Digest, Sha256};
 
 #[derive(Debug)]
@@ -41,9 +52,7 @@ impl ServerCertVerifier for Pinned {
         if hex::encode(Sha256::digest(end_entity.as_ref())) == self.fingerprint {
             Ok(ServerCertVerified::assertion())
         } else {
-            Err(rustls::Error::General(
-                "the hub's certificate does not have the expected fingerprint".into(),
-            ))
+            Err(rustls::Error::General(PIN_MISMATCH.into()))
         }
     }
 

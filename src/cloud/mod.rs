@@ -79,6 +79,7 @@ impl Cloud {
         let listener = api::bind(config.api.listen).await.map_err(HubError::Bind)?;
         let api_addr = listener.local_addr().map_err(HubError::Bind)?;
         let tracker = TaskTracker::new();
+        crate::sync::wire::set_keepalive(Duration::from_secs(config.sync.keepalive_secs));
         let drain = Duration::from_secs(config.hub.shutdown_timeout_secs);
         let limits = api::Limits::from_config(&config.api);
         let router = routes::router(CloudState {

@@ -26,7 +26,11 @@ pub enum DialFailure {
         addr: String,
         source: std::io::Error,
     },
-    #[error("TLS with {addr} failed (is the fingerprint right?): {source}")]
+    #[error(
+        "{addr} presented a certificate other than the one this link pinned; if that hub's certificate changed, link it again"
+    )]
+    Fingerprint { addr: String },
+    #[error("TLS with {addr} failed: {source}")]
     Tls {
         addr: String,
         source: std::io::Error,
@@ -129,10 +133,7 @@ impl WsDialer {
                 let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
                     .connect(name, tcp)
                     .await
-                    .map_err(|source| DialFailure::Tls {
-                        addr: addr.clone(),
-                        source,
-                    })?;
+                    .map_err(|source| tls_failed(addr.clone(), source))?;
                 let (ws, _) = tokio_tungstenite::client_async(request, tls)
                     .await
                     .map_err(upgrade_failed)?;
@@ -140,6 +141,16 @@ impl WsDialer {
             }
             _ => Err(DialFailure::Url(url.to_string())),
         }
+    }
+}
+
+/// A TLS failure, said as a pinning failure only when the certificate is
+/// what failed (a cut connection is not a wrong fingerprint).
+fn tls_failed(addr: String, source: std::io::Error) -> DialFailure {
+    if crate::client::pinned::is_pin_mismatch(&source) {
+        DialFailure::Fingerprint { addr }
+    } else {
+        DialFailure::Tls { addr, source }
     }
 }
 

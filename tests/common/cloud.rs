@@ -16,7 +16,7 @@ pub const CLOUD_CONFIG: &str = "[api]\nlisten = \"127.0.0.1:0\"\n\n[mdns]\nenabl
 /// after a test cut a link takes a second, not a minute.
 pub fn hub_config() -> String {
     format!(
-        "{}\n[sync]\nmax_backoff_secs = 1\n",
+        "{}\n[sync]\nmax_backoff_secs = 1\nkeepalive_secs = 1\n",
         crate::common::TEST_CONFIG
     )
 }

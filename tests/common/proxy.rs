@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex};
 pub struct Proxy {
     pub port: u16,
     open: Arc<AtomicBool>,
+    /// While set, bytes are swallowed: connections stay open and go silent.
+    stalled: Arc<AtomicBool>,
     conns: Arc<Mutex<Vec<TcpStream>>>,
 }
 
@@ -21,7 +23,8 @@ impl Proxy {
         let port = listener.local_addr().unwrap().port();
         let open = Arc::new(AtomicBool::new(true));
         let conns = Arc::new(Mutex::new(Vec::new()));
-        let (accepting, tracked) = (open.clone(), conns.clone());
+        let stalled = Arc::new(AtomicBool::new(false));
+        let (accepting, tracked, silent) = (open.clone(), conns.clone(), stalled.clone());
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { continue };
@@ -36,11 +39,20 @@ impl Proxy {
                 list.push(client.try_clone().unwrap());
                 list.push(server.try_clone().unwrap());
                 drop(list);
-                pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
-                pipe(server, client);
+                pipe(
+                    client.try_clone().unwrap(),
+                    server.try_clone().unwrap(),
+                    &silent,
+                );
+                pipe(server, client, &silent);
             }
         });
-        Proxy { port, open, conns }
+        Proxy {
+            port,
+            open,
+            stalled,
+            conns,
+        }
     }
 
     /// Drops every connection through it and refuses new ones.
@@ -51,17 +63,34 @@ impl Proxy {
         }
     }
 
+    /// Stops every byte both ways without closing anything, as a link
+    /// whose packets stop does (no reset, no FIN).
+    pub fn stall(&self) {
+        self.stalled.store(true, Ordering::SeqCst);
+    }
+
+    pub fn unstall(&self) {
+        self.stalled.store(false, Ordering::SeqCst);
+    }
+
     /// Lets connections through again.
     pub fn restore(&self) {
         self.open.store(true, Ordering::SeqCst);
     }
 }
 
-fn pipe(mut from: TcpStream, mut to: TcpStream) {
+fn pipe(mut from: TcpStream, mut to: TcpStream, stalled: &Arc<AtomicBool>) {
+    let stalled = stalled.clone();
     std::thread::spawn(move || {
         let mut buf = [0u8; 16 * 1024];
         while let Ok(n) = from.read(&mut buf) {
-            if n == 0 || to.write_all(&buf[..n]).is_err() {
+            if n == 0 {
+                break;
+            }
+            if stalled.load(Ordering::SeqCst) {
+                continue;
+            }
+            if to.write_all(&buf[..n]).is_err() {
                 break;
             }
         }
