@@ -119,6 +119,9 @@ fn outcome(access: &Access<'_>, by_placement_op: &HashMap<&str, &str>, e: &Audit
             Some(m) if m.removed => Outcome::Inert {
                 reason: "the membership was removed".into(),
             },
+            Some(m) if !access.org_live(&m.org) => Outcome::Inert {
+                reason: "its organization was deleted".into(),
+            },
             _ => Outcome::Effective,
         },
         "change_role" => match state.memberships().get(&e.subject) {
@@ -141,6 +144,9 @@ fn outcome(access: &Access<'_>, by_placement_op: &HashMap<&str, &str>, e: &Audit
             .get(&e.subject)
             .map_or(Outcome::Effective, |u| last_writer(&u.email_writes, &e.op)),
         "edit_role" => match state.roles().get(&e.subject) {
+            Some(r) if r.deleted => Outcome::Inert {
+                reason: "the role was deleted".into(),
+            },
             // An edit from before edits were tagged, or one still standing.
             Some(r) if r.perms_ops.is_empty() || r.perms_ops.contains(&e.op) => {
                 if r.conflicted {

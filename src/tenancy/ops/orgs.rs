@@ -114,8 +114,25 @@ impl Tenant {
                 holds.join("; ")
             )));
         }
-        w.commit(by, "delete_org", org, serde_json::json!({}), now, |tx| {
-            set_field(tx, schema::ORGS, org, "deleted", true)
+        // The roles defined here go with it, in the same change and said in
+        // the log: nobody can hold one (they are usable only here and
+        // below, and this is empty), and a concurrent edit of one, or an
+        // invite with one, loses to the deletion (M3).
+        let roles: Vec<(&str, &str)> = state
+            .roles()
+            .values()
+            .filter(|r| !r.deleted && r.org == org)
+            .map(|r| (r.id.as_str(), r.name.as_str()))
+            .collect();
+        let detail = serde_json::json!({
+            "roles_deleted": roles.iter().map(|(_, name)| *name).collect::<Vec<_>>(),
+        });
+        w.commit(by, "delete_org", org, detail, now, |tx| {
+            set_field(tx, schema::ORGS, org, "deleted", true)?;
+            for (role, _) in &roles {
+                set_field(tx, schema::ROLES, role, "deleted", true)?;
+            }
+            Ok(())
         })
     }
 }

@@ -114,10 +114,29 @@ impl Tenant {
 }
 
 fn visible_role<'a>(access: &Access<'a>, by: &Caller, role: &str) -> Result<&'a Role, OpError> {
+    match access.state.roles().get(role) {
+        Some(r) if !r.deleted && sees_org(access, by, &r.org) => Ok(r),
+        // Deleted, alone or with the organization it was defined in (the
+        // audit log tells which): say so rather than that it never was.
+        Some(r) if r.deleted && sees_org(access, by, home_of(access, &r.org)) => {
+            Err(OpError::NotFound(format!(
+                "role {role} (it was deleted; the audit log says when)"
+            )))
+        }
+        _ => Err(OpError::NotFound(format!("role {role}"))),
+    }
+}
+
+/// Where a role's organization is, or was: itself while it lives, else its
+/// parent (whose members may learn that it went).
+fn home_of<'a>(access: &Access<'a>, org: &'a str) -> &'a str {
+    if access.org_live(org) {
+        return org;
+    }
     access
         .state
-        .roles()
-        .get(role)
-        .filter(|r| !r.deleted && sees_org(access, by, &r.org))
-        .ok_or_else(|| OpError::NotFound(format!("role {role}")))
+        .orgs()
+        .get(org)
+        .and_then(|o| o.parent.as_deref())
+        .unwrap_or(org)
 }

@@ -473,6 +473,72 @@ fn removal_wins_over_a_concurrent_share_transfer_or_role_change() {
 }
 
 #[test]
+fn deleting_an_organization_deletes_its_roles_visibly_even_against_a_concurrent_edit_or_invite() {
+    let mut h = household();
+    let club = h.t.create_org(&h.admin, &h.root, "Club", NOW).unwrap();
+    let coach =
+        h.t.create_role(
+            &h.admin,
+            &club,
+            "Coach",
+            PermSet::of(&[ViewOrgDevices]),
+            NOW,
+        )
+        .unwrap();
+    let mut b = replica(&mut h.t, "hub-b");
+    let deleted = h.t.delete_org(&h.admin, &club, NOW).unwrap();
+    let edit = b
+        .edit_role(
+            &h.admin,
+            &coach,
+            PermSet::of(&[ViewOrgDevices, ManageUsers]),
+            NOW,
+        )
+        .unwrap();
+    let invited = b
+        .invite(&h.admin, "player@example.org", &club, &coach, NOW)
+        .unwrap();
+    converge(&mut h.t, &mut b);
+    for t in [&mut h.t, &mut b] {
+        let state = snapshot(t);
+        assert!(
+            state.roles()[&coach].deleted,
+            "the role went with its organization"
+        );
+        let log = audit::read(&state, &t.audit_log().unwrap(), NOW, &h.admin);
+        let entry = log.iter().find(|v| v.entry.op == deleted).unwrap();
+        assert_eq!(
+            entry.entry.detail["roles_deleted"],
+            serde_json::json!(["Coach"])
+        );
+        let outcome = |op: &str| {
+            log.iter()
+                .find(|v| v.entry.op == op)
+                .unwrap()
+                .outcome
+                .clone()
+        };
+        assert!(
+            matches!(outcome(&edit), Outcome::Inert { .. }),
+            "{:?}",
+            outcome(&edit)
+        );
+        assert!(
+            matches!(outcome(&invited.op), Outcome::Inert { .. }),
+            "{:?}",
+            outcome(&invited.op)
+        );
+        let access = Access::new(&state, NOW);
+        assert_eq!(access.memberships_of(&invited.user).count(), 0);
+    }
+    // Later operations on it say it was deleted.
+    let err =
+        h.t.edit_role(&h.admin, &coach, PermSet::EMPTY, NOW)
+            .unwrap_err();
+    assert!(err.to_string().contains("was deleted"), "{err}");
+}
+
+#[test]
 fn a_device_moved_into_a_concurrently_deleted_org_falls_back_to_its_parent() {
     let mut h = household();
     let shed = h.t.create_org(&h.admin, &h.root, "Shed", NOW).unwrap();
