@@ -515,74 +515,6 @@ pub fn events(conn: &Connection, device: &str, limit: i64) -> rusqlite::Result<V
     rows.collect()
 }
 
-/// How long each kind of row is kept.
-#[derive(Debug, Clone)]
-pub struct Retention {
-    /// Raw rows of pins whose datastream says nothing.
-    pub raw_days: u32,
-    /// Raw rows per `(device, pin)` whose datastream sets its own.
-    pub per_pin: Vec<(String, String, u32)>,
-    pub minute_days: u32,
-    pub hour_days: u32,
-}
-
-/// What one purge removed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Purged {
-    pub raw: usize,
-    pub rollups: usize,
-}
-
-/// Deletes what `retention` no longer keeps, measured back from the earlier
-/// of `now` and each pin's newest row.
-pub fn purge(conn: &Connection, retention: &Retention, now: i64) -> rusqlite::Result<Purged> {
-    let mut purged = Purged::default();
-    let per_pin: std::collections::HashMap<(&str, &str), u32> = retention
-        .per_pin
-        .iter()
-        .map(|(d, p, days)| ((d.as_str(), p.as_str()), *days))
-        .collect();
-    let newest: Vec<(String, String, i64)> = {
-        let mut stmt =
-            conn.prepare("SELECT device, pin, MAX(at) FROM history GROUP BY device, pin")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        rows.collect::<rusqlite::Result<_>>()?
-    };
-    for (device, pin, newest) in newest {
-        let days = per_pin
-            .get(&(device.as_str(), pin.as_str()))
-            .copied()
-            .unwrap_or(retention.raw_days);
-        let cutoff = now.min(newest) - i64::from(days) * DAY;
-        purged.raw += conn.execute(
-            "DELETE FROM history WHERE device = ?1 AND pin = ?2 AND at < ?3",
-            params![device, pin, cutoff],
-        )?;
-    }
-    // Events are kept as long as raw history, counted back from the newest.
-    let newest_event: Option<i64> =
-        conn.query_row("SELECT MAX(at) FROM device_events", [], |r| r.get(0))?;
-    if let Some(newest) = newest_event {
-        let cutoff = now.min(newest) - i64::from(retention.raw_days) * DAY;
-        purged.raw += conn.execute("DELETE FROM device_events WHERE at < ?1", [cutoff])?;
-    }
-    for (width, days) in [(MINUTE, retention.minute_days), (HOUR, retention.hour_days)] {
-        let newest: Option<i64> = conn.query_row(
-            "SELECT MAX(bucket) FROM history_rollup WHERE width = ?1",
-            [width],
-            |r| r.get(0),
-        )?;
-        if let Some(newest) = newest {
-            let cutoff = now.min(newest) - i64::from(days) * DAY;
-            purged.rollups += conn.execute(
-                "DELETE FROM history_rollup WHERE width = ?1 AND bucket < ?2",
-                params![width, cutoff],
-            )?;
-        }
-    }
-    Ok(purged)
-}
-
 /// Tells whether the wall clock can be trusted for a purge: it must have
 /// moved like the monotonic clock (within `slack`) since the last look.
 pub struct ClockCheck {
@@ -609,6 +541,9 @@ impl ClockCheck {
         steady
     }
 }
+
+mod purge;
+pub use purge::{Cutoffs, Purged, Retention, cutoffs, purge, purge_some};
 
 #[cfg(test)]
 mod tests;

@@ -13,6 +13,11 @@ use super::{
 use crate::store::StoreError;
 use crate::tenancy::Caller;
 
+/// The first purge waits this long after start.
+pub const FIRST_PURGE_AFTER: Duration = Duration::from_secs(600);
+/// Rows one purge step (one transaction) deletes at most.
+const PURGE_STEP: usize = 10_000;
+
 impl Devices {
     /// A device's event (`Blynk.logEvent`), stored and announced.
     ///
@@ -148,10 +153,16 @@ impl Devices {
         control::command(self, by, device, pin, values).await
     }
 
-    /// The retention task: purges old history hourly until `shutdown`.
+    /// The retention task: purges old history hourly until `shutdown`,
+    /// the first time [`FIRST_PURGE_AFTER`] after start (never in the way of
+    /// starting), each purge in steps of [`PURGE_STEP`] rows, each its own
+    /// transaction, so values are acknowledged while it runs.
     pub async fn run_retention(self: Arc<Self>, base: Retention, shutdown: CancellationToken) {
         let mut clock = history::ClockCheck::new(Duration::from_secs(300));
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        let mut tick = tokio::time::interval_at(
+            tokio::time::Instant::now() + FIRST_PURGE_AFTER,
+            Duration::from_secs(3600),
+        );
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -165,20 +176,45 @@ impl Devices {
             }
             let mut retention = base.clone();
             retention.per_pin = self.per_pin_retention();
-            match self
-                .store
-                .write(crate::store::Durability::Relaxed, move |conn| {
-                    history::purge(conn, &retention, now)
-                })
-                .await
-            {
-                Ok(p) if p.raw + p.rollups > 0 => {
+            match self.purge(retention, now, &shutdown).await {
+                Ok(p) if p.total() > 0 => {
                     tracing::info!("history: purged {} raw rows, {} rollups", p.raw, p.rollups);
                 }
                 Ok(_) => {}
                 Err(e) => tracing::error!("history: purge failed: {e}"),
             }
         }
+    }
+
+    /// One purge, in steps (see [`Devices::run_retention`]).
+    async fn purge(
+        &self,
+        retention: Retention,
+        now: i64,
+        shutdown: &CancellationToken,
+    ) -> Result<history::Purged, crate::store::StoreError> {
+        let mut cut = self
+            .store
+            .read(move |conn| history::cutoffs(conn, &retention, now))
+            .await?;
+        let mut purged = history::Purged::default();
+        while !shutdown.is_cancelled() {
+            let (step, rest) = self
+                .store
+                .write(crate::store::Durability::Relaxed, move |conn| {
+                    let step = history::purge_some(conn, &mut cut, PURGE_STEP)?;
+                    Ok((step, cut))
+                })
+                .await?;
+            cut = rest;
+            purged.raw += step.raw;
+            purged.rollups += step.rollups;
+            if step.total() < PURGE_STEP {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        Ok(purged)
     }
 
     fn per_pin_retention(&self) -> Vec<(String, String, u32)> {

@@ -209,3 +209,32 @@ fn a_wall_clock_jump_is_noticed() {
         "steady again from the new reading"
     );
 }
+
+#[test]
+fn a_purge_goes_in_bounded_steps_and_keeps_what_is_fresh() {
+    let conn = db();
+    let now = 1_800_000_000_000;
+    let mut old: Vec<Record> = (0..25).map(|i| value("V1", "1", now - 40 * DAY + i)).collect();
+    old.push(value("V1", "2", now));
+    old.push(value("V2", "7", now - 50 * DAY));
+    old.push(value("V2", "8", now));
+    write_batch(&conn, &old).unwrap();
+    let retention = Retention {
+        raw_days: 30,
+        per_pin: vec![],
+        minute_days: 36_500,
+        hour_days: 36_500,
+    };
+    let mut cut = cutoffs(&conn, &retention, now).unwrap();
+    let steps: Vec<usize> = std::iter::from_fn(|| {
+        let n = purge_some(&conn, &mut cut, 10).unwrap().total();
+        (n > 0).then_some(n)
+    })
+    .take(10)
+    .collect();
+    assert_eq!(steps, [10, 10, 6], "26 old rows in steps of at most 10");
+    for pin in ["V1", "V2"] {
+        let left = query(&conn, "d1", pin, 0, now + 1, Aggregation::Raw, 100).unwrap();
+        assert_eq!(left.len(), 1, "{pin}: the fresh row stays");
+    }
+}
