@@ -6,6 +6,8 @@
 //! Runs the hub on loopback with mDNS off, and again inside a private network
 //! namespace with mDNS on (root only), so multicast never leaves this machine.
 
+#[path = "../tests/common/api.rs"]
+mod api;
 #[path = "../tests/common/mod.rs"]
 mod common;
 #[path = "../tests/common/netns.rs"]
@@ -100,6 +102,8 @@ fn main() {
         println!("veth LAN, mDNS on: not measured (needs root for network namespaces)");
     }
 
+    large_history(tmp.path());
+
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
     for target in [
         "release",
@@ -117,5 +121,89 @@ fn main() {
                 "binary {target}/hearth: not built (scripts/build-arm.sh builds the ARM ones)"
             ),
         }
+    }
+}
+
+/// Rows of history for the large-history restart, half of them past the
+/// 30-day retention (the worst case for a purge at start).
+const HISTORY_ROWS: usize = 3_000_000;
+
+/// Issue 13's stall: a hub with 3 million history rows killed with -9, then
+/// started again: start-to-READY, and how long the first acknowledged
+/// change (a durable API write) takes after it.
+fn large_history(tmp: &Path) {
+    let state = tmp.join("large");
+    let h = api::household_with(&state, TEST_CONFIG);
+    drop(h);
+    let day = 86_400_000i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let filled = Instant::now();
+    {
+        let conn = rusqlite::Connection::open(state.join("hearth.db")).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL; BEGIN;")
+            .unwrap();
+        let mut row = conn
+            .prepare("INSERT INTO history (device, pin, at, value) VALUES (?1, ?2, ?3, ?4)")
+            .unwrap();
+        let mut live = conn
+            .prepare("INSERT OR REPLACE INTO live_values (device, pin, value, at) VALUES (?1, ?2, ?3, ?4)")
+            .unwrap();
+        let pins = 100;
+        for i in 0..HISTORY_ROWS {
+            let device = format!("bench-{}", i % pins);
+            // Spread over 60 days back from now, one pin's rows in time order.
+            let at = now - 60 * day + (i / pins) as i64 * (60 * day / (HISTORY_ROWS / pins) as i64);
+            row.execute(rusqlite::params![device, "V1", at, "21.5"])
+                .unwrap();
+            if i + pins >= HISTORY_ROWS {
+                live.execute(rusqlite::params![device, "V1", "21.5", at])
+                    .unwrap();
+            }
+        }
+        drop((row, live));
+        conn.execute_batch("COMMIT;").unwrap();
+    }
+    println!(
+        "large history: {HISTORY_ROWS} rows written in {:.1} s",
+        filled.elapsed().as_secs_f64()
+    );
+    // Killed with -9 once, as in the report, then started again.
+    let mut hub = HubProcess::start(&state, TEST_CONFIG);
+    hub.child.kill().unwrap();
+    let _ = hub.child.wait();
+    drop(hub);
+    for run in 0..3 {
+        let start = Instant::now();
+        let mut hub = HubProcess::start(&state, TEST_CONFIG);
+        let ready = start.elapsed();
+        let api = api::Api::new(hub.api_port(), &hub.fingerprint());
+        let login = api.post(
+            "/login",
+            None,
+            serde_json::json!({ "email": "admin@example.org", "password": api::PASSWORD }),
+        );
+        let token = login.body["token"].as_str().unwrap_or_default().to_owned();
+        let root = api.get("/me", Some(&token)).body["memberships"][0]["org"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let asked = Instant::now();
+        let made = api.post(
+            "/orgs",
+            Some(&token),
+            serde_json::json!({ "parent": root, "name": format!("Bench {run}") }),
+        );
+        let acked = asked.elapsed();
+        println!(
+            "large history restart {}: READY in {:.1} ms; first acknowledged change ({}) {:.1} ms after",
+            run + 1,
+            ready.as_secs_f64() * 1e3,
+            made.status,
+            acked.as_secs_f64() * 1e3,
+        );
+        assert!(hub.terminate().0.success());
     }
 }

@@ -214,7 +214,9 @@ fn a_wall_clock_jump_is_noticed() {
 fn a_purge_goes_in_bounded_steps_and_keeps_what_is_fresh() {
     let conn = db();
     let now = 1_800_000_000_000;
-    let mut old: Vec<Record> = (0..25).map(|i| value("V1", "1", now - 40 * DAY + i)).collect();
+    let mut old: Vec<Record> = (0..25)
+        .map(|i| value("V1", "1", now - 40 * DAY + i))
+        .collect();
     old.push(value("V1", "2", now));
     old.push(value("V2", "7", now - 50 * DAY));
     old.push(value("V2", "8", now));
