@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+use hearth::tenancy::TenantState;
 use hearth::tenancy::state::{Level, Placement};
 use hearth::tenancy::{PermSet, Permission};
 
@@ -21,26 +22,39 @@ pub fn before(a: &Clock, b: &Clock) -> bool {
     a.iter().zip(b).all(|(x, y)| x <= y) && a != b
 }
 
+/// One write of a register: when (the writer's vector clock), by which
+/// operation (its audit op), and what.
 #[derive(Debug, Clone)]
 pub struct Write<T> {
     pub clock: Clock,
+    pub op: Id,
     pub value: T,
 }
 
 /// The writes no other write happened after: the concurrent survivors.
-pub fn maximal<T>(writes: &[Write<T>]) -> Vec<&T> {
+pub fn maximal<T>(writes: &[Write<T>]) -> Vec<&Write<T>> {
     writes
         .iter()
         .filter(|w| !writes.iter().any(|o| before(&w.clock, &o.clock)))
-        .map(|w| &w.value)
         .collect()
 }
 
-fn write<T>(clock: &Clock, value: T) -> Write<T> {
+fn at<T>(clock: &Clock, op: &str, value: T) -> Write<T> {
     Write {
         clock: clock.clone(),
+        op: op.to_owned(),
         value,
     }
+}
+
+fn values<T>(writes: &[&Write<T>]) -> Vec<(Id, T)>
+where
+    T: Clone,
+{
+    writes
+        .iter()
+        .map(|w| (w.op.clone(), w.value.clone()))
+        .collect()
 }
 
 /// One accepted operation's effect, as the harness recorded it.
@@ -101,6 +115,98 @@ pub enum Effect {
         user: Id,
         email: String,
     },
+    Rename {
+        what: Named,
+        id: Id,
+        name: String,
+    },
+}
+
+fn name_register(what: Named) -> &'static str {
+    match what {
+        Named::Device => "device_name",
+        Named::Org => "org_name",
+    }
+}
+
+/// Checks the implementation's choice for one register (`winner`: the op it
+/// says won, `None` for a register only its creation wrote) and returns
+/// how it settled.
+fn settle<T: PartialEq + std::fmt::Debug + Clone>(
+    register: &str,
+    id: &str,
+    writes: &[Write<T>],
+    winner: Option<&str>,
+    shown: &T,
+) -> Settled {
+    let survivors = maximal(writes);
+    let winning = match winner {
+        Some(op) => survivors.iter().find(|w| w.op == op).unwrap_or_else(|| {
+            panic!(
+                "{register} of {id}: the winner {op} is not among the concurrent survivors {:?}",
+                values(&survivors)
+            )
+        }),
+        None => {
+            assert!(
+                writes.len() == 1,
+                "{register} of {id}: written {} times, but no op is recorded as the winner",
+                writes.len()
+            );
+            &writes[0]
+        }
+    };
+    assert!(
+        &winning.value == shown,
+        "{register} of {id}: shows {shown:?}, but its winner {} wrote {:?}",
+        winning.op,
+        winning.value
+    );
+    Settled {
+        winner: winning.op.clone(),
+        survivors: survivors.iter().map(|w| w.op.clone()).collect(),
+    }
+}
+
+/// Entities with a last-writer-wins name that an operation can rewrite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Named {
+    Device,
+    Org,
+}
+
+/// What the audit log must say of an operation (M5), derived from the
+/// concurrent writes alone. `Merged` and `Inert` carry no text here: the
+/// harness compares their kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expected {
+    Effective,
+    LostTo(Id),
+    SupersededBy(Id),
+    Merged,
+    Inert,
+}
+
+/// How one register settled: the winning write's op, given by the
+/// implementation and checked to be a concurrent survivor.
+#[derive(Debug, Clone, Default)]
+struct Settled {
+    winner: Id,
+    survivors: Vec<Id>,
+}
+
+impl Settled {
+    /// The outcome of the write by `op`: it stands, it lost a concurrent
+    /// conflict to the one that stands, or something after it overwrote it.
+    fn outcome(&self, op: &str) -> Expected {
+        if self.winner == op {
+            Expected::Effective
+        } else if self.survivors.iter().any(|s| s == op) {
+            Expected::LostTo(self.winner.clone())
+        } else {
+            Expected::SupersededBy(self.winner.clone())
+        }
+    }
 }
 
 struct Member {
@@ -129,23 +235,45 @@ pub struct Model {
     roles: BTreeMap<Id, (Id, Vec<Write<PermSet>>)>,
     placements: BTreeMap<Id, Vec<Write<Placement>>>,
     shares: BTreeMap<Id, Share>,
+    names: BTreeMap<(Named, Id), Vec<Write<String>>>,
     /// Resolved registers, filled by `resolve`.
     role_of: BTreeMap<Id, Id>,
     placement_of: BTreeMap<Id, Placement>,
     email_of: BTreeMap<Id, String>,
+    /// How each register settled, by (register, entity).
+    settled: BTreeMap<(&'static str, Id), Settled>,
+    /// Audit op of every write, to the registers it wrote.
+    wrote: BTreeMap<Id, Vec<(&'static str, Id)>>,
 }
 
 impl Model {
-    pub fn apply(&mut self, clock: &Clock, effect: &Effect) {
+    /// Records `effect` of the operation `op`, done at vector clock `clock`.
+    pub fn apply(&mut self, clock: &Clock, op: &str, effect: &Effect) {
+        let register = match effect {
+            Effect::SetEmail { user, .. } => Some(("email", user.clone())),
+            Effect::SetRole { membership, .. } => Some(("role", membership.clone())),
+            Effect::SetPerms { role, .. } => Some(("perms", role.clone())),
+            Effect::SetPlacement { device, .. } => Some(("placement", device.clone())),
+            Effect::Rename { what, id, .. } => Some((name_register(*what), id.clone())),
+            _ => None,
+        };
+        if let Some(register) = register {
+            self.wrote.entry(op.to_owned()).or_default().push(register);
+        }
         match effect.clone() {
+            Effect::Rename { what, id, name } => self
+                .names
+                .entry((what, id))
+                .or_default()
+                .push(at(clock, op, name)),
             Effect::CreateUser { id, email } => {
-                self.emails.insert(id, vec![write(clock, email)]);
+                self.emails.insert(id, vec![at(clock, op, email)]);
             }
             Effect::SetEmail { user, email } => self
                 .emails
                 .get_mut(&user)
                 .unwrap()
-                .push(write(clock, email)),
+                .push(at(clock, op, email)),
             Effect::DeleteDevice(id) => {
                 self.deleted_devices.insert(id);
             }
@@ -164,7 +292,7 @@ impl Model {
                     Member {
                         user,
                         org,
-                        roles: vec![write(clock, role)],
+                        roles: vec![at(clock, op, role)],
                         removed: false,
                     },
                 );
@@ -175,28 +303,36 @@ impl Model {
                 .get_mut(&membership)
                 .unwrap()
                 .roles
-                .push(write(clock, role)),
+                .push(at(clock, op, role)),
             Effect::CreateOrg { id, parent } => {
+                // The harness founds the root as "Home" and names the rest "org".
+                let name = if parent.is_none() { "Home" } else { "org" };
+                self.names
+                    .insert((Named::Org, id.clone()), vec![at(clock, op, name.into())]);
                 self.orgs.insert(id, (parent, false));
             }
             Effect::DeleteOrg(id) => self.orgs.get_mut(&id).unwrap().1 = true,
             Effect::CreateRole { id, org, perms } => {
-                self.roles.insert(id, (org, vec![write(clock, perms)]));
+                self.roles.insert(id, (org, vec![at(clock, op, perms)]));
             }
             Effect::SetPerms { role, perms } => self
                 .roles
                 .get_mut(&role)
                 .unwrap()
                 .1
-                .push(write(clock, perms)),
+                .push(at(clock, op, perms)),
             Effect::CreateDevice { id, placement } => {
-                self.placements.insert(id, vec![write(clock, placement)]);
+                self.names.insert(
+                    (Named::Device, id.clone()),
+                    vec![at(clock, op, "device".into())],
+                );
+                self.placements.insert(id, vec![at(clock, op, placement)]);
             }
             Effect::SetPlacement { device, placement } => self
                 .placements
                 .get_mut(&device)
                 .unwrap()
-                .push(write(clock, placement)),
+                .push(at(clock, op, placement)),
             Effect::CreateShare {
                 id,
                 device,
@@ -221,41 +357,108 @@ impl Model {
         }
     }
 
-    /// Settles the last-writer-wins registers, checking the implementation's
-    /// choice is one of the concurrent survivors.
-    pub fn resolve(
-        &mut self,
-        impl_role: impl Fn(&str) -> Id,
-        impl_placement: impl Fn(&str) -> Placement,
-        impl_email: impl Fn(&str) -> String,
-    ) {
+    /// Settles the last-writer-wins registers: the implementation's
+    /// winner must be one of the concurrent survivors *and* show that
+    /// write's value (a winner whose op and value came from different writes
+    /// is a lie in the audit log).
+    pub fn resolve(&mut self, state: &TenantState) {
+        let mut settled = BTreeMap::new();
         for (id, writes) in &self.emails {
-            let candidates = maximal(writes);
-            let chosen = impl_email(id);
-            assert!(
-                candidates.contains(&&chosen),
-                "user {id}: email {chosen} not among {candidates:?}"
+            let u = &state.users()[id];
+            let s = settle(
+                "email",
+                id,
+                writes,
+                u.email_writes.winner.as_deref(),
+                &u.email,
             );
-            self.email_of.insert(id.clone(), chosen);
+            settled.insert(("email", id.clone()), s);
+            self.email_of.insert(id.clone(), u.email.clone());
         }
         for (id, member) in &self.memberships {
-            let candidates = maximal(&member.roles);
-            let chosen = impl_role(id);
-            assert!(
-                candidates.contains(&&chosen),
-                "membership {id}: role {chosen} not among {candidates:?}"
+            let m = &state.memberships()[id];
+            let s = settle(
+                "role",
+                id,
+                &member.roles,
+                m.role_writes.winner.as_deref(),
+                &m.role,
             );
-            self.role_of.insert(id.clone(), chosen);
+            settled.insert(("role", id.clone()), s);
+            self.role_of.insert(id.clone(), m.role.clone());
         }
         for (id, writes) in &self.placements {
-            let candidates = maximal(writes);
-            let chosen = impl_placement(id);
-            assert!(
-                candidates.contains(&&chosen),
-                "device {id}: placement {chosen:?} not among {candidates:?}"
-            );
-            self.placement_of.insert(id.clone(), chosen);
+            let placement = &state.devices()[id].placement;
+            let winner = writes
+                .iter()
+                .find(|w| &w.value == placement)
+                .map_or("no recorded write", |w| w.op.as_str());
+            let s = settle("placement", id, writes, Some(winner), placement);
+            settled.insert(("placement", id.clone()), s);
+            self.placement_of.insert(id.clone(), placement.clone());
         }
+        for ((what, id), writes) in &self.names {
+            let (name, written) = match what {
+                Named::Device => {
+                    let d = &state.devices()[id];
+                    (&d.name, &d.name_writes)
+                }
+                Named::Org => {
+                    let o = &state.orgs()[id];
+                    (&o.name, &o.name_writes)
+                }
+            };
+            let register = name_register(*what);
+            let s = settle(register, id, writes, written.winner.as_deref(), name);
+            settled.insert((register, id.clone()), s);
+        }
+        for (id, (_, writes)) in &self.roles {
+            let survivors = maximal(writes).iter().map(|w| w.op.clone()).collect();
+            settled.insert(
+                ("perms", id.clone()),
+                Settled {
+                    winner: String::new(),
+                    survivors,
+                },
+            );
+        }
+        self.settled = settled;
+    }
+
+    /// What the audit log must say of operation `op` (of `kind`, on
+    /// `subject`), or `None` for kinds whose outcome is not about a register.
+    pub fn expected(&self, op: &str, kind: &str, subject: &str) -> Option<Expected> {
+        let register = match kind {
+            "rename_device" => name_register(Named::Device),
+            "rename_org" => name_register(Named::Org),
+            "change_email" => "email",
+            "change_role" => "role",
+            "edit_role" => "perms",
+            "move_device" | "transfer" => "placement",
+            _ => return None,
+        };
+        assert!(
+            self.wrote
+                .get(op)
+                .is_some_and(|w| w.contains(&(register, subject.to_owned()))),
+            "the log has {kind} {op} on {subject}, which the harness never saw write it"
+        );
+        let settled = &self.settled[&(register, subject.to_owned())];
+        Some(match kind {
+            "change_role" if self.memberships[subject].removed => Expected::Inert,
+            "edit_role" if self.deleted_roles.contains(subject) => Expected::Inert,
+            "edit_role" => {
+                if !settled.survivors.iter().any(|s| s == op) {
+                    let by = settled.survivors.iter().min().cloned().unwrap_or_default();
+                    Expected::SupersededBy(by)
+                } else if settled.survivors.len() > 1 {
+                    Expected::Merged
+                } else {
+                    Expected::Effective
+                }
+            }
+            _ => settled.outcome(op),
+        })
     }
 
     pub fn devices(&self) -> impl Iterator<Item = &Id> {
@@ -318,7 +521,7 @@ impl Model {
         }
         maximal(writes)
             .into_iter()
-            .copied()
+            .map(|w| w.value)
             .reduce(PermSet::intersection)
             .unwrap_or_default()
     }

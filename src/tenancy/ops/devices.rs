@@ -285,7 +285,15 @@ impl Tenant {
                     .filter_map(|m| state.orgs().get(&m.org))
                     .collect();
                 match orgs.as_slice() {
-                    [only] => only.id.clone(),
+                    [only] if sees_org(&access, by, &only.id) => only.id.clone(),
+                    // Their one organization is beyond the caller: it goes
+                    // unnamed (DESIGN §3), and the way forward is an invite.
+                    [_] => {
+                        return Err(OpError::Refused(format!(
+                            "{label} is not a member of any organization you can see; \
+                             invite them first (they keep their other memberships)"
+                        )));
+                    }
                     many => {
                         // Only the organizations the caller may see are named (DESIGN §3).
                         let names: Vec<String> = many

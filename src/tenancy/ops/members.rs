@@ -66,10 +66,11 @@ pub(super) fn put_membership<T: Transactable>(
 }
 
 /// A role usable in `org`: live and defined at `org` or above.
-fn usable_role(access: &Access<'_>, role: &str, org: &str) -> Result<(), OpError> {
+fn usable_role(access: &Access<'_>, by: &Caller, role: &str, org: &str) -> Result<(), OpError> {
     match access.state.roles().get(role) {
         Some(r) if !r.deleted && access.covers(&r.org, org) => Ok(()),
-        Some(r) if !r.deleted && access.org_live(&r.org) => Err(OpError::Refused(format!(
+        // A role in a branch the caller cannot see is, to them, no role.
+        Some(r) if !r.deleted && sees_org(access, by, &r.org) => Err(OpError::Refused(format!(
             "role \"{}\" is defined in another branch of the organization tree; \
              use a role defined in this organization or above it",
             r.name
@@ -95,7 +96,7 @@ impl Tenant {
         let (state, w) = self.writable()?;
         let access = Access::new(state, now);
         require_in_org(&access, by, Permission::ManageUsers, org)?;
-        usable_role(&access, role, org)?;
+        usable_role(&access, by, role, org)?;
         let existing = state.user_by_email(&email).map(|u| u.id.clone());
         if let Some(user) = &existing
             && let Some(m) = access.memberships_of(user).find(|m| m.org == org)
@@ -154,7 +155,7 @@ impl Tenant {
         let access = Access::new(state, now);
         let m = live_membership(&access, by, membership)?;
         require(&access, by, Permission::ManageUsers, &m.org)?;
-        usable_role(&access, role, &m.org)?;
+        usable_role(&access, by, role, &m.org)?;
         if m.role == role {
             return Err(OpError::Refused("the member already has this role".into()));
         }

@@ -313,9 +313,9 @@ fn require(
     match caller {
         Caller::Console => Ok(()),
         Caller::User(user) if access.can_manage(user, permission, org) => Ok(()),
-        Caller::User(_) => Err(OpError::Denied {
+        Caller::User(user) => Err(OpError::Denied {
             permission,
-            scope: org_label(access, org),
+            scope: org_label(access, user, org),
         }),
     }
 }
@@ -358,11 +358,16 @@ fn sees_org(access: &Access<'_>, caller: &Caller, org: &str) -> bool {
     }
 }
 
-fn org_label(access: &Access<'_>, org: &str) -> String {
-    access.state.orgs().get(org).map_or_else(
-        || org.to_owned(),
-        |o| format!("organization \"{}\"", o.name),
-    )
+/// How a refusal names `org` to `user`: by name where they may see it; an
+/// organization above theirs (a device shared with them from there) goes
+/// unnamed (DESIGN §3).
+fn org_label(access: &Access<'_>, user: &str, org: &str) -> String {
+    match access.state.orgs().get(org) {
+        Some(o) if access.visible_orgs(user).contains(org) => {
+            format!("organization \"{}\"", o.name)
+        }
+        _ => "the organization that holds it, which you are not a member of".into(),
+    }
 }
 
 /// A new random id: 64 bits, hex.
@@ -413,11 +418,17 @@ fn put_map<T: Transactable>(
     Ok(obj)
 }
 
-/// Sets one field of an existing entity.
 /// Writes a last-writer-wins `key` and, in the same change, the operation
 /// that wrote it (`<key>_op`). Both keys of one change win or lose together:
 /// Automerge orders concurrent puts by (counter, actor), and within a change
 /// the counters rise together.
+///
+/// Both must really be written. Automerge stores no new value for a put of
+/// the value a key already shows (it only deletes the conflicting ones), so
+/// renaming something to its current name would write `_op` alone, and a
+/// concurrent rename would then win the value while this op won `_op`: the
+/// log would call the lost write effective. Deleting first makes the put a
+/// value of its own.
 fn set_written<T: Transactable>(
     tx: &mut T,
     map: &str,
@@ -426,10 +437,23 @@ fn set_written<T: Transactable>(
     value: impl Into<automerge::ScalarValue>,
     op: &str,
 ) -> Result<(), automerge::AutomergeError> {
-    set_field(tx, map, id, key, value)?;
-    set_field(tx, map, id, &format!("{key}_op"), op)
+    let value = value.into();
+    let parent = schema::object(tx, map)?;
+    let Some((automerge::Value::Object(_), obj)) = tx.get(&parent, id)? else {
+        return Err(automerge::AutomergeError::InvalidObjId(format!(
+            "{map}/{id}"
+        )));
+    };
+    if let Some((automerge::Value::Scalar(current), _)) = tx.get(&obj, key)?
+        && *current == value
+    {
+        tx.delete(&obj, key)?;
+    }
+    tx.put(&obj, key, value)?;
+    tx.put(&obj, format!("{key}_op"), op)
 }
 
+/// Sets one field of an existing entity.
 fn set_field<T: Transactable>(
     tx: &mut T,
     map: &str,

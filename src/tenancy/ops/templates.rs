@@ -135,10 +135,21 @@ impl Tenant {
                 .values()
                 .find(|o| !o.deleted && o.id != device && o.ble_mac.as_ref() == Some(mac))
         {
-            return Err(OpError::Refused(format!(
-                "{mac} already identifies the device \"{}\"; clear it there first",
-                other.name
-            )));
+            let sees_other = match by {
+                Caller::Console => true,
+                Caller::User(user) => access.device_level(user, other).is_some(),
+            };
+            return Err(OpError::Refused(if sees_other {
+                format!(
+                    "{mac} already identifies the device \"{}\"; clear it there first",
+                    other.name
+                )
+            } else {
+                format!(
+                    "{mac} already identifies another device, one you cannot see; \
+                     ask who manages it to clear it"
+                )
+            }));
         }
         let value = mac.clone().unwrap_or_default();
         w.commit(
