@@ -443,9 +443,22 @@ fn apply(t: &mut Tenant, caller: &Caller, op: &Op, reg: &Registry) -> Option<Rea
         }
         Op::DeleteOrg { org } => {
             let org = pick(&reg.orgs, org);
+            // The roles defined in it that this replica knew go with it, in
+            // the same change (DESIGN §3); one created concurrently elsewhere
+            // does not.
+            let roles: Vec<String> = t
+                .state()
+                .ok()?
+                .roles()
+                .values()
+                .filter(|r| r.org == org && !r.deleted)
+                .map(|r| r.id.clone())
+                .collect();
             t.delete_org(caller, &org, NOW).ok()?;
             Some(Box::new(move |_: &TenantState| {
-                vec![Effect::DeleteOrg(org)]
+                let mut out = vec![Effect::DeleteOrg(org)];
+                out.extend(roles.into_iter().map(Effect::DeleteRole));
+                out
             }))
         }
         Op::AddDevice { org } => {
@@ -1028,6 +1041,33 @@ fn regression_an_edit_to_the_same_permissions_changes_nothing() {
         },
     ];
     run_history(4, &steps);
+}
+
+/// Found by CI: a role edited, then its organization deleted (which deletes
+/// the roles defined there): the edit reads inert, "the role was deleted".
+#[test]
+fn regression_an_edit_of_a_role_whose_organization_was_deleted_is_inert() {
+    let on_r1 = |op| Step::Op {
+        replica: 1,
+        caller: 0,
+        op,
+    };
+    let steps = vec![
+        on_r1(Op::CreateRole { org: 0, perms: 0 }),
+        on_r1(Op::EditRole { role: 0, perms: 1 }),
+        on_r1(Op::DeleteDevice { device: 0 }),
+        on_r1(Op::DeleteOrg { org: 0 }),
+        Step::Op {
+            replica: 0,
+            caller: 0,
+            op: Op::Invite {
+                email: 0,
+                org: 0,
+                role: 0,
+            },
+        },
+    ];
+    run_history(3, &steps);
 }
 
 /// Found by the star partitions: an email changed to the address it already
