@@ -87,11 +87,38 @@ fn the_openapi_document_and_the_router_agree() {
 fn framework_refusals_answer_json_and_organizations_are_read_one_by_one() {
     let tmp = tempfile::tempdir().unwrap();
     let h = household(&tmp.path().join("state"));
-    // A body over the limit: 413 with a JSON answer, on HTTP/1.1.
-    let big = json!({ "parent": h.root, "name": "x".repeat(3 << 20) });
+    // A body over the limit: 413 with a JSON answer, on HTTP/1.1 (the
+    // client here reads the answer only after sending the whole body).
+    let big: serde_json::Value = serde_json::from_str(&big_body(&h.root)).unwrap();
     let reply = h.api.call("POST", "/orgs", Some(&h.admin), Some(big));
     assert_eq!(reply.status, 413, "{}", reply.body);
     assert_eq!(reply.body["code"], "too_large", "{}", reply.body);
+    // The same over HTTP/2 (curl, by ALPN): the answer, not a stream reset
+    // (curl exits 92 on one).
+    let file = tmp.path().join("big.json");
+    std::fs::write(&file, big_body(&h.root)).unwrap();
+    let answer = tmp.path().join("answer.json");
+    let out = std::process::Command::new("curl")
+        .args(["--http2", "--insecure", "--silent", "--max-time", "20"])
+        .args(["--header", &format!("Authorization: Bearer {}", h.admin)])
+        .args(["--header", "Content-Type: application/json"])
+        .arg("--data-binary")
+        .arg(format!("@{}", file.display()))
+        .arg("--output")
+        .arg(&answer)
+        .args(["--write-out", "%{http_code} %{http_version}"])
+        .arg(format!("https://127.0.0.1:{}/api/v1/orgs", h.api.port()))
+        .output()
+        .expect("curl runs");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "413 2",
+        "curl: {:?}",
+        out.status
+    );
+    let body: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&answer).unwrap()).expect("a JSON answer");
+    assert_eq!(body["code"], "too_large", "{body}");
     // A body that is not JSON at all: the framework's refusal, as JSON.
     let reply = h.api.call("POST", "/orgs", Some(&h.admin), None);
     assert!(reply.status >= 400 && reply.status < 500);
@@ -119,4 +146,9 @@ fn framework_refusals_answer_json_and_organizations_are_read_one_by_one() {
     let hidden = h.api.get(&format!("/orgs/{}", h.root), Some(&kid));
     assert_eq!(hidden.status, 404, "{}", hidden.body);
     assert!(!hidden.body.to_string().contains("Home"), "{}", hidden.body);
+}
+
+/// An organization whose name is 3 MiB: over the API's body limit.
+fn big_body(parent: &str) -> String {
+    json!({ "parent": parent, "name": "x".repeat(3 << 20) }).to_string()
 }

@@ -6,14 +6,14 @@
 use std::net::SocketAddr;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, FromRequest, Request, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::Authed;
+use super::body::JsonBody;
 use super::endpoints::Endpoint;
 use super::error::ApiError;
 use crate::accounts::sessions::Session;
@@ -56,25 +56,6 @@ pub fn endpoints() -> Vec<Endpoint> {
             axum::routing::delete(end_session),
         ),
     ]
-}
-
-/// A JSON body whose errors are ours: `{"code": "invalid", "message": …}`.
-pub struct JsonBody<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        Json::<T>::from_request(req, state)
-            .await
-            .map(|Json(v)| JsonBody(v))
-            .map_err(|e| match e.status() {
-                StatusCode::PAYLOAD_TOO_LARGE => {
-                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.body_text())
-                }
-                _ => ApiError::invalid(e.body_text()),
-            })
-    }
 }
 
 #[derive(Deserialize)]

@@ -9,6 +9,7 @@
 mod account;
 pub mod auth;
 mod ble;
+mod body;
 mod connections;
 pub mod console;
 mod devices;

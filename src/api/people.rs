@@ -9,8 +9,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::account::JsonBody;
 use super::auth::{Authed, Name, Reply, caller, now_ms, visible};
+use super::body::JsonBody;
 use super::endpoints::Endpoint;
 use super::error::ApiError;
 use crate::tenancy::{Access, PermSet, Permission, audit};

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::account::JsonBody;
 use super::auth::{Authed, Reply, caller, now_ms, visible};
+use super::body::JsonBody;
 use super::endpoints::Endpoint;
 use super::error::ApiError;
 use crate::tenancy::Access;

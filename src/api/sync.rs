@@ -14,8 +14,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
-use super::account::JsonBody;
 use super::auth::{Authed, Reply, now_ms};
+use super::body::JsonBody;
 use super::endpoints::Endpoint;
 use super::error::ApiError;
 use crate::sync::links::LinkError;
