@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 readonly APT_PACKAGES=(iproute2 systemd qemu-user libc6-arm64-cross binutils python3-pip socat mosquitto curl)
-readonly PIP_PACKAGES=('zeroconf==0.154.0' 'blynklib==0.2.6' 'blynk-library-python==0.2.0' 'paho-mqtt==2.2.0' 'TheengsGateway==1.8.0' 'bthome-ble==3.25.0')
+readonly PIP_PACKAGES=('zeroconf==0.154.0' 'blynklib==0.2.6' 'blynk-library-python==0.2.0' 'paho-mqtt==2.2.0' 'TheengsGateway==1.8.0' 'bthome-ble==3.25.0' 'schemathesis==4.32.5')
 readonly NPM_PACKAGES=('blynk-library@0.5.4' '@automerge/automerge-repo@2.5.6' '@automerge/automerge-repo-network-websocket@2.5.6')
 
 sudo=""

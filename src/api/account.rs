@@ -27,19 +27,22 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/setup",
             "Set up a new hub with its setup code",
             post(setup),
-        ),
+        )
+        .body::<SetupRequest>(),
         Endpoint::public(
             "POST",
             "/login",
             "Log in with email and password",
             post(login),
-        ),
+        )
+        .body::<LoginRequest>(),
         Endpoint::public(
             "POST",
             "/invites/accept",
             "Set a password with an invite or reset code, and log in",
             post(accept_invite),
-        ),
+        )
+        .body::<AcceptRequest>(),
         Endpoint::new("POST", "/logout", "End this session", post(logout)),
         Endpoint::new("GET", "/me", "The caller and their memberships", get(me)),
         Endpoint::new(
@@ -47,7 +50,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/me/password",
             "Change one's password",
             post(change_password),
-        ),
+        )
+        .body::<PasswordChange>(),
         Endpoint::new("GET", "/sessions", "One's live sessions", get(sessions)),
         Endpoint::new(
             "DELETE",
@@ -58,7 +62,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     ]
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SetupRequest {
     code: String,
@@ -90,7 +94,7 @@ async fn setup(
     Ok((StatusCode::CREATED, Json(login)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct LoginRequest {
     email: String,
@@ -112,7 +116,7 @@ async fn login(
     Ok(Json(login))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct AcceptRequest {
     code: String,
@@ -209,7 +213,7 @@ async fn me(State(state): State<AppState>, authed: Authed) -> Result<Json<Me>, A
     Ok(Json(me))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PasswordChange {
     current: String,

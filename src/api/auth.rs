@@ -101,7 +101,7 @@ pub fn visible<'a>(access: &Access<'a>, authed: &Authed) -> std::collections::Ha
 pub type Reply = Result<Json<Value>, ApiError>;
 
 /// A body that only names something (renames).
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Name {
     pub name: String,

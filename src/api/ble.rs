@@ -31,7 +31,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/ble/inbox/{mac}/adopt",
             "Adopt a sensor from the inbox as a device",
             post(adopt),
-        ),
+        )
+        .body::<Adopt>(),
         E::new(
             "DELETE",
             "/ble/inbox/{mac}",
@@ -46,7 +47,7 @@ async fn inbox(State(s): State<AppState>, authed: Authed) -> Reply {
     Ok(Json(json!(list)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Adopt {
     org: String,

@@ -30,7 +30,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             "Every device the caller may see, across organizations",
             get(devices),
         ),
-        E::new("POST", "/devices", "Add a device", post(add_device)),
+        E::new("POST", "/devices", "Add a device", post(add_device)).body::<NewDevice>(),
         E::new(
             "GET",
             "/devices/{id}",
@@ -42,7 +42,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/devices/{id}",
             "Rename a device",
             patch(rename_device),
-        ),
+        )
+        .body::<Name>(),
         E::new(
             "DELETE",
             "/devices/{id}",
@@ -54,19 +55,22 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/devices/{id}/move",
             "Move a device to another organization",
             post(move_device),
-        ),
+        )
+        .body::<Move>(),
         E::new(
             "POST",
             "/devices/{id}/transfer",
             "Transfer a device to a member",
             post(transfer),
-        ),
+        )
+        .body::<TransferRequest>(),
         E::new(
             "POST",
             "/devices/{id}/shares",
             "Share a device with a member",
             post(share),
-        ),
+        )
+        .body::<ShareRequest>(),
         E::new("DELETE", "/shares/{id}", "Revoke a share", delete(unshare)),
     ]
 }
@@ -100,7 +104,7 @@ async fn devices(
         .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NewDevice {
     org: String,
@@ -164,7 +168,7 @@ async fn delete_device(State(s): State<AppState>, authed: Authed, Path(id): Path
     Ok(Json(json!({ "op": op })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Move {
     org: String,
@@ -184,7 +188,7 @@ async fn move_device(
     Ok(Json(json!({ "op": op })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct TransferRequest {
     /// A member's user id or email.
@@ -210,7 +214,7 @@ async fn transfer(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ShareRequest {
     with: String,

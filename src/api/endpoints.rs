@@ -20,6 +20,9 @@ pub struct Endpoint {
     /// Answers without a token (health, setup, login, accepting an invite).
     pub public: bool,
     pub route: MethodRouter<AppState>,
+    /// The JSON schema of the request body, from the type the handler
+    /// reads it into ([`Endpoint::body`]).
+    pub body: Option<fn() -> Value>,
 }
 
 impl Endpoint {
@@ -35,6 +38,15 @@ impl Endpoint {
             summary,
             public: false,
             route,
+            body: None,
+        }
+    }
+
+    /// Documents the request body as the handler's `T`.
+    pub fn body<T: schemars::JsonSchema>(self) -> Self {
+        Endpoint {
+            body: Some(schema_of::<T>),
+            ..self
         }
     }
 
@@ -90,6 +102,18 @@ pub fn router() -> Router<AppState> {
         .fold(Router::new(), |router, e| router.route(e.path, e.route))
 }
 
+/// `T`'s JSON schema (2020-12, as OpenAPI 3.1 takes it), self-contained.
+fn schema_of<T: schemars::JsonSchema>() -> Value {
+    let generator = schemars::generate::SchemaSettings::draft2020_12()
+        .with(|s| s.inline_subschemas = true)
+        .into_generator();
+    let mut schema = generator.into_root_schema_for::<T>().to_value();
+    if let Some(map) = schema.as_object_mut() {
+        map.remove("$schema");
+    }
+    schema
+}
+
 fn openapi(endpoints: &[Endpoint]) -> Value {
     let mut paths = serde_json::Map::new();
     for e in endpoints {
@@ -110,6 +134,12 @@ fn openapi(endpoints: &[Endpoint]) -> Value {
         });
         if !params.is_empty() {
             op["parameters"] = Value::Array(params);
+        }
+        if let Some(schema) = e.body {
+            op["requestBody"] = json!({
+                "required": true,
+                "content": { "application/json": { "schema": schema() } },
+            });
         }
         op["security"] = if e.public {
             json!([])

@@ -29,7 +29,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/orgs",
             "Create a sub-organization",
             post(create_org),
-        ),
+        )
+        .body::<NewOrg>(),
         E::new(
             "GET",
             "/orgs/{id}",
@@ -41,7 +42,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/orgs/{id}",
             "Rename an organization",
             patch(rename_org),
-        ),
+        )
+        .body::<Name>(),
         E::new(
             "DELETE",
             "/orgs/{id}",
@@ -59,13 +61,15 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/members",
             "Invite someone into an organization",
             post(invite),
-        ),
+        )
+        .body::<InviteRequest>(),
         E::new(
             "PATCH",
             "/members/{id}",
             "Change a member's role",
             patch(change_role),
-        ),
+        )
+        .body::<RoleChange>(),
         E::new(
             "DELETE",
             "/members/{id}",
@@ -78,13 +82,15 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/roles",
             "Define a role in an organization",
             post(create_role),
-        ),
+        )
+        .body::<NewRole>(),
         E::new(
             "PATCH",
             "/roles/{id}",
             "Replace a role's permissions",
             patch(edit_role),
-        ),
+        )
+        .body::<RoleEdit>(),
         E::new(
             "DELETE",
             "/roles/{id}",
@@ -96,7 +102,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/users/{id}/email",
             "Change a person's email",
             post(change_email),
-        ),
+        )
+        .body::<EmailChange>(),
         E::new(
             "POST",
             "/users/{id}/password-reset",
@@ -150,7 +157,7 @@ fn org_json(o: &crate::tenancy::state::Org, visible: &std::collections::HashSet<
     json!({ "id": o.id, "name": o.name, "parent": parent })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NewOrg {
     parent: String,
@@ -217,7 +224,7 @@ async fn members(State(s): State<AppState>, authed: Authed) -> Reply {
     Ok(Json(json!(list)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct InviteRequest {
     email: String,
@@ -250,7 +257,7 @@ async fn invite(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RoleChange {
     role: String,
@@ -332,7 +339,7 @@ fn perm_set(names: &[String]) -> Result<PermSet, ApiError> {
     Ok(PermSet::of(&perms))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NewRole {
     org: String,
@@ -354,7 +361,7 @@ async fn create_role(
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RoleEdit {
     permissions: Vec<String>,
@@ -384,7 +391,7 @@ async fn delete_role(State(s): State<AppState>, authed: Authed, Path(id): Path<S
     Ok(Json(json!({ "op": op })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct EmailChange {
     email: String,

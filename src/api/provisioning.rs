@@ -32,13 +32,15 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/templates",
             "Define a template in an organization",
             post(create_template),
-        ),
+        )
+        .body::<NewTemplate>(),
         E::new(
             "PATCH",
             "/templates/{id}",
             "Replace a template's definition",
             patch(edit_template),
-        ),
+        )
+        .body::<TemplateEdit>(),
         E::new(
             "DELETE",
             "/templates/{id}",
@@ -56,7 +58,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/devices/{id}/ble",
             "Set or clear the device's BLE MAC",
             put(set_ble),
-        ),
+        )
+        .body::<Ble>(),
         E::new(
             "GET",
             "/bridges",
@@ -68,7 +71,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/bridges",
             "Add a BLE bridge (its token is shown once)",
             post(add_bridge),
-        ),
+        )
+        .body::<NewBridge>(),
         E::new(
             "DELETE",
             "/bridges/{id}",
@@ -94,7 +98,7 @@ async fn templates(State(s): State<AppState>, authed: Authed) -> Reply {
     Ok(Json(json!(list)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NewTemplate {
     org: String,
@@ -115,7 +119,7 @@ async fn create_template(
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct TemplateEdit {
     definition: Definition,
@@ -160,7 +164,7 @@ async fn issue_token(
     Ok((StatusCode::CREATED, Json(json!({ "token": token }))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Ble {
     mac: Option<String>,
@@ -194,7 +198,7 @@ async fn bridges(State(s): State<AppState>, authed: Authed) -> Reply {
     Ok(Json(json!(list)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NewBridge {
     org: String,

@@ -54,7 +54,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/hubs/join",
             "A hub joining with a pairing code gets its credential and the documents",
             post(redeem_pairing),
-        ),
+        )
+        .body::<JoinRequest>(),
         E::new(
             "GET",
             "/hubs",
@@ -73,13 +74,15 @@ pub fn endpoints() -> Vec<Endpoint> {
             "Join the household of the hub at url with a pairing code (the console of a \
              hub not set up yet)",
             post(join),
-        ),
+        )
+        .body::<JoinBody>(),
         E::new(
             "POST",
             "/cloud/link",
             "Link this household to the cloud with a one-time code (admins)",
             post(link),
-        ),
+        )
+        .body::<LinkBody>(),
     ]
 }
 
@@ -191,7 +194,7 @@ async fn pairing_code(State(state): State<AppState>, authed: Authed) -> Reply {
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct JoinRequest {
     code: String,
@@ -247,7 +250,7 @@ async fn revoke_hub(
     Ok(Json(json!({ "revoked": id })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct JoinBody {
     url: String,
@@ -326,7 +329,7 @@ fn recent_conflicts(
     Ok(lost)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct LinkBody {
     url: String,

@@ -37,7 +37,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/devices/{id}/values/{pin}",
             "Write a datastream value (a command to the device)",
             put(command),
-        ),
+        )
+        .body::<Write>(),
         E::new(
             "GET",
             "/devices/{id}/history",
@@ -88,7 +89,7 @@ async fn values(State(s): State<AppState>, authed: Authed, Path(id): Path<String
     Ok(Json(telemetry(&s.devices, &id)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Write {
     /// One value (text or number), or several (`vw pin a b c`).

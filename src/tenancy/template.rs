@@ -21,7 +21,7 @@ pub struct Template {
     pub deleted: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Definition {
     #[serde(default)]
     pub datastreams: Vec<Datastream>,
@@ -30,7 +30,7 @@ pub struct Definition {
 }
 
 /// One virtual pin of a device.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Datastream {
     /// Virtual pin number, `V0`..`V255` in Blynk terms.
     pub pin: u8,
@@ -59,7 +59,7 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum DatastreamKind {
     Int {
@@ -85,7 +85,7 @@ pub enum DatastreamKind {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Event {
     /// What firmware passes to `Blynk.logEvent(code, …)`.
     pub code: String,
