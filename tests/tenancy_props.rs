@@ -368,22 +368,24 @@ impl World {
     }
 }
 
+/// The permissions whose bits (in `Permission::ALL` order) are set.
+fn perms(bits: u8) -> PermSet {
+    PermSet::of(
+        &Permission::ALL
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| bits & (1 << i) != 0)
+            .map(|(_, p)| p)
+            .collect::<Vec<_>>(),
+    )
+}
+
 /// Reads, from the local state right after an operation, what it wrote.
 type ReadEffects = Box<dyn FnOnce(&TenantState) -> Vec<Effect>>;
 
 /// Applies `op`; on success returns a function that reads, from the local
 /// state right after the operation, what it wrote.
 fn apply(t: &mut Tenant, caller: &Caller, op: &Op, reg: &Registry) -> Option<ReadEffects> {
-    let perms = |bits: u8| {
-        PermSet::of(
-            &Permission::ALL
-                .into_iter()
-                .enumerate()
-                .filter(|(i, _)| bits & (1 << i) != 0)
-                .map(|(_, p)| p)
-                .collect::<Vec<_>>(),
-        )
-    };
     match op.clone() {
         Op::Invite { email, org, role } => {
             let inv = t

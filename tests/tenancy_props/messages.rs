@@ -18,6 +18,8 @@ use hearth::tenancy::state::Level;
 use hearth::tenancy::{Access, Caller, PermSet, Permission, Tenant, TenantState};
 use proptest::prelude::*;
 
+use super::perms;
+
 const NOW: i64 = 1_700_000_000_000;
 
 /// People by email; the last has no account, so invitations can create one.
@@ -208,16 +210,6 @@ impl House {
             |i| nth(&ids.roles, i),
         );
         let email = |i: u8| PEOPLE[i as usize % PEOPLE.len()].to_owned();
-        let perms = |bits: u8| {
-            PermSet::of(
-                &Permission::ALL
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(i, _)| bits & (1 << i) != 0)
-                    .map(|(_, p)| p)
-                    .collect::<Vec<_>>(),
-            )
-        };
         let message = |r: Result<String, hearth::tenancy::OpError>| match r {
             Ok(said) => said,
             Err(e) => e.to_string(),
