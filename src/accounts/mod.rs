@@ -56,7 +56,7 @@ pub enum AccountError {
 }
 
 /// A successful login: the bearer token, shown this once.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Login {
     pub token: String,
     pub user: String,

@@ -20,7 +20,7 @@ pub const LIFETIME_SECS: i64 = 30 * 24 * 3600;
 /// What tokens start with, so they are recognisable in logs and scanners.
 pub const TOKEN_PREFIX: &str = "hth_";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Session {
     pub id: String,
     pub user: String,

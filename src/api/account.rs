@@ -17,7 +17,7 @@ use super::body::JsonBody;
 use super::endpoints::Endpoint;
 use super::error::ApiError;
 use crate::accounts::sessions::Session;
-use crate::accounts::{Login, unix_now};
+use crate::accounts::{Login, password, unix_now};
 use crate::tenancy::Access;
 
 pub fn endpoints() -> Vec<Endpoint> {
@@ -28,37 +28,43 @@ pub fn endpoints() -> Vec<Endpoint> {
             "Set up a new hub with its setup code",
             post(setup),
         )
-        .body::<SetupRequest>(),
+        .body::<SetupRequest>()
+        .answers::<Login>(201),
         Endpoint::public(
             "POST",
             "/login",
             "Log in with email and password",
             post(login),
         )
-        .body::<LoginRequest>(),
+        .body::<LoginRequest>()
+        .answers::<Login>(200),
         Endpoint::public(
             "POST",
             "/invites/accept",
             "Set a password with an invite or reset code, and log in",
             post(accept_invite),
         )
-        .body::<AcceptRequest>(),
-        Endpoint::new("POST", "/logout", "End this session", post(logout)),
-        Endpoint::new("GET", "/me", "The caller and their memberships", get(me)),
+        .body::<AcceptRequest>()
+        .answers::<Login>(200),
+        Endpoint::new("POST", "/logout", "End this session", post(logout)).answers_empty(204),
+        Endpoint::new("GET", "/me", "The caller and their memberships", get(me)).answers::<Me>(200),
         Endpoint::new(
             "POST",
             "/me/password",
             "Change one's password",
             post(change_password),
         )
-        .body::<PasswordChange>(),
-        Endpoint::new("GET", "/sessions", "One's live sessions", get(sessions)),
+        .body::<PasswordChange>()
+        .answers_empty(204),
+        Endpoint::new("GET", "/sessions", "One's live sessions", get(sessions))
+            .answers::<Vec<Session>>(200),
         Endpoint::new(
             "DELETE",
             "/sessions/{id}",
             "End one of one's sessions",
             axum::routing::delete(end_session),
-        ),
+        )
+        .answers_empty(204),
     ]
 }
 
@@ -66,8 +72,11 @@ pub fn endpoints() -> Vec<Endpoint> {
 #[serde(deny_unknown_fields)]
 struct SetupRequest {
     code: String,
+    #[schemars(length(min = 1, max = 200), pattern(r"\S"))]
     household: String,
+    #[schemars(email)]
     email: String,
+    #[schemars(length(min = password::MIN_LEN, max = password::MAX_LEN / 4))]
     password: String,
     #[serde(default)]
     label: Option<String>,
@@ -120,6 +129,7 @@ async fn login(
 #[serde(deny_unknown_fields)]
 struct AcceptRequest {
     code: String,
+    #[schemars(length(min = password::MIN_LEN, max = password::MAX_LEN / 4))]
     password: String,
     #[serde(default)]
     label: Option<String>,
@@ -157,14 +167,14 @@ async fn logout(State(state): State<AppState>, authed: Authed) -> Result<StatusC
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct Me {
     id: String,
     email: String,
     memberships: Vec<MembershipView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct MembershipView {
     membership: String,
     org: String,
@@ -217,6 +227,7 @@ async fn me(State(state): State<AppState>, authed: Authed) -> Result<Json<Me>, A
 #[serde(deny_unknown_fields)]
 struct PasswordChange {
     current: String,
+    #[schemars(length(min = password::MIN_LEN, max = password::MAX_LEN / 4))]
     new: String,
 }
 

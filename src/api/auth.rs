@@ -7,7 +7,6 @@ use axum::Json;
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
-use serde_json::Value;
 
 use super::AppState;
 use super::console::Console;
@@ -98,11 +97,16 @@ pub fn visible<'a>(access: &Access<'a>, authed: &Authed) -> std::collections::Ha
     }
 }
 
-pub type Reply = Result<Json<Value>, ApiError>;
+/// A handler's answer: `T` as JSON, or the refusal.
+pub type Reply<T> = Result<Json<T>, ApiError>;
+
+/// A handler's answer with its status (201 Created, 202 Accepted).
+pub type WithStatus<T> = Result<(axum::http::StatusCode, Json<T>), ApiError>;
 
 /// A body that only names something (renames).
 #[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Name {
+    #[schemars(length(min = 1, max = 200), pattern(r"\S"))]
     pub name: String,
 }

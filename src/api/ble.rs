@@ -11,11 +11,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::auth::{Authed, Reply, caller};
+use super::answers::Created;
+use super::auth::{Authed, Reply, WithStatus, caller};
 use super::body::JsonBody;
 use super::endpoints::Endpoint;
 use super::error::ApiError;
-use crate::ble::{Adoption, BleError};
+use crate::ble::{Adoption, BleError, Waiting};
 
 pub fn endpoints() -> Vec<Endpoint> {
     use Endpoint as E;
@@ -25,32 +26,36 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/ble/inbox",
             "BLE sensors heard by bridges that no device claims yet",
             get(inbox),
-        ),
+        )
+        .answers::<Vec<Waiting>>(200),
         E::new(
             "POST",
             "/ble/inbox/{mac}/adopt",
             "Adopt a sensor from the inbox as a device",
             post(adopt),
         )
-        .body::<Adopt>(),
+        .body::<Adopt>()
+        .answers::<Created>(201),
         E::new(
             "DELETE",
             "/ble/inbox/{mac}",
             "Dismiss a sensor from the inbox",
             delete(dismiss),
-        ),
+        )
+        .answers_empty(204),
     ]
 }
 
-async fn inbox(State(s): State<AppState>, authed: Authed) -> Reply {
+async fn inbox(State(s): State<AppState>, authed: Authed) -> Reply<Vec<Waiting>> {
     let list = s.ble.inbox(&caller(&authed)).await?;
-    Ok(Json(json!(list)))
+    Ok(Json(list))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Adopt {
     org: String,
+    #[schemars(length(min = 1, max = 200), pattern(r"\S"))]
     name: String,
     #[serde(default)]
     template: Option<String>,
@@ -66,7 +71,7 @@ async fn adopt(
     authed: Authed,
     Path(mac): Path<String>,
     JsonBody(req): JsonBody<Adopt>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> WithStatus<Created> {
     let mapping = req.mapping.unwrap_or_else(|| json!({}));
     if !mapping.is_object() {
         return Err(ApiError::invalid(
@@ -81,7 +86,7 @@ async fn adopt(
         mapping,
     };
     let device = s.ble.adopt(&caller(&authed), &mac, adoption).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "id": device }))))
+    Ok((StatusCode::CREATED, Json(Created { id: device })))
 }
 
 async fn dismiss(

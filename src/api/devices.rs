@@ -10,16 +10,16 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, patch, post};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::AppState;
-use super::auth::{Authed, Name, Reply, caller, now_ms};
+use super::answers::{Created, Done, Transferred, WithToken};
+use super::auth::{Authed, Name, Reply, WithStatus, caller, now_ms};
 use super::body::JsonBody;
 use super::endpoints::Endpoint;
 use super::error::ApiError;
 use crate::tenancy::ops::Transfer;
 use crate::tenancy::state::Level;
-use crate::tenancy::{Access, OpError};
+use crate::tenancy::{Access, OpError, VisibleDevice};
 
 pub fn endpoints() -> Vec<Endpoint> {
     use Endpoint as E;
@@ -29,49 +29,58 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/devices",
             "Every device the caller may see, across organizations",
             get(devices),
-        ),
-        E::new("POST", "/devices", "Add a device", post(add_device)).body::<NewDevice>(),
+        )
+        .answers::<Vec<VisibleDevice>>(200),
+        E::new("POST", "/devices", "Add a device", post(add_device))
+            .body::<NewDevice>()
+            .answers::<WithToken>(201),
         E::new(
             "GET",
             "/devices/{id}",
             "One device as the caller sees it",
             get(device),
-        ),
+        )
+        .answers::<VisibleDevice>(200),
         E::new(
             "PATCH",
             "/devices/{id}",
             "Rename a device",
             patch(rename_device),
         )
-        .body::<Name>(),
+        .body::<Name>()
+        .answers::<Done>(200),
         E::new(
             "DELETE",
             "/devices/{id}",
             "Delete a device",
             delete(delete_device),
-        ),
+        )
+        .answers::<Done>(200),
         E::new(
             "POST",
             "/devices/{id}/move",
             "Move a device to another organization",
             post(move_device),
         )
-        .body::<Move>(),
+        .body::<Move>()
+        .answers::<Done>(200),
         E::new(
             "POST",
             "/devices/{id}/transfer",
             "Transfer a device to a member",
             post(transfer),
         )
-        .body::<TransferRequest>(),
+        .body::<TransferRequest>()
+        .answers::<Transferred>(200),
         E::new(
             "POST",
             "/devices/{id}/shares",
             "Share a device with a member",
             post(share),
         )
-        .body::<ShareRequest>(),
-        E::new("DELETE", "/shares/{id}", "Revoke a share", delete(unshare)),
+        .body::<ShareRequest>()
+        .answers::<Created>(201),
+        E::new("DELETE", "/shares/{id}", "Revoke a share", delete(unshare)).answers::<Done>(200),
     ]
 }
 
@@ -108,6 +117,7 @@ async fn devices(
 #[serde(deny_unknown_fields)]
 struct NewDevice {
     org: String,
+    #[schemars(length(min = 1, max = 200), pattern(r"\S"))]
     name: String,
     #[serde(default)]
     template: Option<String>,
@@ -117,7 +127,7 @@ async fn add_device(
     State(s): State<AppState>,
     authed: Authed,
     JsonBody(req): JsonBody<NewDevice>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> WithStatus<WithToken> {
     let by = caller(&authed);
     let id = s
         .replica
@@ -126,13 +136,14 @@ async fn add_device(
     // Its auth token, shown this once (stored hashed; reissued through
     // POST /devices/{id}/token, which ends the old token's sessions).
     let token = s.replica.issue_device_token(&by, &id, now_ms()).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "id": id, "token": token })),
-    ))
+    Ok((StatusCode::CREATED, Json(WithToken { id, token })))
 }
 
-async fn device(State(s): State<AppState>, authed: Authed, Path(id): Path<String>) -> Reply {
+async fn device(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> Reply<VisibleDevice> {
     let found = s.replica.with_state(|state| {
         let access = Access::new(state, now_ms());
         if authed.console {
@@ -142,7 +153,7 @@ async fn device(State(s): State<AppState>, authed: Authed, Path(id): Path<String
         access.device_for(&authed.session.user, device)
     })?;
     let device = found.ok_or_else(|| OpError::NotFound(format!("device {id}")))?;
-    Ok(Json(json!(device)))
+    Ok(Json(device))
 }
 
 async fn rename_device(
@@ -150,22 +161,26 @@ async fn rename_device(
     authed: Authed,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<Name>,
-) -> Reply {
+) -> Reply<Done> {
     let by = caller(&authed);
     let op = s
         .replica
         .apply(|t| t.rename_device(&by, &id, &req.name, now_ms()))
         .await?;
-    Ok(Json(json!({ "op": op })))
+    Ok(Json(Done { op }))
 }
 
-async fn delete_device(State(s): State<AppState>, authed: Authed, Path(id): Path<String>) -> Reply {
+async fn delete_device(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> Reply<Done> {
     let by = caller(&authed);
     let op = s
         .replica
         .apply(|t| t.delete_device(&by, &id, now_ms()))
         .await?;
-    Ok(Json(json!({ "op": op })))
+    Ok(Json(Done { op }))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -179,13 +194,13 @@ async fn move_device(
     authed: Authed,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<Move>,
-) -> Reply {
+) -> Reply<Done> {
     let by = caller(&authed);
     let op = s
         .replica
         .apply(|t| t.move_device(&by, &id, &req.org, now_ms()))
         .await?;
-    Ok(Json(json!({ "op": op })))
+    Ok(Json(Done { op }))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -202,15 +217,22 @@ async fn transfer(
     authed: Authed,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<TransferRequest>,
-) -> Reply {
+) -> Reply<Transferred> {
     let by = caller(&authed);
     let done = s
         .replica
         .apply(|t| t.transfer(&by, &id, &req.to, req.org.as_deref(), now_ms()))
         .await?;
     Ok(Json(match done {
-        Transfer::Done { op, org } => json!({ "transferred": true, "op": op, "org": org }),
-        Transfer::AlreadyOwner(message) => json!({ "transferred": false, "message": message }),
+        Transfer::Done { op, org } => Transferred::Done {
+            transferred: true,
+            op,
+            org,
+        },
+        Transfer::AlreadyOwner(message) => Transferred::Unchanged {
+            transferred: false,
+            message,
+        },
     }))
 }
 
@@ -229,17 +251,17 @@ async fn share(
     authed: Authed,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<ShareRequest>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> WithStatus<Created> {
     let by = caller(&authed);
     let share = s
         .replica
         .apply(|t| t.share(&by, &id, &req.with, req.level, req.expires, now_ms()))
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "id": share }))))
+    Ok((StatusCode::CREATED, Json(Created { id: share })))
 }
 
-async fn unshare(State(s): State<AppState>, authed: Authed, Path(id): Path<String>) -> Reply {
+async fn unshare(State(s): State<AppState>, authed: Authed, Path(id): Path<String>) -> Reply<Done> {
     let by = caller(&authed);
     let op = s.replica.apply(|t| t.unshare(&by, &id, now_ms())).await?;
-    Ok(Json(json!({ "op": op })))
+    Ok(Json(Done { op }))
 }

@@ -11,6 +11,10 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::auth::Authed;
+use super::error::ErrorBody;
+
+/// A JSON schema, generated when the document is built.
+pub type Schema = fn() -> Value;
 
 pub struct Endpoint {
     pub method: &'static str,
@@ -22,7 +26,11 @@ pub struct Endpoint {
     pub route: MethodRouter<AppState>,
     /// The JSON schema of the request body, from the type the handler
     /// reads it into ([`Endpoint::body`]).
-    pub body: Option<fn() -> Value>,
+    pub body: Option<Schema>,
+    /// Each success status with the JSON schema of its body (`None`: no
+    /// body), from the type the handler answers with
+    /// ([`Endpoint::answers`]).
+    pub answers: Vec<(u16, Option<Schema>)>,
 }
 
 impl Endpoint {
@@ -39,6 +47,7 @@ impl Endpoint {
             public: false,
             route,
             body: None,
+            answers: Vec::new(),
         }
     }
 
@@ -48,6 +57,18 @@ impl Endpoint {
             body: Some(schema_of::<T>),
             ..self
         }
+    }
+
+    /// Documents a `status` answer as the handler's `T`.
+    pub fn answers<T: schemars::JsonSchema>(mut self, status: u16) -> Self {
+        self.answers.push((status, Some(schema_of::<T>)));
+        self
+    }
+
+    /// Documents a `status` answer without a body (204, 101).
+    pub fn answers_empty(mut self, status: u16) -> Self {
+        self.answers.push((status, None));
+        self
     }
 
     pub fn public(
@@ -79,12 +100,10 @@ fn all() -> Vec<Endpoint> {
     .into_iter()
     .flatten()
     .collect();
-    all.push(Endpoint::new(
-        "GET",
-        "/openapi.json",
-        "This document",
-        MethodRouter::new(),
-    ));
+    all.push(
+        Endpoint::new("GET", "/openapi.json", "This document", MethodRouter::new())
+            .answers::<Value>(200),
+    );
     let doc = Arc::new(openapi(&all));
     if let Some(own) = all.last_mut() {
         own.route = get(move |_: Authed| {
@@ -114,6 +133,13 @@ fn schema_of<T: schemars::JsonSchema>() -> Value {
     schema
 }
 
+fn reason(status: u16) -> &'static str {
+    axum::http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Answer")
+}
+
 fn openapi(endpoints: &[Endpoint]) -> Value {
     let mut paths = serde_json::Map::new();
     for e in endpoints {
@@ -123,15 +149,23 @@ fn openapi(endpoints: &[Endpoint]) -> Value {
             .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
             .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
             .collect();
-        let mut op = json!({
-            "summary": e.summary,
-            "responses": {
-                "default": {
-                    "description": "JSON; errors are {code, message[, permission]}",
-                    "content": { "application/json": { "schema": { "type": "object" } } },
-                },
-            },
-        });
+        let mut responses = serde_json::Map::new();
+        for (status, schema) in &e.answers {
+            let mut answer = json!({ "description": reason(*status) });
+            if let Some(schema) = schema {
+                answer["content"] = json!({ "application/json": { "schema": schema() } });
+            }
+            responses.insert(status.to_string(), answer);
+        }
+        responses.insert(
+            "default".into(),
+            json!({
+                "description": "A refusal: a stable code, a message a person can act on, \
+                    and for a 403 the permission it is about",
+                "content": { "application/json": { "schema": schema_of::<ErrorBody<'static>>() } },
+            }),
+        );
+        let mut op = json!({ "summary": e.summary, "responses": responses });
         if !params.is_empty() {
             op["parameters"] = Value::Array(params);
         }
@@ -165,4 +199,22 @@ fn openapi(endpoints: &[Endpoint]) -> Value {
         },
         "paths": paths,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    /// An endpoint without a documented answer would have nothing for a
+    /// client (or schemathesis) to check its responses against.
+    #[test]
+    fn every_endpoint_documents_its_answers() {
+        let undocumented: Vec<String> = super::all()
+            .iter()
+            .filter(|e| e.answers.is_empty())
+            .map(|e| format!("{} {}", e.method, e.path))
+            .collect();
+        assert!(
+            undocumented.is_empty(),
+            "no answer documented: {undocumented:?}"
+        );
+    }
 }

@@ -22,8 +22,8 @@ pub struct ApiError {
     pub retry_after: Option<Duration>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct ErrorBody<'a> {
     code: &'a str,
     message: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -56,7 +56,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
+        let body = ErrorBody {
             code: self.code,
             message: &self.message,
             permission: self.permission,
@@ -119,7 +119,7 @@ pub async fn json_refusals(
         s if s.is_server_error() => "internal",
         _ => "refused",
     };
-    let body = serde_json::to_vec(&Body {
+    let body = serde_json::to_vec(&ErrorBody {
         code,
         message: &message,
         permission: None,

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::AppState;
 use super::endpoints::Endpoint;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Health {
     pub status: &'static str,
     pub version: &'static str,
@@ -19,12 +19,15 @@ pub struct Health {
 }
 
 pub fn endpoints() -> Vec<Endpoint> {
-    vec![Endpoint::public(
-        "GET",
-        "/health",
-        "Liveness, version, hub id, uptime",
-        get(health),
-    )]
+    vec![
+        Endpoint::public(
+            "GET",
+            "/health",
+            "Liveness, version, hub id, uptime",
+            get(health),
+        )
+        .answers::<Health>(200),
+    ]
 }
 
 async fn health(State(state): State<AppState>) -> Json<Health> {

@@ -7,6 +7,7 @@
 //! extractor.
 
 mod account;
+mod answers;
 pub mod auth;
 mod ble;
 mod body;

@@ -6,14 +6,15 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, patch, post};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::AppState;
-use super::auth::{Authed, Name, Reply, caller, now_ms, visible};
+use super::answers::{Created, Done, Invited, MemberView, OrgView, Removed, ResetCode, RoleView};
+use super::auth::{Authed, Name, Reply, WithStatus, caller, now_ms, visible};
 use super::body::JsonBody;
 use super::endpoints::Endpoint;
 use super::error::ApiError;
-use crate::tenancy::{Access, PermSet, Permission, audit};
+use crate::tenancy::audit::{self, AuditView};
+use crate::tenancy::{Access, PermSet, Permission};
 
 pub fn endpoints() -> Vec<Endpoint> {
     use Endpoint as E;
@@ -23,119 +24,135 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/orgs",
             "Organizations the caller may see",
             get(orgs),
-        ),
+        )
+        .answers::<Vec<OrgView>>(200),
         E::new(
             "POST",
             "/orgs",
             "Create a sub-organization",
             post(create_org),
         )
-        .body::<NewOrg>(),
+        .body::<NewOrg>()
+        .answers::<Created>(201),
         E::new(
             "GET",
             "/orgs/{id}",
             "One organization the caller may see",
             get(org),
-        ),
+        )
+        .answers::<OrgView>(200),
         E::new(
             "PATCH",
             "/orgs/{id}",
             "Rename an organization",
             patch(rename_org),
         )
-        .body::<Name>(),
+        .body::<Name>()
+        .answers::<Done>(200),
         E::new(
             "DELETE",
             "/orgs/{id}",
             "Delete an empty organization",
             delete(delete_org),
-        ),
+        )
+        .answers::<Done>(200),
         E::new(
             "GET",
             "/members",
             "Members of the organizations the caller may see",
             get(members),
-        ),
+        )
+        .answers::<Vec<MemberView>>(200),
         E::new(
             "POST",
             "/members",
             "Invite someone into an organization",
             post(invite),
         )
-        .body::<InviteRequest>(),
+        .body::<InviteRequest>()
+        .answers::<Invited>(201),
         E::new(
             "PATCH",
             "/members/{id}",
             "Change a member's role",
             patch(change_role),
         )
-        .body::<RoleChange>(),
+        .body::<RoleChange>()
+        .answers::<Done>(200),
         E::new(
             "DELETE",
             "/members/{id}",
             "Remove a membership",
             delete(remove_member),
-        ),
-        E::new("GET", "/roles", "Roles the caller may see", get(roles)),
+        )
+        .answers::<Removed>(200),
+        E::new("GET", "/roles", "Roles the caller may see", get(roles))
+            .answers::<Vec<RoleView>>(200),
         E::new(
             "POST",
             "/roles",
             "Define a role in an organization",
             post(create_role),
         )
-        .body::<NewRole>(),
+        .body::<NewRole>()
+        .answers::<Created>(201),
         E::new(
             "PATCH",
             "/roles/{id}",
             "Replace a role's permissions",
             patch(edit_role),
         )
-        .body::<RoleEdit>(),
+        .body::<RoleEdit>()
+        .answers::<Done>(200),
         E::new(
             "DELETE",
             "/roles/{id}",
             "Delete a role nobody holds",
             delete(delete_role),
-        ),
+        )
+        .answers::<Done>(200),
         E::new(
             "POST",
             "/users/{id}/email",
             "Change a person's email",
             post(change_email),
         )
-        .body::<EmailChange>(),
+        .body::<EmailChange>()
+        .answers::<Done>(200),
         E::new(
             "POST",
             "/users/{id}/password-reset",
             "Issue a password reset code",
             post(reset_password),
-        ),
+        )
+        .answers::<ResetCode>(201),
         E::new(
             "GET",
             "/audit",
             "The audit log as the caller may see it",
             get(audit_log),
-        ),
+        )
+        .answers::<Vec<AuditView>>(200),
     ]
 }
 
-async fn orgs(State(s): State<AppState>, authed: Authed) -> Reply {
+async fn orgs(State(s): State<AppState>, authed: Authed) -> Reply<Vec<OrgView>> {
     let list = s.replica.with_state(|state| {
         let access = Access::new(state, now_ms());
         let visible = visible(&access, &authed);
-        let mut out: Vec<Value> = state
+        let mut out: Vec<OrgView> = state
             .orgs()
             .values()
             .filter(|o| visible.contains(o.id.as_str()))
-            .map(|o| org_json(o, &visible))
+            .map(|o| org_view(o, &visible))
             .collect();
-        out.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+        out.sort_by(|a, b| a.name.cmp(&b.name));
         out
     })?;
-    Ok(Json(json!(list)))
+    Ok(Json(list))
 }
 
-async fn org(State(s): State<AppState>, authed: Authed, Path(id): Path<String>) -> Reply {
+async fn org(State(s): State<AppState>, authed: Authed, Path(id): Path<String>) -> Reply<OrgView> {
     let found = s.replica.with_state(|state| {
         let access = Access::new(state, now_ms());
         let visible = visible(&access, &authed);
@@ -143,7 +160,7 @@ async fn org(State(s): State<AppState>, authed: Authed, Path(id): Path<String>) 
             .orgs()
             .get(&id)
             .filter(|o| visible.contains(o.id.as_str()))
-            .map(|o| org_json(o, &visible))
+            .map(|o| org_view(o, &visible))
     })?;
     found
         .map(Json)
@@ -152,15 +169,19 @@ async fn org(State(s): State<AppState>, authed: Authed, Path(id): Path<String>) 
 
 /// An organization as a reader sees it: a parent they may not see is not
 /// named (M4).
-fn org_json(o: &crate::tenancy::state::Org, visible: &std::collections::HashSet<&str>) -> Value {
-    let parent = o.parent.as_deref().filter(|p| visible.contains(p));
-    json!({ "id": o.id, "name": o.name, "parent": parent })
+fn org_view(o: &crate::tenancy::state::Org, visible: &std::collections::HashSet<&str>) -> OrgView {
+    OrgView {
+        id: o.id.clone(),
+        name: o.name.clone(),
+        parent: o.parent.clone().filter(|p| visible.contains(p.as_str())),
+    }
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NewOrg {
     parent: String,
+    #[schemars(length(min = 1, max = 200), pattern(r"\S"))]
     name: String,
 }
 
@@ -168,13 +189,13 @@ async fn create_org(
     State(s): State<AppState>,
     authed: Authed,
     JsonBody(req): JsonBody<NewOrg>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> WithStatus<Created> {
     let by = caller(&authed);
     let id = s
         .replica
         .apply(|t| t.create_org(&by, &req.parent, &req.name, now_ms()))
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
+    Ok((StatusCode::CREATED, Json(Created { id })))
 }
 
 async fn rename_org(
@@ -182,25 +203,29 @@ async fn rename_org(
     authed: Authed,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<Name>,
-) -> Reply {
+) -> Reply<Done> {
     let by = caller(&authed);
     let op = s
         .replica
         .apply(|t| t.rename_org(&by, &id, &req.name, now_ms()))
         .await?;
-    Ok(Json(json!({ "op": op })))
+    Ok(Json(Done { op }))
 }
 
-async fn delete_org(State(s): State<AppState>, authed: Authed, Path(id): Path<String>) -> Reply {
+async fn delete_org(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> Reply<Done> {
     let by = caller(&authed);
     let op = s
         .replica
         .apply(|t| t.delete_org(&by, &id, now_ms()))
         .await?;
-    Ok(Json(json!({ "op": op })))
+    Ok(Json(Done { op }))
 }
 
-async fn members(State(s): State<AppState>, authed: Authed) -> Reply {
+async fn members(State(s): State<AppState>, authed: Authed) -> Reply<Vec<MemberView>> {
     let list = s.replica.with_state(|state| {
         let access = Access::new(state, now_ms());
         let visible = visible(&access, &authed);
@@ -210,23 +235,24 @@ async fn members(State(s): State<AppState>, authed: Authed) -> Reply {
             .filter(|m| visible.contains(m.org.as_str()) && access.membership_live(m))
             .map(|m| {
                 let person = state.canonical(&m.user);
-                json!({
-                    "membership": m.id,
-                    "user": person,
-                    "email": state.users().get(person).map(|u| u.email.as_str()),
-                    "org": m.org,
-                    "role": m.role,
-                    "role_name": state.roles().get(&m.role).map(|r| r.name.as_str()),
-                })
+                MemberView {
+                    membership: m.id.clone(),
+                    user: person.to_owned(),
+                    email: state.users().get(person).map(|u| u.email.clone()),
+                    org: m.org.clone(),
+                    role: m.role.clone(),
+                    role_name: state.roles().get(&m.role).map(|r| r.name.clone()),
+                }
             })
             .collect::<Vec<_>>()
     })?;
-    Ok(Json(json!(list)))
+    Ok(Json(list))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct InviteRequest {
+    #[schemars(email)]
     email: String,
     org: String,
     role: String,
@@ -236,7 +262,7 @@ async fn invite(
     State(s): State<AppState>,
     authed: Authed,
     JsonBody(req): JsonBody<InviteRequest>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> WithStatus<Invited> {
     let by = caller(&authed);
     let invited = s
         .replica
@@ -247,13 +273,13 @@ async fn invite(
     let code = s.replica.issue_invite(&invited.user, now_ms()).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "membership": invited.membership,
-            "user": invited.user,
-            "existing_user": invited.existing_user,
-            "warning": invited.warning,
-            "invite_code": code,
-        })),
+        Json(Invited {
+            membership: invited.membership,
+            user: invited.user,
+            existing_user: invited.existing_user,
+            warning: invited.warning,
+            invite_code: code,
+        }),
     ))
 }
 
@@ -268,16 +294,20 @@ async fn change_role(
     authed: Authed,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<RoleChange>,
-) -> Reply {
+) -> Reply<Done> {
     let by = caller(&authed);
     let op = s
         .replica
         .apply(|t| t.change_role(&by, &id, &req.role, now_ms()))
         .await?;
-    Ok(Json(json!({ "op": op })))
+    Ok(Json(Done { op }))
 }
 
-async fn remove_member(State(s): State<AppState>, authed: Authed, Path(id): Path<String>) -> Reply {
+async fn remove_member(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> Reply<Removed> {
     let by = caller(&authed);
     let removed = s
         .replica
@@ -299,13 +329,13 @@ async fn remove_member(State(s): State<AppState>, authed: Authed, Path(id): Path
             .await
             .map_err(crate::accounts::AccountError::from)?;
     }
-    Ok(Json(json!({
-        "op": removed.op,
-        "ownerless_devices": removed.ownerless_devices,
-    })))
+    Ok(Json(Removed {
+        op: removed.op,
+        ownerless_devices: removed.ownerless_devices,
+    }))
 }
 
-async fn roles(State(s): State<AppState>, authed: Authed) -> Reply {
+async fn roles(State(s): State<AppState>, authed: Authed) -> Reply<Vec<RoleView>> {
     let list = s.replica.with_state(|state| {
         let access = Access::new(state, now_ms());
         let visible = visible(&access, &authed);
@@ -313,13 +343,15 @@ async fn roles(State(s): State<AppState>, authed: Authed) -> Reply {
             .roles()
             .values()
             .filter(|r| !r.deleted && visible.contains(r.org.as_str()))
-            .map(|r| {
-                let perms: Vec<&str> = r.perms.iter().map(Permission::name).collect();
-                json!({ "id": r.id, "name": r.name, "org": r.org, "permissions": perms })
+            .map(|r| RoleView {
+                id: r.id.clone(),
+                name: r.name.clone(),
+                org: r.org.clone(),
+                permissions: r.perms.iter().map(Permission::name).collect(),
             })
             .collect::<Vec<_>>()
     })?;
-    Ok(Json(json!(list)))
+    Ok(Json(list))
 }
 
 /// Permission names, each checked (an unknown name is an error here).
@@ -343,6 +375,7 @@ fn perm_set(names: &[String]) -> Result<PermSet, ApiError> {
 #[serde(deny_unknown_fields)]
 struct NewRole {
     org: String,
+    #[schemars(length(min = 1, max = 200), pattern(r"\S"))]
     name: String,
     permissions: Vec<String>,
 }
@@ -351,14 +384,14 @@ async fn create_role(
     State(s): State<AppState>,
     authed: Authed,
     JsonBody(req): JsonBody<NewRole>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> WithStatus<Created> {
     let by = caller(&authed);
     let perms = perm_set(&req.permissions)?;
     let id = s
         .replica
         .apply(|t| t.create_role(&by, &req.org, &req.name, perms, now_ms()))
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
+    Ok((StatusCode::CREATED, Json(Created { id })))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -372,28 +405,33 @@ async fn edit_role(
     authed: Authed,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<RoleEdit>,
-) -> Reply {
+) -> Reply<Done> {
     let by = caller(&authed);
     let perms = perm_set(&req.permissions)?;
     let op = s
         .replica
         .apply(|t| t.edit_role(&by, &id, perms, now_ms()))
         .await?;
-    Ok(Json(json!({ "op": op })))
+    Ok(Json(Done { op }))
 }
 
-async fn delete_role(State(s): State<AppState>, authed: Authed, Path(id): Path<String>) -> Reply {
+async fn delete_role(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> Reply<Done> {
     let by = caller(&authed);
     let op = s
         .replica
         .apply(|t| t.delete_role(&by, &id, now_ms()))
         .await?;
-    Ok(Json(json!({ "op": op })))
+    Ok(Json(Done { op }))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct EmailChange {
+    #[schemars(email)]
     email: String,
 }
 
@@ -402,13 +440,13 @@ async fn change_email(
     authed: Authed,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<EmailChange>,
-) -> Reply {
+) -> Reply<Done> {
     let by = caller(&authed);
     let op = s
         .replica
         .apply(|t| t.change_email(&by, &id, &req.email, now_ms()))
         .await?;
-    Ok(Json(json!({ "op": op })))
+    Ok(Json(Done { op }))
 }
 
 /// A code the person sets a new password with (`POST /invites/accept`);
@@ -417,18 +455,18 @@ async fn reset_password(
     State(s): State<AppState>,
     authed: Authed,
     Path(id): Path<String>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> WithStatus<ResetCode> {
     let code = s
         .replica
         .reset_password(&caller(&authed), &id, now_ms())
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "reset_code": code }))))
+    Ok((StatusCode::CREATED, Json(ResetCode { reset_code: code })))
 }
 
-async fn audit_log(State(s): State<AppState>, authed: Authed) -> Reply {
+async fn audit_log(State(s): State<AppState>, authed: Authed) -> Reply<Vec<AuditView>> {
     let by = caller(&authed);
     let log = s.replica.audit_log()?;
     let state = s.replica.snapshot()?;
     let views = audit::read(&state, &log, now_ms(), &by);
-    Ok(Json(json!(views)))
+    Ok(Json(views))
 }

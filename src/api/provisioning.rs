@@ -8,10 +8,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, patch, post, put};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::AppState;
-use super::auth::{Authed, Reply, caller, now_ms, visible};
+use super::answers::{BridgeView, Created, Done, TemplateView, Token, WithToken};
+use super::auth::{Authed, Reply, WithStatus, caller, now_ms, visible};
 use super::body::JsonBody;
 use super::endpoints::Endpoint;
 use super::error::ApiError;
@@ -26,63 +26,72 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/templates",
             "Templates the caller may see",
             get(templates),
-        ),
+        )
+        .answers::<Vec<TemplateView>>(200),
         E::new(
             "POST",
             "/templates",
             "Define a template in an organization",
             post(create_template),
         )
-        .body::<NewTemplate>(),
+        .body::<NewTemplate>()
+        .answers::<Created>(201),
         E::new(
             "PATCH",
             "/templates/{id}",
             "Replace a template's definition",
             patch(edit_template),
         )
-        .body::<TemplateEdit>(),
+        .body::<TemplateEdit>()
+        .answers::<Done>(200),
         E::new(
             "DELETE",
             "/templates/{id}",
             "Delete an unused template",
             delete(delete_template),
-        ),
+        )
+        .answers::<Done>(200),
         E::new(
             "POST",
             "/devices/{id}/token",
             "Issue the device's auth token (shown once; the old one stops)",
             post(issue_token),
-        ),
+        )
+        .answers::<Token>(201),
         E::new(
             "PUT",
             "/devices/{id}/ble",
             "Set or clear the device's BLE MAC",
             put(set_ble),
         )
-        .body::<Ble>(),
+        .body::<Ble>()
+        .answers::<Done>(200),
         E::new(
             "GET",
             "/bridges",
             "BLE bridges of the organizations the caller may see",
             get(bridges),
-        ),
+        )
+        .answers::<Vec<BridgeView>>(200),
         E::new(
             "POST",
             "/bridges",
             "Add a BLE bridge (its token is shown once)",
             post(add_bridge),
         )
-        .body::<NewBridge>(),
+        .body::<NewBridge>()
+        .answers::<WithToken>(201),
         E::new(
             "DELETE",
             "/bridges/{id}",
             "Revoke a bridge for good",
             delete(revoke_bridge),
-        ),
+        )
+        .answers_empty(204),
     ]
 }
 
-async fn templates(State(s): State<AppState>, authed: Authed) -> Reply {
+async fn templates(State(s): State<AppState>, authed: Authed) -> Reply<Vec<TemplateView>> {
     let list = s.replica.with_state(|state| {
         let access = Access::new(state, now_ms());
         let visible = visible(&access, &authed);
@@ -90,18 +99,22 @@ async fn templates(State(s): State<AppState>, authed: Authed) -> Reply {
             .templates()
             .values()
             .filter(|t| !t.deleted && visible.contains(t.org.as_str()))
-            .map(
-                |t| json!({ "id": t.id, "name": t.name, "org": t.org, "definition": t.definition }),
-            )
+            .map(|t| TemplateView {
+                id: t.id.clone(),
+                name: t.name.clone(),
+                org: t.org.clone(),
+                definition: t.definition.clone(),
+            })
             .collect::<Vec<_>>()
     })?;
-    Ok(Json(json!(list)))
+    Ok(Json(list))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NewTemplate {
     org: String,
+    #[schemars(length(min = 1, max = 200), pattern(r"\S"))]
     name: String,
     definition: Definition,
 }
@@ -110,13 +123,13 @@ async fn create_template(
     State(s): State<AppState>,
     authed: Authed,
     JsonBody(req): JsonBody<NewTemplate>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> WithStatus<Created> {
     let by = caller(&authed);
     let id = s
         .replica
         .apply(|t| t.create_template(&by, &req.org, &req.name, &req.definition, now_ms()))
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
+    Ok((StatusCode::CREATED, Json(Created { id })))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -130,43 +143,45 @@ async fn edit_template(
     authed: Authed,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<TemplateEdit>,
-) -> Reply {
+) -> Reply<Done> {
     let by = caller(&authed);
     let op = s
         .replica
         .apply(|t| t.edit_template(&by, &id, &req.definition, now_ms()))
         .await?;
-    Ok(Json(json!({ "op": op })))
+    Ok(Json(Done { op }))
 }
 
 async fn delete_template(
     State(s): State<AppState>,
     authed: Authed,
     Path(id): Path<String>,
-) -> Reply {
+) -> Reply<Done> {
     let by = caller(&authed);
     let op = s
         .replica
         .apply(|t| t.delete_template(&by, &id, now_ms()))
         .await?;
-    Ok(Json(json!({ "op": op })))
+    Ok(Json(Done { op }))
 }
 
 async fn issue_token(
     State(s): State<AppState>,
     authed: Authed,
     Path(id): Path<String>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> WithStatus<Token> {
     let token = s
         .replica
         .issue_device_token(&caller(&authed), &id, now_ms())
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "token": token }))))
+    Ok((StatusCode::CREATED, Json(Token { token })))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Ble {
+    /// Six hex bytes, e.g. `A4:C1:38:12:34:56`; `null` clears it.
+    #[schemars(pattern(r"^[0-9A-Fa-f]{2}([:.-]?[0-9A-Fa-f]{2}){5}$"))]
     mac: Option<String>,
 }
 
@@ -175,16 +190,16 @@ async fn set_ble(
     authed: Authed,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<Ble>,
-) -> Reply {
+) -> Reply<Done> {
     let by = caller(&authed);
     let op = s
         .replica
         .apply(|t| t.set_ble_mac(&by, &id, req.mac.as_deref(), now_ms()))
         .await?;
-    Ok(Json(json!({ "op": op })))
+    Ok(Json(Done { op }))
 }
 
-async fn bridges(State(s): State<AppState>, authed: Authed) -> Reply {
+async fn bridges(State(s): State<AppState>, authed: Authed) -> Reply<Vec<BridgeView>> {
     let state = s.replica.snapshot()?;
     let access = Access::new(&state, now_ms());
     let visible = visible(&access, &authed);
@@ -192,16 +207,22 @@ async fn bridges(State(s): State<AppState>, authed: Authed) -> Reply {
         c.bridges()
             .values()
             .filter(|b| visible.contains(b.org.as_str()))
-            .map(|b| json!({ "id": b.id, "name": b.name, "org": b.org, "revoked": b.revoked }))
+            .map(|b| BridgeView {
+                id: b.id.clone(),
+                name: b.name.clone(),
+                org: b.org.clone(),
+                revoked: b.revoked,
+            })
             .collect::<Vec<_>>()
     })?;
-    Ok(Json(json!(list)))
+    Ok(Json(list))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NewBridge {
     org: String,
+    #[schemars(length(min = 1, max = 200), pattern(r"\S"))]
     name: String,
 }
 
@@ -209,15 +230,12 @@ async fn add_bridge(
     State(s): State<AppState>,
     authed: Authed,
     JsonBody(req): JsonBody<NewBridge>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> WithStatus<WithToken> {
     let (id, token) = s
         .replica
         .add_bridge(&caller(&authed), &req.org, &req.name, now_ms())
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "id": id, "token": token })),
-    ))
+    Ok((StatusCode::CREATED, Json(WithToken { id, token })))
 }
 
 async fn revoke_bridge(

@@ -51,12 +51,15 @@ pub const CLOSE_REVOKED: u16 = 4401;
 pub const CLOSE_NOT_MEMBER: u16 = 4403;
 
 pub fn endpoints() -> Vec<Endpoint> {
-    vec![Endpoint::new(
-        "GET",
-        "/stream",
-        "Live updates of what the caller may see (WebSocket)",
-        get(stream),
-    )]
+    vec![
+        Endpoint::new(
+            "GET",
+            "/stream",
+            "Live updates of what the caller may see (WebSocket)",
+            get(stream),
+        )
+        .answers_empty(101),
+    ]
 }
 
 #[derive(Deserialize)]
@@ -193,7 +196,7 @@ fn values_message<'a>(
     devices: impl Iterator<Item = &'a String>,
     skipped: u64,
 ) -> String {
-    let all: serde_json::Map<String, serde_json::Value> = devices
+    let all: std::collections::BTreeMap<String, super::answers::Telemetry> = devices
         .map(|id| (id.clone(), telemetry(&state.devices, id)))
         .collect();
     json!({ "type": "values", "skipped": skipped, "devices": all }).to_string()

@@ -11,9 +11,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::AppState;
+use super::answers::{
+    CloudLinked, Grant, HubRevoked, HubView, Joined, Pairing, PairingCode, SyncStatus,
+};
 use super::auth::{Authed, Reply, now_ms};
 use super::body::JsonBody;
 use super::endpoints::Endpoint;
@@ -30,44 +32,51 @@ pub fn endpoints() -> Vec<Endpoint> {
             "automerge-repo sync over WebSocket, for peers with a replication grant \
              (Authorization: Bearer, or ?token=)",
             get(socket),
-        ),
+        )
+        .answers_empty(101),
         E::new(
             "POST",
             "/sync/grants",
             "Issue a read-only replication grant (admins): its token and peer id",
             post(grant),
-        ),
+        )
+        .answers::<Grant>(200),
         E::new(
             "GET",
             "/sync/status",
             "This hub's sync links and whether each is connected (admins)",
             get(status),
-        ),
+        )
+        .answers::<SyncStatus>(200),
         E::new(
             "POST",
             "/hubs/pairing",
             "A one-time code with which another hub joins this household (admins)",
             post(pairing_code),
-        ),
+        )
+        .answers::<PairingCode>(200),
         E::public(
             "POST",
             "/hubs/join",
             "A hub joining with a pairing code gets its credential and the documents",
             post(redeem_pairing),
         )
-        .body::<JoinRequest>(),
+        .body::<JoinRequest>()
+        .answers::<Pairing>(200),
         E::new(
             "GET",
             "/hubs",
             "The household's hubs and whether each is revoked (admins)",
             get(hubs),
-        ),
+        )
+        .answers::<Vec<HubView>>(200),
         E::new(
             "DELETE",
             "/hubs/{id}",
             "Revoke a hub: no peer accepts it again (admins)",
             axum::routing::delete(revoke_hub),
-        ),
+        )
+        .answers::<HubRevoked>(200),
         E::new(
             "POST",
             "/sync/join",
@@ -75,14 +84,16 @@ pub fn endpoints() -> Vec<Endpoint> {
              hub not set up yet)",
             post(join),
         )
-        .body::<JoinBody>(),
+        .body::<JoinBody>()
+        .answers::<Joined>(200),
         E::new(
             "POST",
             "/cloud/link",
             "Link this household to the cloud with a one-time code (admins)",
             post(link),
         )
-        .body::<LinkBody>(),
+        .body::<LinkBody>()
+        .answers::<CloudLinked>(200),
     ]
 }
 
@@ -166,32 +177,32 @@ pub(super) fn require_admin(state: &AppState, authed: &Authed) -> Result<(), Api
     }
 }
 
-async fn grant(State(state): State<AppState>, authed: Authed) -> Reply {
+async fn grant(State(state): State<AppState>, authed: Authed) -> Reply<Grant> {
     require_admin(&state, &authed)?;
     let (id, token) = state.sync.grant(&authed.session.user, now_ms()).await?;
     let doc = state.replica.doc_ids().map(|d| d.tenant.to_string());
-    Ok(Json(json!({
-        "id": id,
-        "peer_id": format!("{}{id}", crate::tenancy::policy::REPLICA_PREFIX),
-        "token": token,
-        "document": doc.map(|d| format!("automerge:{d}")),
-        "access": "read-only, the sharing document only",
-        "note": "the token is shown this once",
-    })))
+    Ok(Json(Grant {
+        peer_id: format!("{}{id}", crate::tenancy::policy::REPLICA_PREFIX),
+        id,
+        token,
+        document: doc.map(|d| format!("automerge:{d}")),
+        access: "read-only, the sharing document only",
+        note: "the token is shown this once",
+    }))
 }
 
-async fn pairing_code(State(state): State<AppState>, authed: Authed) -> Reply {
+async fn pairing_code(State(state): State<AppState>, authed: Authed) -> Reply<PairingCode> {
     require_admin(&state, &authed)?;
     let code = state
         .sync
         .pairing_code(now_ms())
         .await
         .map_err(link_error)?;
-    Ok(Json(json!({
-        "code": code,
-        "valid_minutes": 60,
-        "hub_id": state.hub_id.as_ref(),
-    })))
+    Ok(Json(PairingCode {
+        code,
+        valid_minutes: 60,
+        hub_id: state.hub_id.to_string(),
+    }))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -205,7 +216,7 @@ struct JoinRequest {
 async fn redeem_pairing(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<JoinRequest>,
-) -> Reply {
+) -> Reply<Pairing> {
     let pairing = state
         .sync
         .redeem_pairing(
@@ -221,33 +232,37 @@ async fn redeem_pairing(
             }
             other => link_error(other),
         })?;
-    Ok(Json(json!({
-        "token": pairing.token,
-        "tenant_doc": pairing.ids.tenant.to_string(),
-        "credentials_doc": pairing.ids.credentials.to_string(),
-        "peer": pairing.peer,
-    })))
+    Ok(Json(Pairing {
+        token: pairing.token,
+        tenant_doc: pairing.ids.tenant.to_string(),
+        credentials_doc: pairing.ids.credentials.to_string(),
+        peer: pairing.peer,
+    }))
 }
 
-async fn hubs(State(state): State<AppState>, authed: Authed) -> Reply {
+async fn hubs(State(state): State<AppState>, authed: Authed) -> Reply<Vec<HubView>> {
     require_admin(&state, &authed)?;
     let hubs = state.replica.with_credentials(|c| {
         c.hubs()
             .values()
-            .map(|h| json!({ "id": h.id, "fingerprint": h.fingerprint, "revoked": h.revoked }))
+            .map(|h| HubView {
+                id: h.id.clone(),
+                fingerprint: h.fingerprint.clone(),
+                revoked: h.revoked,
+            })
             .collect::<Vec<_>>()
     })?;
-    Ok(Json(json!(hubs)))
+    Ok(Json(hubs))
 }
 
 async fn revoke_hub(
     State(state): State<AppState>,
     authed: Authed,
     axum::extract::Path(id): axum::extract::Path<String>,
-) -> Reply {
+) -> Reply<HubRevoked> {
     require_admin(&state, &authed)?;
     state.replica.revoke_hub(&id).await?;
-    Ok(Json(json!({ "revoked": id })))
+    Ok(Json(HubRevoked { revoked: id }))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -264,7 +279,7 @@ async fn join(
     State(state): State<AppState>,
     authed: Authed,
     JsonBody(body): JsonBody<JoinBody>,
-) -> Reply {
+) -> Reply<Joined> {
     if !authed.console {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -277,7 +292,7 @@ async fn join(
         .join(&body.url, &body.code, body.fingerprint.as_deref(), now_ms())
         .await
         .map_err(link_error)?;
-    Ok(Json(json!({ "joined": body.url })))
+    Ok(Json(Joined { joined: body.url }))
 }
 
 fn link_error(e: LinkError) -> ApiError {
@@ -296,13 +311,13 @@ fn link_error(e: LinkError) -> ApiError {
     }
 }
 
-async fn status(State(state): State<AppState>, authed: Authed) -> Reply {
+async fn status(State(state): State<AppState>, authed: Authed) -> Reply<SyncStatus> {
     require_admin(&state, &authed)?;
-    Ok(Json(json!({
-        "peers": state.sync.status(),
-        "outbox": state.sync.outbox().await?,
-        "conflicts_lost": recent_conflicts(&state, &authed)?,
-    })))
+    Ok(Json(SyncStatus {
+        peers: state.sync.status(),
+        outbox: state.sync.outbox().await?,
+        conflicts_lost: recent_conflicts(&state, &authed)?,
+    }))
 }
 
 /// How many lost conflicts the status shows, newest first.
@@ -341,12 +356,15 @@ async fn link(
     State(state): State<AppState>,
     authed: Authed,
     JsonBody(body): JsonBody<LinkBody>,
-) -> Reply {
+) -> Reply<CloudLinked> {
     require_admin(&state, &authed)?;
     let api = state
         .sync
         .link_cloud(&body.url, &body.code, body.fingerprint.as_deref(), now_ms())
         .await
         .map_err(link_error)?;
-    Ok(Json(json!({ "linked": body.url, "api": api })))
+    Ok(Json(CloudLinked {
+        linked: body.url,
+        api,
+    }))
 }

@@ -10,14 +10,15 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::AppState;
-use super::auth::{Authed, Reply, caller, now_ms};
+use super::answers::{Commanded, History, Telemetry};
+use super::auth::{Authed, Reply, WithStatus, caller, now_ms};
 use super::body::JsonBody;
 use super::endpoints::Endpoint;
 use super::error::ApiError;
-use crate::devices::{Aggregation, CommandOutcome, DeviceError, Devices, Pin};
+use crate::devices::{Aggregation, CommandOutcome, DeviceError, Devices, Pin, StoredEvent};
 use crate::tenancy::{Access, OpError};
 
 /// Most history points one query returns.
@@ -31,26 +32,31 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/devices/{id}/values",
             "A device's live values, online state, properties and information",
             get(values),
-        ),
+        )
+        .answers::<Telemetry>(200),
         E::new(
             "PUT",
             "/devices/{id}/values/{pin}",
             "Write a datastream value (a command to the device)",
             put(command),
         )
-        .body::<Write>(),
+        .body::<Write>()
+        .answers::<Commanded>(200)
+        .answers::<Commanded>(202),
         E::new(
             "GET",
             "/devices/{id}/history",
             "History of one pin: raw, or minute/hour count, average, min, max",
             get(history),
-        ),
+        )
+        .answers::<History>(200),
         E::new(
             "GET",
             "/devices/{id}/events",
             "A device's events, newest first",
             get(events),
-        ),
+        )
+        .answers::<Vec<StoredEvent>>(200),
     ]
 }
 
@@ -73,18 +79,21 @@ fn visible(s: &AppState, authed: &Authed, device: &str) -> Result<(), ApiError> 
 }
 
 /// What the API and the stream say about one device's telemetry.
-pub fn telemetry(devices: &Devices, device: &str) -> Value {
-    json!({
-        "online": devices.online(device),
-        "values": devices.values(device),
-        "properties": devices.properties(device),
-        "info": devices.info(device),
-        // Values left out of history since start: over the device's budget.
-        "history_dropped": devices.history_dropped(device),
-    })
+pub fn telemetry(devices: &Devices, device: &str) -> Telemetry {
+    Telemetry {
+        online: devices.online(device),
+        values: devices.values(device),
+        properties: devices.properties(device),
+        info: devices.info(device),
+        history_dropped: devices.history_dropped(device),
+    }
 }
 
-async fn values(State(s): State<AppState>, authed: Authed, Path(id): Path<String>) -> Reply {
+async fn values(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> Reply<Telemetry> {
     visible(&s, &authed, &id)?;
     Ok(Json(telemetry(&s.devices, &id)))
 }
@@ -106,7 +115,7 @@ async fn command(
     authed: Authed,
     Path((id, pin_name)): Path<(String, String)>,
     JsonBody(req): JsonBody<Write>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> WithStatus<Commanded> {
     let pin = pin(&pin_name)?;
     let as_text = |v: &Value| match v {
         Value::String(s) => Ok(s.clone()),
@@ -126,7 +135,7 @@ async fn command(
         CommandOutcome::Queued => StatusCode::ACCEPTED,
         CommandOutcome::Sent | CommandOutcome::Pending => StatusCode::OK,
     };
-    Ok((status, Json(json!({ "outcome": outcome }))))
+    Ok((status, Json(Commanded { outcome })))
 }
 
 #[derive(Deserialize)]
@@ -147,7 +156,7 @@ async fn history(
     authed: Authed,
     Path(id): Path<String>,
     query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
-) -> Reply {
+) -> Reply<History> {
     visible(&s, &authed, &id)?;
     let Query(q) = query.map_err(|e| {
         ApiError::invalid(format!(
@@ -172,9 +181,12 @@ async fn history(
         .history(&id, pin, from, to, aggregation, limit)
         .await
         .map_err(DeviceError::from)?;
-    Ok(Json(
-        json!({ "pin": pin.to_string(), "from": from, "to": to, "points": points }),
-    ))
+    Ok(Json(History {
+        pin: pin.to_string(),
+        from,
+        to,
+        points,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -188,7 +200,7 @@ async fn events(
     authed: Authed,
     Path(id): Path<String>,
     Query(q): Query<EventsQuery>,
-) -> Reply {
+) -> Reply<Vec<StoredEvent>> {
     visible(&s, &authed, &id)?;
     let limit = q.limit.unwrap_or(100).clamp(1, MAX_POINTS);
     let events = s
@@ -196,7 +208,7 @@ async fn events(
         .events(&id, limit)
         .await
         .map_err(DeviceError::from)?;
-    Ok(Json(json!(events)))
+    Ok(Json(events))
 }
 
 impl From<DeviceError> for ApiError {

@@ -154,7 +154,7 @@ pub fn parse(
 }
 
 /// A row of the inbox.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Waiting {
     pub mac: String,
     pub bridge: String,

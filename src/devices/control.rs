@@ -48,7 +48,7 @@ pub enum DeviceError {
 }
 
 /// What became of a command.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CommandOutcome {
     /// Sent to the device and made the live value.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct LiveValue {
     pub value: String,
     /// Unix milliseconds of the value.
@@ -27,7 +27,7 @@ pub struct DeviceLive {
 }
 
 /// A connected device's link.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Online {
     pub transport: &'static str,
     /// Unix milliseconds of the login.

@@ -76,7 +76,7 @@ impl Uplink {
 }
 
 /// How a link stands, kept up to date from its dialer's events.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, schemars::JsonSchema)]
 pub struct LinkState {
     /// Unix ms since when it is connected, when it is.
     pub connected_since: Option<i64>,
@@ -96,7 +96,7 @@ struct Link {
 }
 
 /// A link as `hearth sync status` shows it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct LinkStatus {
     pub url: String,
     pub peer: String,

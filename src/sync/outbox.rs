@@ -46,7 +46,7 @@ pub struct Outbox {
 }
 
 /// The outbox's depth and losses, for status and metrics.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct OutboxStats {
     pub depth: u64,
     pub dropped: u64,

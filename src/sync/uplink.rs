@@ -19,7 +19,7 @@ pub const BATCH: usize = 2000;
 const IDLE: Duration = Duration::from_secs(5);
 
 /// How delivery goes, for `hearth sync status` and `/metrics`.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, schemars::JsonSchema)]
 pub struct Delivery {
     /// Values the cloud acknowledged since this hub started.
     pub delivered: u64,

@@ -20,7 +20,7 @@ pub struct Access<'a> {
 }
 
 /// A device as one user sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct VisibleDevice {
     pub id: Id,
     pub name: String,

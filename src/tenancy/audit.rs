@@ -16,7 +16,7 @@ use super::state::{AuditEntry, Id, TenantState, Writes};
 /// How an actor the reader may not see is shown.
 pub const HIDDEN_ACTOR: &str = "an administrator of a parent organization";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     Effective,
@@ -40,7 +40,7 @@ pub enum Outcome {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AuditView {
     #[serde(flatten)]
     pub entry: AuditEntry,

@@ -115,7 +115,7 @@ pub struct Share {
     pub revoked: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditEntry {
     pub op: Id,
     pub kind: String,

@@ -42,7 +42,7 @@ pub enum ReplicaError {
 }
 
 /// One document's sync with one peer (see [`Replica::sync_state`]).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct DocSync {
     pub kind: &'static str,
     /// Whether the share policy lets this peer sync the document at all.

@@ -396,7 +396,7 @@ pub fn normalize_email(email: &str) -> Result<String, OpError> {
 
 fn non_empty(what: &str, value: &str) -> Result<String, OpError> {
     let value = value.trim();
-    if value.is_empty() || value.len() > 200 {
+    if value.is_empty() || value.chars().count() > 200 {
         return Err(OpError::Invalid(format!(
             "{what} must be 1 to 200 characters"
         )));

@@ -1008,3 +1008,17 @@ fn a_sub_organization_admin_cannot_redirect_a_member_of_the_root() {
     )
     .unwrap();
 }
+
+#[test]
+fn a_name_is_counted_in_characters_not_bytes() {
+    let mut h = household();
+    // 200 characters of two bytes each: as long as a name may be.
+    let long: String = "é".repeat(200);
+    h.t.rename_device(&h.admin, &h.beer, &long, NOW).unwrap();
+    let too_long = format!("{long}é");
+    let refused = h.t.rename_device(&h.admin, &h.beer, &too_long, NOW);
+    assert!(
+        matches!(&refused, Err(OpError::Invalid(m)) if m.contains("1 to 200 characters")),
+        "{refused:?}"
+    );
+}
