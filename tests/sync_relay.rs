@@ -2,7 +2,8 @@
 //! connected to the household's hub; the cloud knows which hub has it,
 //! relays the command there, the hub checks it again as the same person
 //! and sends it; a person who may not control it is refused by the cloud;
-//! with the hub gone, the command fails at once as offline.
+//! a cloud gone silent for a while costs the hub its poll in flight, not
+//! the relay; with the hub gone, the command fails at once as offline.
 
 #[path = "common/api.rs"]
 mod api;
@@ -11,21 +12,33 @@ mod blynk;
 #[path = "common/cloud.rs"]
 mod cloud;
 mod common;
+#[path = "common/proxy.rs"]
+mod proxy;
 
 use blynk::RawDevice;
-use cloud::{CloudProcess, cloud_login, eventually, hub_config, link, wait_in_sync};
+use cloud::{CloudProcess, cloud_login, eventually, hub_config, link_at, wait_in_sync};
+use proxy::Proxy;
 use serde_json::json;
 
 #[test]
 fn a_command_made_through_the_cloud_reaches_the_device_on_its_hub() {
     let tmp = tempfile::tempdir().unwrap();
-    let cloud = CloudProcess::start(&tmp.path().join("cloud"));
+    // The cloud closes a connection idle between requests after 2 s.
+    let cloud = CloudProcess::start_configured(
+        &tmp.path().join("cloud"),
+        &cloud::CLOUD_CONFIG.replace("[api]\n", "[api]\nheader_timeout_secs = 2\n"),
+    );
     let mut home = api::household_with(&tmp.path().join("hub"), &hub_config());
     let template = blynk::thermostat_template(&home);
     let (thermostat, token) = blynk::provision(&home, &home.root, "Thermostat", &template);
     let (_, _) = home.member("guest@example.org", &home.root, "user");
     let mut device = RawDevice::login(home.hub.blynk_port(), &token, 30);
-    let tenant = link(&home, &cloud);
+    let to_cloud = Proxy::to(cloud.port);
+    let tenant = link_at(
+        &home,
+        &cloud,
+        &format!("https://127.0.0.1:{}", to_cloud.port),
+    );
     wait_in_sync(&home);
     let admin = cloud_login(&cloud, &tenant, "admin@example.org");
     let guest = cloud_login(&cloud, &tenant, "guest@example.org");
@@ -67,6 +80,35 @@ fn a_command_made_through_the_cloud_reaches_the_device_on_its_hub() {
         .api
         .call("PUT", &command, Some(&guest), Some(json!({ "value": 1 })));
     assert_eq!(refused.status, 404, "{}", refused.body);
+
+    // The cloud's packets stop coming (dropped, no reset) until the cloud
+    // has taken the hub for gone and closed the connections it had with it:
+    // the answer to the poll in flight is lost, and so is the end of its
+    // connection (the cloud closes one idle for 2 s). The hub gives that poll up and polls again, so
+    // once packets flow commands reach the device again (without the limit
+    // on a poll it would wait on that connection for ever).
+    to_cloud.stall_replies();
+    eventually(
+        "the cloud takes the silent hub's device for offline",
+        || {
+            let reply = cloud.api.get(&values, Some(&admin));
+            reply.status == 200 && reply.body["online"].is_null()
+        },
+    );
+    let before = to_cloud.accepted();
+    eventually(
+        "the cloud closes every connection it had with the hub",
+        || to_cloud.target_closed_first(before),
+    );
+    to_cloud.unstall();
+    eventually("a command through the cloud is sent again", || {
+        let reply = cloud
+            .api
+            .call("PUT", &command, Some(&admin), Some(json!({ "value": 43 })));
+        reply.status == 200 && reply.body["outcome"] == "sent"
+    });
+    let frame = device.recv();
+    assert_eq!((frame.command, frame.text()), (20, "vw 1 43".to_owned()));
 
     // The hub goes away: the cloud says the device is offline, at once.
     home.hub.signal("KILL");

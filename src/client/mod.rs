@@ -26,6 +26,8 @@ pub enum ClientError {
     Tls(std::io::Error),
     #[error("HTTP: {0}")]
     Http(#[from] hyper::Error),
+    #[error("no answer within {} s", .0.as_secs_f32())]
+    TimedOut(std::time::Duration),
     #[error("{0}")]
     Other(String),
 }
@@ -117,6 +119,23 @@ impl Client {
         body: Option<Value>,
     ) -> Result<Reply, ClientError> {
         self.request(method, &format!("/api/v1{path}"), body).await
+    }
+
+    /// [`Client::request`], given up after `limit`: what a task that runs
+    /// unattended calls, so a peer gone silent (no reset) cannot hold it.
+    ///
+    /// # Errors
+    /// [`ClientError::TimedOut`], or as [`Client::request`].
+    pub async fn request_within(
+        &self,
+        limit: std::time::Duration,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Reply, ClientError> {
+        tokio::time::timeout(limit, self.request(method, path, body))
+            .await
+            .map_err(|_| ClientError::TimedOut(limit))?
     }
 
     /// `method` `path` (outside `/api/v1`: the cloud's `/cloud/v1`).

@@ -214,9 +214,13 @@ async fn telemetry(
 struct Poll {
     /// The devices connected to the hub now.
     online: Vec<String>,
+    /// How long the hub lets the poll wait for a command (it gives up on an
+    /// answer some time after); at most [`POLL_WAIT`].
+    #[serde(default)]
+    wait_ms: Option<u64>,
 }
 
-/// How long a hub's poll waits for a command.
+/// The longest a hub's poll waits for a command.
 const POLL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A hub's long poll: tells which devices are on it, takes their commands.
@@ -238,9 +242,13 @@ async fn relay(
         .node(&hub.tenant_id)
         .await
         .map_err(unavailable)?;
+    let wait = poll
+        .wait_ms
+        .map_or(POLL_WAIT, std::time::Duration::from_millis)
+        .min(POLL_WAIT);
     let commands = node
         .relay
-        .poll(&node.devices, &hub.hub_id, poll.online, POLL_WAIT)
+        .poll(&node.devices, &hub.hub_id, poll.online, wait)
         .await;
     Ok(Json(json!({ "commands": commands })))
 }

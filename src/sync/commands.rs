@@ -2,6 +2,11 @@
 //! hub long-polls the cloud, telling it which devices are connected to it,
 //! and carries out what comes back as the person who commanded it, through
 //! the same checks as a command made here (see `cloud::relay`).
+//!
+//! Each poll asks the cloud to answer within one keepalive
+//! ([`super::wire::keepalive`]) and is given up after three, the rule the
+//! sync WebSocket's pings follow: a cloud gone silent (packets dropped, no
+//! reset) costs a poll, never the relay.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -30,6 +35,8 @@ pub async fn poll(
         }
     };
     let mut backoff = Backoff::new(max_backoff, state);
+    let wait = super::wire::keepalive();
+    let limit = wait * 3;
     loop {
         let online: Vec<String> = devices
             .online_devices()
@@ -39,7 +46,12 @@ pub async fn poll(
             .collect();
         let polled = tokio::select! {
             _ = shutdown.cancelled() => return,
-            polled = client.request("POST", "/cloud/v1/relay", Some(json!({ "online": online }))) => polled,
+            polled = client.request_within(
+                limit,
+                "POST",
+                "/cloud/v1/relay",
+                Some(json!({ "online": online, "wait_ms": wait.as_millis() as u64 })),
+            ) => polled,
         };
         let body = match polled.map_err(|e| e.to_string()).and_then(|r| r.ok()) {
             Ok(body) => {

@@ -28,6 +28,10 @@ pub struct Delivery {
     pub last_error: Option<String>,
 }
 
+/// How long one delivery may take before it is given up and retried (a
+/// cloud gone silent must not hold the outbox).
+const DELIVERY_LIMIT: Duration = Duration::from_secs(30);
+
 /// Delivers `outbox` to the cloud of `uplink` until `shutdown`.
 pub async fn deliver(
     outbox: Arc<Outbox>,
@@ -63,7 +67,12 @@ pub async fn deliver(
         };
         let count = rows.len() as u64;
         let sent = client
-            .request("POST", "/cloud/v1/telemetry", Some(json!({ "rows": rows })))
+            .request_within(
+                DELIVERY_LIMIT,
+                "POST",
+                "/cloud/v1/telemetry",
+                Some(json!({ "rows": rows })),
+            )
             .await;
         let outcome = match sent {
             Ok(reply) => reply.ok().and_then(|body| {

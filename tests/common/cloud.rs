@@ -31,8 +31,14 @@ pub struct CloudProcess {
 impl CloudProcess {
     /// Starts `hearth cloud` on `state_dir` and waits for READY=1.
     pub fn start(state_dir: &Path) -> Self {
+        Self::start_configured(state_dir, CLOUD_CONFIG)
+    }
+
+    /// [`CloudProcess::start`] with `config` (the test configuration with
+    /// something changed).
+    pub fn start_configured(state_dir: &Path, config_text: &str) -> Self {
         let config = state_dir.with_extension("toml");
-        std::fs::write(&config, CLOUD_CONFIG).unwrap();
+        std::fs::write(&config, config_text).unwrap();
         let mut cmd = hearth();
         cmd.arg("cloud")
             .arg("--config")
@@ -92,11 +98,16 @@ impl CloudProcess {
 /// Links `hub`'s household to `cloud` through the hub's API; returns the
 /// path of the tenant's API on the cloud (`/tenants/<id>/api/v1`).
 pub fn link(hub: &Household, cloud: &CloudProcess) -> String {
+    link_at(hub, cloud, &cloud.url())
+}
+
+/// [`link`], the hub reaching the cloud at `url` (a proxy in front of it).
+pub fn link_at(hub: &Household, cloud: &CloudProcess, url: &str) -> String {
     let reply = hub.api.post(
         "/cloud/link",
         Some(&hub.admin),
         serde_json::json!({
-            "url": cloud.url(),
+            "url": url,
             "code": cloud.code(),
             "fingerprint": cloud.process.fingerprint(),
         }),
