@@ -237,3 +237,70 @@ fn on_a_confined_broker_a_device_cannot_touch_another_devices_topics() {
         .collect();
     assert!(heard.is_empty(), "Alice heard nothing of Bob's: {heard:#?}");
 }
+
+/// The household's broker carries every device on one connection, so a
+/// device over its allowance cannot be read slower without the others: its
+/// messages past the allowance are left out, counted and said once, and a
+/// calm device's value published right after the flood still arrives.
+#[test]
+fn a_device_over_its_allowance_on_the_broker_is_cut_short_and_the_others_go_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _broker = Mosquitto::start(tmp.path(), port);
+    let config = format!(
+        "{}\n[mqtt.broker]\nhost = \"127.0.0.1\"\nport = {port}\n",
+        common::TEST_CONFIG.replace("[mqtt]\n", "[mqtt]\nmessages_per_second = 20\n")
+    );
+    let h = household_with(&tmp.path().join("state"), &config);
+    h.hub.wait_log("mqtt broker: connected to", 1);
+    let template = h.api.post(
+        "/templates",
+        Some(&h.admin),
+        json!({ "org": h.root, "name": "Counter", "definition": { "datastreams": [
+            { "pin": 1, "name": "Count", "type": "int", "min": 0, "max": 1_000_000 },
+        ] } }),
+    );
+    let template = template.body["id"].as_str().unwrap().to_owned();
+    let (flood, _) = provision(&h, &h.root, "Flood", &template);
+    let (calm, _) = provision(&h, &h.root, "Calm", &template);
+    let mut flooding = mqtt::device(port, "anyone", "x", &format!("hearth/{flood}/"));
+    let mut calming = mqtt::device(port, "anyone", "x", &format!("hearth/{calm}/"));
+    flooding.wait_for("connected", |l| l["event"] == "connected" && l["rc"] == 0);
+    calming.wait_for("connected", |l| l["event"] == "connected" && l["rc"] == 0);
+
+    // 300 values as fast as paho and Mosquitto go (well under the 15 s a
+    // 20/s allowance would take), then one from the calm device: the hub
+    // reads the broker in order, so once the calm value is there every
+    // flood message has been dealt with.
+    flooding.send("count ds/Count 300 1");
+    flooding.wait_for("the broker took all", |l| l["event"] == "done");
+    calming.send("pubwait ds/Count 7");
+    let values = |device: &str| {
+        h.api
+            .get(&format!("/devices/{device}/values"), Some(&h.admin))
+            .body
+    };
+    let deadline = std::time::Instant::now() + common::TIMEOUT;
+    while values(&calm)["values"]["V1"]["value"] != "7" {
+        assert!(std::time::Instant::now() < deadline, "{}", values(&calm));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    let kept = history_values(&h, &flood, "V1").len() as u64;
+    let flood_values = values(&flood);
+    let dropped = flood_values["messages_dropped"].as_u64().unwrap();
+    assert_eq!(kept + dropped, 300, "{flood_values}");
+    assert!(kept >= 40, "the burst (twice the rate) passes: {kept} kept");
+    assert!(dropped >= 100, "most of the flood is left out: {dropped}");
+    assert_eq!(values(&calm)["messages_dropped"], 0);
+    assert_eq!(history_values(&h, &calm, "V1"), ["7"]);
+    let metrics = h.api.get_text("/metrics").1;
+    assert!(
+        metrics.contains(&format!(
+            "hearth_messages_dropped_total{{device=\"{flood}\"}} {dropped}"
+        )),
+        "{metrics}"
+    );
+    let said = h.hub.stderr().matches("over 20 messages/s").count();
+    assert_eq!(said, 1, "said once a minute at most:\n{}", h.hub.stderr());
+}

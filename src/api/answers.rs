@@ -136,6 +136,9 @@ pub struct Telemetry {
     pub info: std::collections::BTreeMap<String, String>,
     /// Values left out of history since start: over the device's budget.
     pub history_dropped: u64,
+    /// Messages left out since start, over the device's allowance where it
+    /// cannot be slowed (the household's broker).
+    pub messages_dropped: u64,
 }
 
 #[derive(Serialize, JsonSchema)]

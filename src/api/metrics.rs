@@ -176,6 +176,26 @@ async fn render(state: &AppState) -> Result<String, ApiError> {
             .map(|(device, n)| (format!("device=\"{}\"", escape(&device)), n as i64))
             .collect::<Vec<_>>(),
     );
+    let dropped = |list: Vec<(String, u64)>, label: &str| {
+        list.into_iter()
+            .map(|(who, n)| (format!("{label}=\"{}\"", escape(&who)), n as i64))
+            .collect::<Vec<_>>()
+    };
+    family(
+        &mut out,
+        "hearth_messages_dropped_total",
+        "counter",
+        "Messages left out since start, over the device's allowance on the household's broker \
+         (where one device cannot be slowed without the rest)",
+        &dropped(state.devices.messages_dropped.all(), "device"),
+    );
+    family(
+        &mut out,
+        "hearth_bridge_messages_dropped_total",
+        "counter",
+        "Reports left out since start, over the bridge's allowance on the household's broker",
+        &dropped(state.devices.bridge_messages_dropped.all(), "bridge"),
+    );
     let (running, waiting, refused) = crate::accounts::password::load();
     family(
         &mut out,

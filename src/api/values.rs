@@ -86,6 +86,7 @@ pub fn telemetry(devices: &Devices, device: &str) -> Telemetry {
         properties: devices.properties(device),
         info: devices.info(device),
         history_dropped: devices.history_dropped(device),
+        messages_dropped: devices.messages_dropped.of(device),
     }
 }
 

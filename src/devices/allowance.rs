@@ -69,6 +69,35 @@ impl Allowance {
     }
 }
 
+/// Messages left out for being over an allowance where the sender cannot
+/// be slowed instead: the household's broker carries every device on one
+/// connection, so reading it slower for one would slow them all. By device
+/// id (or bridge name), since start.
+#[derive(Default)]
+pub struct Dropped(Mutex<HashMap<String, u64>>);
+
+impl Dropped {
+    /// Counts one more for `who`; how many so far.
+    pub fn add(&self, who: &str) -> u64 {
+        let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = all.entry(who.to_owned()).or_default();
+        *n += 1;
+        *n
+    }
+
+    pub fn of(&self, who: &str) -> u64 {
+        let all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        all.get(who).copied().unwrap_or(0)
+    }
+
+    pub fn all(&self) -> Vec<(String, u64)> {
+        let all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut list: Vec<_> = all.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        list.sort();
+        list
+    }
+}
+
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
 /// History rows each device may add per day.

@@ -140,6 +140,10 @@ pub struct Devices {
     token_failures: crate::accounts::limiter::Limiter,
     /// History rows each device may add per day.
     history_budget: allowance::HistoryBudget,
+    /// Messages of devices, and of bridges, dropped over their allowance
+    /// (on the household's broker, where they cannot be slowed).
+    pub messages_dropped: allowance::Dropped,
+    pub bridge_messages_dropped: allowance::Dropped,
 }
 
 /// Wrong tokens one address may present in [`TOKEN_WINDOW`] before its
@@ -223,6 +227,8 @@ impl Devices {
             ingesting: tokio::sync::Mutex::new(()),
             token_failures: crate::accounts::limiter::Limiter::new(TOKEN_FAILURES, TOKEN_WINDOW),
             history_budget: allowance::HistoryBudget::new(history_rows_per_day),
+            messages_dropped: allowance::Dropped::default(),
+            bridge_messages_dropped: allowance::Dropped::default(),
         });
         Ok((devices, task))
     }

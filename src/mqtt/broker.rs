@@ -13,6 +13,13 @@
 //! BLE bridges there (Theengs Gateway, OpenMQTTGateway) publish under
 //! `home/<gateway>/BTtoMQTT/`; their reports count when a bridge of that
 //! name is registered through the API (the broker authenticates them).
+//!
+//! Each device (and bridge) has the allowance it has on Hearth's own
+//! listener (`messages_per_second`). All of them share this one
+//! connection, so one over it cannot be read slower without the others:
+//! its messages past the allowance are left out (acknowledged, counted in
+//! `/metrics` and its values, said at most once a minute) and everyone
+//! else's go on.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -24,7 +31,11 @@ use tokio::sync::mpsc;
 use super::Context;
 use super::topics;
 use crate::config::BrokerConfig;
+use crate::devices::allowance::Allowance;
 use crate::devices::{Attachment, Committed, Downlink};
+
+/// How often a device or bridge over its allowance is said to be.
+const SAY_OVER_EVERY: Duration = Duration::from_secs(60);
 
 /// How long a device on the broker stays online without a message.
 const SILENCE: Duration = Duration::from_millis(67_500);
@@ -91,6 +102,8 @@ pub async fn run(config: BrokerConfig, client_id: String, ctx: Arc<Context>) {
         prefix: config.prefix.clone(),
         links: HashMap::new(),
         in_flight: VecDeque::new(),
+        allowances: HashMap::new(),
+        said_over: HashMap::new(),
         downlink_tx,
         downlink_rx,
     };
@@ -147,6 +160,11 @@ struct Relay<'a> {
     prefix: String,
     links: HashMap<String, BrokerLink>,
     in_flight: VecDeque<(Publish, Option<Committed>)>,
+    /// Each known device's message allowance, by id.
+    allowances: HashMap<String, Allowance>,
+    /// When each device (by id) or bridge (`bridge:<name>`) was last said
+    /// to be over its allowance: at most once a minute each.
+    said_over: HashMap<String, Instant>,
     /// Commands for devices on the broker, from their links' forwarders.
     downlink_tx: mpsc::Sender<(String, Downlink)>,
     downlink_rx: mpsc::Receiver<(String, Downlink)>,
@@ -233,6 +251,9 @@ impl Relay<'_> {
             return None;
         }
         self.heard(device);
+        if !self.allowed(device) {
+            return None;
+        }
         let uplink = match topics::parse(layout, &publish.payload) {
             Ok(uplink) => uplink,
             Err(e) => {
@@ -284,12 +305,75 @@ impl Relay<'_> {
             tracing::debug!("mqtt broker: home/{topic}: no bridge named {gateway:?}");
             return None;
         };
+        if !self.bridge_allowed(&bridge.name) {
+            return None;
+        }
         match self.ctx.ble.ingest(&bridge, mac, payload).await {
             Ok(crate::ble::Ingested::Values { committed, .. }) => committed,
             Ok(crate::ble::Ingested::Inbox { .. }) => None,
             Err(e) => {
                 tracing::debug!("mqtt broker: home/{topic}: {e}");
                 None
+            }
+        }
+    }
+
+    /// Takes one message's worth of `device`'s allowance; false (counted,
+    /// said at most once a minute) when it is over.
+    fn allowed(&mut self, device: &str) -> bool {
+        let per_second = self.ctx.per_second;
+        let allowance = self
+            .allowances
+            .entry(device.to_owned())
+            .or_insert_with(|| Allowance::new(per_second));
+        if allowance.take() {
+            return true;
+        }
+        let dropped = self.ctx.devices.messages_dropped.add(device);
+        if self.say_over(device) {
+            tracing::warn!(
+                "mqtt broker: device {device}: over {per_second} messages/s; its messages are \
+                 left out until it slows ({dropped} so far)"
+            );
+        }
+        false
+    }
+
+    /// [`Relay::allowed`] for a bridge, whose allowance it shares with its
+    /// connections to Hearth's own listener.
+    fn bridge_allowed(&mut self, bridge: &str) -> bool {
+        let per_second = self.ctx.bridge_per_second;
+        let mut all = self
+            .ctx
+            .bridge_allowances
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let allowance = all
+            .entry(bridge.to_owned())
+            .or_insert_with(|| Allowance::new(per_second));
+        if allowance.take() {
+            return true;
+        }
+        drop(all);
+        let dropped = self.ctx.devices.bridge_messages_dropped.add(bridge);
+        if self.say_over(&format!("bridge:{bridge}")) {
+            tracing::warn!(
+                "mqtt broker: bridge {bridge:?}: over {per_second} reports/s; its reports are \
+                 left out until it slows ({dropped} so far)"
+            );
+        }
+        false
+    }
+
+    /// Whether to say now that `who` is over its allowance (a minute since
+    /// it was last said).
+    fn say_over(&mut self, who: &str) -> bool {
+        let now = Instant::now();
+        match self.said_over.get(who) {
+            Some(said) if now.duration_since(*said) < SAY_OVER_EVERY => false,
+            _ => {
+                self.said_over.insert(who.to_owned(), now);
+                true
             }
         }
     }
