@@ -16,7 +16,7 @@ use super::auth::{Authed, Reply, WithStatus, caller};
 use super::body::JsonBody;
 use super::endpoints::Endpoint;
 use super::error::ApiError;
-use crate::ble::{Adoption, BleError, Waiting};
+use crate::ble::{Adoption, Waiting};
 
 pub fn endpoints() -> Vec<Endpoint> {
     use Endpoint as E;
@@ -96,14 +96,4 @@ async fn dismiss(
 ) -> Result<StatusCode, ApiError> {
     s.ble.dismiss(&caller(&authed), &mac).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-impl From<BleError> for ApiError {
-    fn from(e: BleError) -> Self {
-        match e {
-            BleError::Op(e) => e.into(),
-            BleError::Replica(e) => e.into(),
-            BleError::Store(e) => crate::devices::DeviceError::from(e).into(),
-        }
-    }
 }

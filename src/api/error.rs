@@ -10,6 +10,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::accounts::AccountError;
+use crate::ble::BleError;
+use crate::devices::DeviceError;
 use crate::tenancy::{OpError, ReplicaError};
 
 #[derive(Debug)]
@@ -51,6 +53,26 @@ impl ApiError {
 
     pub fn invalid(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid", message)
+    }
+
+    /// A failure inside the hub (its database, its replica): the full text
+    /// goes to the log with an incident id, and the client hears only the
+    /// id, never a path, a query or a document id.
+    pub fn internal(status: StatusCode, detail: impl std::fmt::Display) -> Self {
+        let incident = crate::random_hex(4);
+        tracing::error!(%incident, "api: {detail}");
+        let code = if status == StatusCode::SERVICE_UNAVAILABLE {
+            "unavailable"
+        } else {
+            "internal"
+        };
+        ApiError::new(
+            status,
+            code,
+            format!(
+                "something failed inside the hub (incident {incident}); the hub's log says what"
+            ),
+        )
     }
 }
 
@@ -147,10 +169,7 @@ impl From<OpError> for ApiError {
             OpError::SchemaTooNew(_) => {
                 ApiError::new(StatusCode::CONFLICT, "schema_too_new", message)
             }
-            OpError::Internal(_) => {
-                tracing::error!("api: {message}");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
-            }
+            OpError::Internal(_) => ApiError::internal(StatusCode::INTERNAL_SERVER_ERROR, message),
         }
     }
 }
@@ -169,26 +188,52 @@ impl From<ReplicaError> for ApiError {
                 "already_set_up",
                 "this hub is already set up; log in instead",
             ),
-            other => {
-                tracing::error!("api: {other}");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    other.to_string(),
-                )
-            }
+            ReplicaError::NotOffered(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                e.to_string(),
+            ),
+            other => ApiError::internal(StatusCode::SERVICE_UNAVAILABLE, other),
         }
     }
 }
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
-        tracing::error!("api: {e}");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            e.to_string(),
-        )
+        ApiError::internal(StatusCode::SERVICE_UNAVAILABLE, e)
+    }
+}
+
+impl From<DeviceError> for ApiError {
+    fn from(e: DeviceError) -> Self {
+        let message = e.to_string();
+        match e {
+            DeviceError::NotFound(what) => OpError::NotFound(what).into(),
+            DeviceError::Denied { permission, .. } => ApiError {
+                permission: permission.map(|p| p.name()),
+                ..ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+            },
+            DeviceError::Invalid(_) => ApiError::invalid(message),
+            DeviceError::Refused(_) => ApiError::new(StatusCode::CONFLICT, "refused", message),
+            DeviceError::Offline(_) => {
+                ApiError::new(StatusCode::CONFLICT, "device_offline", message)
+            }
+            DeviceError::Busy(_) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "device_busy", message)
+            }
+            DeviceError::Store(e) => e.into(),
+            DeviceError::Replica(e) => e.into(),
+        }
+    }
+}
+
+impl From<BleError> for ApiError {
+    fn from(e: BleError) -> Self {
+        match e {
+            BleError::Op(e) => e.into(),
+            BleError::Replica(e) => e.into(),
+            BleError::Store(e) => e.into(),
+        }
     }
 }
 
@@ -218,9 +263,30 @@ impl From<AccountError> for ApiError {
             }
             AccountError::Invalid(_) => ApiError::invalid(message),
             AccountError::Tenancy(e) => e.into(),
-            AccountError::Store(e) => {
-                tracing::error!("api: {e}");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+            AccountError::Store(e) => e.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_failure_answers_an_incident_id_never_its_text() {
+        let failures = [
+            ApiError::from(crate::store::StoreError::Open {
+                path: "/var/lib/hearth/hearth.db".into(),
+                source: rusqlite::Error::InvalidQuery,
+            }),
+            ApiError::from(ReplicaError::Missing("3JG5LQaL6Mu5We94om3ZigaEC9vu".into())),
+            ApiError::from(OpError::Internal("a task panicked at src/x.rs".into())),
+        ];
+        for answer in failures {
+            assert!(answer.status.is_server_error(), "{answer:?}");
+            assert!(answer.message.contains("(incident "), "{answer:?}");
+            for secret in ["/var/lib", "3JG5LQ", "src/x.rs", "database"] {
+                assert!(!answer.message.contains(secret), "{answer:?}");
             }
         }
     }

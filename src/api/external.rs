@@ -111,7 +111,10 @@ async fn update(State(s): State<AppState>, Query(params): Params) -> Result<Stat
             Err(e @ (DeviceError::NotFound(_) | DeviceError::Refused(_))) => {
                 return Err(bad(e.to_string()));
             }
-            Err(e) => return Err(Refusal(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+            Err(e) => {
+                let said = super::error::ApiError::from(e);
+                return Err(Refusal(said.status, said.message));
+            }
         }
     }
     Ok(StatusCode::OK)

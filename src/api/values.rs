@@ -211,28 +211,3 @@ async fn events(
         .map_err(DeviceError::from)?;
     Ok(Json(events))
 }
-
-impl From<DeviceError> for ApiError {
-    fn from(e: DeviceError) -> Self {
-        let message = e.to_string();
-        match e {
-            DeviceError::NotFound(what) => OpError::NotFound(what).into(),
-            DeviceError::Denied { permission, .. } => ApiError {
-                permission: permission.map(|p| p.name()),
-                ..ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
-            },
-            DeviceError::Invalid(_) => ApiError::invalid(message),
-            DeviceError::Refused(_) => ApiError::new(StatusCode::CONFLICT, "refused", message),
-            DeviceError::Offline(_) => {
-                ApiError::new(StatusCode::CONFLICT, "device_offline", message)
-            }
-            DeviceError::Busy(_) => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "device_busy", message)
-            }
-            DeviceError::Store(_) | DeviceError::Replica(_) => {
-                tracing::error!("api: {message}");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
-            }
-        }
-    }
-}
