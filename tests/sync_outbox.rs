@@ -238,3 +238,64 @@ fn hub_credential(hub_dir: &std::path::Path) -> String {
     );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
+
+/// Runs one SQL statement on the hub's database from another process, as
+/// a tool (or a failing disk) can under a running hub.
+fn sql_from_outside(hub_dir: &std::path::Path, statement: &str) {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3, sys\n\
+             c = sqlite3.connect(sys.argv[1], timeout=10)\n\
+             c.execute(sys.argv[2])\n\
+             c.commit()",
+        ])
+        .arg(hub_dir.join("hearth.db"))
+        .arg(statement)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{statement}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// An outbox that cannot be read for a while (its table gone from under
+/// the running hub) is retried and shown in the link's status, not the end
+/// of delivery: once it reads again, values reach the cloud.
+#[test]
+fn delivery_resumes_after_the_outbox_could_not_be_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cloud = CloudProcess::start(&tmp.path().join("cloud"));
+    let hub_dir = tmp.path().join("hub");
+    let home = api::household_with(&hub_dir, &config());
+    let template = blynk::thermostat_template(&home);
+    let (sensor, token) = blynk::provision(&home, &home.root, "Sensor", &template);
+    let mut device = RawDevice::login(home.hub.blynk_port(), &token, 30);
+    let tenant = link(&home, &cloud);
+    wait_in_sync(&home);
+    let admin = cloud_login(&cloud, &tenant, "admin@example.org");
+
+    sql_from_outside(&hub_dir, "ALTER TABLE outbox RENAME TO outbox_away");
+    home.hub.wait_log("sync: the outbox cannot be read", 1);
+    eventually("the link's status says why nothing is delivered", || {
+        let status = home.api.get("/sync/status", Some(&home.admin));
+        status.body["peers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| {
+                p["telemetry"]["last_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("outbox cannot be read"))
+            })
+    });
+    sql_from_outside(&hub_dir, "ALTER TABLE outbox_away RENAME TO outbox");
+
+    let mut sent = Vec::new();
+    send(&mut device, &home, &sensor, &mut sent, batch("after-", 20));
+    eventually("the values reach the cloud", || {
+        history(&cloud.api, &tenant, &admin, &sensor) == sent
+    });
+}

@@ -50,11 +50,20 @@ pub async fn deliver(
     };
     let mut backoff = Backoff::new(max_backoff, state.clone());
     loop {
+        // A failing outbox (a full disk, a locked database) is retried
+        // with backoff and shown in the link's status; delivery never stops
+        // for good while the hub runs.
         let rows = match Outbox::peek(&store, BATCH).await {
             Ok(rows) => rows,
             Err(e) => {
                 tracing::error!("sync: the outbox cannot be read: {e}");
-                return;
+                if !backoff
+                    .failed(format!("the outbox cannot be read: {e}"), &shutdown)
+                    .await
+                {
+                    return;
+                }
+                continue;
             }
         };
         let Some(last) = rows.last().map(|r| r.seq) else {
@@ -85,8 +94,16 @@ pub async fn deliver(
         match outcome {
             Ok(()) => {
                 if let Err(e) = Outbox::acknowledged(&store, last).await {
+                    // Sent again after the backoff: the cloud takes a
+                    // repeat of rows it has (they are acknowledged by seq).
                     tracing::error!("sync: the outbox cannot be trimmed: {e}");
-                    return;
+                    if !backoff
+                        .failed(format!("the outbox cannot be trimmed: {e}"), &shutdown)
+                        .await
+                    {
+                        return;
+                    }
+                    continue;
                 }
                 let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
                 state.delivered += count;
