@@ -7,9 +7,11 @@
 //! `cargo bench --bench api`. The load generator shares the machine's cores
 //! with the hub, so the numbers are a floor for a separate client.
 
-#[path = "../tests/common/api.rs"]
+#[allow(dead_code)] // a benchmark uses a part of the test harness
+#[path = "../tests/it/common/api.rs"]
 mod api;
-#[path = "../tests/common/mod.rs"]
+#[allow(dead_code)] // a benchmark uses a part of the test harness
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 #[path = "support/tenant.rs"]
 mod tenant;

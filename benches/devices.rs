@@ -13,11 +13,14 @@
 //! `cargo bench --bench devices`. Generator, simulator and hub share the
 //! machine's cores, so the numbers are a floor.
 
-#[path = "../tests/common/api.rs"]
+#[allow(dead_code)] // a benchmark uses a part of the test harness
+#[path = "../tests/it/common/api.rs"]
 mod api;
-#[path = "../tests/common/blynk.rs"]
+#[allow(dead_code)] // a benchmark uses a part of the test harness
+#[path = "../tests/it/common/blynk.rs"]
 mod blynk;
-#[path = "../tests/common/mod.rs"]
+#[allow(dead_code)] // a benchmark uses a part of the test harness
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 #[path = "support/simulator.rs"]
 mod simulator;

@@ -11,13 +11,17 @@
 //!
 //! `cargo bench --bench mqtt`. Generator, broker and hub share the machine.
 
-#[path = "../tests/common/api.rs"]
+#[allow(dead_code)] // a benchmark uses a part of the test harness
+#[path = "../tests/it/common/api.rs"]
 mod api;
-#[path = "../tests/common/blynk.rs"]
+#[allow(dead_code)] // a benchmark uses a part of the test harness
+#[path = "../tests/it/common/blynk.rs"]
 mod blynk;
-#[path = "../tests/common/mod.rs"]
+#[allow(dead_code)] // a benchmark uses a part of the test harness
+#[path = "../tests/it/common/mod.rs"]
 mod common;
-#[path = "../tests/common/mosquitto.rs"]
+#[allow(dead_code)] // a benchmark uses a part of the test harness
+#[path = "../tests/it/common/mosquitto.rs"]
 mod mosquitto;
 
 use std::io::{BufRead, BufReader, Write};

@@ -6,11 +6,14 @@
 //! Runs the hub on loopback with mDNS off, and again inside a private network
 //! namespace with mDNS on (root only), so multicast never leaves this machine.
 
-#[path = "../tests/common/api.rs"]
+#[allow(dead_code)] // a benchmark uses a part of the test harness
+#[path = "../tests/it/common/api.rs"]
 mod api;
-#[path = "../tests/common/mod.rs"]
+#[allow(dead_code)] // a benchmark uses a part of the test harness
+#[path = "../tests/it/common/mod.rs"]
 mod common;
-#[path = "../tests/common/netns.rs"]
+#[allow(dead_code)] // a benchmark uses a part of the test harness
+#[path = "../tests/it/common/netns.rs"]
 mod netns;
 
 use std::path::Path;

@@ -16,11 +16,14 @@
 //! counts the bytes of every sync message; 3 runs the release binaries.
 //! `cargo bench --bench sync`.
 
-#[path = "../tests/common/api.rs"]
+#[allow(dead_code)] // a benchmark uses a part of the test harness
+#[path = "../tests/it/common/api.rs"]
 mod api;
-#[path = "../tests/common/cloud.rs"]
+#[allow(dead_code)] // a benchmark uses a part of the test harness
+#[path = "../tests/it/common/cloud.rs"]
 mod cloud;
-#[path = "../tests/common/mod.rs"]
+#[allow(dead_code)] // a benchmark uses a part of the test harness
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 #[path = "support/tenant.rs"]
 mod tenant;

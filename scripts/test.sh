@@ -46,7 +46,7 @@ stage "aarch64 binary under qemu: --version, service and backup tests"
 aarch64_bin="$PWD/target/aarch64-unknown-linux-gnu/release/hearth"
 runner="qemu-aarch64 -L /usr/aarch64-linux-gnu"
 $runner "$aarch64_bin" --version
-HEARTH_BIN="$aarch64_bin" HEARTH_RUNNER="$runner" cargo test --locked --test service --test backup
+HEARTH_BIN="$aarch64_bin" HEARTH_RUNNER="$runner" cargo test --locked --test it -- service:: backup::
 done_stage qemu
 
 printf '\nall stages passed in %ds\n' $((SECONDS - total_start))
