@@ -107,11 +107,19 @@ impl Hub {
     ///
     /// # Errors
     /// [`HubError`] when the directory is locked, the store cannot open, the
-    /// certificate cannot be made or a listener cannot bind. Nothing is left
-    /// running on error.
+    /// certificate cannot be made or the API cannot bind. A directory
+    /// locked or an API that cannot bind leaves nothing running; a failure
+    /// after them (store, replica) is not yet unwound part by part (issue
+    /// 15: one composition root), which is harmless where it ends the
+    /// process, as `hearth run` does.
     pub async fn spawn(config: Config, state_dir: PathBuf) -> Result<Hub, HubError> {
         crate::sync::wire::set_keepalive(Duration::from_secs(config.sync.keepalive_secs));
         let state_dir = StateDir::acquire(&state_dir)?;
+        // The API is bound before anything is opened or started: a port
+        // taken fails the start with nothing to stop (no store, no replica,
+        // no sync task) and the state directory's lock released.
+        let listener = api::bind(config.api.listen).await.map_err(HubError::Bind)?;
+        let api_addr = listener.local_addr().map_err(HubError::Bind)?;
         let (store, store_thread, identity) =
             Store::open(state_dir.path(), config.store.batch_max)?;
         let tenancy = Arc::new(Replica::open(store.clone(), &identity.hub_id).await?);
@@ -167,8 +175,6 @@ impl Hub {
         {
             tracing::warn!("sync: this hub's credential is not recorded: {e}");
         }
-        let listener = api::bind(config.api.listen).await.map_err(HubError::Bind)?;
-        let api_addr = listener.local_addr().map_err(HubError::Bind)?;
 
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();

@@ -1,0 +1,43 @@
+//! The hub in-process (`Hub::spawn`), for what a subprocess cannot show:
+//! which tasks a failed start leaves behind.
+
+use std::time::Duration;
+
+use hearth::config::Config;
+use hearth::hub::{Hub, HubError};
+use hearth::state_dir::StateDir;
+
+/// An API address already taken fails the start before anything is opened
+/// or started: no task is left running and the state directory's lock is
+/// released (before, sync links, the replica and the history writer kept
+/// running with the store open).
+#[tokio::test]
+async fn a_start_whose_api_cannot_bind_leaves_no_task_and_releases_the_lock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let text = crate::common::TEST_CONFIG.replace(
+        "[api]\nlisten = \"127.0.0.1:0\"",
+        &format!("[api]\nlisten = \"{}\"", taken.local_addr().unwrap()),
+    );
+    let config = Config::parse(&text, std::path::Path::new("test.toml")).unwrap();
+    let metrics = tokio::runtime::Handle::current().metrics();
+    assert_eq!(metrics.num_alive_tasks(), 0);
+
+    let started = Hub::spawn(config, tmp.path().to_owned()).await;
+    assert!(
+        matches!(started, Err(HubError::Bind(_))),
+        "{:?}",
+        started.err()
+    );
+
+    let deadline = tokio::time::Instant::now() + crate::common::TIMEOUT;
+    while metrics.num_alive_tasks() > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} tasks still running",
+            metrics.num_alive_tasks()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    StateDir::acquire(tmp.path()).expect("the lock is released");
+}
