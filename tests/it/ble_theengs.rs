@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use api::household_with;
 use blynk::{is_value, wait_stream};
-use mosquitto::{Mosquitto, free_port};
+use mosquitto::Mosquitto;
 use serde_json::json;
 
 const MAC: &str = "54:48:E6:8F:80:A5";
@@ -77,8 +77,7 @@ fn theengs(home: &std::path::Path, port: u16, extra: &[&str], subscribed: &str) 
 #[test]
 fn theengs_gateway_on_mosquitto_brings_bthome_sensors_to_the_inbox_and_history() {
     let tmp = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _broker = Mosquitto::start(tmp.path(), port);
+    let (_broker, port) = Mosquitto::start_free(tmp.path(), "");
     let config = format!(
         "{}\n[mqtt.broker]\nhost = \"127.0.0.1\"\nport = {port}\n",
         common::TEST_CONFIG

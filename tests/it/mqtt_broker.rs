@@ -10,14 +10,13 @@ use std::process::Command;
 
 use api::household_with;
 use blynk::{command, history_values, is_value, provision, thermostat_template, wait_stream};
-use mosquitto::{Mosquitto, free_port};
+use mosquitto::Mosquitto;
 use serde_json::json;
 
 #[test]
 fn devices_on_the_households_mosquitto_reach_the_hub_and_back_across_a_broker_restart() {
     let tmp = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let broker = Mosquitto::start(tmp.path(), port);
+    let (broker, port) = Mosquitto::start_free(tmp.path(), "");
     let config = format!(
         "{}\n[mqtt.broker]\nhost = \"127.0.0.1\"\nport = {port}\n",
         common::TEST_CONFIG
@@ -67,8 +66,7 @@ fn devices_on_the_households_mosquitto_reach_the_hub_and_back_across_a_broker_re
 #[test]
 fn home_assistant_discovers_devices_and_reads_their_values_on_the_broker() {
     let tmp = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _broker = Mosquitto::start(tmp.path(), port);
+    let (_broker, port) = Mosquitto::start_free(tmp.path(), "");
     let config = format!(
         "{}\n[mqtt.broker]\nhost = \"127.0.0.1\"\nport = {port}\nhome_assistant = true\n",
         common::TEST_CONFIG
@@ -123,7 +121,7 @@ fn home_assistant_discovers_devices_and_reads_their_values_on_the_broker() {
 /// Mosquitto with the ACL the README shows: Hearth's own user reads and
 /// writes `hearth/#`, every device only `hearth/<its id>/#` (its id as its
 /// username), everyone with a password.
-fn confined_mosquitto(dir: &Path, port: u16, users: &[(&str, &str)]) -> Mosquitto {
+fn confined_mosquitto(dir: &Path, users: &[(&str, &str)]) -> (Mosquitto, u16) {
     let passwords = dir.join("passwords");
     std::fs::write(&passwords, "").unwrap();
     for (user, password) in users {
@@ -140,13 +138,12 @@ fn confined_mosquitto(dir: &Path, port: u16, users: &[(&str, &str)]) -> Mosquitt
         passwords.display(),
         acl.display()
     );
-    Mosquitto::start_with(dir, port, &extra)
+    Mosquitto::start_free(dir, &extra)
 }
 
 #[test]
 fn on_a_confined_broker_a_device_cannot_touch_another_devices_topics() {
     let tmp = tempfile::tempdir().unwrap();
-    let port = free_port();
     let state = tmp.path().join("state");
     // The household first (device ids are needed for the broker's users).
     let mut h = household_with(&state, common::TEST_CONFIG);
@@ -154,9 +151,8 @@ fn on_a_confined_broker_a_device_cannot_touch_another_devices_topics() {
     let (alice, _) = provision(&h, &h.root, "Alice's thermostat", &template);
     let (bob, _) = provision(&h, &h.root, "Bob's thermostat", &template);
     h.hub.terminate();
-    let _broker = confined_mosquitto(
+    let (_broker, port) = confined_mosquitto(
         tmp.path(),
-        port,
         &[
             ("hearth", "hub-secret"),
             (&alice, "a-secret"),
@@ -236,8 +232,7 @@ fn on_a_confined_broker_a_device_cannot_touch_another_devices_topics() {
 #[test]
 fn a_device_over_its_allowance_on_the_broker_is_cut_short_and_the_others_go_on() {
     let tmp = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _broker = Mosquitto::start(tmp.path(), port);
+    let (_broker, port) = Mosquitto::start_free(tmp.path(), "");
     let config = format!(
         "{}\n[mqtt.broker]\nhost = \"127.0.0.1\"\nport = {port}\n",
         common::TEST_CONFIG.replace("[mqtt]\n", "[mqtt]\nmessages_per_second = 20\n")

@@ -13,8 +13,29 @@ impl Mosquitto {
         Mosquitto::start_with(dir, port, "")
     }
 
+    /// Mosquitto with `extra` configuration lines on a port free when it
+    /// starts, and that port. (Mosquitto cannot pick one itself, and a port
+    /// free a moment ago may be taken by a parallel test's port-0 bind: then
+    /// it exits, and another port is tried.)
+    pub fn start_free(dir: &Path, extra: &str) -> (Mosquitto, u16) {
+        for _ in 0..5 {
+            let port = free_port();
+            if let Some(broker) = Mosquitto::try_start(dir, port, extra) {
+                return (broker, port);
+            }
+        }
+        panic!("mosquitto could not listen on any of 5 free ports");
+    }
+
     /// [`Mosquitto::start`] with `extra` configuration lines.
     pub fn start_with(dir: &Path, port: u16, extra: &str) -> Mosquitto {
+        Mosquitto::try_start(dir, port, extra)
+            .unwrap_or_else(|| panic!("mosquitto did not listen on {port}"))
+    }
+
+    /// Mosquitto on `port`, once it listens; `None` when it exits first
+    /// (the port is taken) or does not listen within 10 s.
+    fn try_start(dir: &Path, port: u16, extra: &str) -> Option<Mosquitto> {
         let conf = dir.join("mosquitto.conf");
         std::fs::write(
             &conf,
@@ -30,15 +51,23 @@ impl Mosquitto {
             .arg(&conf)
             .spawn()
             .expect("mosquitto (scripts/test-deps.sh installs it)");
+        let mut broker = Mosquitto(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "mosquitto did not listen on {port}"
-            );
+        loop {
+            if broker.0.try_wait().ok().flatten().is_some() || Instant::now() >= deadline {
+                return None;
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                // Listening, and it is Mosquitto (one that lost the port
+                // exits at once).
+                std::thread::sleep(Duration::from_millis(50));
+                if broker.0.try_wait().ok().flatten().is_none() {
+                    return Some(broker);
+                }
+                return None;
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Mosquitto(child)
     }
 }
 
