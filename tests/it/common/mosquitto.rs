@@ -24,7 +24,10 @@ impl Mosquitto {
                 return (broker, port);
             }
         }
-        panic!("mosquitto could not listen on any of 5 free ports");
+        panic!(
+            "mosquitto could not listen on any of 5 free ports; its log:\n{}",
+            std::fs::read_to_string(dir.join("mosquitto.log")).unwrap_or_default()
+        );
     }
 
     /// [`Mosquitto::start`] with `extra` configuration lines.
@@ -39,16 +42,25 @@ impl Mosquitto {
         let conf = dir.join("mosquitto.conf");
         std::fs::write(
             &conf,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\n{extra}"),
+            // Started as root, Mosquitto would switch to its own user, which
+            // cannot read the password file in the test's private (0700)
+            // directory: it stays as it was started.
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
+                 log_dest stderr\nuser root\n{extra}"
+            ),
         )
         .unwrap();
         let bin = ["/usr/sbin/mosquitto", "mosquitto"]
             .into_iter()
             .find(|b| Path::new(b).exists())
             .unwrap_or("mosquitto");
+        // Its log, kept for a start that fails (said by `start_free`).
+        let log = std::fs::File::create(dir.join("mosquitto.log")).unwrap();
         let child = Command::new(bin)
             .arg("-c")
             .arg(&conf)
+            .stderr(log)
             .spawn()
             .expect("mosquitto (scripts/test-deps.sh installs it)");
         let mut broker = Mosquitto(child);
