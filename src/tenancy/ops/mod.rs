@@ -19,7 +19,7 @@ use super::access::Access;
 use super::materialized::Materialized;
 use super::perms::Permission;
 use super::schema::{self, SCHEMA_VERSION};
-use super::state::{AuditEntry, Id, Membership, TenantState};
+use super::state::{AuditEntry, Device, Id, Membership, TenantState};
 
 pub use devices::Transfer;
 pub use members::{Invited, Removed};
@@ -348,6 +348,26 @@ fn member_emails<'a>(access: &Access<'a>, which: impl Fn(&Membership) -> bool) -
                 .map(|u| u.email.as_str())
         })
         .collect()
+}
+
+/// How a refusal names the devices that stand in the way: by name where
+/// the caller may see them (managing organizations or templates does not
+/// mean seeing every device), the rest counted, so it still says why
+/// (DESIGN §3).
+fn device_names<'a>(
+    access: &Access<'a>,
+    caller: &Caller,
+    devices: impl Iterator<Item = &'a Device>,
+) -> Vec<String> {
+    let (seen, unseen): (Vec<&Device>, Vec<&Device>) = devices.partition(|d| match caller {
+        Caller::Console => true,
+        Caller::User(user) => access.device_level(user, d).is_some(),
+    });
+    let mut names: Vec<String> = seen.iter().map(|d| d.name.clone()).collect();
+    if !unseen.is_empty() {
+        names.push(format!("{} you may not see", unseen.len()));
+    }
+    names
 }
 
 /// Can the caller see organization `org` at all (else it is "not found")?

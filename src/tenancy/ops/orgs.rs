@@ -6,8 +6,8 @@
 //! (see `Access::effective_org`).
 
 use super::{
-    Caller, OpError, Tenant, member_emails, new_id, non_empty, put_map, require, require_in_org,
-    sees_org, set_field, set_written,
+    Caller, OpError, Tenant, device_names, member_emails, new_id, non_empty, put_map, require,
+    require_in_org, sees_org, set_field, set_written,
 };
 use crate::tenancy::access::Access;
 use crate::tenancy::perms::Permission;
@@ -85,18 +85,21 @@ impl Tenant {
             ));
         };
         require(&access, by, Permission::ManageOrgs, &parent)?;
-        let devices: Vec<&str> = state
-            .devices()
-            .values()
-            .filter(|d| !d.deleted && access.effective_org(d) == Some(org))
-            .map(|d| d.name.as_str())
-            .collect();
+        let devices = device_names(
+            &access,
+            by,
+            state
+                .devices()
+                .values()
+                .filter(|d| !d.deleted && access.effective_org(d) == Some(org)),
+        );
         let members = member_emails(&access, |m| m.org == org);
-        let children: Vec<&str> = state
+        let members: Vec<String> = members.into_iter().map(String::from).collect();
+        let children: Vec<String> = state
             .orgs()
             .values()
             .filter(|o| o.parent.as_deref() == Some(org) && access.org_live(&o.id))
-            .map(|o| o.name.as_str())
+            .map(|o| o.name.clone())
             .collect();
         let mut holds = Vec::new();
         for (what, names) in [

@@ -5,7 +5,8 @@
 
 use super::devices::visible_device;
 use super::{
-    Caller, OpError, Tenant, new_id, non_empty, put_map, require, require_in_org, set_field,
+    Caller, OpError, Tenant, device_names, new_id, non_empty, put_map, require, require_in_org,
+    set_field,
 };
 use crate::tenancy::access::Access;
 use crate::tenancy::perms::Permission;
@@ -89,12 +90,14 @@ impl Tenant {
         let access = Access::new(state, now);
         let org = template_org(&access, by, template)?;
         require(&access, by, Permission::ManageDevices, &org)?;
-        let users: Vec<&str> = state
-            .devices()
-            .values()
-            .filter(|d| !d.deleted && d.template.as_deref() == Some(template))
-            .map(|d| d.name.as_str())
-            .collect();
+        let users = device_names(
+            &access,
+            by,
+            state
+                .devices()
+                .values()
+                .filter(|d| !d.deleted && d.template.as_deref() == Some(template)),
+        );
         if !users.is_empty() {
             return Err(OpError::Refused(format!(
                 "devices still use this template: {}; move them to another template or delete them first",

@@ -1022,3 +1022,53 @@ fn a_name_is_counted_in_characters_not_bytes() {
         "{refused:?}"
     );
 }
+
+#[test]
+fn a_refusal_names_only_the_devices_its_reader_may_see() {
+    use crate::tenancy::template::Definition;
+    let mut h = household();
+    // Manages organizations and devices, but sees no device of the household.
+    let keeper_role =
+        h.t.create_role(
+            &h.admin,
+            &h.root,
+            "Keeper",
+            PermSet::of(&[ManageOrgs, ManageDevices]),
+            NOW,
+        )
+        .unwrap();
+    let keeper =
+        h.t.invite(&h.admin, "keeper@example.org", &h.root, &keeper_role, NOW)
+            .unwrap();
+    let keeper = Caller::user(&keeper.user);
+    let shed = h.t.create_org(&h.admin, &h.root, "Shed", NOW).unwrap();
+    let def = Definition {
+        datastreams: vec![],
+        events: vec![],
+    };
+    let gate_kind =
+        h.t.create_template(&h.admin, &shed, "Gate", &def, NOW)
+            .unwrap();
+    h.t.add_device(&h.admin, &shed, "Mower", Some(&gate_kind), NOW)
+        .unwrap();
+
+    let err = h.t.delete_org(&keeper, &shed, NOW).unwrap_err().to_string();
+    assert!(
+        err.contains("devices: 1 you may not see") && !err.contains("Mower"),
+        "{err}"
+    );
+    let err =
+        h.t.delete_template(&keeper, &gate_kind, NOW)
+            .unwrap_err()
+            .to_string();
+    assert!(
+        err.contains("1 you may not see") && !err.contains("Mower"),
+        "{err}"
+    );
+    // Who may see it is told its name.
+    let err =
+        h.t.delete_org(&h.admin, &shed, NOW)
+            .unwrap_err()
+            .to_string();
+    assert!(err.contains("devices: Mower;"), "{err}");
+}

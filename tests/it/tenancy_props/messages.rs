@@ -452,3 +452,12 @@ proptest! {
         run_attempts(&attempts);
     }
 }
+
+/// Found by the property in CI: an admin who took their own role's
+/// device permissions away still manages organizations, and the refusal to
+/// delete one that holds devices named those devices.
+#[test]
+fn a_refused_deletion_names_no_device_its_reader_may_not_see() {
+    run_attempts(&[(0, Try::EditRole(180, 96)), (0, Try::DeleteOrg(1))]);
+    run_attempts(&[(0, Try::EditRole(180, 96)), (0, Try::DeleteOrg(2))]);
+}
