@@ -24,6 +24,7 @@ use hyper::body::Bytes;
 use rustls::pki_types::ServerName;
 
 use hearth::accounts::password;
+use hearth::node::SCHEMA;
 use hearth::store::Store;
 use hearth::tenancy::{Caller, Replica};
 
@@ -33,7 +34,7 @@ const RUN: Duration = Duration::from_secs(10);
 /// Writes the generated household into a hub state directory, with a
 /// password for its admin.
 async fn prepare(dir: &std::path::Path, b: tenant::Builder) {
-    let (store, thread, identity) = Store::open(dir, 512).unwrap();
+    let (store, thread, identity) = Store::open(dir, 512, SCHEMA).unwrap();
     let replica = Replica::open(store.clone(), &identity.hub_id)
         .await
         .unwrap();

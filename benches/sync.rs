@@ -34,6 +34,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use hearth::node::SCHEMA;
 use hearth::store::Store;
 use hearth::tenancy::policy::hub_peer;
 use hearth::tenancy::{Caller, Replica};
@@ -93,7 +94,7 @@ struct Node {
 
 async fn node(name: &str) -> Node {
     let dir = tempfile::tempdir().unwrap();
-    let (store, thread, _) = Store::open(dir.path(), 512).unwrap();
+    let (store, thread, _) = Store::open(dir.path(), 512, SCHEMA).unwrap();
     let peer = hub_peer(name);
     let replica = Arc::new(
         Replica::open_as(store.clone(), name, peer.clone())

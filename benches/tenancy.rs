@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use automerge::Automerge;
+use hearth::node::SCHEMA;
 use hearth::store::Store;
 use hearth::tenancy::{Access, Action, Replica, Target};
 
@@ -49,7 +50,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// Writes `doc` into a fresh hub state directory through the replica.
 async fn prepare(doc_file: &Path, dir: &Path) {
     let doc = Automerge::load(&std::fs::read(doc_file).unwrap()).unwrap();
-    let (store, thread, identity) = Store::open(dir, 512).unwrap();
+    let (store, thread, identity) = Store::open(dir, 512, SCHEMA).unwrap();
     let replica = Replica::open(store.clone(), &identity.hub_id)
         .await
         .unwrap();
@@ -62,7 +63,7 @@ async fn prepare(doc_file: &Path, dir: &Path) {
 /// Opens the state directory as the hub does and measures; prints one line.
 async fn measure(dir: &Path, admin: &str) {
     let started = Instant::now();
-    let (store, _thread, identity) = Store::open(dir, 512).unwrap();
+    let (store, _thread, identity) = Store::open(dir, 512, SCHEMA).unwrap();
     let opened = started.elapsed();
     let replica = Replica::open(store.clone(), &identity.hub_id)
         .await

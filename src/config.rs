@@ -13,7 +13,9 @@ use serde::Deserialize;
 
 mod devices;
 
-pub use devices::{BlynkConfig, BrokerConfig, DevicesConfig, MqttConfig, SerialConfig};
+pub use devices::{
+    BlynkConfig, BrokerConfig, DEFAULT_BLYNK_MAX_BODY, DevicesConfig, MqttConfig, SerialConfig,
+};
 
 /// The documented built-in default, byte for byte what
 /// `hearth config default` prints and what a hub without a file runs with.

@@ -1,40 +1,77 @@
 //! Hearth: a local-first home hub.
 //!
 //! # Layout
-//! The modules follow the picture in `DESIGN.md` §1:
+//! The modules follow the picture in `DESIGN.md` §1, in layers: a module
+//! uses only those below it (the test in `layering.rs` fails on an import
+//! the other way, and lists the order):
+//!
+//! ```text
+//!   cli                       the `hearth` command line; main.rs only calls it
+//!   hub · cloud               the two roles: bind, serve, advertise, own a runtime
+//!   runtime                   one shutdown token, named parts, drain, runtime file
+//!   node                      one household's parts, opened and closed in one place
+//!   api                       the HTTPS API (axum), its TLS identity, the console
+//!   blynk · mqtt · sync       transports; links to the cloud and other hubs
+//!   ble · accounts            BLE adoption and decoding; passwords, sessions, throttling
+//!   devices                   live values, history, outbox, commands, online links
+//!   tenancy                   the household's sharing state (Automerge), access, audit
+//!   store                     SQLite, owned by one thread; backup/restore
+//!   mdns · client · listener · config · limiter · clock · backoff · tasks ·
+//!   state_dir · service
+//!                             foundations: no household knowledge
+//! ```
+//!
 //! - [`hub`]: [`hub::Hub`], the handle that starts and owns every part.
-//! - [`config`]: the TOML configuration, its built-in default, validation.
-//! - [`state_dir`]: where state lives and the lock that gives one hub sole use.
-//! - [`store`]: SQLite, owned by one thread; batched writes; backup/restore.
+//! - [`cloud`]: `hearth cloud`, the many-tenant cloud endpoint (a [`node::Node`]
+//!   per tenant).
+//! - [`runtime`]: what both run under ([`runtime::Runtime`]) and why a start
+//!   fails ([`runtime::StartError`]).
+//! - [`node`]: [`node::Node`], one household's parts (store, replica,
+//!   accounts, devices, BLE, sync, retention), and the schema they share.
 //! - [`api`]: the HTTPS API (axum) and its TLS identity.
-//! - [`mdns`]: advertising `_hearth._tcp.local.` and browsing for hubs.
-//! - [`tenancy`]: the household's sharing state (Automerge), access, audit.
+//! - [`blynk`], [`mqtt`]: the device protocols; [`sync`]: links to the
+//!   cloud and other hubs, replication grants.
 //! - [`accounts`]: setup code, passwords, sessions, login throttling.
+//! - [`ble`]: BLE bridges' sensors, the adoption inbox.
 //! - [`devices`]: live values, history, events, commands, online links.
-//! - [`blynk`]: the Blynk device protocol over TCP, TLS and serial ports.
-//! - [`cloud`]: `hearth cloud`, the many-tenant cloud endpoint.
-//! - [`sync`]: links to the cloud and other hubs, replication grants.
+//! - [`tenancy`]: the household's sharing state (Automerge), access, audit.
+//! - [`store`]: SQLite, owned by one thread; batched writes; backup/restore.
+//! - [`mdns`]: advertising `_hearth._tcp.local.` and browsing for hubs.
+//! - [`client`]: the API client the CLI and sync links use.
+//! - [`listener`]: binding, address keys and the device accept loop.
+//! - [`config`]: the TOML configuration, its built-in default, validation.
+//! - [`limiter`], [`clock`], [`tasks`], [`backoff`]: failure throttling,
+//!   wall-clock readings, owned long-lived tasks, retry waits.
+//! - [`state_dir`]: where state lives and the lock that gives one hub sole use.
 //! - [`service`]: sd_notify, logging to the journal or stderr, signals.
-//! - [`cli`]: the `hearth` command line; `main.rs` only calls it.
 
 pub mod accounts;
 pub mod api;
+pub mod backoff;
 pub mod ble;
 pub mod blynk;
 pub mod cli;
 pub mod client;
+pub mod clock;
 pub mod cloud;
 pub mod config;
 pub mod devices;
 pub mod hub;
+pub mod limiter;
 pub mod listener;
 pub mod mdns;
 pub mod mqtt;
+pub mod node;
+pub mod runtime;
 pub mod service;
 pub mod state_dir;
 pub mod store;
 pub mod sync;
+pub mod tasks;
 pub mod tenancy;
+
+#[cfg(test)]
+mod layering;
 
 /// `bytes` random bytes from the OS, as lower-case hex.
 ///

@@ -1,10 +1,13 @@
-//! The accept loop every device listener (Blynk TCP/TLS, MQTT) shares:
+//! Listening, in one place: [`bind`] for every TCP listener (the API's and
+//! the devices'), with the IPv6 fallback; the address key every per-address
+//! limit counts by; and the accept loop every device listener (Blynk
+//! TCP/TLS, MQTT) shares:
 //! accept until shutdown, at most `max` connections at once (more are
 //! closed at accept, with one log line), one tracked task each, no spinning
 //! when accept fails (out of file descriptors and the like).
 
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,6 +54,42 @@ pub async fn accept<F, Fut>(
             let _slot = slot;
             connection.await;
         });
+    }
+}
+
+/// Binds the configured address. The default `[::]` falls back to
+/// `0.0.0.0` on the same port where the kernel has no IPv6.
+///
+/// # Errors
+/// The bind error, with the address in its message.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    match TcpListener::bind(addr).await {
+        Ok(listener) => Ok(listener),
+        Err(e) if addr.ip().is_unspecified() && addr.is_ipv6() && no_ipv6(&e) => {
+            let v4 = SocketAddr::from((Ipv4Addr::UNSPECIFIED, addr.port()));
+            tracing::warn!("no IPv6 here ({e}); listening on {v4} instead");
+            TcpListener::bind(v4).await
+        }
+        Err(e) => Err(std::io::Error::new(
+            e.kind(),
+            format!("cannot listen on {addr}: {e}"),
+        )),
+    }
+}
+
+fn no_ipv6(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::AddrNotAvailable | ErrorKind::Unsupported
+    ) || e.raw_os_error() == Some(97) // EAFNOSUPPORT
+}
+
+/// An address as throttling counts it ([`address_key`], as text).
+pub fn source_key(ip: IpAddr) -> String {
+    match address_key(ip) {
+        IpAddr::V6(prefix) => format!("{prefix}/64"),
+        v4 => v4.to_string(),
     }
 }
 

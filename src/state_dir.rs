@@ -13,6 +13,10 @@ use std::path::{Path, PathBuf};
 pub const LOCK_FILE: &str = "hub.lock";
 /// What a running hub writes so `hearth status` and tests can find it.
 pub const RUNTIME_FILE: &str = "runtime.json";
+/// The admin socket (`hearth --console`); the API serves it.
+pub const CONSOLE_SOCKET: &str = "admin.sock";
+/// The one-time setup code of a hub with no household yet (accounts owns it).
+pub const SETUP_CODE_FILE: &str = "setup-code";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateDirError {

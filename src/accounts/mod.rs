@@ -3,7 +3,6 @@
 //! credentials document, so every hub of the household accepts them
 //! offline; sessions are local to the hub that issued them.
 
-pub mod limiter;
 pub mod password;
 pub mod sessions;
 pub mod setup;
@@ -14,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use limiter::Limiter;
+use crate::limiter::Limiter;
 use serde::Serialize;
 use sessions::{Session, Sessions};
 
@@ -75,11 +74,7 @@ pub struct Accounts {
     setup_failures_all: Limiter,
 }
 
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
+pub use crate::clock::unix_now;
 
 impl Accounts {
     /// Loads the sessions; on a hub without a household, makes sure there
@@ -132,7 +127,7 @@ impl Accounts {
             return Err(AccountError::AlreadySetUp);
         }
         let started = Instant::now();
-        let source = throttle::source_key(source);
+        let source = crate::listener::source_key(source);
         self.setup_failures
             .check(&source, started)
             .and_then(|()| self.setup_failures_all.check("setup", started))
@@ -147,7 +142,7 @@ impl Accounts {
         let phc = hash_blocking(password).await?;
         let founded = self
             .replica
-            .found(household, email, crate::devices::now_ms())
+            .found(household, email, crate::clock::now_ms())
             .await
             .map_err(|e| match e {
                 ReplicaError::AlreadyFounded => AccountError::AlreadySetUp,
@@ -219,7 +214,7 @@ impl Accounts {
         source: IpAddr,
     ) -> Result<Login, AccountError> {
         let now = Instant::now();
-        let source = throttle::source_key(source);
+        let source = crate::listener::source_key(source);
         self.invite_failures
             .check(&source, now)
             .map_err(AccountError::Throttled)?;
@@ -229,7 +224,7 @@ impl Accounts {
         let phc = hash_blocking(password).await?;
         match self
             .replica
-            .accept_invite(code.trim(), &phc, crate::devices::now_ms())
+            .accept_invite(code.trim(), &phc, crate::clock::now_ms())
             .await?
         {
             Some(user) => {
@@ -309,7 +304,7 @@ impl Accounts {
 
 /// Does `user` hold a live membership now?
 fn is_member(state: &crate::tenancy::TenantState, user: &str) -> bool {
-    crate::tenancy::Access::new(state, crate::devices::now_ms())
+    crate::tenancy::Access::new(state, crate::clock::now_ms())
         .memberships_of(user)
         .next()
         .is_some()

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub const FILE: &str = "setup-code";
+pub const FILE: &str = crate::state_dir::SETUP_CODE_FILE;
 /// How long a code is valid.
 pub const LIFETIME_SECS: i64 = 24 * 3600;
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";

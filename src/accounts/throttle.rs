@@ -25,7 +25,8 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::limiter::Limiter;
+use crate::limiter::Limiter;
+use crate::listener::source_key;
 
 const PAIR_FAILURES: usize = 5;
 const SOURCE_FAILURES: usize = 20;
@@ -183,14 +184,6 @@ impl Drop for Attempt<'_> {
 
 fn pair_key(account: &str, source: &str) -> String {
     format!("{source} {account}")
-}
-
-/// An address as throttling counts it ([`crate::listener::address_key`]).
-pub fn source_key(ip: IpAddr) -> String {
-    match crate::listener::address_key(ip) {
-        IpAddr::V6(prefix) => format!("{prefix}/64"),
-        v4 => v4.to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -209,7 +209,7 @@ pub struct CloudLinked {
 #[derive(Serialize, JsonSchema)]
 pub struct SyncStatus {
     pub peers: Vec<crate::sync::links::LinkStatus>,
-    pub outbox: Option<crate::sync::outbox::OutboxStats>,
+    pub outbox: Option<crate::devices::outbox::OutboxStats>,
     /// Operations that lost (or merged in) a concurrent conflict, newest
     /// first, as the audit log shows them to the caller.
     pub conflicts_lost: Vec<AuditView>,

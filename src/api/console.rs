@@ -14,7 +14,7 @@ use tokio::net::UnixListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub const SOCKET: &str = "admin.sock";
+pub const SOCKET: &str = crate::state_dir::CONSOLE_SOCKET;
 
 /// Marks a request as coming through the admin socket.
 #[derive(Debug, Clone, Copy)]

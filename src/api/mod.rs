@@ -28,12 +28,10 @@ mod values;
 
 pub use connections::{Limits, serve};
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::accounts::Accounts;
@@ -72,32 +70,4 @@ async fn not_found() -> (axum::http::StatusCode, axum::Json<serde_json::Value>) 
             "message": "no such route; the API lives under /api/v1",
         })),
     )
-}
-
-/// Binds the configured address. The default `[::]` falls back to
-/// `0.0.0.0` on the same port where the kernel has no IPv6.
-///
-/// # Errors
-/// The bind error, with the address in its message.
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    match TcpListener::bind(addr).await {
-        Ok(listener) => Ok(listener),
-        Err(e) if addr.ip().is_unspecified() && addr.is_ipv6() && no_ipv6(&e) => {
-            let v4 = SocketAddr::from((Ipv4Addr::UNSPECIFIED, addr.port()));
-            tracing::warn!("no IPv6 here ({e}); API listening on {v4} instead");
-            TcpListener::bind(v4).await
-        }
-        Err(e) => Err(std::io::Error::new(
-            e.kind(),
-            format!("cannot listen on {addr}: {e}"),
-        )),
-    }
-}
-
-fn no_ipv6(e: &std::io::Error) -> bool {
-    use std::io::ErrorKind;
-    matches!(
-        e.kind(),
-        ErrorKind::AddrNotAvailable | ErrorKind::Unsupported
-    ) || e.raw_os_error() == Some(97) // EAFNOSUPPORT
 }

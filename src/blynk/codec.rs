@@ -13,9 +13,8 @@ use bytes::{Buf, BufMut, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 pub const HEADER_LEN: usize = 5;
-/// Bodies longer than this are refused (the Python clients drop at 1024,
-/// Arduino boards send at most 128).
-pub const DEFAULT_MAX_BODY: usize = 1024;
+/// Bodies longer than this are refused unless configured otherwise.
+pub const DEFAULT_MAX_BODY: usize = crate::config::DEFAULT_BLYNK_MAX_BODY;
 
 /// Command codes the hub knows.
 pub mod command {

@@ -18,7 +18,6 @@ pub use hardware::{Hardware, HardwareError};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -40,7 +39,7 @@ pub async fn start(
     devices: &Arc<Devices>,
     shutdown: &CancellationToken,
     tracker: &TaskTracker,
-    parts: &mut JoinSet<&'static str>,
+    parts: &mut crate::tasks::Parts,
 ) -> Addrs {
     let ctx = Arc::new(session::Context {
         devices: devices.clone(),
@@ -62,7 +61,7 @@ pub async fn start(
     for (addr, acceptor) in [(config.blynk.listen, None), (tls_addr, acceptor)] {
         let Some(addr) = addr else { continue };
         let is_tls = acceptor.is_some();
-        match crate::api::bind(addr).await {
+        match crate::listener::bind(addr).await {
             Ok(listener) => {
                 let bound = listener.local_addr().ok();
                 if is_tls {
@@ -70,7 +69,13 @@ pub async fn start(
                 } else {
                     addrs.plain = bound;
                 }
-                parts.spawn(blynk_task(listener, acceptor, ctx.clone(), tracker.clone()));
+                let (ctx, tracker) = (ctx.clone(), tracker.clone());
+                let name = if is_tls {
+                    "Blynk TLS listener"
+                } else {
+                    "Blynk listener"
+                };
+                parts.spawn(name, server::serve(listener, acceptor, ctx, tracker));
             }
             Err(e) => tracing::error!(
                 "blynk: cannot listen on {addr}: {e}; Blynk devices cannot connect there"
@@ -81,30 +86,11 @@ pub async fn start(
         tracing::info!("blynk: no TLS listener, as [api] tls is off");
     }
     if !config.blynk.serial.is_empty() {
-        parts.spawn(serial_task(
-            config.blynk.serial.clone(),
-            ctx,
-            tracker.clone(),
-        ));
+        let ports = config.blynk.serial.clone();
+        parts.spawn(
+            "serial ports",
+            serial::supervise(ports, ctx, tracker.clone()),
+        );
     }
     addrs
-}
-
-async fn blynk_task(
-    listener: tokio::net::TcpListener,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    ctx: Arc<session::Context>,
-    tracker: TaskTracker,
-) -> &'static str {
-    server::serve(listener, tls, ctx, tracker).await;
-    "Blynk listener"
-}
-
-async fn serial_task(
-    ports: Vec<crate::config::SerialConfig>,
-    ctx: Arc<session::Context>,
-    tracker: TaskTracker,
-) -> &'static str {
-    serial::supervise(ports, ctx, tracker).await;
-    "serial ports"
 }

@@ -23,6 +23,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_util::task::TaskTracker;
 
 use super::session::{self, Context, End};
+use crate::backoff::Backoff;
 use crate::config::SerialConfig;
 
 /// How often patterns are matched against the file system.
@@ -92,7 +93,7 @@ fn wildcard(pattern: &[u8], name: &[u8]) -> bool {
 /// Owns one port while its path exists: open, serve, reopen with backoff.
 async fn own_port(path: PathBuf, baud: u32, ctx: Arc<Context>) {
     let label = path.display().to_string();
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), MAX_BACKOFF);
     let mut last_error = String::new();
     while !ctx.shutdown.is_cancelled() && path.exists() {
         match SerialStream::open(&path, baud) {
@@ -104,7 +105,7 @@ async fn own_port(path: PathBuf, baud: u32, ctx: Arc<Context>) {
                 // A port that fails right after opening backs off like one
                 // that cannot be opened; one that served a while starts over.
                 if opened.elapsed() > Duration::from_secs(10) {
-                    backoff = Duration::from_millis(100);
+                    backoff.reset();
                 }
                 tracing::info!("serial: {label} closed (unplugged?); reopening");
             }
@@ -116,11 +117,9 @@ async fn own_port(path: PathBuf, baud: u32, ctx: Arc<Context>) {
                 }
             }
         }
-        tokio::select! {
-            _ = ctx.shutdown.cancelled() => return,
-            _ = tokio::time::sleep(backoff) => {}
+        if !backoff.wait(&ctx.shutdown).await {
+            return;
         }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::client::login::{self, SavedLogin};
 use crate::client::{Client, Target};
-use crate::hub::RuntimeInfo;
+use crate::runtime::RuntimeInfo;
 use crate::state_dir::RUNTIME_FILE;
 
 #[derive(Debug, Subcommand)]

@@ -17,7 +17,8 @@ use household::{
 };
 
 use crate::config::{self, Config, EX_CONFIG};
-use crate::hub::{Hub, RuntimeInfo};
+use crate::hub::Hub;
+use crate::runtime::RuntimeInfo;
 use crate::state_dir::{self, RUNTIME_FILE, StateDir};
 use crate::{mdns, store};
 
@@ -205,24 +206,28 @@ pub fn main() -> ExitCode {
             match command {
                 Command::Run => run(config, state_dir),
                 Command::Status { json } => status(&state_dir, json),
-                Command::Backup { file } => match store::backup(&state_dir, &file) {
-                    Ok(bytes) => {
-                        println!(
-                            "backed up {} to {} ({bytes} bytes)",
-                            state_dir.display(),
-                            file.display()
-                        );
-                        ExitCode::SUCCESS
+                Command::Backup { file } => {
+                    match store::backup(&state_dir, &file, crate::node::SCHEMA) {
+                        Ok(bytes) => {
+                            println!(
+                                "backed up {} to {} ({bytes} bytes)",
+                                state_dir.display(),
+                                file.display()
+                            );
+                            ExitCode::SUCCESS
+                        }
+                        Err(e) => failure(&e),
                     }
-                    Err(e) => failure(&e),
-                },
-                Command::Restore { file } => match store::restore(&state_dir, &file) {
-                    Ok(()) => {
-                        println!("restored {} from {}", state_dir.display(), file.display());
-                        ExitCode::SUCCESS
+                }
+                Command::Restore { file } => {
+                    match store::restore(&state_dir, &file, crate::node::SCHEMA) {
+                        Ok(()) => {
+                            println!("restored {} from {}", state_dir.display(), file.display());
+                            ExitCode::SUCCESS
+                        }
+                        Err(e) => failure(&e),
                     }
-                    Err(e) => failure(&e),
-                },
+                }
                 Command::Mdns(MdnsCommand::Browse { timeout, json }) => {
                     browse(&config, Duration::from_secs(timeout), json)
                 }

@@ -5,7 +5,8 @@
 use std::process::ExitCode;
 
 use crate::cloud::Cloud;
-use crate::hub::{Hub, HubError, RuntimeInfo};
+use crate::hub::Hub;
+use crate::runtime::{RuntimeInfo, StartError};
 use crate::service::{self, notify};
 
 /// What `serve` needs of a role.
@@ -49,7 +50,7 @@ impl Role for Cloud {
 pub fn serve<R: Role>(
     log_level: &str,
     workers: Option<usize>,
-    start: impl Future<Output = Result<R, HubError>>,
+    start: impl Future<Output = Result<R, StartError>>,
 ) -> ExitCode {
     service::logging::init(log_level);
     let mut builder = tokio::runtime::Builder::new_multi_thread();

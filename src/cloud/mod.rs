@@ -21,14 +21,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
-
 use crate::api;
 use crate::config::Config;
-use crate::hub::{HubError, RuntimeInfo};
-use crate::state_dir::{RUNTIME_FILE, StateDir, write_atomic};
+use crate::node::{NodeOptions, Role};
+use crate::runtime::{Runtime, RuntimeInfo, StartError};
+use crate::state_dir::StateDir;
 use crate::store::{Store, StoreThread};
 
 /// What every cloud route may read.
@@ -40,14 +37,10 @@ pub struct CloudState {
 
 /// A started cloud endpoint; always [`Cloud::shutdown`] it.
 pub struct Cloud {
-    shutdown: CancellationToken,
-    parts: JoinSet<&'static str>,
-    tracker: TaskTracker,
+    runtime: Runtime,
     registry: Store,
     registry_thread: StoreThread,
     tenants: Arc<tenants::Tenants>,
-    state_dir: StateDir,
-    drain: Duration,
     info: RuntimeInfo,
 }
 
@@ -55,60 +48,52 @@ impl Cloud {
     /// Starts the cloud on `state_dir` with the API settings of `config`.
     ///
     /// # Errors
-    /// [`HubError`] when the directory is locked, the store cannot open, the
-    /// certificate cannot be made or the listener cannot bind.
-    pub async fn spawn(config: Config, state_dir: PathBuf) -> Result<Cloud, HubError> {
+    /// [`StartError`] when the directory is locked, the listener cannot
+    /// bind, the registry cannot open or the certificate cannot be made; a
+    /// failed start leaves nothing running and the lock released.
+    pub async fn spawn(config: Config, state_dir: PathBuf) -> Result<Cloud, StartError> {
+        crate::sync::wire::set_keepalive(Duration::from_secs(config.sync.keepalive_secs));
         let state_dir = StateDir::acquire(&state_dir)?;
+        let listener = crate::listener::bind(config.api.listen)
+            .await
+            .map_err(StartError::Bind)?;
+        let api_addr = listener.local_addr().map_err(StartError::Bind)?;
+        let drain = Duration::from_secs(config.hub.shutdown_timeout_secs);
+        let mut runtime = Runtime::new(state_dir, drain);
         let (registry, registry_thread, identity) =
-            Store::open(state_dir.path(), config.store.batch_max)?;
-        let shutdown = CancellationToken::new();
-        let tenants = Arc::new(tenants::Tenants::new(
-            state_dir.path().join("tenants"),
-            &identity.hub_id,
-            shutdown.clone(),
-        ));
+            Store::open(runtime.dir(), config.store.batch_max, crate::node::SCHEMA)?;
         let tls = if config.api.tls {
-            Some(api::tls::load_or_create(
-                &config.api,
-                state_dir.path(),
-                "hearth-cloud.local",
-            )?)
+            match api::tls::load_or_create(&config.api, runtime.dir(), "hearth-cloud.local") {
+                Ok(tls) => Some(tls),
+                Err(e) => {
+                    registry.close().await;
+                    registry_thread.join().await;
+                    return Err(e.into());
+                }
+            }
         } else {
             None
         };
-        let listener = api::bind(config.api.listen).await.map_err(HubError::Bind)?;
-        let api_addr = listener.local_addr().map_err(HubError::Bind)?;
-        let tracker = TaskTracker::new();
-        crate::sync::wire::set_keepalive(Duration::from_secs(config.sync.keepalive_secs));
-        let drain = Duration::from_secs(config.hub.shutdown_timeout_secs);
-        let limits = api::Limits::from_config(&config.api);
+        let role = Role::CloudTenant {
+            cloud_id: identity.hub_id.clone(),
+        };
+        let tenants = Arc::new(tenants::Tenants::new(
+            runtime.dir().join("tenants"),
+            NodeOptions::new(&config, role),
+            runtime.token().clone(),
+        ));
         let router = routes::router(CloudState {
             registry: registry.clone(),
             tenants: tenants.clone(),
         });
-        let mut parts = JoinSet::new();
-        {
-            let (router, shutdown, tracker) = (router.clone(), shutdown.clone(), tracker.clone());
-            let tls = tls
-                .as_ref()
-                .map(|t| tokio_rustls::TlsAcceptor::from(t.server_config.clone()));
-            parts.spawn(async move {
-                api::serve(listener, tls, router, limits, shutdown, tracker, drain).await;
-                "cloud API server"
-            });
-        }
-        match api::console::bind(state_dir.path()) {
-            Ok(console) => {
-                let (shutdown, tracker) = (shutdown.clone(), tracker.clone());
-                parts.spawn(async move {
-                    api::console::serve(console, router, shutdown, tracker).await;
-                    "admin socket"
-                });
-            }
-            Err(e) => {
-                tracing::error!("cloud: no admin socket: {e}; `hearth cloud code` will not work")
-            }
-        }
+        runtime.serve_api(
+            listener,
+            tls.as_ref()
+                .map(|t| tokio_rustls::TlsAcceptor::from(t.server_config.clone())),
+            router.clone(),
+            api::Limits::from_config(&config.api),
+        );
+        runtime.serve_console(router);
         let info = RuntimeInfo {
             pid: std::process::id(),
             hub_id: identity.hub_id.clone(),
@@ -123,20 +108,15 @@ impl Cloud {
             mqtt_addr: None,
         };
         let cloud = Cloud {
-            shutdown,
-            parts,
-            tracker,
+            runtime,
             registry,
             registry_thread,
             tenants,
-            state_dir,
-            drain,
             info,
         };
-        let runtime = serde_json::to_vec_pretty(&cloud.info).unwrap_or_default();
-        if let Err(e) = write_atomic(&cloud.state_dir.path().join(RUNTIME_FILE), &runtime, 0o644) {
+        if let Err(e) = cloud.runtime.publish(&cloud.info) {
             cloud.shutdown().await;
-            return Err(HubError::Runtime(e));
+            return Err(e);
         }
         Ok(cloud)
     }
@@ -147,26 +127,16 @@ impl Cloud {
 
     /// Resolves if a long-lived part ends on its own, naming it.
     pub async fn part_ended(&mut self) -> String {
-        match self.parts.join_next().await {
-            Some(Ok(name)) => format!("{name} stopped unexpectedly"),
-            Some(Err(e)) => format!("a part failed: {e}"),
-            None => std::future::pending().await,
-        }
+        self.runtime.part_ended().await
     }
 
     /// Stops accepting, drains connections, closes every tenant.
     pub async fn shutdown(mut self) {
-        self.shutdown.cancel();
-        let deadline = tokio::time::Instant::now() + self.drain;
-        while let Ok(Some(_)) = tokio::time::timeout_at(deadline, self.parts.join_next()).await {}
-        self.parts.abort_all();
-        self.tracker.close();
-        let _ = tokio::time::timeout_at(deadline, self.tracker.wait()).await;
+        self.runtime.drain().await;
         self.tenants.close().await;
         self.registry.close().await;
         self.registry_thread.join().await;
-        let _ = std::fs::remove_file(self.state_dir.path().join(RUNTIME_FILE));
-        let _ = std::fs::remove_file(api::console::path(self.state_dir.path()));
+        self.runtime.finish();
         tracing::info!("cloud stopped");
     }
 }

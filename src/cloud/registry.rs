@@ -65,14 +65,7 @@ pub async fn issue_code(store: &Store, now: i64) -> Result<String, StoreError> {
     Ok(code)
 }
 
-/// Ids that name files and peers: letters, digits, `-` and `_`.
-pub fn valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
+pub use crate::sync::valid_id;
 
 /// Redeems `request.code`: records the hub (replacing its earlier
 /// credential if it linked before) and returns its new credential.
@@ -285,7 +278,7 @@ mod tests {
     #[tokio::test]
     async fn a_code_links_once_and_a_tenant_keeps_its_documents() {
         let tmp = tempfile::tempdir().unwrap();
-        let (store, thread, _) = Store::open(tmp.path(), 16).unwrap();
+        let (store, thread, _) = Store::open(tmp.path(), 16, crate::node::SCHEMA).unwrap();
         let now = 1_000_000;
         let docs = (doc_id(), doc_id());
         let code = issue_code(&store, now).await.unwrap();

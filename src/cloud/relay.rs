@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use crate::sync::commands::Relayed;
 use tokio::sync::mpsc;
 
 use crate::devices::{Devices, Downlink, RELAY_TRANSPORT};
@@ -26,16 +26,6 @@ pub const SILENCE: Duration = Duration::from_secs(60);
 const QUEUE: usize = 256;
 /// The most devices one hub may say it has.
 pub const MAX_DEVICES: usize = 10_000;
-
-/// A command on its way to a hub.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Relayed {
-    pub device: String,
-    pub pin: String,
-    pub values: Vec<String>,
-    /// The person who commanded it (the hub checks their permission again).
-    pub by: String,
-}
 
 struct HubLinks {
     /// Per device, the task that owns its link and forwards its commands.

@@ -177,7 +177,7 @@ async fn sync(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Delivery {
-    rows: Vec<crate::sync::outbox::Row>,
+    rows: Vec<crate::devices::outbox::Row>,
 }
 
 /// A hub's outbox, delivered: stored once, durably, then acknowledged.
@@ -360,7 +360,7 @@ fn not_found() -> Response {
         .into_response()
 }
 
-fn unavailable(e: crate::hub::HubError) -> ApiError {
+fn unavailable(e: super::tenants::TenantError) -> ApiError {
     tracing::error!("cloud: a tenant cannot be opened: {e}");
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,

@@ -8,101 +8,66 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use samod::PeerId;
 use tokio_util::sync::CancellationToken;
 
-use crate::accounts::Accounts;
 use crate::api;
-use crate::devices::Devices;
-use crate::hub::HubError;
-use crate::state_dir::StateDir;
-use crate::store::{Store, StoreThread};
-use crate::tenancy::Replica;
-use crate::tenancy::policy::{CLOUD_PEER, DocIds};
+use crate::node::{Node, NodeError, NodeOptions};
+use crate::state_dir::{StateDir, StateDirError};
+use crate::tenancy::policy::DocIds;
 
-/// One tenant on the cloud.
+/// What fails to open a tenant.
+#[derive(Debug, thiserror::Error)]
+pub enum TenantError {
+    #[error(transparent)]
+    StateDir(#[from] StateDirError),
+    #[error(transparent)]
+    Node(#[from] NodeError),
+}
+
+/// One tenant on the cloud: a [`Node`] (read through it) and what the
+/// cloud adds to it.
 pub struct TenantNode {
     pub tenant_id: String,
-    pub replica: Arc<Replica>,
-    pub devices: Arc<Devices>,
-    pub store: Store,
-    pub accounts: Arc<Accounts>,
+    node: Node,
     /// The tenant's `/api/v1` (mounted under `/tenants/<id>`).
     pub router: axum::Router,
-    store_thread: std::sync::Mutex<Option<StoreThread>>,
-    history_writer: tokio::task::JoinHandle<()>,
-    sync: Arc<crate::sync::links::SyncLinks>,
     _dir: StateDir,
     /// Serializes adoption of the tenant's documents.
     adopting: tokio::sync::Mutex<()>,
     /// Links to the devices connected to the tenant's hubs.
     pub relay: Arc<crate::cloud::relay::Relay>,
-    sweeper: tokio::task::AbortHandle,
+    sweeper: tokio::task::JoinHandle<()>,
+}
+
+impl std::ops::Deref for TenantNode {
+    type Target = Node;
+
+    fn deref(&self) -> &Node {
+        &self.node
+    }
 }
 
 impl TenantNode {
     async fn open(
         dir: PathBuf,
         tenant_id: &str,
-        cloud_id: &str,
+        options: NodeOptions,
         shutdown: &CancellationToken,
-    ) -> Result<Self, HubError> {
+    ) -> Result<Self, TenantError> {
         let dir = StateDir::acquire(&dir)?;
-        let (store, store_thread, _) = Store::open(dir.path(), 512)?;
-        let replica =
-            Arc::new(Replica::open_as(store.clone(), CLOUD_PEER, PeerId::from(CLOUD_PEER)).await?);
-        let accounts =
-            Arc::new(Accounts::open(replica.clone(), store.clone(), dir.path().to_owned()).await?);
-        let (devices, history_writer) = Devices::open(replica.clone(), store.clone())
-            .await
-            .map_err(HubError::Devices)?;
-        let ble = crate::ble::Ble::open(devices.clone(), store.clone())
-            .await
-            .map_err(HubError::Devices)?;
-        let sync = crate::sync::links::SyncLinks::start(
-            replica.clone(),
-            store.clone(),
-            cloud_id,
-            Duration::from_secs(60),
-            None,
-            None,
-        )
-        .await
-        .map_err(HubError::Sync)?;
-        let router = api::router(api::AppState {
-            hub_id: Arc::from(cloud_id),
-            started: Instant::now(),
-            accounts: accounts.clone(),
-            replica: replica.clone(),
-            devices: devices.clone(),
-            ble,
-            sync: sync.clone(),
-            shutdown: shutdown.clone(),
-        });
+        let node = Node::open(dir.path(), options, shutdown).await?;
+        let router = api::router(node.api_state(shutdown.clone()));
         let relay = Arc::new(crate::cloud::relay::Relay::default());
-        let sweeping = relay.clone();
-        let sweeper = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(5));
-            loop {
-                tick.tick().await;
-                sweeping.sweep();
-            }
-        })
-        .abort_handle();
+        let sweeper = tokio::spawn(sweep(relay.clone(), shutdown.clone()));
         Ok(TenantNode {
             relay,
             sweeper,
-            accounts,
             tenant_id: tenant_id.to_owned(),
-            replica,
-            devices,
-            store,
+            node,
             router,
-            store_thread: std::sync::Mutex::new(Some(store_thread)),
-            history_writer,
-            sync,
             _dir: dir,
             adopting: tokio::sync::Mutex::new(()),
         })
@@ -139,20 +104,17 @@ impl TenantNode {
     async fn close(&self) {
         self.sweeper.abort();
         self.relay.close();
-        if let Err(e) = self.devices.flush().await {
-            tracing::error!(tenant = %self.tenant_id, "history: final flush failed: {e}");
-        }
-        self.history_writer.abort();
-        self.sync.close();
-        self.replica.shutdown().await;
-        self.store.close().await;
-        let thread = self
-            .store_thread
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        if let Some(thread) = thread {
-            thread.join().await;
+        self.node.close().await;
+    }
+}
+
+/// Drops the relay's links to devices whose hubs went quiet, until shutdown.
+async fn sweep(relay: Arc<crate::cloud::relay::Relay>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => relay.sweep(),
         }
     }
 }
@@ -160,16 +122,19 @@ impl TenantNode {
 /// Every open tenant node.
 pub struct Tenants {
     root: PathBuf,
-    cloud_id: String,
+    /// Every tenant's settings, from the cloud's configuration.
+    options: NodeOptions,
     shutdown: CancellationToken,
     nodes: std::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Arc<TenantNode>>>>>,
 }
 
 impl Tenants {
-    pub fn new(root: PathBuf, cloud_id: &str, shutdown: CancellationToken) -> Self {
+    /// Tenants under `root`, each opened with `options` (whose role is a
+    /// cloud tenant's), their tasks ending with `shutdown`.
+    pub fn new(root: PathBuf, options: NodeOptions, shutdown: CancellationToken) -> Self {
         Tenants {
             root,
-            cloud_id: cloud_id.to_owned(),
+            options,
             shutdown,
             nodes: std::sync::Mutex::default(),
         }
@@ -178,8 +143,8 @@ impl Tenants {
     /// The node of `tenant` (a valid id the registry knows), opened if needed.
     ///
     /// # Errors
-    /// [`HubError`] when its state cannot be opened.
-    pub async fn node(&self, tenant: &str) -> Result<Arc<TenantNode>, HubError> {
+    /// [`TenantError`] when its state cannot be opened.
+    pub async fn node(&self, tenant: &str) -> Result<Arc<TenantNode>, TenantError> {
         // The map's lock is held only to find the tenant's cell: opening
         // one tenant never holds up requests for the others.
         let cell = self
@@ -193,7 +158,7 @@ impl Tenants {
             TenantNode::open(
                 self.root.join(tenant),
                 tenant,
-                &self.cloud_id,
+                self.options.clone(),
                 &self.shutdown,
             )
             .await

@@ -148,12 +148,17 @@ fn address_or_off<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>,
     })
 }
 
+/// The Blynk body limit when `[blynk] max_body` is not set: bodies longer
+/// are refused (the Python clients drop at 1024, Arduino boards send at
+/// most 128).
+pub const DEFAULT_BLYNK_MAX_BODY: usize = 1024;
+
 impl Default for BlynkConfig {
     fn default() -> Self {
         Self {
             listen: Some(SocketAddr::from(([0u16; 8], 8080))),
             tls_listen: Some(SocketAddr::from(([0u16; 8], 8441))),
-            max_body: crate::blynk::codec::DEFAULT_MAX_BODY,
+            max_body: DEFAULT_BLYNK_MAX_BODY,
             messages_per_second: 100,
             serial: Vec::new(),
         }

@@ -146,7 +146,7 @@ pub struct Writer {
 }
 
 /// Where a hub linked to the cloud also queues every value it records.
-pub type Outbox = Option<Arc<crate::sync::outbox::Outbox>>;
+pub type Outbox = Option<Arc<crate::devices::outbox::Outbox>>;
 
 impl Writer {
     /// Starts the writer task on `store`; it ends when every handle is gone,
@@ -264,7 +264,7 @@ fn write_batch(conn: &Connection, records: &[Record]) -> rusqlite::Result<()> {
 fn write_batch_to(
     conn: &Connection,
     records: &[Record],
-    outbox: Option<&crate::sync::outbox::Outbox>,
+    outbox: Option<&crate::devices::outbox::Outbox>,
 ) -> rusqlite::Result<bool> {
     let mut queue = outbox.filter(|o| o.enabled());
     let mut live = conn.prepare_cached(

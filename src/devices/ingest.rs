@@ -9,8 +9,8 @@ use rusqlite::OptionalExtension;
 
 use super::history::Record;
 use super::{Devices, Pin};
+use crate::devices::outbox::Row;
 use crate::store::StoreError;
-use crate::sync::outbox::Row;
 
 /// What became of one delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

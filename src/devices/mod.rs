@@ -19,6 +19,7 @@ pub mod history;
 mod ingest;
 mod links;
 mod live;
+pub mod outbox;
 mod telemetry;
 pub mod value;
 
@@ -39,6 +40,7 @@ pub use control::{CommandOutcome, DeviceError};
 pub use history::{Aggregation, Committed, Point, Record, Retention, StoredEvent, Writer};
 pub use ingest::Ingested;
 pub use live::{LiveValue, Online};
+pub use telemetry::FIRST_PURGE_AFTER;
 pub use value::Pin;
 
 /// How many updates a subscriber may fall behind before it must resync.
@@ -137,7 +139,7 @@ pub struct Devices {
     /// Serializes deliveries of other nodes' telemetry (see `ingest`).
     ingesting: tokio::sync::Mutex<()>,
     /// Wrong device and bridge tokens, by source address, on every transport.
-    token_failures: crate::accounts::limiter::Limiter,
+    token_failures: crate::limiter::Limiter,
     /// History rows each device may add per day.
     history_budget: allowance::HistoryBudget,
     /// Messages of devices, and of bridges, dropped over their allowance
@@ -161,14 +163,10 @@ pub enum TokenRefusal {
 
 fn token_key(peer: &str) -> Option<String> {
     let addr: std::net::SocketAddr = peer.parse().ok()?;
-    Some(crate::accounts::throttle::source_key(addr.ip()))
+    Some(crate::listener::source_key(addr.ip()))
 }
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+pub use crate::clock::now_ms;
 
 impl Devices {
     /// Loads the stored live values and starts the history writer (whose
@@ -225,7 +223,7 @@ impl Devices {
             updates: broadcast::channel(FANOUT).0,
             next_link: AtomicU64::new(1),
             ingesting: tokio::sync::Mutex::new(()),
-            token_failures: crate::accounts::limiter::Limiter::new(TOKEN_FAILURES, TOKEN_WINDOW),
+            token_failures: crate::limiter::Limiter::new(TOKEN_FAILURES, TOKEN_WINDOW),
             history_budget: allowance::HistoryBudget::new(history_rows_per_day),
             messages_dropped: allowance::Dropped::default(),
             bridge_messages_dropped: allowance::Dropped::default(),

@@ -30,6 +30,7 @@ use tokio::sync::mpsc;
 
 use super::Context;
 use super::topics;
+use crate::backoff::Backoff;
 use crate::config::BrokerConfig;
 use crate::devices::allowance::Allowance;
 use crate::devices::{Attachment, Committed, Downlink};
@@ -57,7 +58,7 @@ pub async fn run(config: BrokerConfig, client_id: String, ctx: Arc<Context>) {
     let shutdown = ctx.shutdown.clone();
     let address = format!("{}:{}", config.host, config.port);
     let poller = tokio::spawn(async move {
-        let mut backoff = Duration::from_millis(250);
+        let mut backoff = Backoff::new(Duration::from_millis(250), MAX_BACKOFF);
         let mut failing = false;
         loop {
             let polled = tokio::select! {
@@ -69,7 +70,7 @@ pub async fn run(config: BrokerConfig, client_id: String, ctx: Arc<Context>) {
                     if matches!(packet, Packet::ConnAck(_)) {
                         tracing::info!("mqtt broker: connected to {address}");
                         failing = false;
-                        backoff = Duration::from_millis(250);
+                        backoff.reset();
                     }
                     if events_tx.send(packet).await.is_err() {
                         return;
@@ -82,8 +83,9 @@ pub async fn run(config: BrokerConfig, client_id: String, ctx: Arc<Context>) {
                         failing = true;
                     }
                     let _ = events_tx.send(Packet::Disconnect).await;
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    if !backoff.wait(&shutdown).await {
+                        return;
+                    }
                 }
             }
         }

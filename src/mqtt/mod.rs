@@ -16,7 +16,6 @@ pub mod uplink;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -54,7 +53,7 @@ pub async fn start(
     ble: &Arc<crate::ble::Ble>,
     shutdown: &CancellationToken,
     tracker: &TaskTracker,
-    parts: &mut JoinSet<&'static str>,
+    parts: &mut crate::tasks::Parts,
 ) -> Option<SocketAddr> {
     let ctx = Arc::new(Context {
         devices: devices.clone(),
@@ -68,13 +67,10 @@ pub async fn start(
     });
     if let Some(broker) = config.mqtt.broker.clone() {
         let (ctx, client_id) = (ctx.clone(), format!("hearth-{hub_id}"));
-        parts.spawn(async move {
-            broker::run(broker, client_id, ctx).await;
-            "MQTT broker client"
-        });
+        parts.spawn("MQTT broker client", broker::run(broker, client_id, ctx));
     }
     let addr = config.mqtt.listen?;
-    let listener = match crate::api::bind(addr).await {
+    let listener = match crate::listener::bind(addr).await {
         Ok(listener) => listener,
         Err(e) => {
             tracing::error!(
@@ -85,7 +81,7 @@ pub async fn start(
     };
     let bound = listener.local_addr().ok();
     let (shutdown, tracker) = (shutdown.clone(), tracker.clone());
-    parts.spawn(async move {
+    parts.spawn("MQTT listener", async move {
         crate::listener::accept(
             listener,
             "mqtt",
@@ -98,7 +94,6 @@ pub async fn start(
             },
         )
         .await;
-        "MQTT listener"
     });
     bound
 }

@@ -16,8 +16,11 @@ use std::os::unix::fs::MetadataExt;
 
 use rusqlite::Connection;
 
-use super::{DB_FILE, migrations};
-use crate::state_dir::{LOCK_FILE, RUNTIME_FILE, StateDir, StateDirError};
+use super::DB_FILE;
+use super::migrations::{self, Schema};
+use crate::state_dir::{
+    CONSOLE_SOCKET, LOCK_FILE, RUNTIME_FILE, SETUP_CODE_FILE, StateDir, StateDirError,
+};
 
 /// Names a backup archive must contain.
 const MANIFEST: &str = "hearth-backup.json";
@@ -54,18 +57,19 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BackupError + '_ {
 fn is_transient(name: &str) -> bool {
     name == LOCK_FILE
         || name == RUNTIME_FILE
-        || name == crate::api::console::SOCKET
-        || name == crate::accounts::setup::FILE
+        || name == CONSOLE_SOCKET
+        || name == SETUP_CODE_FILE
         || name.starts_with(DB_FILE)
         || name.ends_with(".tmp")
         || name.starts_with(".restore")
 }
 
-/// Writes a consistent snapshot of `state_dir` to `dest`; returns its size.
+/// Writes a consistent snapshot of `state_dir` (a database of `schema`) to
+/// `dest`; returns its size.
 ///
 /// # Errors
 /// [`BackupError`] naming the file that failed.
-pub fn backup(state_dir: &Path, dest: &Path) -> Result<u64, BackupError> {
+pub fn backup(state_dir: &Path, dest: &Path, schema: Schema) -> Result<u64, BackupError> {
     let db_path = state_dir.join(DB_FILE);
     if !db_path.is_file() {
         return Err(BackupError::NoState(state_dir.to_owned()));
@@ -85,7 +89,7 @@ pub fn backup(state_dir: &Path, dest: &Path) -> Result<u64, BackupError> {
         |r| r.get(0),
     )?;
     let partial = dest.with_extension("tmp");
-    let result = write_archive(state_dir, &snapshot, &partial, &hub_id);
+    let result = write_archive(state_dir, &snapshot, &partial, &hub_id, schema);
     let _ = std::fs::remove_file(&snapshot);
     result?;
     std::fs::rename(&partial, dest).map_err(io(dest))?;
@@ -97,6 +101,7 @@ fn write_archive(
     snapshot: &Path,
     partial: &Path,
     hub_id: &str,
+    schema: Schema,
 ) -> Result<(), BackupError> {
     // The archive holds the TLS key and the credential hashes: its owner's
     // only, whatever the umask (and even if a partial file was left before).
@@ -118,7 +123,7 @@ fn write_archive(
         "format": FORMAT,
         "hub_id": hub_id,
         "hearth_version": env!("CARGO_PKG_VERSION"),
-        "schema_version": migrations::latest(),
+        "schema_version": migrations::latest(schema),
     })
     .to_string();
     let mut header = tar::Header::new_gnu();
@@ -148,13 +153,14 @@ fn write_archive(
     Ok(())
 }
 
-/// Replaces the contents of `state_dir` with the archive at `archive`.
+/// Replaces the contents of `state_dir` with the archive at `archive`
+/// (refused when it is newer than `schema`).
 ///
 /// # Errors
 /// [`BackupError::HubRunning`] while a hub holds the directory; the archive
 /// is checked (manifest, database integrity, schema) before anything is
 /// replaced, so a bad archive leaves the directory as it was.
-pub fn restore(state_dir: &Path, archive: &Path) -> Result<(), BackupError> {
+pub fn restore(state_dir: &Path, archive: &Path, schema: Schema) -> Result<(), BackupError> {
     if StateDir::is_locked(state_dir) {
         return Err(BackupError::HubRunning(state_dir.to_owned()));
     }
@@ -162,8 +168,8 @@ pub fn restore(state_dir: &Path, archive: &Path) -> Result<(), BackupError> {
     let staging = state_dir.join(format!(".restore-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     let previous = previous_epoch(state_dir);
-    let result =
-        unpack_and_check(archive, &staging, previous).and_then(|()| swap_in(&lock, &staging));
+    let result = unpack_and_check(archive, &staging, previous, schema)
+        .and_then(|()| swap_in(&lock, &staging));
     let _ = std::fs::remove_dir_all(&staging);
     result
 }
@@ -185,7 +191,12 @@ fn previous_epoch(state_dir: &Path) -> i64 {
         .unwrap_or(0)
 }
 
-fn unpack_and_check(archive: &Path, staging: &Path, previous: i64) -> Result<(), BackupError> {
+fn unpack_and_check(
+    archive: &Path,
+    staging: &Path,
+    previous: i64,
+    schema: Schema,
+) -> Result<(), BackupError> {
     let not_a_backup = |why: String| BackupError::NotABackup(archive.to_owned(), why);
     crate::state_dir::create_private_dir(staging).map_err(io(staging))?;
     let file = File::open(archive).map_err(io(archive))?;
@@ -217,10 +228,10 @@ fn unpack_and_check(archive: &Path, staging: &Path, previous: i64) -> Result<(),
         return Err(not_a_backup(format!("database damaged: {check}")));
     }
     let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version > migrations::latest() {
+    if version > migrations::latest(schema) {
         return Err(not_a_backup(format!(
             "made by a newer hearth (schema {version}, this one knows {})",
-            migrations::latest()
+            migrations::latest(schema)
         )));
     }
     conn.execute(

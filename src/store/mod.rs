@@ -20,6 +20,7 @@ use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::{mpsc, oneshot};
 
 pub use backup::{BackupError, backup, restore};
+pub use migrations::Schema;
 
 /// The database file inside the state directory.
 pub const DB_FILE: &str = "hearth.db";
@@ -119,7 +120,7 @@ impl StoreThread {
 }
 
 impl Store {
-    /// Opens (creating and migrating) the database in `state_dir` and starts
+    /// Opens (creating and migrating to `schema`) the database in `state_dir` and starts
     /// the thread that owns it.
     ///
     /// # Errors
@@ -127,10 +128,11 @@ impl Store {
     pub fn open(
         state_dir: &Path,
         batch_max: usize,
+        schema: Schema,
     ) -> Result<(Store, StoreThread, Identity), StoreError> {
         let path = state_dir.join(DB_FILE);
         let mut conn = open_connection(&path)?;
-        migrations::apply(&mut conn, &path)?;
+        migrations::apply(&mut conn, &path, schema)?;
         let identity = load_identity(&conn)?;
         let (tx, rx) = mpsc::channel(batch_max.max(1) * 4);
         let (done_tx, done) = oneshot::channel();

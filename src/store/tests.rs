@@ -1,7 +1,8 @@
 use super::*;
+use crate::node::SCHEMA;
 
 fn open(dir: &Path) -> (Store, StoreThread, Identity) {
-    Store::open(dir, 64).unwrap()
+    Store::open(dir, 64, SCHEMA).unwrap()
 }
 
 #[tokio::test]
@@ -128,7 +129,10 @@ async fn identity_survives_reopen_and_newer_schema_is_refused() {
         .unwrap();
     drop(store);
     thread.join().await;
-    let err = Store::open(tmp.path(), 8).err().unwrap().to_string();
+    let err = Store::open(tmp.path(), 8, SCHEMA)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("schema version 999"), "{err}");
     assert!(err.contains("upgrade hearth"), "{err}");
 }
@@ -140,8 +144,8 @@ async fn restore_refuses_a_running_hub_and_garbage() {
     let lock = crate::state_dir::StateDir::acquire(&state).unwrap();
     let (store, thread, _) = open(&state);
     let archive = tmp.path().join("b.tar");
-    backup(&state, &archive).unwrap();
-    let err = restore(&state, &archive).unwrap_err().to_string();
+    backup(&state, &archive, SCHEMA).unwrap();
+    let err = restore(&state, &archive, SCHEMA).unwrap_err().to_string();
     assert!(err.contains("a hub is running"), "{err}");
     drop(store);
     thread.join().await;
@@ -149,7 +153,7 @@ async fn restore_refuses_a_running_hub_and_garbage() {
 
     let junk = tmp.path().join("junk.tar");
     std::fs::write(&junk, b"not a tar at all, just bytes").unwrap();
-    let err = restore(&state, &junk).unwrap_err().to_string();
+    let err = restore(&state, &junk, SCHEMA).unwrap_err().to_string();
     assert!(err.contains("is not a hearth backup"), "{err}");
     assert!(
         state.join(DB_FILE).is_file(),
@@ -168,12 +172,12 @@ async fn restored_files_belong_to_the_state_directory_owner() {
     thread.join().await;
     crate::api::tls::load_or_create(&Default::default(), &state, "h.local").unwrap();
     let archive = tmp.path().join("b.tar");
-    backup(&state, &archive).unwrap();
+    backup(&state, &archive, SCHEMA).unwrap();
     // The service user owns the directory; root runs the restore (needs root).
     const SERVICE_UID: u32 = 65534;
     std::os::unix::fs::chown(&state, Some(SERVICE_UID), Some(SERVICE_UID))
         .expect("this test needs root, as CI has");
-    restore(&state, &archive).unwrap();
+    restore(&state, &archive, SCHEMA).unwrap();
     for file in [DB_FILE, "tls", crate::api::tls::KEY_FILE] {
         let meta = std::fs::metadata(state.join(file)).unwrap();
         assert_eq!(

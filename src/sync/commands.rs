@@ -11,6 +11,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -66,7 +67,7 @@ pub async fn poll(
                 continue;
             }
         };
-        let commands: Vec<crate::cloud::relay::Relayed> =
+        let commands: Vec<Relayed> =
             serde_json::from_value(body["commands"].clone()).unwrap_or_default();
         for command in commands {
             let Some(pin) = Pin::parse(&command.pin) else {
@@ -89,4 +90,14 @@ pub async fn poll(
             }
         }
     }
+}
+
+/// A command on its way to a hub.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Relayed {
+    pub device: String,
+    pub pin: String,
+    pub values: Vec<String>,
+    /// The person who commanded it (the hub checks their permission again).
+    pub by: String,
 }

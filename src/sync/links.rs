@@ -17,8 +17,8 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::dial::{DialFailure, WsDialer, sync_url};
-use super::outbox::{Outbox, OutboxStats};
 use super::uplink::Delivery;
+use crate::devices::outbox::{Outbox, OutboxStats};
 use crate::store::{Durability, Store, StoreError};
 use crate::tenancy::Replica;
 use crate::tenancy::credentials::{new_token, token_hash};
@@ -120,13 +120,16 @@ pub struct SyncLinks {
     /// Telemetry for the cloud, and the devices core whose writer fills it
     /// (none on the cloud's own nodes).
     outbox: Option<(Arc<Outbox>, Arc<crate::devices::Devices>)>,
-    /// SHA-256 of this node's API certificate (what peers dialing it pin).
-    fingerprint: Option<String>,
+    /// SHA-256 of this node's API certificate (what peers dialing it pin),
+    /// once it serves one (see [`SyncLinks::serve_with_certificate`]).
+    fingerprint: std::sync::OnceLock<String>,
+    /// A child of the node's shutdown token; [`SyncLinks::close`] cancels it.
     shutdown: CancellationToken,
 }
 
 impl SyncLinks {
-    /// Dials every stored link.
+    /// Dials every stored link; every task it starts ends with `shutdown`
+    /// (or [`SyncLinks::close`]).
     ///
     /// # Errors
     /// When the store cannot be read.
@@ -136,7 +139,7 @@ impl SyncLinks {
         hub_id: &str,
         max_backoff: Duration,
         outbox: Option<(Arc<Outbox>, Arc<crate::devices::Devices>)>,
-        fingerprint: Option<String>,
+        shutdown: &CancellationToken,
     ) -> Result<Arc<SyncLinks>, StoreError> {
         let links = Arc::new(SyncLinks {
             replica,
@@ -149,8 +152,8 @@ impl SyncLinks {
             },
             dialers: Mutex::default(),
             outbox,
-            fingerprint,
-            shutdown: CancellationToken::new(),
+            fingerprint: std::sync::OnceLock::new(),
+            shutdown: shutdown.child_token(),
         });
         let uplinks = links.uplinks().await?;
         // Linked, but the outbox never turned on (a crash in between):

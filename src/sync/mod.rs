@@ -8,7 +8,8 @@
 //!   hubs and to admin tooling with a read-only replication grant.
 //! - [`links`]: the links this hub keeps (the cloud it was linked to) and
 //!   the replication grants it issued, in SQLite.
-//! - [`outbox`]: telemetry queued for the cloud; [`uplink`] delivers it.
+//! - [`uplink`]: delivers the telemetry the devices core queues in its
+//!   outbox ([`crate::devices::outbox`]).
 //! - [`lan`]: hubs of the household found by mDNS (an opaque tenant tag).
 //!
 //! What each authenticated peer may sync is the tenancy's
@@ -22,7 +23,6 @@ pub mod commands;
 pub mod dial;
 pub mod lan;
 pub mod links;
-pub mod outbox;
 pub mod uplink;
 pub mod wire;
 
@@ -82,3 +82,12 @@ pub const MIGRATION: &str = "
         seq   INTEGER NOT NULL
     ) STRICT;
 ";
+
+/// Ids that name files and peers: letters, digits, `-` and `_`.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}

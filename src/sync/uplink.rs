@@ -10,7 +10,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::links::Uplink;
-use super::outbox::Outbox;
+use crate::devices::outbox::Outbox;
 use crate::store::Store;
 
 /// Rows per delivery.
@@ -122,26 +122,25 @@ pub async fn deliver(
     }
 }
 
-/// Retrying a peer: exponential from 200 ms to a cap, jittered, with the
-/// failure told to the link's status. Shared by delivery and command polls.
+/// Retrying a peer: [`crate::backoff::Backoff`] from 200 ms to a cap, with
+/// each failure told to the link's status. Shared by delivery and command
+/// polls.
 pub struct Backoff {
-    delay: Duration,
-    max: Duration,
+    waits: crate::backoff::Backoff,
     state: Arc<Mutex<Delivery>>,
 }
 
 impl Backoff {
     pub fn new(max: Duration, state: Arc<Mutex<Delivery>>) -> Backoff {
         Backoff {
-            delay: Duration::from_millis(200).min(max),
-            max,
+            waits: crate::backoff::Backoff::new(Duration::from_millis(200), max),
             state,
         }
     }
 
     /// After a success: the next failure waits the shortest time again.
     pub fn reset(&mut self) {
-        self.delay = Duration::from_millis(200).min(self.max);
+        self.waits.reset();
     }
 
     /// Records `error` and waits; false when `shutdown` came first.
@@ -150,35 +149,6 @@ impl Backoff {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .last_error = Some(error);
-        let waited = tokio::select! {
-            _ = shutdown.cancelled() => false,
-            _ = tokio::time::sleep(jittered(self.delay)) => true,
-        };
-        self.delay = (self.delay * 2).min(self.max);
-        waited
-    }
-}
-
-/// `delay` times a random factor in [0.5, 1): peers that lost the cloud
-/// together do not all come back at the same instant.
-pub fn jittered(delay: Duration) -> Duration {
-    let random = getrandom::u64().unwrap_or(u64::MAX / 2);
-    let factor = 0.5 + (random >> 11) as f64 / (1u64 << 53) as f64 / 2.0;
-    delay.mul_f64(factor)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn jitter_stays_within_half_to_whole() {
-        for _ in 0..1000 {
-            let d = jittered(Duration::from_secs(10));
-            assert!(
-                d >= Duration::from_secs(5) && d < Duration::from_secs(10),
-                "{d:?}"
-            );
-        }
+        self.waits.wait(shutdown).await
     }
 }

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use hearth::config::Config;
-use hearth::hub::{Hub, HubError};
+use hearth::hub::Hub;
+use hearth::runtime::StartError;
 use hearth::state_dir::StateDir;
 
 /// An API address already taken fails the start before anything is opened
@@ -25,7 +26,7 @@ async fn a_start_whose_api_cannot_bind_leaves_no_task_and_releases_the_lock() {
 
     let started = Hub::spawn(config, tmp.path().to_owned()).await;
     assert!(
-        matches!(started, Err(HubError::Bind(_))),
+        matches!(started, Err(StartError::Bind(_))),
         "{:?}",
         started.err()
     );

@@ -36,6 +36,7 @@ mod journal;
 mod lan;
 mod mqtt_broker;
 mod mqtt_devices;
+mod node;
 mod service;
 mod sync_cloud;
 mod sync_cloud_login;

@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use hearth::node::SCHEMA;
 use hearth::state_dir::StateDir;
 use hearth::store::Store;
 use hearth::tenancy::{Caller, Replica};
@@ -18,7 +19,7 @@ const NOW: i64 = 1_700_000_000_000;
 
 async fn open(dir: &std::path::Path) -> (StateDir, Replica, Store) {
     let lock = StateDir::acquire(dir).unwrap();
-    let (store, _thread, identity) = Store::open(dir, 64).unwrap();
+    let (store, _thread, identity) = Store::open(dir, 64, SCHEMA).unwrap();
     let replica = Replica::open(store.clone(), &identity.hub_id)
         .await
         .unwrap();

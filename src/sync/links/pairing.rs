@@ -177,6 +177,24 @@ impl SyncLinks {
         Ok(())
     }
 
+    /// This node serves its API, with the certificate of SHA-256
+    /// `fingerprint` (what hubs dialing it pin; none over plain HTTP):
+    /// recorded with its own credential when there is a household (at
+    /// start; setup and joining record it later). Called once, before the
+    /// API serves.
+    pub async fn serving(&self, fingerprint: Option<String>) {
+        if let Some(fingerprint) = fingerprint
+            && self.fingerprint.set(fingerprint).is_err()
+        {
+            tracing::warn!("sync: the certificate was already set; keeping the first");
+        }
+        if self.replica.is_founded()
+            && let Err(e) = self.register_self().await
+        {
+            tracing::warn!("sync: this hub's credential is not recorded: {e}");
+        }
+    }
+
     /// Makes sure the household's credentials hold this hub's own
     /// credential with its current certificate (no-op when they do).
     ///
@@ -194,7 +212,7 @@ impl SyncLinks {
         let current = match (&own, &recorded) {
             (Some(token), Some(hub)) => {
                 hub.token_hash == token_hash(token)
-                    && hub.fingerprint.as_deref() == self.fingerprint.as_deref()
+                    && hub.fingerprint.as_deref() == self.fingerprint.get().map(String::as_str)
             }
             _ => false,
         };
@@ -213,7 +231,7 @@ impl SyncLinks {
             .put_hub(
                 &self.hub_id,
                 &token_hash(&token),
-                self.fingerprint.as_deref(),
+                self.fingerprint.get().map(String::as_str),
             )
             .await
             .map_err(|e| LinkError::Refused(e.to_string()))
@@ -250,7 +268,7 @@ impl SyncLinks {
         fingerprint: Option<&str>,
         now: i64,
     ) -> Result<Pairing, LinkError> {
-        if !crate::cloud::registry::valid_id(hub_id) || hub_id == self.hub_id {
+        if !crate::sync::valid_id(hub_id) || hub_id == self.hub_id {
             return Err(LinkError::Refused(format!("{hub_id:?} is not a hub id")));
         }
         let ids = self.replica.doc_ids().ok_or(LinkError::NoTenant)?;
@@ -305,7 +323,7 @@ impl SyncLinks {
         let body = json!({
             "code": code,
             "hub_id": self.hub_id,
-            "fingerprint": self.fingerprint,
+            "fingerprint": self.fingerprint.get(),
         });
         let reply: Value = client
             .call("POST", "/hubs/join", Some(body))

@@ -1,4 +1,4 @@
-//! Throttling of failed attempts (logins, setup codes): after `max`
+//! Throttling of failed attempts (logins, setup codes, device tokens): after `max`
 //! failures of one key (an account, a source address) within `window`, that
 //! key is refused until the oldest failure leaves the window. In memory:
 //! a restart forgets, which only ever helps the legitimate user.
