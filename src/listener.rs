@@ -15,6 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 pub async fn accept<F, Fut>(
     listener: TcpListener,
@@ -50,10 +51,21 @@ pub async fn accept<F, Fut>(
         };
         let _ = stream.set_nodelay(true);
         let connection = serve(stream, peer);
-        tracker.spawn(async move {
-            let _slot = slot;
-            connection.await;
-        });
+        // Every line the connection logs names its transport and peer, and
+        // the device or bridge once it logged in (`client`, recorded then).
+        let span = tracing::info_span!(
+            "connection",
+            transport = name,
+            %peer,
+            client = tracing::field::Empty
+        );
+        tracker.spawn(
+            async move {
+                let _slot = slot;
+                connection.await;
+            }
+            .instrument(span),
+        );
     }
 }
 

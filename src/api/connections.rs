@@ -25,6 +25,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::config::ApiConfig;
 
@@ -155,25 +156,29 @@ pub async fn serve(
         );
         let tls = tls.clone();
         let shutdown = shutdown.clone();
-        tracker.spawn(async move {
-            let _permit = permit;
-            let _slot = slot;
-            let conn = serve_connection(stream, peer, tls, service, watcher, &activity, limits);
-            tokio::select! {
-                // A half-open handshake is not a connection to drain: dropped
-                // on shutdown; a served one drains through its watcher.
-                () = async {
-                    shutdown.cancelled().await;
-                    if activity.handshaken.load(Ordering::Relaxed) {
-                        std::future::pending::<()>().await;
+        let span = tracing::info_span!("connection", transport = "api", %peer);
+        tracker.spawn(
+            async move {
+                let _permit = permit;
+                let _slot = slot;
+                let conn = serve_connection(stream, peer, tls, service, watcher, &activity, limits);
+                tokio::select! {
+                    // A half-open handshake is not a connection to drain: dropped
+                    // on shutdown; a served one drains through its watcher.
+                    () = async {
+                        shutdown.cancelled().await;
+                        if activity.handshaken.load(Ordering::Relaxed) {
+                            std::future::pending::<()>().await;
+                        }
+                    } => {}
+                    () = conn => {}
+                    () = idle(&activity, limits.idle_timeout) => {
+                        tracing::debug!(%peer, "api: idle connection closed");
                     }
-                } => {}
-                () = conn => {}
-                () = idle(&activity, limits.idle_timeout) => {
-                    tracing::debug!(%peer, "api: idle connection closed");
                 }
             }
-        });
+            .instrument(span),
+        );
     }
     drop(listener);
     if tokio::time::timeout(drain, graceful.shutdown())
@@ -293,7 +298,12 @@ async fn track_request(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     activity.in_flight.fetch_add(1, Ordering::Relaxed);
-    let response = next.run(request).await;
+    let span = tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = request.uri().path()
+    );
+    let response = next.run(request).instrument(span).await;
     activity.in_flight.fetch_sub(1, Ordering::Relaxed);
     activity.touch();
     if response.status() == axum::http::StatusCode::SWITCHING_PROTOCOLS {

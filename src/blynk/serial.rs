@@ -21,6 +21,7 @@ use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use super::session::{self, Context, End};
 use crate::backoff::Backoff;
@@ -101,7 +102,13 @@ async fn own_port(path: PathBuf, baud: u32, ctx: Arc<Context>) {
                 tracing::info!("serial: {label} opened at {baud} baud");
                 last_error.clear();
                 let opened = std::time::Instant::now();
-                serve_port(stream, &ctx, &label).await;
+                let span = tracing::info_span!(
+                    "connection",
+                    transport = "serial",
+                    peer = %label,
+                    client = tracing::field::Empty
+                );
+                serve_port(stream, &ctx, &label).instrument(span).await;
                 // A port that fails right after opening backs off like one
                 // that cannot be opened; one that served a while starts over.
                 if opened.elapsed() > Duration::from_secs(10) {

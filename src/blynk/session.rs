@@ -122,7 +122,8 @@ where
         return End::Closed;
     }
     let attachment = ctx.devices.attach(&device, transport, DEFAULT_HEARTBEAT);
-    tracing::info!("blynk: device {device} online from {peer} ({transport})");
+    tracing::Span::current().record("client", device.as_str());
+    tracing::info!("blynk: device {device} online");
     let mut session = Session {
         link,
         ctx,

@@ -137,7 +137,8 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(io: S, peer: &str, ctx: &Con
         ),
         Role::Bridge { bridge } => (None, format!("bridge {}", bridge.name)),
     };
-    tracing::info!("mqtt: {label} online from {peer}");
+    tracing::Span::current().record("client", label.as_str());
+    tracing::info!("mqtt: {label} online");
     let mut session = Session {
         link: &mut link,
         ctx,

@@ -28,8 +28,15 @@ pub fn init(level: &str) {
             Err(e) => eprintln!("hearth: journal unavailable ({e}); logging to stderr"),
         }
     }
+    // Colours only for a person at a terminal: a pipe or a file gets
+    // plain text (escape codes made logs unreadable and ungreppable).
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = registry
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(colour)
+                .with_writer(std::io::stderr),
+        )
         .try_init();
 }
 

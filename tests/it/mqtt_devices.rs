@@ -45,6 +45,21 @@ fn paho_devices_publish_receive_and_stay_in_their_own_topics() {
     thermostat.wait_for("its downlink subscription", |l| {
         l["event"] == "suback" && l["codes"] == json!([0])
     });
+    // Its log lines carry the connection's span: transport, peer, and the
+    // device once it logged in (no hand-written prefix needed).
+    h.hub.wait_log(&format!("client=\"device {device}\"}}"), 1);
+    let online = h
+        .hub
+        .stderr()
+        .lines()
+        .find(|l| l.contains(&format!("device {device} online")))
+        .map(str::to_owned)
+        .unwrap_or_default();
+    assert!(
+        online.contains("connection{transport=\"mqtt\" peer=127.0.0.1:")
+            && online.contains(&format!("client=\"device {device}\"}}")),
+        "the online line is in the connection's span: {online}"
+    );
     let mut neighbour = mqtt::device(port, "device", &other_token, "");
     neighbour.wait_for("connected", |l| l["event"] == "connected" && l["rc"] == 0);
     neighbour.wait_for("its downlink subscription", |l| l["event"] == "suback");
