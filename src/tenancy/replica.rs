@@ -63,6 +63,8 @@ struct Docs {
 
 pub struct Replica {
     repo: Repo,
+    /// The repo's own tasks, owned here.
+    tasks: RepoTasks,
     storage: SqliteStorage,
     /// What each peer may sync; told the documents' ids once they are known.
     policy: TenantPolicy,
@@ -106,7 +108,9 @@ impl Replica {
     pub async fn open_as(store: Store, name: &str, peer: PeerId) -> Result<Self, ReplicaError> {
         let storage = SqliteStorage::new(store.clone());
         let policy = TenantPolicy::default();
+        let tasks = RepoTasks::default();
         let repo = Repo::build_tokio()
+            .with_runtime(tasks.clone())
             .with_storage(storage.clone())
             .with_peer_id(peer)
             .with_share_policy(policy.clone())
@@ -114,6 +118,7 @@ impl Replica {
             .await;
         let replica = Replica {
             repo,
+            tasks,
             storage,
             policy,
             watchers: Mutex::default(),
@@ -234,7 +239,7 @@ impl Replica {
         for handle in [docs.tenant.handle(), docs.credentials.handle()] {
             let mut changes = handle.changes();
             let changed = self.changed.clone();
-            let task = tokio::spawn(async move {
+            let task = self.tasks.tracker.spawn(async move {
                 while changes.next().await.is_some() {
                     changed.send_modify(|v| *v += 1);
                 }
@@ -632,6 +637,7 @@ impl Replica {
             watcher.abort();
         }
         self.repo.stop().await;
+        self.tasks.stop().await;
         let compacted = self
             .store
             .write(Durability::Acknowledged, |c| {
@@ -642,5 +648,49 @@ impl Replica {
             Ok(rows) => tracing::debug!(rows, "tenancy: change log compacted"),
             Err(e) => tracing::warn!("tenancy: change log not compacted: {e:#}"),
         }
+    }
+}
+
+/// Where the repo's tasks run: samod spawns its loops (IO, actors, a
+/// 100 ms connector tick) for as long as the process lives, even after
+/// `stop`; spawned here they are the replica's, ended and joined by
+/// [`Replica::shutdown`].
+#[derive(Clone, Default)]
+struct RepoTasks {
+    tracker: tokio_util::task::TaskTracker,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl RepoTasks {
+    /// Ends every task (after the repo stopped) and waits for them, a
+    /// little at most.
+    async fn stop(&self) {
+        self.stop.cancel();
+        self.tracker.close();
+        if tokio::time::timeout(std::time::Duration::from_secs(5), self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("tenancy: the repo's tasks did not end");
+        }
+    }
+}
+
+impl samod::runtime::RuntimeHandle for RepoTasks {
+    fn spawn(&self, f: std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'static>>) {
+        let stop = self.stop.clone();
+        self.tracker.spawn(async move {
+            tokio::select! {
+                () = stop.cancelled() => {}
+                () = f => {}
+            }
+        });
+    }
+
+    fn sleep(
+        &self,
+        duration: std::time::Duration,
+    ) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        Box::pin(tokio::time::sleep(duration))
     }
 }

@@ -42,3 +42,30 @@ async fn a_start_whose_api_cannot_bind_leaves_no_task_and_releases_the_lock() {
     }
     StateDir::acquire(tmp.path()).expect("the lock is released");
 }
+
+/// Every task a hub starts is owned: after `shutdown` none is left running
+/// (listeners, connections' tracker, the household's parts, sync links and
+/// their telemetry delivery, retention, the replica's repo).
+#[tokio::test]
+async fn a_hub_that_shut_down_leaves_no_task_running() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = Config::parse(
+        crate::common::TEST_CONFIG,
+        std::path::Path::new("test.toml"),
+    )
+    .unwrap();
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let hub = Hub::spawn(config, tmp.path().to_owned()).await.unwrap();
+    assert!(metrics.num_alive_tasks() > 0, "the hub runs its parts");
+    hub.shutdown().await;
+    let deadline = tokio::time::Instant::now() + crate::common::TIMEOUT;
+    while metrics.num_alive_tasks() > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} tasks still running after shutdown",
+            metrics.num_alive_tasks()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    StateDir::acquire(tmp.path()).expect("the lock is released");
+}
