@@ -31,15 +31,7 @@ async fn a_start_whose_api_cannot_bind_leaves_no_task_and_releases_the_lock() {
         started.err()
     );
 
-    let deadline = tokio::time::Instant::now() + crate::common::TIMEOUT;
-    while metrics.num_alive_tasks() > 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{} tasks still running",
-            metrics.num_alive_tasks()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    no_task_left().await;
     StateDir::acquire(tmp.path()).expect("the lock is released");
 }
 
@@ -58,14 +50,20 @@ async fn a_hub_that_shut_down_leaves_no_task_running() {
     let hub = Hub::spawn(config, tmp.path().to_owned()).await.unwrap();
     assert!(metrics.num_alive_tasks() > 0, "the hub runs its parts");
     hub.shutdown().await;
+    no_task_left().await;
+    StateDir::acquire(tmp.path()).expect("the lock is released");
+}
+
+/// Waits (bounded) until no tokio task is alive, else fails saying how many.
+async fn no_task_left() {
+    let metrics = tokio::runtime::Handle::current().metrics();
     let deadline = tokio::time::Instant::now() + crate::common::TIMEOUT;
     while metrics.num_alive_tasks() > 0 {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "{} tasks still running after shutdown",
+            "{} tasks still running",
             metrics.num_alive_tasks()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    StateDir::acquire(tmp.path()).expect("the lock is released");
 }
