@@ -95,8 +95,7 @@ impl Hub {
         let router = api::router(node.api_state(shutdown.clone()));
         runtime.serve_api(
             listener,
-            tls.as_ref()
-                .map(|t| tokio_rustls::TlsAcceptor::from(t.server_config.clone())),
+            tls.as_ref(),
             router.clone(),
             api::Limits::from_config(&config.api),
         );

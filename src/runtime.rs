@@ -109,10 +109,11 @@ impl Runtime {
     pub fn serve_api(
         &mut self,
         listener: tokio::net::TcpListener,
-        tls: Option<tokio_rustls::TlsAcceptor>,
+        tls: Option<&api::tls::TlsIdentity>,
         router: axum::Router,
         limits: api::Limits,
     ) {
+        let tls = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.server_config.clone()));
         let (shutdown, tracker, drain) = (self.shutdown.clone(), self.tracker.clone(), self.drain);
         self.parts.spawn("API server", async move {
             api::serve(listener, tls, router, limits, shutdown, tracker, drain).await;

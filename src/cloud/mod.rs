@@ -88,8 +88,7 @@ impl Cloud {
         });
         runtime.serve_api(
             listener,
-            tls.as_ref()
-                .map(|t| tokio_rustls::TlsAcceptor::from(t.server_config.clone())),
+            tls.as_ref(),
             router.clone(),
             api::Limits::from_config(&config.api),
         );
