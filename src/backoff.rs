@@ -3,6 +3,8 @@
 //! back at the same instant) and cut short by shutdown. Every retry loop
 //! (sync delivery and command polls, the household broker's client, serial
 //! ports) waits through one of these. Depends on nothing of Hearth's.
+//! It never retries or spawns anything itself: it only waits, and the caller's loop decides what
+//! to try again.
 
 use std::time::Duration;
 

@@ -3,7 +3,8 @@
 //! intervals use tokio's monotonic clock (which tests drive with
 //! `tokio::time::pause`); history retention guards against wall-clock
 //! jumps on top of these (`devices::history::ClockCheck`). Nothing here may
-//! depend on another module of Hearth's.
+//! depend on another module of Hearth's. It never panics on a clock set before 1970 (it reads 0),
+//! and must never time a timeout: these readings jump when the wall clock is set.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -5,6 +5,10 @@
 //! store, bind every listener, then advertise. Only when `spawn` returns is
 //! the hub ready (the caller tells systemd). The core loop proves the store
 //! answers before it pets the watchdog, so a stalled core stops petting it.
+//!
+//! Owns the hub's listeners, advertisement and runtime; it never opens or closes a household
+//! part itself (store, replica, devices, sync are the node's) and never tells systemd anything
+//! but the watchdog.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -191,6 +195,10 @@ impl Hub {
 
     pub fn devices(&self) -> &Arc<Devices> {
         &self.node.devices
+    }
+
+    pub fn sync(&self) -> &Arc<crate::sync::links::SyncLinks> {
+        &self.node.sync
     }
 
     /// Resolves if a long-lived part ends on its own (it should not before

@@ -2,7 +2,8 @@
 //! use only the modules listed before it in [`LAYERS`] (and the crate
 //! root's helpers). A `crate::` path in the other direction fails the test,
 //! naming the file and the line. Unit-test files (`tests.rs`, `tests/`) may
-//! borrow fixtures from above; nothing else may.
+//! borrow fixtures from above; nothing else may. A module missing from LAYERS fails the test
+//! too. It is a test only: it never changes what the crate compiles or links.
 
 use std::path::Path;
 

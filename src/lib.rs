@@ -1,5 +1,8 @@
 //! Hearth: a local-first home hub.
 //!
+//! The crate root owns only the module list and the helpers every layer may use (`random_hex`;
+//! `replay_fuzz_corpus` in tests). It never holds state or starts anything itself.
+//!
 //! # Layout
 //! The modules follow the picture in `DESIGN.md` §1, in layers: a module
 //! uses only those below it (the test in `layering.rs` fails on an import

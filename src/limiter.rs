@@ -1,7 +1,8 @@
 //! Throttling of failed attempts (logins, setup codes, device tokens): after `max`
 //! failures of one key (an account, a source address) within `window`, that
 //! key is refused until the oldest failure leaves the window. In memory:
-//! a restart forgets, which only ever helps the legitimate user.
+//! a restart forgets, which only ever helps the legitimate user. Owns only those counts: it
+//! never makes a caller wait (`check` says how long; the caller refuses the attempt).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;

@@ -5,7 +5,8 @@
 //! owns its handle. Addresses are followed automatically (a DHCP renewal or a
 //! new interface is re-announced), and shutdown sends goodbyes before the
 //! daemon stops. The TXT record carries only what DESIGN §5 allows: no
-//! household or person names.
+//! household or person names. It never chooses that record itself (the hub hands it the TXT
+//! entries), and `browse` blocks its thread, so only the command line calls it.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;

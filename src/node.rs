@@ -162,7 +162,7 @@ impl Closing {
             writer.abort();
         }
         if let Some(sync) = self.sync {
-            sync.close();
+            sync.close().await;
         }
         if let Some(replica) = self.replica {
             replica.shutdown().await;

@@ -1,7 +1,8 @@
 //! Owning long-lived tasks: [`Parts`] holds a hub's or the cloud's
 //! listeners and loops, each by name, and says which one ended and how (a
 //! panic is reported as a panic, by name). It depends on nothing of Hearth's,
-//! so every layer may hand its parts to it.
+//! so every layer may hand its parts to it. It never restarts a part that ended and never
+//! detaches one: what an ended part means is for the runtime to decide.
 
 use std::collections::HashMap;
 

@@ -5,6 +5,9 @@
 //! and the service user read it with `hearth setup-code`) and logged. It
 //! expires after a day and a new one is made at the next start; it is
 //! deleted once used. Wrong codes are throttled by the caller.
+//!
+//! Owns the code's file only. It never logs the code or decides whether setup may happen (the
+//! accounts layer does both), and `matches` never stops at the first differing character.
 
 use std::path::{Path, PathBuf};
 

@@ -1,7 +1,8 @@
 //! Onboarding, login and the caller's own account:
 //! `POST /setup`, `POST /login` and `POST /invites/accept` (the only routes
 //! besides health that answer without a token), `POST /logout`, `GET /me`,
-//! `GET /sessions`.
+//! `GET /sessions`, `POST /me/password`, `DELETE /sessions/{id}`. It never checks a password or
+//! code itself (the accounts layer does, throttled), and a caller never ends another's session.
 
 use std::net::SocketAddr;
 

@@ -3,7 +3,8 @@
 //! that same type with [`super::endpoints::Endpoint::answers`], so the
 //! OpenAPI document's response schemas come from the code that writes the
 //! responses. `tests/api_openapi.rs` runs schemathesis against the real hub
-//! to check every answer against them.
+//! to check every answer against them. Owns the shapes only: it never reads state or decides
+//! what goes in an answer; each handler fills it with what the caller may see.
 
 use schemars::JsonSchema;
 use serde::Serialize;

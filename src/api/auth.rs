@@ -1,7 +1,8 @@
 //! The bearer-token check every route but health, setup, login and invite
 //! acceptance passes: an extractor, so a handler that takes [`Authed`]
 //! cannot run without it. Also what handlers ask of the caller: who they
-//! act as, which organizations they may see.
+//! act as, which organizations they may see. It never decides a permission itself (the
+//! tenancy's `Access` does), and a request is the console only when the admin socket marked it.
 
 use axum::Json;
 use axum::extract::FromRequestParts;

@@ -1,7 +1,8 @@
 //! The BLE adoption inbox over HTTP: sensors a bridge hears that no device
 //! claims, listed with what they report, for those who manage devices in
 //! the bridge's organization; adopting one makes a device (with its bind
-//! key and reading mapping kept on this hub), dismissing one hides it.
+//! key and reading mapping kept on this hub), dismissing one hides it. It never checks access
+//! itself or answers with a bind key: `Ble` decides with the caller, and the inbox lists no keys.
 
 use axum::Json;
 use axum::extract::{Path, State};

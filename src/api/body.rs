@@ -3,7 +3,8 @@
 //! A body over the limit is answered 413 *after* the rest of it is read
 //! and discarded (up to a bound): on HTTP/2 an answer sent with the request
 //! still streaming ends in a stream reset, and clients such as curl then
-//! drop the answer and report a protocol error instead of the 413.
+//! drop the answer and report a protocol error instead of the 413. It never holds more than
+//! `BODY_LIMIT` of a body in memory, and never drains past 16 MiB or 5 s before answering.
 
 use std::time::Duration;
 

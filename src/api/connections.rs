@@ -5,7 +5,8 @@
 //! flight closed after `idle_timeout` without a byte either way. An upgraded
 //! connection (a WebSocket stream or sync socket) keeps its own liveness
 //! checks. So whoever holds everything one address may hold still leaves the
-//! hub answering everyone else at once.
+//! hub answering everyone else at once. Past `max_connections` it stops accepting (the kernel
+//! queues) rather than accept and close; it never spawns a connection outside the hub's tracker.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};

@@ -2,7 +2,8 @@
 //! directory (`admin.sock`, mode 0600), for root and the hub's own service
 //! user on the hub itself. Its requests act as the console
 //! ([`Caller::Console`](crate::tenancy::Caller)): no login, every
-//! permission — how a household that lost its last admin recovers.
+//! permission — how a household that lost its last admin recovers. It never serves a peer that
+//! is neither root nor the hub's user: each connection's uid is checked besides the file's mode.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -2,7 +2,8 @@
 //! shares), add, get, rename, delete, move, transfer, share, unshare. Every
 //! handler runs the operation on the replica, which checks it against the
 //! replicated permissions: 404 outside the caller's view, 403 naming the
-//! permission, 409 saying what to do instead.
+//! permission, 409 saying what to do instead. It never decides access itself, and never lists
+//! the devices on the runtime: the list is built from a snapshot on a blocking thread.
 
 use axum::Json;
 use axum::extract::{Path, State};

@@ -1,6 +1,8 @@
 //! The API's one list of endpoints: the router is built from it, and so is
 //! the OpenAPI document (`GET /api/v1/openapi.json`), so the two cannot
-//! drift apart; `tests/api_openapi.rs` checks every documented route answers.
+//! drift apart; `tests/api_openapi.rs` checks every documented route answers. An endpoint's
+//! `public` mark only documents: it never opens or closes a route, which its handler's `Authed`
+//! extractor does.
 
 use std::sync::Arc;
 

@@ -5,7 +5,8 @@
 //! so it reads and writes that device only; an update is a value the
 //! device reports and, when it is connected, is also sent to it (Blynk's
 //! behaviour). Answers are Blynk's: plain values, `true`/`false`, and
-//! errors as `{"error":{"message":…}}` with 400.
+//! errors as `{"error":{"message":…}}` with 400. It never takes a person's session and never
+//! reaches a device other than the token's: nothing here acts as a person.
 
 use axum::Json;
 use axum::Router;

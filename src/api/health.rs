@@ -1,6 +1,7 @@
 //! `GET /api/v1/health`: the one route that answers without a token, so a
 //! monitor or an app that just found the hub by mDNS can check it is alive.
-//! It tells nothing private: version, hub id, uptime.
+//! It tells nothing private: version, hub id, uptime. It never reads the household's state or
+//! the store, so it answers even while they are busy.
 
 use axum::Json;
 use axum::extract::State;

@@ -1,7 +1,9 @@
 //! `GET /metrics`: Prometheus text for the hub's sync (each peer, each
 //! document's pending changes, the outbox, delivered telemetry, conflicts
 //! lost) and its store. Served to loopback without a token (the local
-//! Prometheus or node exporter), to anyone else only with an admin's token.
+//! Prometheus or node exporter), to anyone else only with an admin's token. It keeps no counter
+//! of its own (each sample is read from its part when scraped), and labels carry ids, never the
+//! names people gave.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;

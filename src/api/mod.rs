@@ -4,7 +4,8 @@
 //! task in the hub's tracker; on shutdown the loop stops accepting and open
 //! connections get a bounded drain. Only `health`, `setup` and `login`
 //! answer without a token; every other route takes the [`auth::Authed`]
-//! extractor.
+//! extractor. It never opens or queries the database itself: handlers go through the accounts,
+//! replica, devices, BLE and sync handles in `AppState`, which the node opened.
 
 mod account;
 mod answers;

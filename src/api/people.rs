@@ -1,5 +1,7 @@
 //! Organizations, members, roles, people's accounts and the audit log over
-//! HTTP, each filtered by what the caller may see (the console sees all).
+//! HTTP, each filtered by what the caller may see (the console sees all). It never lists
+//! anything of an organization the caller may not see, nor names a hidden parent (M4); every
+//! change is one replica operation, whose permission check is the replica's, never this file's.
 
 use axum::Json;
 use axum::extract::{Path, State};

@@ -1,7 +1,8 @@
 //! Provisioning over HTTP: templates (a kind of device's datastreams and
 //! events), a device's auth token (shown once, stored hashed in the
 //! household's credentials document), a device's BLE MAC, and BLE bridges
-//! with their tokens. Devices use these with the devices and MQTT issues.
+//! with their tokens. Devices use these with the devices and MQTT issues. A token is answered
+//! only when it is made: no route ever reads a token or its hash back.
 
 use axum::Json;
 use axum::extract::{Path, State};

@@ -3,7 +3,8 @@
 //!
 //! Apps cannot verify a self-signed certificate by a CA; they pin its SHA-256
 //! fingerprint instead, which the hub announces by mDNS (TXT `fp`) and shows
-//! in `hearth status`. So the certificate must stay the same across restarts.
+//! in `hearth status`. So the certificate must stay the same across restarts: it is never
+//! replaced once made (only a missing pair is created), and a configured one is never written.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -3,7 +3,8 @@
 //! needs sight of the device (404 otherwise); a command needs control (403
 //! naming the permission), a value the datastream takes (400) and a device
 //! that is there to hear it (409 `device_offline`), unless the datastream
-//! keeps it for the device's next connection (202 `queued`).
+//! keeps it for the device's next connection (202 `queued`). It never reads telemetry before
+//! the sight check, and never returns more than 10,000 points or events from one query.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};

@@ -2,7 +2,9 @@
 //! `../shared/reference/protocols.md` §4): BTHome v2 service data
 //! ([`bthome`]), and what a bridge's reports become ([`inbox`]): values of
 //! adopted devices, or entries in the adoption inbox. [`Ble`] owns this
-//! hub's bind keys and reading mappings and does the ingestion.
+//! hub's bind keys and reading mappings and does the ingestion. It never creates a device for
+//! an unknown MAC (it waits in the inbox), never puts a bind key in the replicated documents, and
+//! a bridge's report reaches only devices its organization covers.
 
 pub mod bthome;
 pub mod inbox;

@@ -1,7 +1,8 @@
 //! The body of a HARDWARE message (command 20): what a device writes or
 //! asks for. `vw\0pin\0v1[\0v2…]` virtual write, `vr\0pin` virtual read,
 //! `dw`/`aw` `pin\0value` digital/analog write, `dr`/`ar` reads, and `pm`
-//! pin modes (`pm\0pin\0mode[\0pin\0mode…]`).
+//! pin modes (`pm\0pin\0mode[\0pin\0mode…]`). Pure parsing and writing: it never checks a
+//! value against a datastream (the devices core does) and never panics on a malformed body.
 
 use super::codec::tokens;
 

@@ -3,7 +3,9 @@
 //! or a serial line: the wire format ([`codec`], [`hardware`]), one
 //! device's session ([`session`], answering each message through
 //! [`requests`]), and the transports that carry sessions ([`server`] for
-//! TCP and TLS, [`serial`] for serial ports).
+//! TCP and TLS, [`serial`] for serial ports). It never keeps device state of its own (values,
+//! links and tokens are the devices core's and the replica's), and a listener that cannot bind
+//! never stops the hub: it is logged and the other transports serve.
 
 pub mod codec;
 pub mod hardware;

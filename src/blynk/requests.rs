@@ -1,5 +1,7 @@
 //! What the hub answers to each kind of Blynk message a logged-in device
-//! sends, apart from the wire: the session sends the [`Reply`].
+//! sends, apart from the wire: the session sends the [`Reply`]. It never touches another
+//! device but through BRIDGE, as a command by the sender's owner with that person's permissions
+//! (an ownerless device cannot bridge), and never reads or writes a frame itself.
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -6,7 +6,8 @@
 //! task that owns it, opens it raw at the configured baud rate, runs
 //! sessions on it one after another, and when it is unplugged (the read
 //! fails) reopens it with backoff while the path exists. A port that
-//! reappears later is picked up by the next scan.
+//! reappears later is picked up by the next scan. A port never has two tasks at once, and its
+//! reads and writes never block the runtime (the descriptor is non-blocking, under `AsyncFd`).
 
 use std::collections::HashMap;
 use std::io;

@@ -1,7 +1,8 @@
 //! The Blynk TCP listeners, plain and TLS (the hub's own certificate, or
 //! the one configured for the API): accept, then one task per connection
 //! running [`session::run`]. A connection that cannot log in, sends a bad
-//! frame or goes silent is closed; nothing it does reaches any other.
+//! frame or goes silent is closed; nothing it does reaches any other. It never serves more
+//! than `MAX_CONNECTIONS` at once (more are closed at accept) nor waits over 10 s for a handshake.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,7 +1,8 @@
 //! The household commands: `hearth login`, `device`, `org`, `user`,
 //! `share`, `audit`, acting as the logged-in user through the hub's HTTPS
 //! API (the token saved by `hearth login`). Output is for people; `--json`
-//! prints the API's JSON for scripts.
+//! prints the API's JSON for scripts. With `--console` they go through the admin socket instead.
+//! It never reads the hub's database or documents: every command is an API request the hub checks.
 
 use std::io::BufRead;
 use std::path::Path;

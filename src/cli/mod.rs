@@ -2,7 +2,9 @@
 //!
 //! Owns argument parsing, exit codes and what a person reads on the terminal.
 //! Configuration errors exit with 78 before anything is bound; other failures
-//! exit with 1. The work itself is done by the library modules.
+//! exit with 1. The work itself is done by the library modules. It never changes household
+//! state by itself: household commands are requests to a hub's API or admin socket, and only
+//! `restore` writes the state directory, through the store, and only while no hub holds it.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -1,6 +1,7 @@
 //! Running a long-lived role (`hearth run`, `hearth cloud`): start it, tell
 //! systemd it is ready, wait for SIGTERM/SIGINT or a part that ended, tell
-//! systemd it is stopping, shut it down. Exit 0 on a signal, 1 otherwise.
+//! systemd it is stopping, shut it down. Exit 0 on a signal, 1 otherwise. It never says READY
+//! before the role's start has returned, and never starts one before the signal handlers exist.
 
 use std::process::ExitCode;
 

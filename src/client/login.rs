@@ -1,6 +1,7 @@
 //! The command line's saved login: hub address, certificate fingerprint
 //! and bearer token, in `$XDG_CONFIG_HOME/hearth/login.json` (else
-//! `~/.config/hearth/login.json`), readable by its owner only.
+//! `~/.config/hearth/login.json`), readable by its owner only. It never keeps the password,
+//! only the token the login returned, and writes the file atomically, never wider than 0600.
 
 use std::path::PathBuf;
 

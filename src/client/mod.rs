@@ -1,7 +1,8 @@
 //! A client of a hub's API, for the `hearth` command line: HTTPS pinned to
 //! the hub's certificate fingerprint (what `hearth status` and mDNS show;
 //! no CA, no hostname check) with a bearer token, or the admin socket on
-//! the hub itself. One connection per request.
+//! the hub itself. One connection per request. The sync links use it too (`request_within`).
+//! It never speaks https without a pinned fingerprint: such a URL is refused, not trusted.
 
 pub mod login;
 pub mod pinned;

@@ -1,6 +1,7 @@
 //! Certificate pinning: the hub's certificate is self-signed, so the client
 //! accepts exactly the certificate whose SHA-256 it was told, and checks the
-//! handshake signatures with it.
+//! handshake signatures with it. It never falls back to a CA store or a hostname check, and
+//! never trusts a certificate on first use: a fingerprint that differs fails the handshake.
 
 use std::sync::Arc;
 

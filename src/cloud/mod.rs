@@ -10,6 +10,9 @@
 //! - [`login`]: one login across the households of a person;
 //! - [`relay`]: commands from the cloud's API to the hub a device is on;
 //! - [`routes`]: the `/cloud/v1` routes and the tenants' APIs.
+//!
+//! It never binds a device transport or advertises by mDNS, and one tenant's state never
+//! passes through another's node: each has its own store and replica.
 
 pub mod login;
 pub mod registry;

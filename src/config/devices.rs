@@ -1,5 +1,7 @@
 //! The `[blynk]`, `[mqtt]` and `[devices]` sections: device listeners,
-//! serial ports and how long telemetry is kept.
+//! serial ports and how long telemetry is kept. Owns their shape, defaults and validation
+//! only: it never binds or opens anything (the broker's `password_file` is read only by
+//! `password()`), and an unknown key is refused, never ignored.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

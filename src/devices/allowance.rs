@@ -11,6 +11,9 @@
 //!   live and reach the outbox's cloud as live values do, but are not kept
 //!   in history until the day is over; every value left out is counted and
 //!   shown (`/metrics`, the device's values), and said once a day.
+//!
+//! Both only count and answer: neither ever refuses, delays or drops a message itself (each
+//! transport does what "over" means for it), and neither is kept across a restart.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

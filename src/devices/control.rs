@@ -1,7 +1,9 @@
 //! Commands (DESIGN §4): a person (or a device through BRIDGE) writes a
 //! value to a device's pin. The order is always the same: may the caller
 //! control it (404 outside their view, 403 naming the permission), is the
-//! value one the datastream takes, is the device there to hear it.
+//! value one the datastream takes, is the device there to hear it. Nothing is sent before all
+//! three pass, a command never waits over 2 s for room in a device's queue, and a refusal never
+//! names an organization the caller may not see (a view-only share is told to ask the owner).
 
 use std::time::Duration;
 

@@ -1,6 +1,8 @@
 //! Which link each device is connected on: a transport attaches after
 //! login and its [`Attachment`] detaches when dropped; only the newest link
-//! of a device is kept, and commands reach the device through it.
+//! of a device is kept, and commands reach the device through it. An older link's detach never
+//! removes a newer one (links are told apart by id), and nothing here authenticates: a transport
+//! attaches only a device that has logged in.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! What the core keeps in memory per device: live values (with a command
 //! waiting for the device's confirmation), properties and the device's own
-//! information, and the online state shown for a connected link.
+//! information, and the online state shown for a connected link. Plain in-memory data: it is
+//! never written to disk from here, and it carries no access rule; whoever shows it checks sight.
 
 use std::collections::BTreeMap;
 

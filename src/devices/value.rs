@@ -4,7 +4,8 @@
 //! A pin is named as Blynk names it: `V0`..`V255` (virtual, the ones
 //! datastreams describe), `D13` (digital), `A0` (analog). A value is text,
 //! as on the wire; several values written at once (`vw 1 a b`) are joined
-//! with NUL, and each is checked.
+//! with NUL, and each is checked. Pure: it never reads the household's state, the store or the
+//! clock, and never lets through more than `MAX_VALUES` values, `MAX_VALUE_LEN` bytes, or a NUL.
 
 use std::fmt;
 

@@ -20,6 +20,9 @@
 //! its messages past the allowance are left out (acknowledged, counted in
 //! `/metrics` and its values, said at most once a minute) and everyone
 //! else's go on.
+//!
+//! It never authenticates anyone itself: a device id under the prefix or a registered bridge
+//! name is trusted because the broker let it publish there. So its ACL must confine each one.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;

@@ -1,7 +1,8 @@
 //! rumqttc's MQTT 3.1.1 packet codec, with one addition: a CONNECT of
 //! another protocol level is recognised before it is parsed (an MQTT 5
 //! CONNECT does not parse as 3.1.1), so the client can be told its version
-//! is not spoken instead of being hung up on.
+//! is not spoken instead of being hung up on. It never acts on a packet (the session does), and
+//! its size limits are rumqttc's, as the session configures them.
 
 use bytes::BytesMut;
 use rumqttc::mqttbytes::Error;

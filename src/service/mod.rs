@@ -1,7 +1,8 @@
 //! Living as a service: systemd notifications, logging, signals.
 //!
 //! Owns the process's conversation with its supervisor. It decides nothing
-//! about the hub; the hub tells it when it is ready, alive and stopping.
+//! about the hub; the hub tells it when it is ready, alive and stopping. It never starts,
+//! stops or knows any part of Hearth: a signal is only reported to whoever waits for it.
 
 pub mod logging;
 pub mod noisy;

@@ -5,7 +5,8 @@
 //! minute is over ("… and 19,999 more from 10.0.0.7 in the last minute"),
 //! at most [`SUMMARY_LINES`] summary lines a minute and one line for the
 //! remaining addresses. Every event is counted for `/metrics` whether it
-//! was written or not.
+//! was written or not. It never tracks more than 4,096 addresses of one kind in a minute (the
+//! rest count as "other addresses"), so a flood from ever new addresses cannot grow it.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

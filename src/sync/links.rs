@@ -15,6 +15,7 @@ use samod::{BackoffConfig, DialerHandle, PeerId};
 use serde_json::json;
 
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::dial::{DialFailure, WsDialer, sync_url};
 use super::uplink::Delivery;
@@ -125,6 +126,9 @@ pub struct SyncLinks {
     fingerprint: std::sync::OnceLock<String>,
     /// A child of the node's shutdown token; [`SyncLinks::close`] cancels it.
     shutdown: CancellationToken,
+    /// Every task the links run (state watchers, telemetry delivery,
+    /// command polls, the revocation watch); joined by [`SyncLinks::close`].
+    tasks: TaskTracker,
 }
 
 impl SyncLinks {
@@ -154,6 +158,7 @@ impl SyncLinks {
             outbox,
             fingerprint: std::sync::OnceLock::new(),
             shutdown: shutdown.child_token(),
+            tasks: TaskTracker::new(),
         });
         let uplinks = links.uplinks().await?;
         // Linked, but the outbox never turned on (a crash in between):
@@ -169,7 +174,7 @@ impl SyncLinks {
                 tracing::error!("sync: a stored link cannot be dialed: {e}");
             }
         }
-        tokio::spawn(drop_revoked(
+        links.tasks.spawn(drop_revoked(
             Arc::downgrade(&links),
             links.replica.subscribe(),
             links.shutdown.clone(),
@@ -221,7 +226,7 @@ impl SyncLinks {
             .dial(self.backoff.clone(), Arc::new(dialer))
             .map_err(|_| LinkError::Stopped)?;
         tracing::info!(peer = %uplink.peer, url = %uplink.url, "sync: dialing");
-        let watcher = tokio::spawn(watch_link(
+        let watcher = self.tasks.spawn(watch_link(
             handle.clone(),
             state.clone(),
             uplink.peer.clone(),
@@ -229,7 +234,7 @@ impl SyncLinks {
         let mut tasks = vec![watcher.abort_handle()];
         let delivery = Arc::new(Mutex::new(Delivery::default()));
         if let (Some((outbox, devices)), CLOUD_PEER) = (&self.outbox, uplink.peer.as_str()) {
-            let task = tokio::spawn(super::uplink::deliver(
+            let task = self.tasks.spawn(super::uplink::deliver(
                 outbox.clone(),
                 self.store.clone(),
                 uplink.clone(),
@@ -238,7 +243,7 @@ impl SyncLinks {
                 self.shutdown.clone(),
             ));
             tasks.push(task.abort_handle());
-            let task = tokio::spawn(super::commands::poll(
+            let task = self.tasks.spawn(super::commands::poll(
                 devices.clone(),
                 uplink.clone(),
                 self.backoff.max_delay,
@@ -448,9 +453,9 @@ impl SyncLinks {
         }
     }
 
-    /// Stops dialing and delivering (the repo's own stop closes the
-    /// connections).
-    pub fn close(&self) {
+    /// Stops dialing and delivering and waits for the links' tasks (the
+    /// repo's own stop closes the connections).
+    pub async fn close(&self) {
         self.shutdown.cancel();
         for link in self
             .dialers
@@ -462,6 +467,13 @@ impl SyncLinks {
                 task.abort();
             }
             link.handle.close();
+        }
+        self.tasks.close();
+        if tokio::time::timeout(Duration::from_secs(5), self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("sync: the links' tasks did not end");
         }
     }
 }

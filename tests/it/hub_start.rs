@@ -54,6 +54,46 @@ async fn a_hub_that_shut_down_leaves_no_task_running() {
     StateDir::acquire(tmp.path()).expect("the lock is released");
 }
 
+/// A hub with a stored link to the cloud runs its dialer, the link's state
+/// watcher, telemetry delivery and the command poll; after `shutdown` none
+/// of them is left (they were spawned detached, kept only as abort handles).
+#[tokio::test]
+async fn a_hub_with_a_cloud_link_leaves_no_link_task_after_shutdown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = || {
+        Config::parse(
+            crate::common::TEST_CONFIG,
+            std::path::Path::new("test.toml"),
+        )
+        .unwrap()
+    };
+    // The first start creates the schema; the link is stored between runs.
+    Hub::spawn(config(), tmp.path().to_owned())
+        .await
+        .unwrap()
+        .shutdown()
+        .await;
+    no_task_left().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let db = rusqlite::Connection::open(tmp.path().join(hearth::store::DB_FILE)).unwrap();
+    db.execute(
+        "INSERT INTO sync_uplinks (url, token, fingerprint, peer, linked) VALUES (?1, 'tok', NULL, 'cloud', 0)",
+        [&url],
+    )
+    .unwrap();
+    drop(db);
+
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let hub = Hub::spawn(config(), tmp.path().to_owned()).await.unwrap();
+    // Its tasks are spawned when the stored link is dialed, during start.
+    assert!(hub.sync().status().iter().any(|l| l.peer == "cloud"));
+    assert!(metrics.num_alive_tasks() > 0);
+    hub.shutdown().await;
+    no_task_left().await;
+}
+
 /// Waits (bounded) until no tokio task is alive, else fails saying how many.
 async fn no_task_left() {
     let metrics = tokio::runtime::Handle::current().metrics();
