@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::accounts::Accounts;
 use crate::api;
 use crate::blynk;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::devices::Devices;
 use crate::mdns::{self, Advertiser};
@@ -52,6 +53,19 @@ impl Hub {
     /// A failed start leaves nothing running: what had opened is closed
     /// and the state directory's lock released.
     pub async fn spawn(config: Config, state_dir: PathBuf) -> Result<Hub, StartError> {
+        Self::spawn_with_clock(config, state_dir, Clock::system()).await
+    }
+
+    /// [`Hub::spawn`] on `clock` (a test's manual clock, say): every part of
+    /// the hub reads the wall time from it.
+    ///
+    /// # Errors
+    /// As [`Hub::spawn`].
+    pub async fn spawn_with_clock(
+        config: Config,
+        state_dir: PathBuf,
+        clock: Clock,
+    ) -> Result<Hub, StartError> {
         crate::sync::wire::set_keepalive(Duration::from_secs(config.sync.keepalive_secs));
         let state_dir = StateDir::acquire(&state_dir)?;
         // The API is bound before anything is opened or started: a port
@@ -68,7 +82,7 @@ impl Hub {
         };
         let node = Node::open(
             runtime.dir(),
-            NodeOptions::new(&config, role),
+            NodeOptions::new(&config, role).with_clock(clock),
             runtime.token(),
         )
         .await?;

@@ -6,7 +6,8 @@
 //!
 //! A node owns no listener and knows nothing of who serves it: the hub and
 //! the cloud bind, serve, advertise and write the runtime file. Every task
-//! it starts ends with the token it is given.
+//! it starts ends with the token it is given. It never reads the system
+//! clock itself: the [`Clock`] in its options is the one every part reads.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -19,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::accounts::{AccountError, Accounts};
 use crate::api;
 use crate::ble::Ble;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::devices::outbox::Outbox;
 use crate::devices::{Devices, Retention};
@@ -101,6 +103,8 @@ pub struct NodeOptions {
     pub history_rows_per_day: u64,
     pub max_backoff: Duration,
     pub retention: Retention,
+    /// The node's one wall clock (the system's, or a test's manual one).
+    pub clock: Clock,
 }
 
 impl NodeOptions {
@@ -116,7 +120,14 @@ impl NodeOptions {
                 minute_days: config.devices.minute_rollup_days,
                 hour_days: config.devices.hour_rollup_days,
             },
+            clock: Clock::system(),
         }
+    }
+
+    /// These options on `clock` instead of the system's.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 }
 
@@ -132,6 +143,8 @@ pub struct Node {
     pub devices: Arc<Devices>,
     pub ble: Arc<Ble>,
     pub sync: Arc<SyncLinks>,
+    /// The wall clock every part of this node reads.
+    pub clock: Clock,
     shutdown: CancellationToken,
     closing: Mutex<Option<Closing>>,
 }
@@ -204,6 +217,7 @@ impl Node {
                 devices: parts.devices,
                 ble: parts.ble,
                 sync: parts.sync,
+                clock: options.clock,
                 shutdown,
                 closing: Mutex::new(Some(closing)),
             }),
@@ -233,8 +247,15 @@ impl Node {
             }
         });
         closing.replica = Some(replica.clone());
-        let accounts =
-            Arc::new(Accounts::open(replica.clone(), store.clone(), dir.to_owned()).await?);
+        let accounts = Arc::new(
+            Accounts::open(
+                replica.clone(),
+                store.clone(),
+                dir.to_owned(),
+                options.clock.clone(),
+            )
+            .await?,
+        );
         let outbox = match options.role {
             Role::Hub { outbox_max } => Some(Arc::new(
                 Outbox::open(store, outbox_max)
@@ -243,11 +264,12 @@ impl Node {
             )),
             Role::CloudTenant { .. } => None,
         };
-        let (devices, writer) = Devices::open_with(
+        let (devices, writer) = Devices::open(
             replica.clone(),
             store.clone(),
             outbox.clone(),
             options.history_rows_per_day,
+            options.clock.clone(),
         )
         .await
         .map_err(NodeError::Devices)?;
@@ -260,6 +282,7 @@ impl Node {
             store.clone(),
             &id,
             options.max_backoff,
+            options.clock.clone(),
             outbox.map(|outbox| (outbox, devices.clone())),
             shutdown,
         )
@@ -292,6 +315,7 @@ impl Node {
             devices: self.devices.clone(),
             ble: self.ble.clone(),
             sync: self.sync.clone(),
+            clock: self.clock.clone(),
             shutdown,
         }
     }

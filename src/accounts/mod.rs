@@ -72,9 +72,11 @@ pub struct Accounts {
     password_changes: Limiter,
     setup_failures: Limiter,
     setup_failures_all: Limiter,
+    /// The node's wall clock: sessions, codes and invites expire by it.
+    clock: Clock,
 }
 
-pub use crate::clock::unix_now;
+use crate::clock::Clock;
 
 impl Accounts {
     /// Loads the sessions; on a hub without a household, makes sure there
@@ -86,8 +88,9 @@ impl Accounts {
         replica: Arc<Replica>,
         store: Store,
         state_dir: PathBuf,
+        clock: Clock,
     ) -> Result<Self, AccountError> {
-        let now = unix_now();
+        let now = clock.unix_now();
         let sessions = Sessions::load(store, now).await?;
         if !replica.is_founded() {
             let code = setup::ensure(&state_dir, now)
@@ -106,6 +109,7 @@ impl Accounts {
             password_changes: Limiter::new(CHANGE_FAILURES, FAILURE_WINDOW),
             setup_failures: Limiter::new(SETUP_FAILURES, FAILURE_WINDOW),
             setup_failures_all: Limiter::new(SETUP_FAILURES_ALL, FAILURE_WINDOW),
+            clock,
         })
     }
 
@@ -132,7 +136,7 @@ impl Accounts {
             .check(&source, started)
             .and_then(|()| self.setup_failures_all.check("setup", started))
             .map_err(AccountError::Throttled)?;
-        let current = setup::read(&self.state_dir, unix_now());
+        let current = setup::read(&self.state_dir, self.clock.unix_now());
         if !current.is_some_and(|c| setup::matches(&c, code)) {
             self.setup_failures.fail(&source, started);
             self.setup_failures_all.fail("setup", started);
@@ -142,7 +146,7 @@ impl Accounts {
         let phc = hash_blocking(password).await?;
         let founded = self
             .replica
-            .found(household, email, crate::clock::now_ms())
+            .found(household, email, self.clock.now_ms())
             .await
             .map_err(|e| match e {
                 ReplicaError::AlreadyFounded => AccountError::AlreadySetUp,
@@ -178,7 +182,7 @@ impl Accounts {
             .map_err(AccountError::Throttled)?;
         let found = self.replica.with_state(|s| {
             let user = s.user_by_email(&account)?;
-            Some((user.id.clone(), is_member(s, &user.id)))
+            Some((user.id.clone(), is_member(s, &user.id, self.clock.now_ms())))
         })?;
         let phc = match &found {
             Some((user, _)) => self
@@ -224,7 +228,7 @@ impl Accounts {
         let phc = hash_blocking(password).await?;
         match self
             .replica
-            .accept_invite(code.trim(), &phc, crate::clock::now_ms())
+            .accept_invite(code.trim(), &phc, self.clock.now_ms())
             .await?
         {
             Some(user) => {
@@ -276,7 +280,10 @@ impl Accounts {
     }
 
     async fn start_session(&self, user: &str, label: &str) -> Result<Login, AccountError> {
-        let (token, session) = self.sessions.create(user, label, unix_now()).await?;
+        let (token, session) = self
+            .sessions
+            .create(user, label, self.clock.unix_now())
+            .await?;
         Ok(Login {
             token,
             user: user.to_owned(),
@@ -288,8 +295,10 @@ impl Accounts {
     /// still a member of the household. A removal that arrives by sync ends
     /// their sessions here as it does where it was made.
     pub fn authenticate(&self, token: &str) -> Option<Session> {
-        let session = self.sessions.check(token, unix_now())?;
-        let member = self.replica.with_state(|s| is_member(s, &session.user));
+        let session = self.sessions.check(token, self.clock.unix_now())?;
+        let member = self
+            .replica
+            .with_state(|s| is_member(s, &session.user, self.clock.now_ms()));
         member.unwrap_or(false).then_some(session)
     }
 
@@ -300,11 +309,16 @@ impl Accounts {
     pub fn replica(&self) -> &Replica {
         &self.replica
     }
+
+    /// The wall clock sessions, codes and invites expire by.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
 }
 
 /// Does `user` hold a live membership now?
-fn is_member(state: &crate::tenancy::TenantState, user: &str) -> bool {
-    crate::tenancy::Access::new(state, crate::clock::now_ms())
+fn is_member(state: &crate::tenancy::TenantState, user: &str, now_ms: i64) -> bool {
+    crate::tenancy::Access::new(state, now_ms)
         .memberships_of(user)
         .next()
         .is_some()

@@ -18,7 +18,7 @@ use super::body::JsonBody;
 use super::endpoints::Endpoint;
 use super::error::ApiError;
 use crate::accounts::sessions::Session;
-use crate::accounts::{Login, password, unix_now};
+use crate::accounts::{Login, password};
 use crate::tenancy::Access;
 
 pub fn endpoints() -> Vec<Endpoint> {
@@ -190,7 +190,7 @@ async fn me(State(state): State<AppState>, authed: Authed) -> Result<Json<Me>, A
     }
     let user = authed.session.user;
     let me = state.replica.with_state(|s| {
-        let access = Access::new(s, crate::devices::now_ms());
+        let access = Access::new(s, state.clock.now_ms());
         let canonical = s.canonical(&user).to_owned();
         let email = s
             .users()
@@ -275,6 +275,6 @@ async fn sessions(State(state): State<AppState>, authed: Authed) -> Json<Vec<Ses
         state
             .accounts
             .sessions()
-            .of_user(&authed.session.user, unix_now()),
+            .of_user(&authed.session.user, state.clock.unix_now()),
     )
 }

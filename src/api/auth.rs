@@ -71,13 +71,6 @@ pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-/// Milliseconds: what the sharing state's clock readings are in. Read in
-/// milliseconds, not whole seconds, so a share is not usable for up to a
-/// second past its expiry.
-pub fn now_ms() -> i64 {
-    crate::devices::now_ms()
-}
-
 /// Who an operation is done as (the console through the admin socket).
 pub fn caller(authed: &Authed) -> Caller {
     authed.caller()

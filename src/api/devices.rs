@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::answers::{Created, Done, Transferred, WithToken};
-use super::auth::{Authed, Name, Reply, WithStatus, caller, now_ms};
+use super::auth::{Authed, Name, Reply, WithStatus, caller};
 use super::body::JsonBody;
 use super::endpoints::Endpoint;
 use super::error::ApiError;
@@ -96,7 +96,7 @@ async fn devices(
 ) -> Result<axum::response::Response, ApiError> {
     let state = s.replica.snapshot()?;
     let body = tokio::task::spawn_blocking(move || {
-        let access = Access::new(&state, now_ms());
+        let access = Access::new(&state, s.clock.now_ms());
         let list = if authed.console {
             access.all_devices()
         } else {
@@ -132,11 +132,22 @@ async fn add_device(
     let by = caller(&authed);
     let id = s
         .replica
-        .apply(|t| t.add_device(&by, &req.org, &req.name, req.template.as_deref(), now_ms()))
+        .apply(|t| {
+            t.add_device(
+                &by,
+                &req.org,
+                &req.name,
+                req.template.as_deref(),
+                s.clock.now_ms(),
+            )
+        })
         .await?;
     // Its auth token, shown this once (stored hashed; reissued through
     // POST /devices/{id}/token, which ends the old token's sessions).
-    let token = s.replica.issue_device_token(&by, &id, now_ms()).await?;
+    let token = s
+        .replica
+        .issue_device_token(&by, &id, s.clock.now_ms())
+        .await?;
     Ok((StatusCode::CREATED, Json(WithToken { id, token })))
 }
 
@@ -146,7 +157,7 @@ async fn device(
     Path(id): Path<String>,
 ) -> Reply<VisibleDevice> {
     let found = s.replica.with_state(|state| {
-        let access = Access::new(state, now_ms());
+        let access = Access::new(state, s.clock.now_ms());
         if authed.console {
             return access.all_devices().into_iter().find(|d| d.id == id);
         }
@@ -166,7 +177,7 @@ async fn rename_device(
     let by = caller(&authed);
     let op = s
         .replica
-        .apply(|t| t.rename_device(&by, &id, &req.name, now_ms()))
+        .apply(|t| t.rename_device(&by, &id, &req.name, s.clock.now_ms()))
         .await?;
     Ok(Json(Done { op }))
 }
@@ -179,7 +190,7 @@ async fn delete_device(
     let by = caller(&authed);
     let op = s
         .replica
-        .apply(|t| t.delete_device(&by, &id, now_ms()))
+        .apply(|t| t.delete_device(&by, &id, s.clock.now_ms()))
         .await?;
     Ok(Json(Done { op }))
 }
@@ -199,7 +210,7 @@ async fn move_device(
     let by = caller(&authed);
     let op = s
         .replica
-        .apply(|t| t.move_device(&by, &id, &req.org, now_ms()))
+        .apply(|t| t.move_device(&by, &id, &req.org, s.clock.now_ms()))
         .await?;
     Ok(Json(Done { op }))
 }
@@ -222,7 +233,7 @@ async fn transfer(
     let by = caller(&authed);
     let done = s
         .replica
-        .apply(|t| t.transfer(&by, &id, &req.to, req.org.as_deref(), now_ms()))
+        .apply(|t| t.transfer(&by, &id, &req.to, req.org.as_deref(), s.clock.now_ms()))
         .await?;
     Ok(Json(match done {
         Transfer::Done { op, org } => Transferred::Done {
@@ -256,13 +267,25 @@ async fn share(
     let by = caller(&authed);
     let share = s
         .replica
-        .apply(|t| t.share(&by, &id, &req.with, req.level, req.expires, now_ms()))
+        .apply(|t| {
+            t.share(
+                &by,
+                &id,
+                &req.with,
+                req.level,
+                req.expires,
+                s.clock.now_ms(),
+            )
+        })
         .await?;
     Ok((StatusCode::CREATED, Json(Created { id: share })))
 }
 
 async fn unshare(State(s): State<AppState>, authed: Authed, Path(id): Path<String>) -> Reply<Done> {
     let by = caller(&authed);
-    let op = s.replica.apply(|t| t.unshare(&by, &id, now_ms())).await?;
+    let op = s
+        .replica
+        .apply(|t| t.unshare(&by, &id, s.clock.now_ms()))
+        .await?;
     Ok(Json(Done { op }))
 }

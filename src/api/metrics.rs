@@ -13,7 +13,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use super::auth::{Authed, now_ms};
+use super::auth::Authed;
 use super::error::ApiError;
 use crate::tenancy::audit::Outcome;
 
@@ -63,7 +63,7 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(Stri
 }
 
 async fn render(state: &AppState) -> Result<String, ApiError> {
-    let now = now_ms();
+    let now = state.clock.now_ms();
     let links = state.sync.status();
     let peer = |link: &crate::sync::links::LinkStatus| {
         format!(

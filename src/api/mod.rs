@@ -49,6 +49,8 @@ pub struct AppState {
     pub ble: Arc<crate::ble::Ble>,
     /// This hub's sync links and replication grants.
     pub sync: Arc<crate::sync::links::SyncLinks>,
+    /// The node's wall clock: every handler reads the time from it.
+    pub clock: crate::clock::Clock,
     /// The hub's shutdown: live streams close when it fires.
     pub shutdown: CancellationToken,
 }

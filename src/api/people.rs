@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::answers::{Created, Done, Invited, MemberView, OrgView, Removed, ResetCode, RoleView};
-use super::auth::{Authed, Name, Reply, WithStatus, caller, now_ms, visible};
+use super::auth::{Authed, Name, Reply, WithStatus, caller, visible};
 use super::body::JsonBody;
 use super::endpoints::Endpoint;
 use super::error::ApiError;
@@ -140,7 +140,7 @@ pub fn endpoints() -> Vec<Endpoint> {
 
 async fn orgs(State(s): State<AppState>, authed: Authed) -> Reply<Vec<OrgView>> {
     let list = s.replica.with_state(|state| {
-        let access = Access::new(state, now_ms());
+        let access = Access::new(state, s.clock.now_ms());
         let visible = visible(&access, &authed);
         let mut out: Vec<OrgView> = state
             .orgs()
@@ -156,7 +156,7 @@ async fn orgs(State(s): State<AppState>, authed: Authed) -> Reply<Vec<OrgView>> 
 
 async fn org(State(s): State<AppState>, authed: Authed, Path(id): Path<String>) -> Reply<OrgView> {
     let found = s.replica.with_state(|state| {
-        let access = Access::new(state, now_ms());
+        let access = Access::new(state, s.clock.now_ms());
         let visible = visible(&access, &authed);
         state
             .orgs()
@@ -195,7 +195,7 @@ async fn create_org(
     let by = caller(&authed);
     let id = s
         .replica
-        .apply(|t| t.create_org(&by, &req.parent, &req.name, now_ms()))
+        .apply(|t| t.create_org(&by, &req.parent, &req.name, s.clock.now_ms()))
         .await?;
     Ok((StatusCode::CREATED, Json(Created { id })))
 }
@@ -209,7 +209,7 @@ async fn rename_org(
     let by = caller(&authed);
     let op = s
         .replica
-        .apply(|t| t.rename_org(&by, &id, &req.name, now_ms()))
+        .apply(|t| t.rename_org(&by, &id, &req.name, s.clock.now_ms()))
         .await?;
     Ok(Json(Done { op }))
 }
@@ -222,14 +222,14 @@ async fn delete_org(
     let by = caller(&authed);
     let op = s
         .replica
-        .apply(|t| t.delete_org(&by, &id, now_ms()))
+        .apply(|t| t.delete_org(&by, &id, s.clock.now_ms()))
         .await?;
     Ok(Json(Done { op }))
 }
 
 async fn members(State(s): State<AppState>, authed: Authed) -> Reply<Vec<MemberView>> {
     let list = s.replica.with_state(|state| {
-        let access = Access::new(state, now_ms());
+        let access = Access::new(state, s.clock.now_ms());
         let visible = visible(&access, &authed);
         state
             .memberships()
@@ -268,11 +268,14 @@ async fn invite(
     let by = caller(&authed);
     let invited = s
         .replica
-        .apply(|t| t.invite(&by, &req.email, &req.org, &req.role, now_ms()))
+        .apply(|t| t.invite(&by, &req.email, &req.org, &req.role, s.clock.now_ms()))
         .await?;
     // A person without a password yet gets a code to set one; someone who
     // already has an account in this household just logs in.
-    let code = s.replica.issue_invite(&invited.user, now_ms()).await?;
+    let code = s
+        .replica
+        .issue_invite(&invited.user, s.clock.now_ms())
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(Invited {
@@ -300,7 +303,7 @@ async fn change_role(
     let by = caller(&authed);
     let op = s
         .replica
-        .apply(|t| t.change_role(&by, &id, &req.role, now_ms()))
+        .apply(|t| t.change_role(&by, &id, &req.role, s.clock.now_ms()))
         .await?;
     Ok(Json(Done { op }))
 }
@@ -313,12 +316,12 @@ async fn remove_member(
     let by = caller(&authed);
     let removed = s
         .replica
-        .apply(|t| t.remove_member(&by, &id, now_ms()))
+        .apply(|t| t.remove_member(&by, &id, s.clock.now_ms()))
         .await?;
     // Someone with no membership left is logged out everywhere on this hub.
     let gone: Option<Vec<String>> = s.replica.with_state(|state| {
         let user = state.memberships().get(&id)?.user.clone();
-        let access = Access::new(state, now_ms());
+        let access = Access::new(state, s.clock.now_ms());
         if access.memberships_of(&user).next().is_some() {
             return None;
         }
@@ -339,7 +342,7 @@ async fn remove_member(
 
 async fn roles(State(s): State<AppState>, authed: Authed) -> Reply<Vec<RoleView>> {
     let list = s.replica.with_state(|state| {
-        let access = Access::new(state, now_ms());
+        let access = Access::new(state, s.clock.now_ms());
         let visible = visible(&access, &authed);
         state
             .roles()
@@ -391,7 +394,7 @@ async fn create_role(
     let perms = perm_set(&req.permissions)?;
     let id = s
         .replica
-        .apply(|t| t.create_role(&by, &req.org, &req.name, perms, now_ms()))
+        .apply(|t| t.create_role(&by, &req.org, &req.name, perms, s.clock.now_ms()))
         .await?;
     Ok((StatusCode::CREATED, Json(Created { id })))
 }
@@ -412,7 +415,7 @@ async fn edit_role(
     let perms = perm_set(&req.permissions)?;
     let op = s
         .replica
-        .apply(|t| t.edit_role(&by, &id, perms, now_ms()))
+        .apply(|t| t.edit_role(&by, &id, perms, s.clock.now_ms()))
         .await?;
     Ok(Json(Done { op }))
 }
@@ -425,7 +428,7 @@ async fn delete_role(
     let by = caller(&authed);
     let op = s
         .replica
-        .apply(|t| t.delete_role(&by, &id, now_ms()))
+        .apply(|t| t.delete_role(&by, &id, s.clock.now_ms()))
         .await?;
     Ok(Json(Done { op }))
 }
@@ -446,7 +449,7 @@ async fn change_email(
     let by = caller(&authed);
     let op = s
         .replica
-        .apply(|t| t.change_email(&by, &id, &req.email, now_ms()))
+        .apply(|t| t.change_email(&by, &id, &req.email, s.clock.now_ms()))
         .await?;
     Ok(Json(Done { op }))
 }
@@ -460,7 +463,7 @@ async fn reset_password(
 ) -> WithStatus<ResetCode> {
     let code = s
         .replica
-        .reset_password(&caller(&authed), &id, now_ms())
+        .reset_password(&caller(&authed), &id, s.clock.now_ms())
         .await?;
     Ok((StatusCode::CREATED, Json(ResetCode { reset_code: code })))
 }
@@ -469,6 +472,6 @@ async fn audit_log(State(s): State<AppState>, authed: Authed) -> Reply<Vec<Audit
     let by = caller(&authed);
     let log = s.replica.audit_log()?;
     let state = s.replica.snapshot()?;
-    let views = audit::read(&state, &log, now_ms(), &by);
+    let views = audit::read(&state, &log, s.clock.now_ms(), &by);
     Ok(Json(views))
 }

@@ -2,7 +2,7 @@
 //! events), a device's auth token (shown once, stored hashed in the
 //! household's credentials document), a device's BLE MAC, and BLE bridges
 //! with their tokens. Devices use these with the devices and MQTT issues. A token is answered
-//! only when it is made: no route ever reads a token or its hash back.
+//! only when it is made: no route ever reads it back, and a token's hash is never answered.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::answers::{BridgeView, Created, Done, TemplateView, Token, WithToken};
-use super::auth::{Authed, Reply, WithStatus, caller, now_ms, visible};
+use super::auth::{Authed, Reply, WithStatus, caller, visible};
 use super::body::JsonBody;
 use super::endpoints::Endpoint;
 use super::error::ApiError;
@@ -94,7 +94,7 @@ pub fn endpoints() -> Vec<Endpoint> {
 
 async fn templates(State(s): State<AppState>, authed: Authed) -> Reply<Vec<TemplateView>> {
     let list = s.replica.with_state(|state| {
-        let access = Access::new(state, now_ms());
+        let access = Access::new(state, s.clock.now_ms());
         let visible = visible(&access, &authed);
         state
             .templates()
@@ -128,7 +128,7 @@ async fn create_template(
     let by = caller(&authed);
     let id = s
         .replica
-        .apply(|t| t.create_template(&by, &req.org, &req.name, &req.definition, now_ms()))
+        .apply(|t| t.create_template(&by, &req.org, &req.name, &req.definition, s.clock.now_ms()))
         .await?;
     Ok((StatusCode::CREATED, Json(Created { id })))
 }
@@ -148,7 +148,7 @@ async fn edit_template(
     let by = caller(&authed);
     let op = s
         .replica
-        .apply(|t| t.edit_template(&by, &id, &req.definition, now_ms()))
+        .apply(|t| t.edit_template(&by, &id, &req.definition, s.clock.now_ms()))
         .await?;
     Ok(Json(Done { op }))
 }
@@ -161,7 +161,7 @@ async fn delete_template(
     let by = caller(&authed);
     let op = s
         .replica
-        .apply(|t| t.delete_template(&by, &id, now_ms()))
+        .apply(|t| t.delete_template(&by, &id, s.clock.now_ms()))
         .await?;
     Ok(Json(Done { op }))
 }
@@ -173,7 +173,7 @@ async fn issue_token(
 ) -> WithStatus<Token> {
     let token = s
         .replica
-        .issue_device_token(&caller(&authed), &id, now_ms())
+        .issue_device_token(&caller(&authed), &id, s.clock.now_ms())
         .await?;
     Ok((StatusCode::CREATED, Json(Token { token })))
 }
@@ -195,14 +195,14 @@ async fn set_ble(
     let by = caller(&authed);
     let op = s
         .replica
-        .apply(|t| t.set_ble_mac(&by, &id, req.mac.as_deref(), now_ms()))
+        .apply(|t| t.set_ble_mac(&by, &id, req.mac.as_deref(), s.clock.now_ms()))
         .await?;
     Ok(Json(Done { op }))
 }
 
 async fn bridges(State(s): State<AppState>, authed: Authed) -> Reply<Vec<BridgeView>> {
     let state = s.replica.snapshot()?;
-    let access = Access::new(&state, now_ms());
+    let access = Access::new(&state, s.clock.now_ms());
     let visible = visible(&access, &authed);
     let list = s.replica.with_credentials(|c| {
         c.bridges()
@@ -234,7 +234,7 @@ async fn add_bridge(
 ) -> WithStatus<WithToken> {
     let (id, token) = s
         .replica
-        .add_bridge(&caller(&authed), &req.org, &req.name, now_ms())
+        .add_bridge(&caller(&authed), &req.org, &req.name, s.clock.now_ms())
         .await?;
     Ok((StatusCode::CREATED, Json(WithToken { id, token })))
 }
@@ -245,7 +245,7 @@ async fn revoke_bridge(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     s.replica
-        .revoke_bridge(&caller(&authed), &id, now_ms())
+        .revoke_bridge(&caller(&authed), &id, s.clock.now_ms())
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

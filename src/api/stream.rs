@@ -37,7 +37,6 @@ use super::endpoints::Endpoint;
 use super::error::ApiError;
 use super::values::telemetry;
 use crate::accounts::sessions::Session;
-use crate::accounts::unix_now;
 use crate::tenancy::{Access, VisibleDevice};
 
 /// How often a stream looks again at what its user may see (time-limited
@@ -102,7 +101,7 @@ fn look(state: &AppState, user: &str) -> Verdict {
     let Ok(snapshot) = state.replica.snapshot() else {
         return Verdict::NotMember;
     };
-    let access = Access::new(&snapshot, crate::devices::now_ms());
+    let access = Access::new(&snapshot, state.clock.now_ms());
     if access.memberships_of(user).next().is_none() {
         return Verdict::NotMember;
     }
@@ -155,13 +154,13 @@ async fn serve(mut socket: WebSocket, state: AppState, session: Session) {
                 dirty = true;
             }
             _ = recheck.tick() => {
-                if unix_now() >= session.expires {
+                if state.clock.unix_now() >= session.expires {
                     return close(socket, CLOSE_REVOKED, "the session expired").await;
                 }
                 dirty = true;
             }
             revoked = revocations.changed() => {
-                if revoked.is_err() || !state.accounts.sessions().is_live(&session.id, unix_now()) {
+                if revoked.is_err() || !state.accounts.sessions().is_live(&session.id, state.clock.unix_now()) {
                     return close(socket, CLOSE_REVOKED, "the session was revoked").await;
                 }
             }

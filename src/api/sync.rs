@@ -16,7 +16,7 @@ use super::AppState;
 use super::answers::{
     CloudLinked, Grant, HubRevoked, HubView, Joined, Pairing, PairingCode, SyncStatus,
 };
-use super::auth::{Authed, Reply, now_ms};
+use super::auth::{Authed, Reply};
 use super::body::JsonBody;
 use super::endpoints::Endpoint;
 use super::error::ApiError;
@@ -158,7 +158,7 @@ pub(super) fn require_admin(state: &AppState, authed: &Authed) -> Result<(), Api
     let admin = state
         .replica
         .with_state(|s| {
-            let access = Access::new(s, now_ms());
+            let access = Access::new(s, state.clock.now_ms());
             s.orgs().iter().any(|(id, org)| {
                 org.parent.is_none()
                     && access.org_live(id)
@@ -179,7 +179,10 @@ pub(super) fn require_admin(state: &AppState, authed: &Authed) -> Result<(), Api
 
 async fn grant(State(state): State<AppState>, authed: Authed) -> Reply<Grant> {
     require_admin(&state, &authed)?;
-    let (id, token) = state.sync.grant(&authed.session.user, now_ms()).await?;
+    let (id, token) = state
+        .sync
+        .grant(&authed.session.user, state.clock.now_ms())
+        .await?;
     let doc = state.replica.doc_ids().map(|d| d.tenant.to_string());
     Ok(Json(Grant {
         peer_id: format!("{}{id}", crate::tenancy::policy::REPLICA_PREFIX),
@@ -195,7 +198,7 @@ async fn pairing_code(State(state): State<AppState>, authed: Authed) -> Reply<Pa
     require_admin(&state, &authed)?;
     let code = state
         .sync
-        .pairing_code(now_ms())
+        .pairing_code(state.clock.now_ms())
         .await
         .map_err(link_error)?;
     Ok(Json(PairingCode {
@@ -223,7 +226,7 @@ async fn redeem_pairing(
             &body.code,
             &body.hub_id,
             body.fingerprint.as_deref(),
-            now_ms(),
+            state.clock.now_ms(),
         )
         .await
         .map_err(|e| match e {
@@ -289,7 +292,12 @@ async fn join(
     }
     state
         .sync
-        .join(&body.url, &body.code, body.fingerprint.as_deref(), now_ms())
+        .join(
+            &body.url,
+            &body.code,
+            body.fingerprint.as_deref(),
+            state.clock.now_ms(),
+        )
         .await
         .map_err(link_error)?;
     Ok(Json(Joined { joined: body.url }))
@@ -340,10 +348,11 @@ fn recent_conflicts(
     }
     let log = state.replica.audit_log()?;
     let snapshot = state.replica.snapshot()?;
-    let mut lost: Vec<_> = crate::tenancy::audit::read(&snapshot, &log, now_ms(), &authed.caller())
-        .into_iter()
-        .filter(|v| matches!(v.outcome, Outcome::LostTo { .. } | Outcome::Merged { .. }))
-        .collect();
+    let mut lost: Vec<_> =
+        crate::tenancy::audit::read(&snapshot, &log, state.clock.now_ms(), &authed.caller())
+            .into_iter()
+            .filter(|v| matches!(v.outcome, Outcome::LostTo { .. } | Outcome::Merged { .. }))
+            .collect();
     lost.sort_by_key(|v| std::cmp::Reverse(v.entry.at));
     lost.truncate(RECENT_CONFLICTS);
     Ok(lost)
@@ -365,7 +374,12 @@ async fn link(
     require_admin(&state, &authed)?;
     let api = state
         .sync
-        .link_cloud(&body.url, &body.code, body.fingerprint.as_deref(), now_ms())
+        .link_cloud(
+            &body.url,
+            &body.code,
+            body.fingerprint.as_deref(),
+            state.clock.now_ms(),
+        )
         .await
         .map_err(link_error)?;
     Ok(Json(CloudLinked {

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::AppState;
 use super::answers::{Commanded, History, Telemetry};
-use super::auth::{Authed, Reply, WithStatus, caller, now_ms};
+use super::auth::{Authed, Reply, WithStatus, caller};
 use super::body::JsonBody;
 use super::endpoints::Endpoint;
 use super::error::ApiError;
@@ -68,7 +68,7 @@ fn visible(s: &AppState, authed: &Authed, device: &str) -> Result<(), ApiError> 
             return false;
         };
         authed.console
-            || Access::new(state, now_ms())
+            || Access::new(state, s.clock.now_ms())
                 .device_level(&authed.session.user, found)
                 .is_some()
     })?;
@@ -170,7 +170,7 @@ async fn history(
         .ok_or_else(|| ApiError::invalid("aggregation is raw, minute or hour"))?;
     // Unix milliseconds from 1970 to year ~285,000: no arithmetic overflows.
     const RANGE: std::ops::RangeInclusive<i64> = 0..=(1 << 53);
-    let to = q.to.unwrap_or_else(|| crate::devices::now_ms() + 1);
+    let to = q.to.unwrap_or_else(|| s.clock.now_ms() + 1);
     let from = q.from.unwrap_or((to - 86_400_000).max(0));
     if !RANGE.contains(&from) || !RANGE.contains(&to) {
         return Err(ApiError::invalid(

@@ -14,7 +14,7 @@ use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
 
-use crate::devices::{Committed, Devices, Pin, now_ms};
+use crate::devices::{Committed, Devices, Pin};
 use crate::store::{Durability, Store, StoreError};
 use crate::tenancy::credentials::Bridge;
 use crate::tenancy::ops::normalize_mac;
@@ -109,7 +109,7 @@ impl Ble {
             tracing::debug!("ble: {} via {}: {error}", report.mac, bridge.name);
         }
         let adopted = self.devices.replica().with_state(|state| {
-            let access = Access::new(state, now_ms());
+            let access = Access::new(state, self.devices.clock().now_ms());
             state
                 .devices()
                 .values()
@@ -123,7 +123,7 @@ impl Ble {
                 .map(|d| d.id.clone())
         });
         let Ok(Some(device)) = adopted else {
-            let (mac, now) = (report.mac.clone(), now_ms());
+            let (mac, now) = (report.mac.clone(), self.devices.clock().now_ms());
             let (name, org) = (bridge.name.clone(), bridge.org.clone());
             self.store
                 .write(Durability::Relaxed, move |conn| {
@@ -176,7 +176,7 @@ impl Ble {
         let all = self.store.read(inbox::list).await?;
         Ok(self.devices.replica().with_state(|state| {
             all.into_iter()
-                .filter(|w| may_manage(state, by, &w.org))
+                .filter(|w| may_manage(state, by, &w.org, self.devices.clock().now_ms()))
                 .collect()
         })?)
     }
@@ -202,7 +202,7 @@ impl Ble {
             None => None,
         };
         self.waiting(by, &mac).await?;
-        let now = now_ms();
+        let now = self.devices.clock().now_ms();
         let replica = self.devices.replica();
         let device = replica
             .apply(|t| {
@@ -245,7 +245,7 @@ impl Ble {
         let visible = self.devices.replica().with_state(|state| {
             waiting
                 .as_ref()
-                .is_some_and(|w| may_manage(state, by, &w.org))
+                .is_some_and(|w| may_manage(state, by, &w.org, self.devices.clock().now_ms()))
         })?;
         if !visible {
             return Err(OpError::NotFound(format!("{mac} in the BLE inbox")).into());
@@ -267,10 +267,10 @@ impl Ble {
     }
 }
 
-fn may_manage(state: &crate::tenancy::TenantState, by: &Caller, org: &str) -> bool {
+fn may_manage(state: &crate::tenancy::TenantState, by: &Caller, org: &str, now_ms: i64) -> bool {
     match by {
         Caller::Console => true,
-        Caller::User(user) => Access::new(state, now_ms()).can_manage(
+        Caller::User(user) => Access::new(state, now_ms).can_manage(
             user,
             crate::tenancy::Permission::ManageDevices,
             org,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::codec::{command, status, tokens};
 use super::hardware::Hardware;
-use crate::devices::{DeviceError, Devices, Pin, now_ms};
+use crate::devices::{DeviceError, Devices, Pin};
 use crate::tenancy::{Access, Caller};
 
 /// The answer to one message.
@@ -54,7 +54,7 @@ pub fn internal(
             "INTERNAL body is not UTF-8".into(),
         );
     };
-    let now = now_ms();
+    let now = devices.clock().now_ms();
     match parts.first().copied() {
         Some("rtc") => {
             let text = format!("rtc\0{}", now / 1000);
@@ -261,7 +261,7 @@ fn owner_of(devices: &Devices, device: &str) -> Option<String> {
         .replica()
         .with_state(|state| {
             let d = state.devices().get(device)?;
-            let access = Access::new(state, now_ms());
+            let access = Access::new(state, devices.clock().now_ms());
             access.effective_owner(d).map(|m| m.user.clone())
         })
         .ok()?

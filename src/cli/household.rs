@@ -322,7 +322,8 @@ fn route(request: &Request) -> (&'static str, String, Option<Value>) {
             control,
             hours,
         }) => {
-            let expires = hours.map(|h| crate::devices::now_ms() + i64::from(h) * 3_600_000);
+            let expires =
+                hours.map(|h| crate::clock::Clock::system().now_ms() + i64::from(h) * 3_600_000);
             let level = if *control { "control" } else { "view" };
             (
                 "POST",

@@ -394,7 +394,7 @@ fn status(state_dir: &Path, json: bool) -> ExitCode {
 }
 
 fn setup_code(state_dir: &Path) -> ExitCode {
-    let now = crate::accounts::unix_now();
+    let now = crate::clock::Clock::system().unix_now();
     match crate::accounts::setup::read(state_dir, now) {
         Some(code) => {
             println!("{}", code.code);

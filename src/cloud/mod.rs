@@ -36,6 +36,9 @@ use crate::store::{Store, StoreThread};
 pub struct CloudState {
     pub registry: Store,
     pub tenants: Arc<tenants::Tenants>,
+    /// The wall clock link codes and hub revocations are stamped by (the one
+    /// every tenant reads too).
+    pub clock: crate::clock::Clock,
 }
 
 /// A started cloud endpoint; always [`Cloud::shutdown`] it.
@@ -80,14 +83,17 @@ impl Cloud {
         let role = Role::CloudTenant {
             cloud_id: identity.hub_id.clone(),
         };
+        let options = NodeOptions::new(&config, role);
+        let clock = options.clock.clone();
         let tenants = Arc::new(tenants::Tenants::new(
             runtime.dir().join("tenants"),
-            NodeOptions::new(&config, role),
+            options,
             runtime.token().clone(),
         ));
         let router = routes::router(CloudState {
             registry: registry.clone(),
             tenants: tenants.clone(),
+            clock,
         });
         runtime.serve_api(
             listener,

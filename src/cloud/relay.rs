@@ -9,7 +9,7 @@
 //! sends it to the device. A hub that stops polling loses its links within
 //! [`SILENCE`]: a command for its devices then fails as offline. It never relays a command
 //! that is not a person's (bridge writes and the cloud's console stay here), and never queues
-//! more than 256 commands for one hub nor links more than [`MAX_DEVICES`] of its devices.
+//! more than 256 commands for one hub nor links more than `MAX_DEVICES` of its devices.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

@@ -16,7 +16,7 @@ use tower::ServiceExt;
 
 use super::CloudState;
 use super::registry::{self, LinkRequest, LinkedHub, RegistryError};
-use crate::api::auth::{bearer, now_ms};
+use crate::api::auth::bearer;
 use crate::api::console::Console;
 use crate::api::error::ApiError;
 use crate::tenancy::policy::{CLOUD_PEER, DocIds, hub_peer};
@@ -75,7 +75,7 @@ async fn link(
         tenant_doc: body.tenant_doc,
         credentials_doc: body.credentials_doc,
     };
-    let token = registry::redeem(&state.registry, request, now_ms())
+    let token = registry::redeem(&state.registry, request, state.clock.now_ms())
         .await
         .map_err(|e| match e {
             RegistryError::BadCode => {
@@ -268,7 +268,7 @@ async fn issue_code(
     console: Option<axum::Extension<Console>>,
 ) -> Result<Json<Value>, ApiError> {
     console_only(console)?;
-    let code = registry::issue_code(&state.registry, now_ms()).await?;
+    let code = registry::issue_code(&state.registry, state.clock.now_ms()).await?;
     Ok(Json(json!({ "code": code, "valid_hours": 24 })))
 }
 
@@ -294,7 +294,7 @@ async fn revoke_hub(
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     console_only(console)?;
-    if !registry::revoke(&state.registry, &id, now_ms()).await? {
+    if !registry::revoke(&state.registry, &id, state.clock.now_ms()).await? {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",

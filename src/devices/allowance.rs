@@ -12,8 +12,8 @@
 //!   in history until the day is over; every value left out is counted and
 //!   shown (`/metrics`, the device's values), and said once a day.
 //!
-//! Both only count and answer: neither ever refuses, delays or drops a message itself (each
-//! transport does what "over" means for it), and neither is kept across a restart.
+//! Both only count and answer: they never refuse, delay or drop a message themselves (each
+//! transport does what "over" means for it), and they are never kept across a restart.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

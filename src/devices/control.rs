@@ -14,7 +14,7 @@ use crate::tenancy::entities::Device;
 use crate::tenancy::{Access, Caller, Level, Permission, ReplicaError, TenantState};
 
 use super::value::{self, Pin, ValueError};
-use super::{Devices, Downlink, now_ms};
+use super::{Devices, Downlink};
 
 /// How long a command may wait for room in a device's queue.
 const QUEUE_WAIT: Duration = Duration::from_secs(2);
@@ -131,7 +131,7 @@ pub(super) async fn command(
     pin: Pin,
     values: Vec<String>,
 ) -> Result<CommandOutcome, DeviceError> {
-    let now = now_ms();
+    let now = devices.clock.now_ms();
     let (stored, confirm, sync_on_connect, history) = devices.replica.with_state(|state| {
         let found = state
             .devices()

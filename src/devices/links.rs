@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Attachment, DOWNLINK_QUEUE, Devices, Downlink, Link, Online, Pin, Update, now_ms};
+use super::{Attachment, DOWNLINK_QUEUE, Devices, Downlink, Link, Online, Pin, Update};
 
 impl Devices {
     /// Registers `device`'s new link on `transport`; an older link of the
@@ -26,7 +26,7 @@ impl Devices {
         let id = self.next_link.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(DOWNLINK_QUEUE);
         let kick = CancellationToken::new();
-        let since = now_ms();
+        let since = self.clock.now_ms();
         let old = self.links_lock().insert(
             device.to_owned(),
             Link {
@@ -72,7 +72,7 @@ impl Devices {
                 device: device.to_owned(),
                 online: false,
                 transport: None,
-                at: now_ms(),
+                at: self.clock.now_ms(),
             });
         }
     }

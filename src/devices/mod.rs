@@ -146,6 +146,8 @@ pub struct Devices {
     /// (on the household's broker, where they cannot be slowed).
     pub messages_dropped: allowance::Dropped,
     pub bridge_messages_dropped: allowance::Dropped,
+    /// The node's wall clock: what devices record is stamped from it.
+    clock: Clock,
 }
 
 /// Wrong tokens one address may present in [`TOKEN_WINDOW`] before its
@@ -166,31 +168,21 @@ fn token_key(peer: &str) -> Option<String> {
     Some(crate::listener::source_key(addr.ip()))
 }
 
-pub use crate::clock::now_ms;
+use crate::clock::Clock;
 
 impl Devices {
     /// Loads the stored live values and starts the history writer (whose
-    /// task is returned for the hub to own).
+    /// task is returned for the node to own); recorded values also go to
+    /// `outbox` (while it is on), and every value is stamped by `clock`.
     ///
     /// # Errors
     /// When the store cannot be read.
     pub async fn open(
         replica: Arc<Replica>,
         store: Store,
-    ) -> Result<(Arc<Devices>, tokio::task::JoinHandle<()>), StoreError> {
-        Self::open_with(replica, store, None, u64::MAX).await
-    }
-
-    /// [`Devices::open`] on a hub whose recorded values also go to `outbox`
-    /// (while it is on).
-    ///
-    /// # Errors
-    /// When the store cannot be read.
-    pub async fn open_with(
-        replica: Arc<Replica>,
-        store: Store,
         outbox: history::Outbox,
         history_rows_per_day: u64,
+        clock: Clock,
     ) -> Result<(Arc<Devices>, tokio::task::JoinHandle<()>), StoreError> {
         let rows = store.read(history::load_live).await?;
         let properties = store.read(history::load_properties).await?;
@@ -227,6 +219,7 @@ impl Devices {
             history_budget: allowance::HistoryBudget::new(history_rows_per_day),
             messages_dropped: allowance::Dropped::default(),
             bridge_messages_dropped: allowance::Dropped::default(),
+            clock,
         });
         Ok((devices, task))
     }
@@ -278,6 +271,11 @@ impl Devices {
             refusals.warn(peer, wrong);
             TokenRefusal::Wrong
         })
+    }
+
+    /// The node's wall clock, which every transport stamps values by.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     pub fn replica(&self) -> &Arc<Replica> {
@@ -425,7 +423,7 @@ impl Devices {
         let (value, history) = self.check(device, pin, values)?;
         // A runaway device cannot fill the disk: its values stay live.
         let history = history && self.history_budget.allow(device);
-        let at = now_ms();
+        let at = self.clock.now_ms();
         self.set_live(device, pin, &value, at, false);
         let record = Record::Value {
             device: device.to_owned(),

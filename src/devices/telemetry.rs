@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     Aggregation, CommandOutcome, DeviceError, Devices, Pin, Point, Record, Retention, StoredEvent,
-    Update, control, history, now_ms,
+    Update, control, history,
 };
 use crate::store::StoreError;
 use crate::tenancy::Caller;
@@ -51,7 +51,7 @@ impl Devices {
                 _ => Ok(()),
             }
         })??;
-        let at = now_ms();
+        let at = self.clock.now_ms();
         self.writer
             .write(Record::Event {
                 device: device.to_owned(),
@@ -82,7 +82,7 @@ impl Devices {
             .write(Record::ClearEvents {
                 device: device.to_owned(),
                 code,
-                at: now_ms(),
+                at: self.clock.now_ms(),
             })
             .await?;
         Ok(())
@@ -169,7 +169,7 @@ impl Devices {
                 _ = shutdown.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            let now = now_ms();
+            let now = self.clock.now_ms();
             if !clock.steady(now) {
                 tracing::warn!("history: the wall clock jumped; skipping this purge");
                 continue;

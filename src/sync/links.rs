@@ -17,6 +17,8 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::clock::Clock;
+
 use super::dial::{DialFailure, WsDialer, sync_url};
 use super::uplink::Delivery;
 use crate::devices::outbox::{Outbox, OutboxStats};
@@ -126,6 +128,8 @@ pub struct SyncLinks {
     fingerprint: std::sync::OnceLock<String>,
     /// A child of the node's shutdown token; [`SyncLinks::close`] cancels it.
     shutdown: CancellationToken,
+    /// The node's wall clock (links' states and deliveries are stamped by it).
+    clock: Clock,
     /// Every task the links run (state watchers, telemetry delivery,
     /// command polls, the revocation watch); joined by [`SyncLinks::close`].
     tasks: TaskTracker,
@@ -142,6 +146,7 @@ impl SyncLinks {
         store: Store,
         hub_id: &str,
         max_backoff: Duration,
+        clock: Clock,
         outbox: Option<(Arc<Outbox>, Arc<crate::devices::Devices>)>,
         shutdown: &CancellationToken,
     ) -> Result<Arc<SyncLinks>, StoreError> {
@@ -159,6 +164,7 @@ impl SyncLinks {
             fingerprint: std::sync::OnceLock::new(),
             shutdown: shutdown.child_token(),
             tasks: TaskTracker::new(),
+            clock,
         });
         let uplinks = links.uplinks().await?;
         // Linked, but the outbox never turned on (a crash in between):
@@ -203,7 +209,7 @@ impl SyncLinks {
 
     fn dial(&self, uplink: Uplink) -> Result<(), LinkError> {
         let state = Arc::new(Mutex::new(LinkState {
-            down_since: Some(crate::devices::now_ms()),
+            down_since: Some(self.clock.now_ms()),
             ..LinkState::default()
         }));
         let dialer = WsDialer {
@@ -230,6 +236,7 @@ impl SyncLinks {
             handle.clone(),
             state.clone(),
             uplink.peer.clone(),
+            self.clock.clone(),
         ));
         let mut tasks = vec![watcher.abort_handle()];
         let delivery = Arc::new(Mutex::new(Delivery::default()));
@@ -240,6 +247,7 @@ impl SyncLinks {
                 uplink.clone(),
                 self.backoff.max_delay,
                 delivery.clone(),
+                self.clock.clone(),
                 self.shutdown.clone(),
             ));
             tasks.push(task.abort_handle());
@@ -519,11 +527,16 @@ async fn drop_revoked(
 }
 
 /// Keeps `state` in step with the dialer's events.
-async fn watch_link(handle: DialerHandle, state: Arc<Mutex<LinkState>>, peer: String) {
+async fn watch_link(
+    handle: DialerHandle,
+    state: Arc<Mutex<LinkState>>,
+    peer: String,
+    clock: Clock,
+) {
     use futures_util::StreamExt;
     let mut events = handle.events();
     while let Some(event) = events.next().await {
-        let now = crate::devices::now_ms();
+        let now = clock.now_ms();
         let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
         match event {
             samod::DialerEvent::Connected { .. } => {

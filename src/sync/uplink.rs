@@ -39,6 +39,7 @@ pub async fn deliver(
     uplink: Uplink,
     max_backoff: Duration,
     state: Arc<Mutex<Delivery>>,
+    clock: crate::clock::Clock,
     shutdown: CancellationToken,
 ) {
     let client = match uplink.client() {
@@ -107,7 +108,7 @@ pub async fn deliver(
                 }
                 let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
                 state.delivered += count;
-                state.last_delivery = Some(crate::devices::now_ms());
+                state.last_delivery = Some(clock.now_ms());
                 state.last_error = None;
                 drop(state);
                 backoff.reset();

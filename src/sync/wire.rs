@@ -8,7 +8,9 @@
 //! every [`keepalive`], and a connection on which nothing at all (a message,
 //! a ping, a pong) arrived for three of those ends, so a link whose packets
 //! stop without a reset is found dead within about 30 s, shown down and
-//! redialed, instead of looking connected for as long as TCP takes.
+//! redialed, instead of looking connected for as long as TCP takes. It never authenticates or
+//! decides what a peer may sync (the upgrade and samod's `SharePolicy` do), and a text frame is
+//! never taken for a sync message: it ends the connection.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

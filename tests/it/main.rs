@@ -31,6 +31,7 @@ mod blynk_clients;
 mod blynk_devices;
 mod blynk_serial;
 mod cli_household;
+mod driven_clock;
 mod hub_start;
 mod journal;
 mod lan;

@@ -6,7 +6,6 @@ use std::time::Duration;
 use hearth::cloud::tenants::Tenants;
 use hearth::config::Config;
 use hearth::devices::FIRST_PURGE_AFTER;
-use hearth::devices::now_ms;
 use hearth::devices::outbox::Row;
 use hearth::node::{NodeOptions, Role};
 use tokio_util::sync::CancellationToken;
@@ -34,7 +33,7 @@ async fn a_cloud_tenant_purges_history_by_the_configured_retention() {
     );
     let tenants = Tenants::new(tmp.path().join("tenants"), options, shutdown.clone());
     let node = tenants.node("tenant-a").await.unwrap();
-    let now = now_ms();
+    let now = node.clock.now_ms();
     let row = |seq: i64, at: i64| Row {
         epoch: 1,
         seq,

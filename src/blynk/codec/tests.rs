@@ -1,3 +1,6 @@
+//! Unit tests of the Blynk codec: framing, refusals and the fuzz corpus, on byte buffers only;
+//! they never open a socket.
+
 use proptest::prelude::*;
 
 use super::*;

@@ -1,3 +1,6 @@
+//! Unit tests of history: live values, rollups, retention and events, on an in-memory database;
+//! they never touch a file, and wall-clock readings are given as numbers, never read.
+
 use super::*;
 
 fn db() -> Connection {

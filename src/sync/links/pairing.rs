@@ -8,7 +8,9 @@
 //! Every hub also keeps a credential of its own in the credentials
 //! document (its token's hash and its certificate's fingerprint), so a hub
 //! that finds it on the LAN can pin its certificate to what the household
-//! recorded, not to what the LAN says.
+//! recorded, not to what the LAN says. It never dials a hub the credentials do not hold
+//! unrevoked with a certificate, never moves a connected link before the new address proves to
+//! be that hub, and keeps a pairing code only as a hash, used once within the hour.
 
 use rusqlite::OptionalExtension;
 use serde_json::{Value, json};
@@ -142,7 +144,7 @@ impl SyncLinks {
                     token,
                     fingerprint: known.fingerprint,
                     peer,
-                    linked: crate::devices::now_ms(),
+                    linked: self.clock.now_ms(),
                 };
                 self.store_uplink(&uplink).await?;
                 self.dial(uplink)
