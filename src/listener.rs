@@ -5,7 +5,7 @@
 //! accept until shutdown, at most `max` connections at once (more are
 //! closed at accept, with one log line), one tracked task each, no spinning
 //! when accept fails (out of file descriptors and the like). It never reads or writes a
-//! connection's bytes (that is the transport's `serve`) and never spawns a task outside the tracker.
+//! connection's bytes (that is the transport's `serve`), nor spawns a task outside the tracker.
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -3,7 +3,8 @@
 //! reported by name), the short-lived tasks (connections) in one tracker, a
 //! bounded drain, and the runtime file that tells `hearth status` and tests
 //! where they listen. It knows nothing of households (see [`crate::node`])
-//! and opens nothing itself but the admin socket.
+//! and opens nothing itself but the admin socket. Shutdown never waits longer than the drain
+//! time for parts and connections together; parts still running then are aborted.
 
 use std::net::SocketAddr;
 use std::path::Path;

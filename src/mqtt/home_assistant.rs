@@ -6,7 +6,9 @@
 //! the household's devices change (an empty retained config removes a
 //! sensor that went), and each value as retained state at
 //! `<prefix>/<device-id>/state/<datastream name>`. Sensors are read-only
-//! in Home Assistant: commands stay with Hearth's permissions.
+//! in Home Assistant: commands stay with Hearth's permissions. It only builds topics and
+//! payloads (the broker link publishes them) and never offers a command topic. It filters by no
+//! organization: whoever reads the broker sees every templated device's name.
 
 use std::collections::BTreeMap;
 

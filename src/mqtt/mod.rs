@@ -3,7 +3,9 @@
 //! with username `device` and their token and speak Blynk's Device MQTT API
 //! ([`topics`]); each sees only its own topics ([`session`]). BLE-to-MQTT
 //! bridges log in with username `bridge` and a bridge token and publish
-//! their reports under `home/<bridge name>/BTtoMQTT/` (see [`crate::ble`]).
+//! their reports under `home/<bridge name>/BTtoMQTT/` (see [`crate::ble`]). It never relays
+//! between clients as a general broker would (only one bridge's own connections hear each other,
+//! see `relay`), and a listener that cannot bind never stops the hub.
 
 pub mod broker;
 pub mod codec;

@@ -9,7 +9,9 @@
 //! order the PUBLISHes came (commits resolve in order). A packet that
 //! breaks MQTT closes the connection; a PUBLISH outside the device's
 //! topics, or a value its datastream refuses, is ignored and counted, with
-//! one log line per connection.
+//! one log line per connection. A bridge logs in as `bridge` with its token instead, and
+//! publishes only under `home/<its name>/`. A PUBACK never goes out before its commit, and past
+//! 256 waiting the session stops reading rather than buffer more.
 
 use std::collections::VecDeque;
 use std::time::Duration;

@@ -1,6 +1,8 @@
 //! What a device's MQTT uplink does, wherever it arrived (Hearth's own
 //! listener or the household's broker): values into the devices core,
-//! properties, events, information, and the answers to `get/ds`.
+//! properties, events, information, and the answers to `get/ds`. It never decides whose device
+//! a message is (the caller authenticated it) and never acknowledges: it returns the commit for
+//! the caller to wait on before its PUBACK.
 
 use std::collections::VecDeque;
 

@@ -1,3 +1,6 @@
+//! Unit tests of the store: batched and durable writes, identity, schema, backup and restore;
+//! each opens its own temporary directory and never touches a real state directory.
+
 use super::*;
 use crate::node::SCHEMA;
 

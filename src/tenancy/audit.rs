@@ -2,7 +2,9 @@
 //! what the reader may see (M4), each with its outcome derived *now* from the
 //! merged state — took effect, lost to which operation, superseded, or inert
 //! because a grant it relied on was revoked. Nothing derived here is written
-//! back (writing verdicts at merge time would not be idempotent).
+//! back (writing verdicts at merge time would not be idempotent). It never shows a reader an
+//! entry about a device or organization they may not see, nor names an actor, organization or
+//! person hidden from them (`HIDDEN_ACTOR` and "hidden" stand in).
 
 use std::collections::{HashMap, HashSet};
 

@@ -24,6 +24,9 @@
 //! Concurrent writes of one password or token: one value wins on every
 //! replica, and the loser's secret stops working (it can be set again).
 //! BTHome bind keys are not here: they stay on the hubs (DESIGN §3).
+//!
+//! It never stores a secret, only its hash, and refuses a password hash that is not an argon2id
+//! PHC string. Who may write here is decided from the sharing state, never from this document.
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -6,7 +6,9 @@
 //! `tenancy_changes` (under the document's kind) with a `synchronous=FULL`
 //! commit *before* the operation returns; at start the log is replayed into
 //! the document (applying a change twice is a no-op, M6), and after a clean
-//! stop, once samod has flushed, the log is emptied.
+//! stop, once samod has flushed, the log is emptied (by the replica, `replica.rs`). A document's
+//! id is never recorded before samod has stored the document, and `change` never reports
+//! success before the change's log entry is committed.
 
 use std::str::FromStr;
 use std::time::Duration;

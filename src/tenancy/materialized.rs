@@ -7,7 +7,8 @@
 //! operations and changes received by sync alike — to find the entities they
 //! touched, and re-reads just those through the same code as a full read.
 //! `tests` and the property test check that the result always equals a read
-//! from scratch.
+//! from scratch. It only reads: it never writes to the document, and a snapshot a reader holds
+//! is never changed under it (a refresh then copies the state first).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;

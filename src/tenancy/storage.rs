@@ -4,7 +4,9 @@
 //! tenant document a stable id across restarts and makes `hearth backup`
 //! consistent for free. samod's storage interface cannot report failures or
 //! be awaited per change, so durability of local operations does not rest on
-//! it: see the change log in `replica.rs`. Failures here are logged.
+//! it: see the change log in `replica.rs`. Failures here are logged. It never opens the
+//! database itself (every read and write goes to the store actor, writes as `Relaxed`), and
+//! never panics or fails samod on a storage error.
 
 use std::collections::HashMap;
 

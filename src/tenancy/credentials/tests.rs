@@ -1,3 +1,6 @@
+//! Unit tests of the credentials document: tokens, bridges, hub credentials and password hashes,
+//! merged across in-memory replicas; they never open a store or read the clock (`NOW` is fixed).
+
 use super::*;
 use crate::tenancy::Tenant;
 

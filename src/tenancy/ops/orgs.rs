@@ -3,7 +3,9 @@
 //! Deleting is refused while the organization holds devices, members or
 //! sub-organizations, naming them. If a device is moved into it concurrently
 //! with its deletion, the device falls back to the nearest live ancestor
-//! (see `Access::effective_org`).
+//! (see `Access::effective_org`). The root is never deleted, a refusal never names a device the
+//! caller may not see (only how many), and the roles defined in a deleted organization go in the
+//! same change.
 
 use super::{
     Caller, OpError, Tenant, device_names, member_emails, new_id, non_empty, put_map, require,
