@@ -22,6 +22,7 @@ use crate::api;
 use crate::ble::Ble;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::devices::allowance::RequestAllowances;
 use crate::devices::outbox::Outbox;
 use crate::devices::{Devices, Retention};
 use crate::store::{Identity, Schema, Store, StoreError, StoreThread};
@@ -105,6 +106,9 @@ pub struct NodeOptions {
     pub retention: Retention,
     /// The node's one wall clock (the system's, or a test's manual one).
     pub clock: Clock,
+    /// Messages a device may send per second through Blynk's HTTP device
+    /// API (the Blynk transport's allowance).
+    pub http_messages_per_second: u32,
 }
 
 impl NodeOptions {
@@ -121,6 +125,7 @@ impl NodeOptions {
                 hour_days: config.devices.hour_rollup_days,
             },
             clock: Clock::system(),
+            http_messages_per_second: config.blynk.messages_per_second,
         }
     }
 
@@ -145,6 +150,8 @@ pub struct Node {
     pub sync: Arc<SyncLinks>,
     /// The wall clock every part of this node reads.
     pub clock: Clock,
+    /// Allowances of devices writing through the HTTP device API.
+    device_requests: Arc<RequestAllowances>,
     shutdown: CancellationToken,
     closing: Mutex<Option<Closing>>,
 }
@@ -218,6 +225,9 @@ impl Node {
                 ble: parts.ble,
                 sync: parts.sync,
                 clock: options.clock,
+                device_requests: Arc::new(RequestAllowances::new(f64::from(
+                    options.http_messages_per_second,
+                ))),
                 shutdown,
                 closing: Mutex::new(Some(closing)),
             }),
@@ -316,6 +326,7 @@ impl Node {
             ble: self.ble.clone(),
             sync: self.sync.clone(),
             clock: self.clock.clone(),
+            device_requests: self.device_requests.clone(),
             shutdown,
         }
     }

@@ -5,12 +5,19 @@
 //! so it reads and writes that device only; an update is a value the
 //! device reports and, when it is connected, is also sent to it (Blynk's
 //! behaviour). Answers are Blynk's: plain values, `true`/`false`, and
-//! errors as `{"error":{"message":…}}` with 400. It never takes a person's session and never
+//! errors as `{"error":{"message":…}}` with 400. Like every transport, it
+//! takes wrong tokens per address into the devices core's throttle (429
+//! once an address has tried too many) and holds each device to its
+//! allowance (`blynk.messages_per_second`; a request costs one message per
+//! value it writes, at least one; 429 with `Retry-After` beyond it, nothing
+//! written). It never takes a person's session and never
 //! reaches a device other than the token's: nothing here acts as a person.
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Query, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -18,7 +25,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use crate::blynk::requests::device_for_token;
-use crate::devices::{DeviceError, Pin};
+use crate::devices::{DeviceError, Pin, TokenRefusal};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -28,25 +35,47 @@ pub fn router() -> Router<AppState> {
         .route("/isHardwareConnected", get(connected))
 }
 
-/// A refusal in Blynk's shape: `{"error":{"message":…}}`.
-struct Refusal(StatusCode, String);
+/// A refusal in Blynk's shape: `{"error":{"message":…}}` (with when to
+/// come back, for 429).
+struct Refusal(StatusCode, String, Option<std::time::Duration>);
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        (self.0, Json(json!({ "error": { "message": self.1 } }))).into_response()
+        let body = Json(json!({ "error": { "message": self.1 } }));
+        match self.2 {
+            Some(wait) => {
+                let secs = wait.as_secs_f64().ceil().max(1.0).to_string();
+                (self.0, [(axum::http::header::RETRY_AFTER, secs)], body).into_response()
+            }
+            None => (self.0, body).into_response(),
+        }
     }
 }
 
 fn bad(message: impl Into<String>) -> Refusal {
-    Refusal(StatusCode::BAD_REQUEST, message.into())
+    Refusal(StatusCode::BAD_REQUEST, message.into(), None)
+}
+
+fn too_many(message: &str, wait: std::time::Duration) -> Refusal {
+    Refusal(
+        StatusCode::TOO_MANY_REQUESTS,
+        message.to_owned(),
+        Some(wait),
+    )
 }
 
 type Params = Query<Vec<(String, String)>>;
+/// The peer (absent through the admin socket).
+type Peer = Option<axum::Extension<ConnectInfo<SocketAddr>>>;
 
-/// The device of `?token=`, and the other parameters.
+/// The device of `?token=` (wrong tokens are counted against the address),
+/// once `cost` messages are taken from its allowance, and the other
+/// parameters.
 fn authenticate(
     s: &AppState,
+    peer: &Peer,
     params: Vec<(String, String)>,
+    cost: impl FnOnce(&[(String, String)]) -> u32,
 ) -> Result<(String, Vec<(String, String)>), Refusal> {
     let (tokens, rest): (Vec<_>, Vec<_>) = params.into_iter().partition(|(k, _)| k == "token");
     let token = tokens
@@ -54,16 +83,42 @@ fn authenticate(
         .next()
         .map(|(_, t)| t)
         .unwrap_or_default();
-    let device = device_for_token(&s.devices, &token).ok_or_else(|| bad("Invalid token."))?;
+    let peer = peer
+        .as_ref()
+        .map_or_else(|| "the admin socket".to_owned(), |p| p.0.0.to_string());
+    let device = s
+        .devices
+        .admit("http", &peer, "(http) invalid token", || {
+            device_for_token(&s.devices, &token)
+        })
+        .map_err(|refusal| match refusal {
+            TokenRefusal::Throttled(wait) => too_many(
+                "Too many invalid tokens from this address; try later.",
+                wait,
+            ),
+            TokenRefusal::Wrong => bad("Invalid token."),
+        })?;
+    s.device_requests
+        .take(&device, cost(&rest).max(1))
+        .map_err(|wait| too_many("Too many requests for this device; slow down.", wait))?;
     Ok((device, rest))
+}
+
+/// What a request costs: one message per value it names.
+fn per_value(rest: &[(String, String)]) -> u32 {
+    u32::try_from(rest.len()).unwrap_or(u32::MAX)
 }
 
 fn pin(name: &str) -> Result<Pin, Refusal> {
     Pin::parse(name).ok_or_else(|| bad(format!("Wrong pin format: {name}")))
 }
 
-async fn get_values(State(s): State<AppState>, Query(params): Params) -> Result<Response, Refusal> {
-    let (device, rest) = authenticate(&s, params)?;
+async fn get_values(
+    State(s): State<AppState>,
+    peer: Peer,
+    Query(params): Params,
+) -> Result<Response, Refusal> {
+    let (device, rest) = authenticate(&s, &peer, params, per_value)?;
     let live = s.devices.values(&device);
     let mut answers = serde_json::Map::new();
     for (name, _) in &rest {
@@ -91,8 +146,12 @@ async fn get_values(State(s): State<AppState>, Query(params): Params) -> Result<
     })
 }
 
-async fn update(State(s): State<AppState>, Query(params): Params) -> Result<StatusCode, Refusal> {
-    let (device, rest) = authenticate(&s, params)?;
+async fn update(
+    State(s): State<AppState>,
+    peer: Peer,
+    Query(params): Params,
+) -> Result<StatusCode, Refusal> {
+    let (device, rest) = authenticate(&s, &peer, params, per_value)?;
     if rest.is_empty() {
         return Err(bad("Give a value: /external/api/update?token=…&V1=42"));
     }
@@ -114,14 +173,18 @@ async fn update(State(s): State<AppState>, Query(params): Params) -> Result<Stat
             }
             Err(e) => {
                 let said = super::error::ApiError::from(e);
-                return Err(Refusal(said.status, said.message));
+                return Err(Refusal(said.status, said.message, None));
             }
         }
     }
     Ok(StatusCode::OK)
 }
 
-async fn connected(State(s): State<AppState>, Query(params): Params) -> Result<String, Refusal> {
-    let (device, _) = authenticate(&s, params)?;
+async fn connected(
+    State(s): State<AppState>,
+    peer: Peer,
+    Query(params): Params,
+) -> Result<String, Refusal> {
+    let (device, _) = authenticate(&s, &peer, params, |_| 1)?;
     Ok(s.devices.online(&device).is_some().to_string())
 }

@@ -51,6 +51,8 @@ pub struct AppState {
     pub sync: Arc<crate::sync::links::SyncLinks>,
     /// The node's wall clock: every handler reads the time from it.
     pub clock: crate::clock::Clock,
+    /// Each device's allowance on the HTTP device API (`/external/api`).
+    pub device_requests: Arc<crate::devices::allowance::RequestAllowances>,
     /// The hub's shutdown: live streams close when it fires.
     pub shutdown: CancellationToken,
 }

@@ -16,7 +16,7 @@
 //! transport does what "over" means for it), and they are never kept across a restart.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// A message allowance: `per_second`, twice that in a burst.
@@ -47,9 +47,15 @@ impl Allowance {
 
     /// Takes one message's worth; false when over the rate.
     pub fn take(&mut self) -> bool {
+        self.take_many(1)
+    }
+
+    /// Takes `n` messages' worth at once, or nothing when that is over the
+    /// rate (a request carrying several values costs them all).
+    pub fn take_many(&mut self, n: u32) -> bool {
         self.refill(Instant::now());
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        if self.tokens >= f64::from(n) {
+            self.tokens -= f64::from(n);
             self.throttled = false;
             true
         } else {
@@ -59,16 +65,57 @@ impl Allowance {
 
     /// How long until one message's worth is back (zero when it is).
     pub fn wait(&mut self) -> Duration {
+        self.wait_for(1)
+    }
+
+    /// How long until `n` messages' worth is back (zero when it is; `n`
+    /// beyond the burst is never back: that is said as the burst's refill).
+    pub fn wait_for(&mut self, n: u32) -> Duration {
         self.refill(Instant::now());
-        if self.tokens >= 1.0 {
+        let n = f64::from(n).min(self.per_second * 2.0);
+        if self.tokens >= n {
             Duration::ZERO
         } else {
-            Duration::from_secs_f64((1.0 - self.tokens) / self.per_second)
+            Duration::from_secs_f64((n - self.tokens) / self.per_second)
         }
     }
 
     pub fn per_second(&self) -> f64 {
         self.per_second
+    }
+}
+
+/// The allowances of devices that send without a connection (Blynk's HTTP
+/// device API): one per device, made at its first request; bounded by the
+/// household's devices, since only a device's own token makes one.
+pub struct RequestAllowances {
+    per_second: f64,
+    devices: Mutex<HashMap<String, Allowance>>,
+}
+
+impl RequestAllowances {
+    pub fn new(per_second: f64) -> Self {
+        RequestAllowances {
+            per_second,
+            devices: Mutex::default(),
+        }
+    }
+
+    /// Takes `n` messages' worth from `device`'s allowance, or says how long
+    /// until they are back.
+    ///
+    /// # Errors
+    /// The wait, when `n` is over the allowance now.
+    pub fn take(&self, device: &str, n: u32) -> Result<(), Duration> {
+        let mut devices = self.devices.lock().unwrap_or_else(PoisonError::into_inner);
+        let allowance = devices
+            .entry(device.to_owned())
+            .or_insert_with(|| Allowance::new(self.per_second));
+        if allowance.take_many(n) {
+            Ok(())
+        } else {
+            Err(allowance.wait_for(n).max(Duration::from_millis(1)))
+        }
     }
 }
 

@@ -1,153 +1,17 @@
-//! The node's one clock, driven: a node opened in-process on a manual
-//! [`Clock`] and its API router called directly (`Router::oneshot`, no
-//! socket, no TLS), so what expires after an hour, a day, a week or a month
-//! is checked to the millisecond in milliseconds of test time.
+//! The node's one clock, driven: a node in-process on a manual clock
+//! (`common::in_process`), so what expires after an hour, a day, a week or
+//! a month is checked to the millisecond in milliseconds of test time.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::extract::ConnectInfo;
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
-use tower::ServiceExt;
 
-use hearth::clock::Clock;
-use hearth::config::Config;
-use hearth::node::{Node, NodeOptions, Role};
-use hearth::state_dir::StateDir;
+use crate::api::PASSWORD;
+use crate::in_process::InProcess as Driven;
 
-const PASSWORD: &str = crate::api::PASSWORD;
 const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(24 * 3600);
 const MS: Duration = Duration::from_millis(1);
-
-/// A node on its own state directory and manual clock, and its API.
-struct Driven {
-    _dir: tempfile::TempDir,
-    _lock: StateDir,
-    node: Node,
-    clock: Clock,
-    router: axum::Router,
-    shutdown: CancellationToken,
-}
-
-impl Driven {
-    async fn open() -> Driven {
-        let dir = tempfile::tempdir().unwrap();
-        let lock = StateDir::acquire(dir.path()).unwrap();
-        let config = Config::parse(
-            crate::common::TEST_CONFIG,
-            std::path::Path::new("test.toml"),
-        )
-        .unwrap();
-        let clock = Clock::manual(1_800_000_000_000);
-        let options =
-            NodeOptions::new(&config, Role::Hub { outbox_max: 1000 }).with_clock(clock.clone());
-        let shutdown = CancellationToken::new();
-        let node = Node::open(dir.path(), options, &shutdown).await.unwrap();
-        let router = hearth::api::router(node.api_state(shutdown.clone()));
-        Driven {
-            _dir: dir,
-            _lock: lock,
-            node,
-            clock,
-            router,
-            shutdown,
-        }
-    }
-
-    async fn close(self) {
-        self.shutdown.cancel();
-        self.node.close().await;
-    }
-
-    /// One request under `/api/v1`, from a LAN address: status and JSON.
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut request = axum::http::Request::builder()
-            .method(method)
-            .uri(format!("/api/v1{path}"))
-            .header("host", "hearth.local");
-        if let Some(token) = token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        let body = match body {
-            Some(json) => {
-                request = request.header("content-type", "application/json");
-                axum::body::Body::from(json.to_string())
-            }
-            None => axum::body::Body::empty(),
-        };
-        let mut request = request.body(body).unwrap();
-        let peer: SocketAddr = "192.0.2.10:40000".parse().unwrap();
-        request.extensions_mut().insert(ConnectInfo(peer));
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status().as_u16();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        (status, json)
-    }
-
-    fn setup_code(&self) -> String {
-        let text =
-            std::fs::read_to_string(self._dir.path().join(hearth::state_dir::SETUP_CODE_FILE))
-                .unwrap();
-        serde_json::from_str::<Value>(&text).unwrap()["code"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    /// Sets the household up; the admin's token and the root organization.
-    async fn household(&self) -> (String, String) {
-        let code = self.setup_code();
-        let (status, login) = self
-            .call(
-                "POST",
-                "/setup",
-                None,
-                Some(json!({ "code": code, "household": "Home", "email": "admin@example.org", "password": PASSWORD })),
-            )
-            .await;
-        assert_eq!(status, 201, "{login}");
-        let admin = login["token"].as_str().unwrap().to_owned();
-        let (_, me) = self.call("GET", "/me", Some(&admin), None).await;
-        (
-            admin,
-            me["memberships"][0]["org"].as_str().unwrap().to_owned(),
-        )
-    }
-
-    /// Invites `email` as a user of `org`: the invite code.
-    async fn invite(&self, admin: &str, org: &str, email: &str) -> String {
-        let (status, invited) = self
-            .call(
-                "POST",
-                "/members",
-                Some(admin),
-                Some(json!({ "email": email, "org": org, "role": "user" })),
-            )
-            .await;
-        assert_eq!(status, 201, "{invited}");
-        invited["invite_code"].as_str().unwrap().to_owned()
-    }
-
-    async fn accept(&self, code: &str) -> (u16, Value) {
-        self.call(
-            "POST",
-            "/invites/accept",
-            None,
-            Some(json!({ "code": code, "password": PASSWORD })),
-        )
-        .await
-    }
-}
 
 /// A share for an hour is usable 1 ms before its end and not at it, by the
 /// hub's own clock (the device leaves the person's list).

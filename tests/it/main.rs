@@ -10,6 +10,8 @@ mod blynk;
 #[path = "common/cloud.rs"]
 mod cloud;
 mod common;
+#[path = "common/in_process.rs"]
+mod in_process;
 #[path = "common/mosquitto.rs"]
 mod mosquitto;
 #[path = "common/mqtt.rs"]
@@ -20,6 +22,7 @@ mod netns;
 mod proxy;
 
 mod api_accounts;
+mod api_device_http;
 mod api_hardening;
 mod api_openapi;
 mod api_provisioning;
