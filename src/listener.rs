@@ -1,15 +1,19 @@
 //! Listening, in one place: [`bind`] for every TCP listener (the API's and
 //! the devices'), with the IPv6 fallback; the address key every per-address
-//! limit counts by; and the accept loop every device listener (Blynk
-//! TCP/TLS, MQTT) shares:
-//! accept until shutdown, at most `max` connections at once (more are
-//! closed at accept, with one log line), one tracked task each, no spinning
-//! when accept fails (out of file descriptors and the like). It never reads or writes a
-//! connection's bytes (that is the transport's `serve`), nor spawns a task outside the tracker.
+//! limit counts by; and the one accept loop every listener shares (the API,
+//! Blynk TCP/TLS, MQTT), with one overflow policy: at most `max`
+//! connections at once (the next waits in the kernel's backlog: nothing is
+//! accepted only to be closed) and at most `per_address` from one address
+//! (an IPv6 one by its /64; more are closed at accept, said at a bounded
+//! rate); one tracked task each, in a `connection` span; no spinning when
+//! accept fails (out of file descriptors and the like). It never reads or
+//! writes a connection's bytes (that is the transport's `serve`), nor spawns
+//! a task outside the tracker.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
@@ -18,42 +22,64 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+/// How many connections a listener serves at once, and from one address.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    pub max: usize,
+    pub per_address: usize,
+}
+
+/// Accepts on `listener` until `shutdown`, within `bounds`, running
+/// `serve(stream, peer)` for each connection in `tracker`, inside a
+/// `connection{transport = name, peer, client}` span (`client` is recorded
+/// by the transport once the device or bridge logs in).
 pub async fn accept<F, Fut>(
     listener: TcpListener,
     name: &'static str,
-    max: usize,
+    bounds: Bounds,
     shutdown: CancellationToken,
     tracker: TaskTracker,
-    serve: F,
+    mut serve: F,
 ) where
-    F: Fn(TcpStream, SocketAddr) -> Fut,
+    F: FnMut(TcpStream, SocketAddr) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let slots = Arc::new(Semaphore::new(max));
-    let over = crate::service::noisy::Noisy::new(name, "connections over the limit");
+    let slots = Arc::new(Semaphore::new(bounds.max.max(1)));
+    let per_address = Arc::new(PerAddress::default());
+    let over = crate::service::noisy::Noisy::new(name, "connections over the per-address cap");
     loop {
+        let slot = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => return,
+            },
+        };
         let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => return,
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
                     tracing::warn!("{name}: accept failed: {e}");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
             },
         };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
+        let Some(address_slot) = per_address.take(peer.ip(), bounds.per_address) else {
             over.warn(
-                &peer.to_string(),
-                format_args!("over {max} connections; closed"),
+                &peer.ip().to_string(),
+                format_args!(
+                    "over {} connections from one address; closed",
+                    bounds.per_address
+                ),
             );
             continue;
         };
+        // Small answers and frames go out at once, not after an ACK.
         let _ = stream.set_nodelay(true);
         let connection = serve(stream, peer);
-        // Every line the connection logs names its transport and peer, and
-        // the device or bridge once it logged in (`client`, recorded then).
         let span = tracing::info_span!(
             "connection",
             transport = name,
@@ -62,11 +88,55 @@ pub async fn accept<F, Fut>(
         );
         tracker.spawn(
             async move {
-                let _slot = slot;
+                let _slots = (slot, address_slot);
                 connection.await;
             }
             .instrument(span),
         );
+    }
+}
+
+/// Connections open per address key.
+#[derive(Default)]
+struct PerAddress {
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One connection's place in [`PerAddress`], given back when dropped.
+struct AddressSlot {
+    table: Arc<PerAddress>,
+    key: IpAddr,
+}
+
+impl PerAddress {
+    fn take(self: &Arc<Self>, peer: IpAddr, max: usize) -> Option<AddressSlot> {
+        let key = address_key(peer);
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(key).or_default();
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(AddressSlot {
+            table: self.clone(),
+            key,
+        })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut open = self
+            .table
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.key);
+            }
+        }
     }
 }
 
@@ -118,5 +188,25 @@ pub fn address_key(ip: IpAddr) -> IpAddr {
             }
         },
         v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_holds_at_most_its_share_and_gives_it_back() {
+        let table = Arc::new(PerAddress::default());
+        let a: IpAddr = "10.0.0.7".parse().unwrap();
+        let held: Vec<_> = (0..3).map(|_| table.take(a, 3).unwrap()).collect();
+        assert!(table.take(a, 3).is_none());
+        assert!(table.take("10.0.0.8".parse().unwrap(), 3).is_some());
+        drop(held);
+        assert!(table.take(a, 3).is_some());
+        let v6a: IpAddr = "2001:db8::1".parse().unwrap();
+        let v6b: IpAddr = "2001:db8::2:3".parse().unwrap();
+        let _one = table.take(v6a, 1).unwrap();
+        assert!(table.take(v6b, 1).is_none(), "one /64 is one address");
     }
 }

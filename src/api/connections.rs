@@ -5,14 +5,14 @@
 //! flight closed after `idle_timeout` without a byte either way. An upgraded
 //! connection (a WebSocket stream or sync socket) keeps its own liveness
 //! checks. So whoever holds everything one address may hold still leaves the
-//! hub answering everyone else at once. Past `max_connections` it stops accepting (the kernel
-//! queues) rather than accept and close; it never spawns a connection outside the hub's tracker.
+//! hub answering everyone else at once. The caps are the one accept loop's
+//! (`listener::accept`: past `max_connections` it stops accepting and the
+//! kernel queues); it never spawns a connection outside the hub's tracker.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,6 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -59,45 +58,6 @@ impl Default for Limits {
     }
 }
 
-/// Connections open per address, and those refused for being over it.
-#[derive(Default)]
-struct PerAddress {
-    open: Mutex<HashMap<IpAddr, usize>>,
-}
-
-struct AddressSlot {
-    table: Arc<PerAddress>,
-    key: IpAddr,
-}
-
-impl PerAddress {
-    fn take(self: &Arc<Self>, peer: IpAddr, max: usize) -> Option<AddressSlot> {
-        let key = crate::listener::address_key(peer);
-        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        let count = open.entry(key).or_default();
-        if *count >= max {
-            return None;
-        }
-        *count += 1;
-        Some(AddressSlot {
-            table: self.clone(),
-            key,
-        })
-    }
-}
-
-impl Drop for AddressSlot {
-    fn drop(&mut self) {
-        let mut open = self.table.open.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(count) = open.get_mut(&self.key) {
-            *count -= 1;
-            if *count == 0 {
-                open.remove(&self.key);
-            }
-        }
-    }
-}
-
 /// Accepts connections until `shutdown`, then drains open ones for at most
 /// `drain`. Every connection task is tracked by `tracker`.
 pub async fn serve(
@@ -110,58 +70,32 @@ pub async fn serve(
     drain: Duration,
 ) {
     let graceful = GracefulShutdown::new();
-    let permits = Arc::new(Semaphore::new(limits.max_connections));
-    let per_address = Arc::new(PerAddress::default());
-    let over_cap = crate::service::noisy::Noisy::new("api", "connections over the per-address cap");
-    loop {
-        let permit = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            permit = permits.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-        };
-        let (stream, peer) = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    tracing::warn!("api: accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
-        let Some(slot) = per_address.take(peer.ip(), limits.max_per_address) else {
-            over_cap.warn(
-                &peer.ip().to_string(),
-                format_args!(
-                    "over {} connections from one address; closed",
-                    limits.max_per_address
-                ),
+    let bounds = crate::listener::Bounds {
+        max: limits.max_connections,
+        per_address: limits.max_per_address,
+    };
+    crate::listener::accept(
+        listener,
+        "api",
+        bounds,
+        shutdown.clone(),
+        tracker,
+        |stream, peer| {
+            let watcher = graceful.watcher();
+            let activity = Arc::new(Activity::new());
+            // Handlers that throttle by source address read it as `ConnectInfo`.
+            let service = TowerToHyperService::new(
+                router
+                    .clone()
+                    .layer(axum::Extension(ConnectInfo(peer)))
+                    .layer(axum::middleware::from_fn_with_state(
+                        activity.clone(),
+                        track_request,
+                    )),
             );
-            continue;
-        };
-        let watcher = graceful.watcher();
-        let activity = Arc::new(Activity::new());
-        // Handlers that throttle by source address read it as `ConnectInfo`.
-        let service = TowerToHyperService::new(
-            router
-                .clone()
-                .layer(axum::Extension(ConnectInfo(peer)))
-                .layer(axum::middleware::from_fn_with_state(
-                    activity.clone(),
-                    track_request,
-                )),
-        );
-        let tls = tls.clone();
-        let shutdown = shutdown.clone();
-        let span = tracing::info_span!("connection", transport = "api", %peer);
-        tracker.spawn(
+            let tls = tls.clone();
+            let shutdown = shutdown.clone();
             async move {
-                let _permit = permit;
-                let _slot = slot;
                 let conn = serve_connection(stream, peer, tls, service, watcher, &activity, limits);
                 tokio::select! {
                     // A half-open handshake is not a connection to drain: dropped
@@ -178,10 +112,9 @@ pub async fn serve(
                     }
                 }
             }
-            .instrument(span),
-        );
-    }
-    drop(listener);
+        },
+    )
+    .await;
     if tokio::time::timeout(drain, graceful.shutdown())
         .await
         .is_err()
@@ -369,25 +302,5 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_address_holds_at_most_its_share_and_gives_it_back() {
-        let table = Arc::new(PerAddress::default());
-        let a: IpAddr = "10.0.0.7".parse().unwrap();
-        let held: Vec<_> = (0..3).map(|_| table.take(a, 3).unwrap()).collect();
-        assert!(table.take(a, 3).is_none());
-        assert!(table.take("10.0.0.8".parse().unwrap(), 3).is_some());
-        drop(held);
-        assert!(table.take(a, 3).is_some());
-        let v6a: IpAddr = "2001:db8::1".parse().unwrap();
-        let v6b: IpAddr = "2001:db8::2:3".parse().unwrap();
-        let _one = table.take(v6a, 1).unwrap();
-        assert!(table.take(v6b, 1).is_none(), "one /64 is one address");
     }
 }

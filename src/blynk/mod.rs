@@ -77,7 +77,14 @@ pub async fn start(
                 } else {
                     "Blynk listener"
                 };
-                parts.spawn(name, server::serve(listener, acceptor, ctx, tracker));
+                let bounds = crate::listener::Bounds {
+                    max: server::MAX_CONNECTIONS,
+                    per_address: config.blynk.max_connections_per_address,
+                };
+                parts.spawn(
+                    name,
+                    server::serve(listener, acceptor, bounds, ctx, tracker),
+                );
             }
             Err(e) => tracing::error!(
                 "blynk: cannot listen on {addr}: {e}; Blynk devices cannot connect there"

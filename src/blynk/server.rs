@@ -2,7 +2,9 @@
 //! the one configured for the API): accept, then one task per connection
 //! running [`session::run`]. A connection that cannot log in, sends a bad
 //! frame or goes silent is closed; nothing it does reaches any other. It never serves more
-//! than `MAX_CONNECTIONS` at once (more are closed at accept) nor waits over 10 s for a handshake.
+//! than `MAX_CONNECTIONS` at once (the next waits in the kernel's backlog), nor more than
+//! `max_connections_per_address` from one address (more are closed at accept), nor waits
+//! over 10 s for a handshake.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,6 +24,7 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
+    bounds: crate::listener::Bounds,
     ctx: Arc<Context>,
     tracker: TaskTracker,
 ) {
@@ -30,7 +33,7 @@ pub async fn serve(
     crate::listener::accept(
         listener,
         "blynk",
-        MAX_CONNECTIONS,
+        bounds,
         shutdown,
         tracker,
         move |stream, peer| {

@@ -22,6 +22,8 @@ pub struct BlynkConfig {
     /// Messages one device may send per second (twice that in a burst);
     /// beyond it, messages are answered with status 1 (quota limit).
     pub messages_per_second: u32,
+    /// Connections one address may hold on each listener; more are closed.
+    pub max_connections_per_address: usize,
     pub serial: Vec<SerialConfig>,
 }
 
@@ -37,6 +39,8 @@ pub struct MqttConfig {
     pub messages_per_second: u32,
     /// Messages one bridge may send per second, over all its connections.
     pub bridge_messages_per_second: u32,
+    /// Connections one address may hold on the listener; more are closed.
+    pub max_connections_per_address: usize,
     /// The household's own broker, when there is one.
     pub broker: Option<BrokerConfig>,
 }
@@ -90,6 +94,7 @@ impl Default for MqttConfig {
             max_packet: 65_536,
             messages_per_second: 100,
             bridge_messages_per_second: 1000,
+            max_connections_per_address: 128,
             broker: None,
         }
     }
@@ -101,6 +106,12 @@ impl MqttConfig {
             return Err((
                 "mqtt.max_packet",
                 "must be between 128 and 16777216 bytes".into(),
+            ));
+        }
+        if self.max_connections_per_address == 0 {
+            return Err((
+                "mqtt.max_connections_per_address",
+                "must be at least 1".into(),
             ));
         }
         Ok(())
@@ -162,6 +173,7 @@ impl Default for BlynkConfig {
             tls_listen: Some(SocketAddr::from(([0u16; 8], 8441))),
             max_body: DEFAULT_BLYNK_MAX_BODY,
             messages_per_second: 100,
+            max_connections_per_address: 128,
             serial: Vec::new(),
         }
     }
@@ -199,6 +211,12 @@ impl BlynkConfig {
             return Err((
                 "blynk.messages_per_second",
                 "must be between 1 and 1000000".into(),
+            ));
+        }
+        if self.max_connections_per_address == 0 {
+            return Err((
+                "blynk.max_connections_per_address",
+                "must be at least 1".into(),
             ));
         }
         for port in &self.serial {

@@ -82,12 +82,16 @@ pub async fn start(
         }
     };
     let bound = listener.local_addr().ok();
+    let bounds = crate::listener::Bounds {
+        max: MAX_CONNECTIONS,
+        per_address: config.mqtt.max_connections_per_address,
+    };
     let (shutdown, tracker) = (shutdown.clone(), tracker.clone());
     parts.spawn("MQTT listener", async move {
         crate::listener::accept(
             listener,
             "mqtt",
-            MAX_CONNECTIONS,
+            bounds,
             shutdown,
             tracker,
             move |stream, peer| {

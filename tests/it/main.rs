@@ -38,6 +38,7 @@ mod driven_clock;
 mod hub_start;
 mod journal;
 mod lan;
+mod listener_bounds;
 mod mqtt_broker;
 mod mqtt_devices;
 mod node;
