@@ -82,7 +82,9 @@ impl Hub {
         };
         let node = Node::open(
             runtime.dir(),
-            NodeOptions::new(&config, role).with_clock(clock),
+            NodeOptions::new(&config, role)
+                .with_clock(clock)
+                .with_restarts(runtime.restarts()),
             runtime.token(),
         )
         .await?;

@@ -15,8 +15,8 @@ const LAYERS: &[&str] = &[
     // Foundations: depend on nothing of Hearth's but each other, in order.
     "service",
     "state_dir",
-    "tasks",
     "backoff",
+    "tasks",
     "clock",
     "limiter",
     "config",

@@ -34,7 +34,7 @@ pub struct Bounds {
 /// `connection{transport = name, peer, client}` span (`client` is recorded
 /// by the transport once the device or bridge logs in).
 pub async fn accept<F, Fut>(
-    listener: TcpListener,
+    listener: Arc<TcpListener>,
     name: &'static str,
     bounds: Bounds,
     shutdown: CancellationToken,

@@ -27,6 +27,7 @@ use crate::devices::outbox::Outbox;
 use crate::devices::{Devices, Retention};
 use crate::store::{Identity, Schema, Store, StoreError, StoreThread};
 use crate::sync::links::SyncLinks;
+use crate::tasks::Restarts;
 use crate::tenancy::policy::CLOUD_PEER;
 use crate::tenancy::{Replica, ReplicaError};
 
@@ -109,6 +110,9 @@ pub struct NodeOptions {
     /// Messages a device may send per second through Blynk's HTTP device
     /// API (the Blynk transport's allowance).
     pub http_messages_per_second: u32,
+    /// Where the node's restarting loops count their failures (the
+    /// runtime's, so `/metrics` shows them with its parts').
+    pub restarts: Arc<Restarts>,
 }
 
 impl NodeOptions {
@@ -126,7 +130,14 @@ impl NodeOptions {
             },
             clock: Clock::system(),
             http_messages_per_second: config.blynk.messages_per_second,
+            restarts: Arc::default(),
         }
+    }
+
+    /// These options counting failures in `restarts`.
+    pub fn with_restarts(mut self, restarts: Arc<Restarts>) -> Self {
+        self.restarts = restarts;
+        self
     }
 
     /// These options on `clock` instead of the system's.
@@ -152,6 +163,8 @@ pub struct Node {
     pub clock: Clock,
     /// Allowances of devices writing through the HTTP device API.
     device_requests: Arc<RequestAllowances>,
+    /// Failures of restarting loops (the node's and its runtime's).
+    pub restarts: Arc<Restarts>,
     shutdown: CancellationToken,
     closing: Mutex<Option<Closing>>,
 }
@@ -228,6 +241,7 @@ impl Node {
                 device_requests: Arc::new(RequestAllowances::new(f64::from(
                     options.http_messages_per_second,
                 ))),
+                restarts: options.restarts,
                 shutdown,
                 closing: Mutex::new(Some(closing)),
             }),
@@ -299,11 +313,18 @@ impl Node {
         .await
         .map_err(NodeError::Sync)?;
         closing.sync = Some(sync.clone());
-        closing.retention = Some(tokio::spawn(
-            devices
-                .clone()
-                .run_retention(options.retention.clone(), shutdown.clone()),
-        ));
+        let (retained, retention, stop) =
+            (devices.clone(), options.retention.clone(), shutdown.clone());
+        closing.retention = Some(tokio::spawn(crate::tasks::restarting(
+            "history retention",
+            options.restarts.clone(),
+            shutdown.clone(),
+            move || {
+                retained
+                    .clone()
+                    .run_retention(retention.clone(), stop.clone())
+            },
+        )));
         Ok(Parts {
             id,
             replica,
@@ -327,6 +348,7 @@ impl Node {
             sync: self.sync.clone(),
             clock: self.clock.clone(),
             device_requests: self.device_requests.clone(),
+            restarts: self.restarts.clone(),
             shutdown,
         }
     }

@@ -97,6 +97,11 @@ impl Runtime {
         &self.tracker
     }
 
+    /// Failures of the runtime's restarting loops (and its node's).
+    pub fn restarts(&self) -> std::sync::Arc<crate::tasks::Restarts> {
+        self.parts.restarts().clone()
+    }
+
     pub fn parts(&mut self) -> &mut Parts {
         &mut self.parts
     }

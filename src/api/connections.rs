@@ -75,7 +75,7 @@ pub async fn serve(
         per_address: limits.max_per_address,
     };
     crate::listener::accept(
-        listener,
+        std::sync::Arc::new(listener),
         "api",
         bounds,
         shutdown.clone(),

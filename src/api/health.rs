@@ -1,6 +1,7 @@
 //! `GET /api/v1/health`: the one route that answers without a token, so a
 //! monitor or an app that just found the hub by mDNS can check it is alive.
-//! It tells nothing private: version, hub id, uptime. It never reads the household's state or
+//! It tells nothing private: version, hub id, uptime, and how many times its
+//! loops had to be started again (which ones, and why, only `/metrics` says). It never reads the household's state or
 //! the store, so it answers even while they are busy.
 
 use axum::Json;
@@ -17,6 +18,10 @@ pub struct Health {
     pub version: &'static str,
     pub hub_id: String,
     pub uptime_secs: u64,
+    /// Times one of the hub's loops panicked or stopped and was started
+    /// again since it started; `/metrics` says which
+    /// (`hearth_part_restarts_total`). Above 0 the status is `degraded`.
+    pub part_restarts: u64,
 }
 
 pub fn endpoints() -> Vec<Endpoint> {
@@ -32,8 +37,10 @@ pub fn endpoints() -> Vec<Endpoint> {
 }
 
 async fn health(State(state): State<AppState>) -> Json<Health> {
+    let part_restarts = state.restarts.all().iter().map(|r| r.count).sum();
     Json(Health {
-        status: "ok",
+        status: if part_restarts == 0 { "ok" } else { "degraded" },
+        part_restarts,
         version: env!("CARGO_PKG_VERSION"),
         hub_id: state.hub_id.to_string(),
         uptime_secs: state.started.elapsed().as_secs(),

@@ -239,6 +239,18 @@ async fn render(state: &AppState) -> Result<String, ApiError> {
             })
             .collect::<Vec<_>>(),
     );
+    family(
+        &mut out,
+        "hearth_part_restarts_total",
+        "counter",
+        "Times a loop that must run for ever panicked or stopped and was started again",
+        &state
+            .restarts
+            .all()
+            .into_iter()
+            .map(|r| (format!("part=\"{}\"", escape(r.part)), r.count as i64))
+            .collect::<Vec<_>>(),
+    );
     if let (Ok(log), Ok(snapshot)) = (state.replica.audit_log(), state.replica.snapshot()) {
         let views =
             crate::tenancy::audit::read(&snapshot, &log, now, &crate::tenancy::Caller::Console);

@@ -53,6 +53,8 @@ pub struct AppState {
     pub clock: crate::clock::Clock,
     /// Each device's allowance on the HTTP device API (`/external/api`).
     pub device_requests: Arc<crate::devices::allowance::RequestAllowances>,
+    /// Failures of the loops that restart (shown by `/metrics`, `/health`).
+    pub restarts: Arc<crate::tasks::Restarts>,
     /// The hub's shutdown: live streams close when it fires.
     pub shutdown: CancellationToken,
 }

@@ -81,10 +81,16 @@ pub async fn start(
                     max: server::MAX_CONNECTIONS,
                     per_address: config.blynk.max_connections_per_address,
                 };
-                parts.spawn(
-                    name,
-                    server::serve(listener, acceptor, bounds, ctx, tracker),
-                );
+                let listener = Arc::new(listener);
+                parts.spawn_restarting(name, shutdown.clone(), move || {
+                    server::serve(
+                        listener.clone(),
+                        acceptor.clone(),
+                        bounds,
+                        ctx.clone(),
+                        tracker.clone(),
+                    )
+                });
             }
             Err(e) => tracing::error!(
                 "blynk: cannot listen on {addr}: {e}; Blynk devices cannot connect there"
@@ -96,10 +102,10 @@ pub async fn start(
     }
     if !config.blynk.serial.is_empty() {
         let ports = config.blynk.serial.clone();
-        parts.spawn(
-            "serial ports",
-            serial::supervise(ports, ctx, tracker.clone()),
-        );
+        let tracker = tracker.clone();
+        parts.spawn_restarting("serial ports", shutdown.clone(), move || {
+            serial::supervise(ports.clone(), ctx.clone(), tracker.clone())
+        });
     }
     addrs
 }

@@ -22,7 +22,7 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Accepts until shutdown; connections are tracked by `tracker`.
 pub async fn serve(
-    listener: TcpListener,
+    listener: Arc<TcpListener>,
     tls: Option<TlsAcceptor>,
     bounds: crate::listener::Bounds,
     ctx: Arc<Context>,

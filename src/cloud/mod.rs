@@ -83,7 +83,7 @@ impl Cloud {
         let role = Role::CloudTenant {
             cloud_id: identity.hub_id.clone(),
         };
-        let options = NodeOptions::new(&config, role);
+        let options = NodeOptions::new(&config, role).with_restarts(runtime.restarts());
         let clock = options.clock.clone();
         let tenants = Arc::new(tenants::Tenants::new(
             runtime.dir().join("tenants"),

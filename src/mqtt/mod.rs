@@ -69,7 +69,9 @@ pub async fn start(
     });
     if let Some(broker) = config.mqtt.broker.clone() {
         let (ctx, client_id) = (ctx.clone(), format!("hearth-{hub_id}"));
-        parts.spawn("MQTT broker client", broker::run(broker, client_id, ctx));
+        parts.spawn_restarting("MQTT broker client", shutdown.clone(), move || {
+            broker::run(broker.clone(), client_id.clone(), ctx.clone())
+        });
     }
     let addr = config.mqtt.listen?;
     let listener = match crate::listener::bind(addr).await {
@@ -86,20 +88,21 @@ pub async fn start(
         max: MAX_CONNECTIONS,
         per_address: config.mqtt.max_connections_per_address,
     };
-    let (shutdown, tracker) = (shutdown.clone(), tracker.clone());
-    parts.spawn("MQTT listener", async move {
+    let listener = Arc::new(listener);
+    let (stop, tracker) = (shutdown.clone(), tracker.clone());
+    parts.spawn_restarting("MQTT listener", shutdown.clone(), move || {
+        let ctx = ctx.clone();
         crate::listener::accept(
-            listener,
+            listener.clone(),
             "mqtt",
             bounds,
-            shutdown,
-            tracker,
+            stop.clone(),
+            tracker.clone(),
             move |stream, peer| {
                 let ctx = ctx.clone();
                 async move { session::run(stream, &peer.to_string(), &ctx).await }
             },
         )
-        .await;
     });
     bound
 }

@@ -107,3 +107,48 @@ async fn no_task_left() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A loop that must run for ever and panics is started again, and the hub
+/// says so: `/health` is `degraded` with the count, `/metrics` names the
+/// loop (on a node in-process, its loop made to panic once).
+#[tokio::test(start_paused = true)]
+async fn a_restarted_loop_shows_in_health_and_metrics() {
+    let hub = crate::in_process::InProcess::open().await;
+    let (_, health) = hub.call("GET", "/health", None, None).await;
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["part_restarts"], 0);
+
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let mut runs = 0;
+    let stop = shutdown.clone();
+    hearth::tasks::restarting(
+        "test loop",
+        hub.node.restarts.clone(),
+        shutdown.clone(),
+        move || {
+            runs += 1;
+            let (first, stop) = (runs == 1, stop.clone());
+            async move {
+                if first {
+                    panic!("once");
+                }
+                stop.cancel();
+            }
+        },
+    )
+    .await;
+
+    let (_, health) = hub.call("GET", "/health", None, None).await;
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert_eq!(health["part_restarts"], 1);
+    let metrics = hub
+        .request("GET", "/metrics", "127.0.0.1:50000", None, None)
+        .await;
+    assert_eq!(metrics.status, 200);
+    let text = metrics.body.as_str().unwrap().to_owned();
+    assert!(
+        text.contains("hearth_part_restarts_total{part=\"test loop\"} 1"),
+        "{text}"
+    );
+    hub.close().await;
+}

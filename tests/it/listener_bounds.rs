@@ -26,7 +26,9 @@ fn connect_from(port: u16, from: Ipv4Addr) -> TcpStream {
 /// Whether the hub closed `stream` without a byte, well before the 10 s a
 /// connection has to log in (after which a served one is closed too).
 fn closed_at_once(stream: &mut TcpStream) -> bool {
-    stream.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
     let mut byte = [0u8; 1];
     match stream.read(&mut byte) {
         Ok(0) => true,
