@@ -43,6 +43,8 @@ pub struct Relay {
     hubs: Mutex<HashMap<String, HubLinks>>,
     /// Open sync connections per hub (a reconnect may overlap the old one).
     connections: Mutex<HashMap<String, usize>>,
+    /// Every device link's forwarding task; [`Relay::close`] joins them.
+    tasks: tokio_util::task::TaskTracker,
 }
 
 impl Relay {
@@ -76,7 +78,7 @@ impl Relay {
             });
             for device in online.into_iter().take(MAX_DEVICES) {
                 if !links.devices.contains_key(&device) {
-                    let task = tokio::spawn(forward(
+                    let task = self.tasks.spawn(forward(
                         devices.clone(),
                         device.clone(),
                         links.sender.clone(),
@@ -158,18 +160,22 @@ impl Relay {
         }
     }
 
-    /// Drops every link (the tenant is closing).
-    pub fn close(&self) {
-        for (_, links) in self
+    /// Drops every link and waits for their tasks (the tenant is closing).
+    pub async fn close(&self) {
+        let hubs: Vec<HubLinks> = self
             .hubs
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .drain()
-        {
+            .map(|(_, links)| links)
+            .collect();
+        for links in hubs {
             for task in links.devices.values() {
                 task.abort();
             }
         }
+        self.tasks.close();
+        self.tasks.wait().await;
     }
 }
 

@@ -103,7 +103,7 @@ impl TenantNode {
 
     async fn close(&self) {
         self.sweeper.abort();
-        self.relay.close();
+        self.relay.close().await;
         self.node.close().await;
     }
 }

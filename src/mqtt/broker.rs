@@ -60,7 +60,8 @@ pub async fn run(config: BrokerConfig, client_id: String, ctx: Arc<Context>) {
     let (events_tx, mut events) = mpsc::channel::<Packet>(1024);
     let shutdown = ctx.shutdown.clone();
     let address = format!("{}:{}", config.host, config.port);
-    let poller = tokio::spawn(async move {
+    // Aborted when `run` ends, also by a panic (it is then started again).
+    let poller = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
         let mut backoff = Backoff::new(Duration::from_millis(250), MAX_BACKOFF);
         let mut failing = false;
         loop {
@@ -92,7 +93,7 @@ pub async fn run(config: BrokerConfig, client_id: String, ctx: Arc<Context>) {
                 }
             }
         }
-    });
+    }));
     let (downlink_tx, downlink_rx) = mpsc::channel(1024);
     let home_assistant = config
         .home_assistant
@@ -140,7 +141,7 @@ pub async fn run(config: BrokerConfig, client_id: String, ctx: Arc<Context>) {
         }
     }
     let _ = relay.client.disconnect().await;
-    poller.abort();
+    drop(poller);
 }
 
 struct BrokerLink {
