@@ -9,7 +9,6 @@
 //! (`listener::accept`: past `max_connections` it stops accepting and the
 //! kernel queues); it never spawns a connection outside the hub's tracker.
 
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -96,7 +95,7 @@ pub async fn serve(
             let tls = tls.clone();
             let shutdown = shutdown.clone();
             async move {
-                let conn = serve_connection(stream, peer, tls, service, watcher, &activity, limits);
+                let conn = serve_connection(stream, tls, service, watcher, &activity, limits);
                 tokio::select! {
                     // A half-open handshake is not a connection to drain: dropped
                     // on shutdown; a served one drains through its watcher.
@@ -108,7 +107,7 @@ pub async fn serve(
                     } => {}
                     () = conn => {}
                     () = idle(&activity, limits.idle_timeout) => {
-                        tracing::debug!(%peer, "api: idle connection closed");
+                        tracing::debug!("idle connection closed");
                     }
                 }
             }
@@ -125,7 +124,6 @@ pub async fn serve(
 
 async fn serve_connection(
     stream: TcpStream,
-    peer: SocketAddr,
     tls: Option<tokio_rustls::TlsAcceptor>,
     service: TowerToHyperService<Router>,
     watcher: hyper_util::server::graceful::Watcher,
@@ -155,11 +153,11 @@ async fn serve_connection(
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                     Ok(Ok(stream)) => stream,
                     Ok(Err(e)) => {
-                        tracing::debug!(%peer, "api: TLS handshake failed: {e}");
+                        tracing::debug!("TLS handshake failed: {e}");
                         return;
                     }
                     Err(_) => {
-                        tracing::debug!(%peer, "api: TLS handshake timed out");
+                        tracing::debug!("TLS handshake timed out");
                         return;
                     }
                 };
@@ -174,7 +172,7 @@ async fn serve_connection(
         }
     };
     if let Err(e) = result {
-        tracing::debug!(%peer, "api: connection ended: {e}");
+        tracing::debug!("connection ended: {e}");
     }
 }
 

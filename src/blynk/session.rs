@@ -123,7 +123,7 @@ where
     }
     let attachment = ctx.devices.attach(&device, transport, DEFAULT_HEARTBEAT);
     tracing::Span::current().record("client", device.as_str());
-    tracing::info!("blynk: device {device} online");
+    tracing::info!("device {device} online");
     let mut session = Session {
         link,
         ctx,
@@ -141,7 +141,7 @@ where
         skipping: false,
     };
     let end = session.serve(attachment, tenancy).await;
-    tracing::info!("blynk: device {device} offline ({})", end.1);
+    tracing::info!("device {device} offline ({})", end.1);
     end.0
 }
 
@@ -178,7 +178,7 @@ where
             Some(None | Some(Err(_))) => return Err(End::Closed),
             Some(Some(Ok(Err(e)))) => {
                 if transport == "serial" {
-                    tracing::debug!("blynk: {peer}: {e}; skipping");
+                    tracing::debug!("{e}; skipping");
                     continue;
                 }
                 return Err(bad_frame(peer, &e));
@@ -270,7 +270,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                     Some(Err(e)) => return (End::Closed, format!("{e}")),
                     Some(Ok(Err(e))) if self.serial => {
                         if !std::mem::replace(&mut self.skipping, true) {
-                            tracing::warn!("blynk: device {} on {}: {e}; skipping bytes until frames make sense", self.device, self.peer);
+                            tracing::warn!("{e}; skipping bytes until frames make sense");
                         }
                         continue;
                     }
@@ -390,7 +390,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             Reply::None => Ok(()),
             Reply::Status(code) => self.respond(id, code).await,
             Reply::Refused(code, why) => {
-                tracing::warn!("blynk: device {}: {why}; status {code}", self.device);
+                tracing::warn!("{why}; status {code}");
                 self.respond(id, code).await
             }
             Reply::Frames(frames) => {

@@ -140,7 +140,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(io: S, peer: &str, ctx: &Con
         Role::Bridge { bridge } => (None, format!("bridge {}", bridge.name)),
     };
     tracing::Span::current().record("client", label.as_str());
-    tracing::info!("mqtt: {label} online");
+    tracing::info!("{label} online");
     let mut session = Session {
         link: &mut link,
         ctx,
@@ -154,7 +154,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(io: S, peer: &str, ctx: &Con
         allowance: Allowance::new(ctx.per_second),
     };
     let why = session.serve(attachment, keepalive).await;
-    tracing::info!("mqtt: {label} offline ({why})");
+    tracing::info!("{label} offline ({why})");
 }
 
 /// Who logged in.
@@ -255,7 +255,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                 packet = self.link.next(), if reading => match packet {
                     None => return "disconnected".into(),
                     Some(Err(e)) => {
-                        tracing::warn!("mqtt: {}: {e}; closing", self.label);
+                        tracing::warn!("{e}; closing");
                         return format!("bad packet: {e}");
                     }
                     Some(Ok(packet)) => {
@@ -425,7 +425,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         }
         if rest == "LWT" {
             let said = String::from_utf8_lossy(&publish.payload);
-            tracing::info!("mqtt: bridge {} says {said}", bridge.name);
+            tracing::info!("bridge {} says {said}", bridge.name);
             return None;
         }
         let Some(mac) = rest.strip_prefix("BTtoMQTT/") else {
