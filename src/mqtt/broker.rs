@@ -100,7 +100,7 @@ pub async fn run(config: BrokerConfig, client_id: String, ctx: Arc<Context>) {
         .then(|| config.discovery_prefix.clone());
     let mut tenancy = ctx.devices.replica().subscribe();
     let mut updates = ctx.devices.subscribe();
-    let mut relay = Relay {
+    let mut session = BrokerSession {
         client,
         ctx: &ctx,
         home_assistant,
@@ -117,30 +117,30 @@ pub async fn run(config: BrokerConfig, client_id: String, ctx: Arc<Context>) {
     loop {
         tokio::select! {
             _ = ctx.shutdown.cancelled() => break,
-            Some(packet) = events.recv() => relay.incoming(packet).await,
-            done = super::uplink::next_commit(&mut relay.in_flight) => {
+            Some(packet) = events.recv() => session.incoming(packet).await,
+            done = super::ingest::next_commit(&mut session.in_flight) => {
                 let (publish, result) = done;
                 match result {
-                    Ok(()) => { let _ = relay.client.ack(&publish).await; }
+                    Ok(()) => { let _ = session.client.ack(&publish).await; }
                     // Not acknowledged: the broker delivers it again.
                     Err(e) => tracing::error!("mqtt broker: {}: not stored ({e})", publish.topic),
                 }
             }
-            Some((device, down)) = relay.downlink_rx.recv() => relay.downlink(&device, down).await,
-            _ = sweep.tick() => relay.links.retain(|_, link| link.heard.elapsed() < SILENCE),
-            changed = tenancy.changed(), if relay.home_assistant.is_some() => {
+            Some((device, down)) = session.downlink_rx.recv() => session.downlink(&device, down).await,
+            _ = sweep.tick() => session.links.retain(|_, link| link.heard.elapsed() < SILENCE),
+            changed = tenancy.changed(), if session.home_assistant.is_some() => {
                 if changed.is_ok() {
-                    relay.announce(false).await;
+                    session.announce(false).await;
                 }
             }
-            update = updates.recv(), if relay.home_assistant.is_some() => {
+            update = updates.recv(), if session.home_assistant.is_some() => {
                 if let Ok(update) = update {
-                    relay.state(&update).await;
+                    session.state(&update).await;
                 }
             }
         }
     }
-    let _ = relay.client.disconnect().await;
+    let _ = session.client.disconnect().await;
     drop(poller);
 }
 
@@ -156,7 +156,7 @@ impl Drop for BrokerLink {
     }
 }
 
-struct Relay<'a> {
+struct BrokerSession<'a> {
     client: AsyncClient,
     ctx: &'a Context,
     /// The discovery prefix, when Home Assistant discovery is on.
@@ -176,7 +176,7 @@ struct Relay<'a> {
     downlink_rx: mpsc::Receiver<(String, Downlink)>,
 }
 
-impl Relay<'_> {
+impl BrokerSession<'_> {
     fn filters(&self) -> Vec<String> {
         let mut filters: Vec<String> = [
             "ds/+",
@@ -268,7 +268,7 @@ impl Relay<'_> {
             }
         };
         let durable = publish.qos != QoS::AtMostOnce;
-        match super::uplink::apply(&self.ctx.devices, device, uplink, durable).await {
+        match super::ingest::apply(&self.ctx.devices, device, uplink, durable).await {
             Ok(applied) => {
                 for (topic, payload) in applied.replies {
                     let topic = format!("{}/{device}/{topic}", self.prefix);
@@ -345,7 +345,7 @@ impl Relay<'_> {
         false
     }
 
-    /// [`Relay::allowed`] for a bridge, whose allowance it shares with its
+    /// [`BrokerSession::allowed`] for a bridge, whose allowance it shares with its
     /// connections to Hearth's own listener.
     fn bridge_allowed(&mut self, bridge: &str) -> bool {
         let per_second = self.ctx.bridge_per_second;

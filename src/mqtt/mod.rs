@@ -5,15 +5,15 @@
 //! bridges log in with username `bridge` and a bridge token and publish
 //! their reports under `home/<bridge name>/BTtoMQTT/` (see [`crate::ble`]). It never relays
 //! between clients as a general broker would (only one bridge's own connections hear each other,
-//! see `relay`), and a listener that cannot bind never stops the hub.
+//! see `bridge_bus`), and a listener that cannot bind never stops the hub.
 
+pub mod bridge_bus;
 pub mod broker;
 pub mod codec;
 pub mod home_assistant;
-pub mod relay;
+pub mod ingest;
 pub mod session;
 pub mod topics;
-pub mod uplink;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,7 +35,7 @@ pub struct Context {
     /// Largest packet accepted from a client, in bytes.
     pub max_packet: usize,
     /// Messages between connections of one bridge.
-    pub bridges: relay::BridgeRelay,
+    pub bridges: bridge_bus::BridgeBus,
     /// Messages a device may publish per second, and a bridge over all its
     /// connections (whose allowances are kept here, by name).
     pub per_second: f64,
@@ -62,7 +62,7 @@ pub async fn start(
         ble: ble.clone(),
         shutdown: shutdown.clone(),
         max_packet: config.mqtt.max_packet,
-        bridges: relay::BridgeRelay::default(),
+        bridges: bridge_bus::BridgeBus::default(),
         per_second: f64::from(config.mqtt.messages_per_second),
         bridge_per_second: f64::from(config.mqtt.bridge_messages_per_second),
         bridge_allowances: Default::default(),

@@ -187,7 +187,7 @@ struct Session<'a, S> {
     in_flight: VecDeque<(u16, Option<Committed>)>,
     /// PUBLISHes ignored (outside the device's topics, refused values).
     ignored: u64,
-    /// This connection in the bridges' relay (bridges only).
+    /// This connection on the bridges' bus (bridges only).
     relay_id: Option<u64>,
     /// A device's message allowance (a bridge's is in the context, shared
     /// by its connections).
@@ -207,7 +207,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         let mut tenancy = self.ctx.devices.replica().subscribe();
         let silence = keepalive.mul_f32(1.5);
         let kick = attachment.as_ref().map(|a| a.kicked.clone());
-        // A bridge's connections hear each other (see `relay`).
+        // A bridge's connections hear each other (see `bridge_bus`).
         let mut relayed = match &self.role {
             Role::Bridge { bridge } => {
                 let (id, rx) = self.ctx.bridges.join(&bridge.name);
@@ -228,7 +228,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                         return "its token was replaced or revoked, or the device deleted".into();
                     }
                 }
-                committed = super::uplink::next_commit(&mut self.in_flight) => {
+                committed = super::ingest::next_commit(&mut self.in_flight) => {
                     let (pkid, result) = committed;
                     if let Err(e) = result {
                         // Not acknowledged: the client will send it again.
@@ -477,7 +477,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         let Role::Device { device } = &self.role else {
             return Ok(None);
         };
-        let applied = super::uplink::apply(&self.ctx.devices, device, uplink, durable).await?;
+        let applied = super::ingest::apply(&self.ctx.devices, device, uplink, durable).await?;
         for (topic, payload) in applied.replies {
             let _ = self.deliver(&topic, payload).await;
         }
@@ -535,8 +535,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
 }
 
 async fn relayed_message(
-    relayed: &mut Option<tokio::sync::mpsc::Receiver<super::relay::Message>>,
-) -> Option<super::relay::Message> {
+    relayed: &mut Option<tokio::sync::mpsc::Receiver<super::bridge_bus::Message>>,
+) -> Option<super::bridge_bus::Message> {
     match relayed {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,

@@ -15,20 +15,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::links::Uplink;
-use super::uplink::{Backoff, Delivery};
+use super::delivery::{Backoff, Delivery};
+use super::links::Dialed;
 use crate::devices::{Devices, Pin, RELAY_TRANSPORT};
 use crate::tenancy::Caller;
 
-/// Polls the cloud of `uplink` for commands until `shutdown`.
+/// Polls the cloud of `dialed` for commands until `shutdown`.
 pub async fn poll(
     devices: Arc<Devices>,
-    uplink: Uplink,
+    dialed: Dialed,
     max_backoff: Duration,
     state: Arc<Mutex<Delivery>>,
     shutdown: CancellationToken,
 ) {
-    let client = match uplink.client() {
+    let client = match dialed.client() {
         Ok(client) => client,
         Err(e) => {
             tracing::error!("sync: the cloud's commands cannot be fetched: {e}");

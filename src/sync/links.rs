@@ -19,8 +19,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::clock::Clock;
 
+use super::delivery::Delivery;
 use super::dial::{DialFailure, WsDialer, sync_url};
-use super::uplink::Delivery;
 use crate::devices::outbox::{Outbox, OutboxStats};
 use crate::store::{Durability, Store, StoreError};
 use crate::tenancy::Replica;
@@ -57,7 +57,7 @@ pub enum LinkError {
 
 /// A peer this hub dials.
 #[derive(Debug, Clone)]
-pub struct Uplink {
+pub struct Dialed {
     /// The peer's API (`https://host:port`).
     pub url: String,
     pub token: String,
@@ -66,7 +66,7 @@ pub struct Uplink {
     pub linked: i64,
 }
 
-impl Uplink {
+impl Dialed {
     /// A client of the peer's API carrying this link's credential.
     ///
     /// # Errors
@@ -89,8 +89,8 @@ pub struct LinkState {
     pub last_error: Option<String>,
 }
 
-struct Link {
-    uplink: Uplink,
+struct Dialer {
+    dialed: Dialed,
     handle: DialerHandle,
     state: Arc<Mutex<LinkState>>,
     /// The task keeping `state`, and the one delivering telemetry.
@@ -119,7 +119,7 @@ pub struct SyncLinks {
     store: Store,
     hub_id: String,
     backoff: BackoffConfig,
-    dialers: Mutex<Vec<Link>>,
+    dialers: Mutex<Vec<Dialer>>,
     /// Telemetry for the cloud, and the devices core whose writer fills it
     /// (none on the cloud's own nodes).
     outbox: Option<(Arc<Outbox>, Arc<crate::devices::Devices>)>,
@@ -166,17 +166,17 @@ impl SyncLinks {
             tasks: TaskTracker::new(),
             clock,
         });
-        let uplinks = links.uplinks().await?;
+        let dialed_links = links.dialed_links().await?;
         // Linked, but the outbox never turned on (a crash in between):
         // turn it on now, history first.
         if let Some((outbox, devices)) = &links.outbox
             && !outbox.enabled()
-            && uplinks.iter().any(|u| u.peer == CLOUD_PEER)
+            && dialed_links.iter().any(|u| u.peer == CLOUD_PEER)
         {
             devices.start_outbox().await?;
         }
-        for uplink in uplinks {
-            if let Err(e) = links.dial(uplink) {
+        for dialed in dialed_links {
+            if let Err(e) = links.dial(dialed) {
                 tracing::error!("sync: a stored link cannot be dialed: {e}");
             }
         }
@@ -188,13 +188,13 @@ impl SyncLinks {
         Ok(links)
     }
 
-    async fn uplinks(&self) -> Result<Vec<Uplink>, StoreError> {
+    async fn dialed_links(&self) -> Result<Vec<Dialed>, StoreError> {
         self.store
             .read(|c| {
                 let mut stmt =
                     c.prepare("SELECT url, token, fingerprint, peer, linked FROM sync_uplinks")?;
                 stmt.query_map([], |r| {
-                    Ok(Uplink {
+                    Ok(Dialed {
                         url: r.get(0)?,
                         token: r.get(1)?,
                         fingerprint: r.get(2)?,
@@ -207,23 +207,23 @@ impl SyncLinks {
             .await
     }
 
-    fn dial(&self, uplink: Uplink) -> Result<(), LinkError> {
+    fn dial(&self, dialed: Dialed) -> Result<(), LinkError> {
         let state = Arc::new(Mutex::new(LinkState {
             down_since: Some(self.clock.now_ms()),
             ..LinkState::default()
         }));
         let dialer = WsDialer {
             url: sync_url(
-                &uplink.url,
-                if uplink.peer == CLOUD_PEER {
+                &dialed.url,
+                if dialed.peer == CLOUD_PEER {
                     CLOUD_SYNC_PATH
                 } else {
                     HUB_SYNC_PATH
                 },
             )?,
-            token: uplink.token.clone(),
-            fingerprint: uplink.fingerprint.clone(),
-            expected: PeerId::from(uplink.peer.as_str()),
+            token: dialed.token.clone(),
+            fingerprint: dialed.fingerprint.clone(),
+            expected: PeerId::from(dialed.peer.as_str()),
             failures: state.clone(),
         };
         let handle = self
@@ -231,20 +231,20 @@ impl SyncLinks {
             .repo()
             .dial(self.backoff.clone(), Arc::new(dialer))
             .map_err(|_| LinkError::Stopped)?;
-        tracing::info!(peer = %uplink.peer, url = %uplink.url, "sync: dialing");
+        tracing::info!(peer = %dialed.peer, url = %dialed.url, "sync: dialing");
         let watcher = self.tasks.spawn(watch_link(
             handle.clone(),
             state.clone(),
-            uplink.peer.clone(),
+            dialed.peer.clone(),
             self.clock.clone(),
         ));
         let mut tasks = vec![watcher.abort_handle()];
         let delivery = Arc::new(Mutex::new(Delivery::default()));
-        if let (Some((outbox, devices)), CLOUD_PEER) = (&self.outbox, uplink.peer.as_str()) {
-            let task = self.tasks.spawn(super::uplink::deliver(
+        if let (Some((outbox, devices)), CLOUD_PEER) = (&self.outbox, dialed.peer.as_str()) {
+            let task = self.tasks.spawn(super::delivery::deliver(
                 outbox.clone(),
                 self.store.clone(),
-                uplink.clone(),
+                dialed.clone(),
                 self.backoff.max_delay,
                 delivery.clone(),
                 self.clock.clone(),
@@ -253,7 +253,7 @@ impl SyncLinks {
             tasks.push(task.abort_handle());
             let task = self.tasks.spawn(super::commands::poll(
                 devices.clone(),
-                uplink.clone(),
+                dialed.clone(),
                 self.backoff.max_delay,
                 delivery.clone(),
                 self.shutdown.clone(),
@@ -263,8 +263,8 @@ impl SyncLinks {
         self.dialers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(Link {
-                uplink,
+            .push(Dialer {
+                dialed,
                 handle,
                 state,
                 tasks,
@@ -291,7 +291,7 @@ impl SyncLinks {
         let ids = self.replica.doc_ids().ok_or(LinkError::NoTenant)?;
         let tenant_id = self.replica.tenant_id().ok_or(LinkError::NoTenant)?;
         if let Some(existing) = self
-            .uplinks()
+            .dialed_links()
             .await?
             .into_iter()
             .find(|u| u.peer == CLOUD_PEER)
@@ -316,19 +316,19 @@ impl SyncLinks {
         let token = reply["token"]
             .as_str()
             .ok_or_else(|| LinkError::Refused("the answer carries no credential".into()))?;
-        let uplink = Uplink {
+        let dialed = Dialed {
             url: url.trim_end_matches('/').to_owned(),
             token: token.to_owned(),
             fingerprint: fingerprint.map(str::to_owned),
             peer: CLOUD_PEER.to_owned(),
             linked: now,
         };
-        self.store_uplink(&uplink).await?;
-        tracing::info!(url = %uplink.url, "sync: linked to the cloud");
+        self.store_dialed(&dialed).await?;
+        tracing::info!(url = %dialed.url, "sync: linked to the cloud");
         if let Some((_, devices)) = &self.outbox {
             devices.start_outbox().await?;
         }
-        self.dial(uplink)?;
+        self.dial(dialed)?;
         Ok(reply["api"].as_str().unwrap_or_default().to_owned())
     }
 
@@ -338,14 +338,14 @@ impl SyncLinks {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .any(|l| l.uplink.peer == peer && l.handle.is_connected())
+            .any(|l| l.dialed.peer == peer && l.handle.is_connected())
     }
 
     /// Stops and forgets the link to `peer`.
     async fn forget(&self, peer: &str) -> Result<(), StoreError> {
-        let gone: Vec<Link> = {
+        let gone: Vec<Dialer> = {
             let mut dialers = self.dialers.lock().unwrap_or_else(PoisonError::into_inner);
-            let (gone, kept) = dialers.drain(..).partition(|l| l.uplink.peer == peer);
+            let (gone, kept) = dialers.drain(..).partition(|l| l.dialed.peer == peer);
             *dialers = kept;
             gone
         };
@@ -364,8 +364,8 @@ impl SyncLinks {
         Ok(())
     }
 
-    async fn store_uplink(&self, uplink: &Uplink) -> Result<(), StoreError> {
-        let row = uplink.clone();
+    async fn store_dialed(&self, dialed: &Dialed) -> Result<(), StoreError> {
+        let row = dialed.clone();
         self.store
             .write(Durability::Acknowledged, move |c| {
                 c.execute(
@@ -390,9 +390,9 @@ impl SyncLinks {
                     .connection_id()
                     .filter(|_| link.handle.is_connected());
                 LinkStatus {
-                    url: link.uplink.url.clone(),
-                    peer: link.uplink.peer.clone(),
-                    linked: link.uplink.linked,
+                    url: link.dialed.url.clone(),
+                    peer: link.dialed.peer.clone(),
+                    linked: link.dialed.linked,
                     connected: conn.is_some(),
                     state: link
                         .state
@@ -514,7 +514,7 @@ async fn drop_revoked(
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .map(|l| l.uplink.peer.clone())
+            .map(|l| l.dialed.peer.clone())
             .filter(|peer| revoked.contains(peer))
             .collect();
         for peer in linked {

@@ -8,7 +8,7 @@
 //!   hubs and to admin tooling with a read-only replication grant.
 //! - [`links`]: the links this hub keeps (the cloud it was linked to) and
 //!   the replication grants it issued, in SQLite.
-//! - [`uplink`]: delivers the telemetry the devices core queues in its
+//! - [`dialed`]: delivers the telemetry the devices core queues in its
 //!   outbox ([`crate::devices::outbox`]).
 //! - [`lan`]: hubs of the household found by mDNS (an opaque tenant tag).
 //!
@@ -20,10 +20,10 @@
 
 pub mod accept;
 pub mod commands;
+pub mod delivery;
 pub mod dial;
 pub mod lan;
 pub mod links;
-pub mod uplink;
 pub mod wire;
 
 /// The schema of sync's tables (migration 6), for both roles:

@@ -15,7 +15,7 @@
 use rusqlite::OptionalExtension;
 use serde_json::{Value, json};
 
-use super::{LinkError, SyncLinks, Uplink};
+use super::{Dialed, LinkError, SyncLinks};
 use crate::store::{Durability, StoreError};
 use crate::tenancy::credentials::{new_token, token_hash};
 use crate::tenancy::policy::{DocIds, HUB_PREFIX};
@@ -99,8 +99,8 @@ impl SyncLinks {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .iter()
-            .find(|l| l.uplink.peer == peer)
-            .map(|l| l.uplink.clone());
+            .find(|l| l.dialed.peer == peer)
+            .map(|l| l.dialed.clone());
         let connected = || {
             self.replica.repo().connected_peers().0.iter().any(|c| {
                 matches!(&c.state, samod::ConnectionState::Connected { their_peer_id }
@@ -122,12 +122,12 @@ impl SyncLinks {
             Some(link) => {
                 tracing::info!(hub = %id, from = %link.url, to = %url, "sync: a hub moved; following it");
                 self.forget(&peer).await?;
-                let moved = Uplink {
+                let moved = Dialed {
                     url,
                     fingerprint: known.fingerprint,
                     ..link
                 };
-                self.store_uplink(&moved).await?;
+                self.store_dialed(&moved).await?;
                 self.dial(moved)
             }
             // It dials this hub already (a link it made when joining).
@@ -139,15 +139,15 @@ impl SyncLinks {
                     .await?
                     .ok_or_else(|| LinkError::Refused("this hub has no credential yet".into()))?;
                 tracing::info!(hub = %id, %url, "sync: found a hub of the household on the LAN");
-                let uplink = Uplink {
+                let dialed = Dialed {
                     url,
                     token,
                     fingerprint: known.fingerprint,
                     peer,
                     linked: self.clock.now_ms(),
                 };
-                self.store_uplink(&uplink).await?;
-                self.dial(uplink)
+                self.store_dialed(&dialed).await?;
+                self.dial(dialed)
             }
             None => Ok(()),
         }
@@ -349,16 +349,16 @@ impl SyncLinks {
         };
         let token = text("token")?;
         self.save_own_token(&token).await?;
-        let uplink = Uplink {
+        let dialed = Dialed {
             url: url.trim_end_matches('/').to_owned(),
             token,
             fingerprint: fingerprint.map(str::to_owned),
             peer: text("peer")?,
             linked: now,
         };
-        let peer = uplink.peer.clone();
-        self.store_uplink(&uplink).await?;
-        self.dial(uplink)?;
+        let peer = dialed.peer.clone();
+        self.store_dialed(&dialed).await?;
+        self.dial(dialed)?;
         if let Err(e) = self.replica.adopt(ids).await {
             // Nothing half-joined stays behind: the join can be tried again.
             self.forget(&peer).await?;

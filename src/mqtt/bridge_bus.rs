@@ -20,14 +20,14 @@ struct Member {
 }
 
 #[derive(Default)]
-pub struct BridgeRelay {
+pub struct BridgeBus {
     members: Mutex<Vec<Member>>,
     next: AtomicU64,
 }
 
-impl BridgeRelay {
-    /// Joins `bridge`'s connections; the id is for [`BridgeRelay::subscribe`]
-    /// and [`BridgeRelay::leave`].
+impl BridgeBus {
+    /// Joins `bridge`'s connections; the id is for [`BridgeBus::subscribe`]
+    /// and [`BridgeBus::leave`].
     pub fn join(&self, bridge: &str) -> (u64, mpsc::Receiver<Message>) {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(256);

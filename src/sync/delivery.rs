@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::links::Uplink;
+use super::links::Dialed;
 use crate::devices::outbox::Outbox;
 use crate::store::Store;
 
@@ -32,17 +32,17 @@ pub struct Delivery {
 /// cloud gone silent must not hold the outbox).
 const DELIVERY_LIMIT: Duration = Duration::from_secs(30);
 
-/// Delivers `outbox` to the cloud of `uplink` until `shutdown`.
+/// Delivers `outbox` to the cloud of `dialed` until `shutdown`.
 pub async fn deliver(
     outbox: Arc<Outbox>,
     store: Store,
-    uplink: Uplink,
+    dialed: Dialed,
     max_backoff: Duration,
     state: Arc<Mutex<Delivery>>,
     clock: crate::clock::Clock,
     shutdown: CancellationToken,
 ) {
-    let client = match uplink.client() {
+    let client = match dialed.client() {
         Ok(client) => client,
         Err(e) => {
             tracing::error!("sync: telemetry cannot be delivered: {e}");
