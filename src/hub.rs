@@ -144,17 +144,16 @@ impl Hub {
         .await;
 
         let info = RuntimeInfo {
-            pid: std::process::id(),
-            hub_id: node.id.to_string(),
-            instance: instance.clone(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            api_addr,
-            api_scheme: if tls.is_some() { "https" } else { "http" }.into(),
-            fingerprint: tls.as_ref().map(|t| t.fingerprint.clone()),
             mdns: config.mdns.enabled,
             blynk_addr: blynk.plain,
             blynk_tls_addr: blynk.tls,
             mqtt_addr,
+            ..RuntimeInfo::serving(
+                &node.id,
+                &instance,
+                api_addr,
+                tls.as_ref().map(|t| t.fingerprint.clone()),
+            )
         };
         let advertiser = if config.mdns.enabled {
             match Advertiser::start(&config.mdns, &advertisement(&info)) {

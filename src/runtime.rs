@@ -60,6 +60,35 @@ pub struct RuntimeInfo {
 }
 
 impl RuntimeInfo {
+    /// What this process serves as `id`/`instance` on `api_addr` (HTTPS
+    /// when the certificate's `fingerprint` is given); no device listener
+    /// and no mDNS until the caller says so.
+    pub fn serving(
+        id: &str,
+        instance: &str,
+        api_addr: SocketAddr,
+        fingerprint: Option<String>,
+    ) -> Self {
+        RuntimeInfo {
+            pid: std::process::id(),
+            hub_id: id.to_owned(),
+            instance: instance.to_owned(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            api_addr,
+            api_scheme: if fingerprint.is_some() {
+                "https"
+            } else {
+                "http"
+            }
+            .into(),
+            fingerprint,
+            mdns: false,
+            blynk_addr: None,
+            blynk_tls_addr: None,
+            mqtt_addr: None,
+        }
+    }
+
     pub fn api_url(&self) -> String {
         format!("{}://{}{}", self.api_scheme, self.api_addr, mdns::API_PATH)
     }

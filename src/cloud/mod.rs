@@ -102,19 +102,12 @@ impl Cloud {
             api::Limits::from_config(&config.api),
         );
         runtime.serve_console(router);
-        let info = RuntimeInfo {
-            pid: std::process::id(),
-            hub_id: identity.hub_id.clone(),
-            instance: "hearth-cloud".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
+        let info = RuntimeInfo::serving(
+            &identity.hub_id,
+            "hearth-cloud",
             api_addr,
-            api_scheme: if tls.is_some() { "https" } else { "http" }.into(),
-            fingerprint: tls.as_ref().map(|t| t.fingerprint.clone()),
-            mdns: false,
-            blynk_addr: None,
-            blynk_tls_addr: None,
-            mqtt_addr: None,
-        };
+            tls.as_ref().map(|t| t.fingerprint.clone()),
+        );
         let cloud = Cloud {
             runtime,
             registry,
