@@ -3,25 +3,10 @@
 //! closed at accept), and another address is still served.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, TcpStream};
 use std::time::Duration;
 
-/// A connection from `from` to 127.0.0.1:`port`, reads bounded.
-fn connect_from(port: u16, from: Ipv4Addr) -> TcpStream {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()
-        .unwrap();
-    let stream = rt.block_on(async {
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.bind(SocketAddr::from((from, 0))).unwrap();
-        let to = SocketAddr::from(([127, 0, 0, 1], port));
-        socket.connect(to).await.unwrap().into_std().unwrap()
-    });
-    stream.set_nonblocking(false).unwrap();
-    stream.set_read_timeout(Some(crate::blynk::WAIT)).unwrap();
-    stream
-}
+use crate::blynk::tcp_from as connect_from;
 
 /// Whether the hub closed `stream` without a byte, well before the 10 s a
 /// connection has to log in (after which a served one is closed too).

@@ -256,19 +256,7 @@ impl RawDevice {
 
     /// Connects to the hub on 127.0.0.1 from another loopback address.
     pub fn connect_from(port: u16, from: std::net::Ipv4Addr) -> RawDevice {
-        // std has no bind-before-connect; tokio's socket does, then lets go.
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .build()
-            .unwrap();
-        let stream = rt.block_on(async {
-            let socket = tokio::net::TcpSocket::new_v4().unwrap();
-            socket.bind(std::net::SocketAddr::from((from, 0))).unwrap();
-            let to = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-            socket.connect(to).await.unwrap().into_std().unwrap()
-        });
-        stream.set_nonblocking(false).unwrap();
-        stream.set_read_timeout(Some(WAIT)).unwrap();
+        let stream = tcp_from(port, from);
         stream.set_nodelay(true).unwrap();
         RawDevice { stream, next_id: 0 }
     }
@@ -343,6 +331,25 @@ impl RawDevice {
         while self.try_recv().is_some() {}
         true
     }
+}
+
+/// A blocking connection to 127.0.0.1:`port` from the loopback address
+/// `from`, its reads bounded by [`WAIT`].
+pub fn tcp_from(port: u16, from: std::net::Ipv4Addr) -> std::net::TcpStream {
+    // std has no bind-before-connect; tokio's socket does, then lets go.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    let stream = rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(std::net::SocketAddr::from((from, 0))).unwrap();
+        let to = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        socket.connect(to).await.unwrap().into_std().unwrap()
+    });
+    stream.set_nonblocking(false).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream
 }
 
 /// The bytes of one frame.
