@@ -16,13 +16,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, params};
-use serde::Serialize;
+use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::store::{Durability, Store, StoreError};
 
-use super::value::numeric;
+mod batch;
+mod queries;
+use batch::write_batch_to;
+pub use queries::{Aggregation, Point, StoredEvent, events, query};
 
 /// Rollup widths, in milliseconds.
 pub const MINUTE: i64 = 60_000;
@@ -259,111 +261,6 @@ fn write_batch(conn: &Connection, records: &[Record]) -> rusqlite::Result<()> {
     write_batch_to(conn, records, None).map(|_| ())
 }
 
-/// Writes `records` in the caller's transaction; values also go to
-/// `outbox` while it is on. Returns whether it is on after them.
-fn write_batch_to(
-    conn: &Connection,
-    records: &[Record],
-    outbox: Option<&crate::devices::outbox::Outbox>,
-) -> rusqlite::Result<bool> {
-    let mut queue = outbox.filter(|o| o.enabled());
-    let mut live = conn.prepare_cached(
-        "INSERT INTO live_values (device, pin, value, at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (device, pin) DO UPDATE SET value = excluded.value, at = excluded.at
-         WHERE excluded.at >= live_values.at",
-    )?;
-    let mut raw = conn
-        .prepare_cached("INSERT INTO history (device, pin, at, value) VALUES (?1, ?2, ?3, ?4)")?;
-    let mut rollup = conn.prepare_cached(
-        "INSERT INTO history_rollup (device, pin, width, bucket, count, sum, min, max)
-         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?5)
-         ON CONFLICT (device, pin, width, bucket) DO UPDATE SET
-           count = count + 1, sum = sum + excluded.sum,
-           min = min(min, excluded.min), max = max(max, excluded.max)",
-    )?;
-    let mut event = conn.prepare_cached(
-        "INSERT INTO device_events (device, code, description, at) VALUES (?1, ?2, ?3, ?4)",
-    )?;
-    for record in records {
-        match record {
-            Record::Value {
-                device,
-                pin,
-                value,
-                at,
-                history,
-            } => {
-                live.execute(params![device, pin, value, at])?;
-                if let Some(outbox) = queue {
-                    outbox.enqueue(conn, device, pin, value, *at)?;
-                }
-                if *history {
-                    raw.execute(params![device, pin, at, value])?;
-                    if let Some(n) = numeric(value) {
-                        for width in [MINUTE, HOUR] {
-                            rollup.execute(params![
-                                device,
-                                pin,
-                                width,
-                                at.div_euclid(width) * width,
-                                n
-                            ])?;
-                        }
-                    }
-                }
-            }
-            Record::Event {
-                device,
-                code,
-                description,
-                at,
-            } => {
-                event.execute(params![device, code, description, at])?;
-            }
-            Record::Property {
-                device,
-                pin,
-                name,
-                value,
-            } => {
-                conn.prepare_cached(
-                    "INSERT INTO device_properties (device, pin, name, value) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (device, pin, name) DO UPDATE SET value = excluded.value",
-                )?
-                .execute(params![device, pin, name, value])?;
-            }
-            Record::Barrier => {}
-            Record::StartOutbox => {
-                if let (None, Some(outbox)) = (queue, outbox) {
-                    outbox.backfill(conn)?;
-                    queue = Some(outbox);
-                }
-            }
-            Record::Ingested {
-                values,
-                hub,
-                epoch,
-                seq,
-            } => {
-                write_batch_to(conn, values, None)?;
-                conn.execute(
-                    "INSERT INTO ingest_marks (hub, epoch, seq) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (hub) DO UPDATE SET epoch = excluded.epoch, seq = excluded.seq",
-                    params![hub, epoch, seq],
-                )?;
-            }
-            Record::ClearEvents { device, code, at } => {
-                conn.execute(
-                    "UPDATE device_events SET cleared = ?3
-                     WHERE device = ?1 AND cleared IS NULL AND (?2 IS NULL OR code = ?2)",
-                    params![device, code, at],
-                )?;
-            }
-        }
-    }
-    Ok(queue.is_some())
-}
-
 /// Every stored live value: `(device, pin, value, at)`.
 pub fn load_live(conn: &Connection) -> rusqlite::Result<Vec<(String, String, String, i64)>> {
     let mut stmt = conn.prepare("SELECT device, pin, value, at FROM live_values")?;
@@ -389,129 +286,6 @@ pub fn load_properties(
 ) -> rusqlite::Result<Vec<(String, String, String, String)>> {
     let mut stmt = conn.prepare("SELECT device, pin, name, value FROM device_properties")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-    rows.collect()
-}
-
-/// How a history query folds rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Aggregation {
-    Raw,
-    Minute,
-    Hour,
-}
-
-impl Aggregation {
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "raw" | "" => Some(Aggregation::Raw),
-            "minute" | "1m" => Some(Aggregation::Minute),
-            "hour" | "1h" => Some(Aggregation::Hour),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
-#[serde(untagged)]
-pub enum Point {
-    Raw {
-        at: i64,
-        value: String,
-    },
-    Rollup {
-        at: i64,
-        count: i64,
-        avg: f64,
-        min: f64,
-        max: f64,
-    },
-}
-
-/// Points of one pin in `[from, to)`, oldest first, at most `limit`.
-pub fn query(
-    conn: &Connection,
-    device: &str,
-    pin: &str,
-    from: i64,
-    to: i64,
-    aggregation: Aggregation,
-    limit: i64,
-) -> rusqlite::Result<Vec<Point>> {
-    match aggregation {
-        Aggregation::Raw => {
-            let mut stmt = conn.prepare_cached(
-                "SELECT at, value FROM history
-                 WHERE device = ?1 AND pin = ?2 AND at >= ?3 AND at < ?4 ORDER BY at, rowid LIMIT ?5",
-            )?;
-            let rows = stmt.query_map(params![device, pin, from, to, limit], |r| {
-                Ok(Point::Raw {
-                    at: r.get(0)?,
-                    value: r.get(1)?,
-                })
-            })?;
-            rows.collect()
-        }
-        Aggregation::Minute | Aggregation::Hour => {
-            let width = if aggregation == Aggregation::Minute {
-                MINUTE
-            } else {
-                HOUR
-            };
-            let mut stmt = conn.prepare_cached(
-                "SELECT bucket, count, sum, min, max FROM history_rollup
-                 WHERE device = ?1 AND pin = ?2 AND width = ?3 AND bucket >= ?4 AND bucket < ?5
-                 ORDER BY bucket LIMIT ?6",
-            )?;
-            let rows = stmt.query_map(
-                params![
-                    device,
-                    pin,
-                    width,
-                    from.div_euclid(width) * width,
-                    to,
-                    limit
-                ],
-                |r| {
-                    let count: i64 = r.get(1)?;
-                    let sum: f64 = r.get(2)?;
-                    Ok(Point::Rollup {
-                        at: r.get(0)?,
-                        count,
-                        avg: sum / count.max(1) as f64,
-                        min: r.get(3)?,
-                        max: r.get(4)?,
-                    })
-                },
-            )?;
-            rows.collect()
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
-pub struct StoredEvent {
-    pub id: i64,
-    pub code: String,
-    pub description: Option<String>,
-    pub at: i64,
-    pub cleared: Option<i64>,
-}
-
-/// A device's newest events, newest first.
-pub fn events(conn: &Connection, device: &str, limit: i64) -> rusqlite::Result<Vec<StoredEvent>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, code, description, at, cleared FROM device_events
-         WHERE device = ?1 ORDER BY at DESC, id DESC LIMIT ?2",
-    )?;
-    let rows = stmt.query_map(params![device, limit], |r| {
-        Ok(StoredEvent {
-            id: r.get(0)?,
-            code: r.get(1)?,
-            description: r.get(2)?,
-            at: r.get(3)?,
-            cleared: r.get(4)?,
-        })
-    })?;
     rows.collect()
 }
 

@@ -13,13 +13,16 @@
 //! they [`Devices::attach`] after login and drop the [`Attachment`] when
 //! the device goes; only the newest link of a device is kept.
 
+mod admission;
 pub mod allowance;
 pub mod control;
+mod datastreams;
 pub mod history;
 mod ingest;
 mod links;
 mod live;
 pub mod outbox;
+mod recording;
 mod telemetry;
 pub mod value;
 
@@ -34,14 +37,16 @@ use tokio_util::sync::CancellationToken;
 
 use crate::store::{Store, StoreError};
 use crate::tenancy::Replica;
-use crate::tenancy::template::Template;
 
+pub use admission::TokenRefusal;
 pub use control::{CommandOutcome, DeviceError};
 pub use history::{Aggregation, Committed, Point, Record, Retention, StoredEvent, Writer};
 pub use ingest::Ingested;
 pub use live::{LiveValue, Online};
 pub use telemetry::FIRST_PURGE_AFTER;
 pub use value::Pin;
+
+use admission::{TOKEN_FAILURES, TOKEN_WINDOW};
 
 /// How many updates a subscriber may fall behind before it must resync.
 const FANOUT: usize = 4096;
@@ -150,24 +155,6 @@ pub struct Devices {
     clock: Clock,
 }
 
-/// Wrong tokens one address may present in [`TOKEN_WINDOW`] before its
-/// logins are refused unchecked until the oldest leaves the window.
-const TOKEN_FAILURES: usize = 20;
-const TOKEN_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-
-/// Why [`Devices::admit`] did not take a token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenRefusal {
-    /// Too many wrong tokens from the address: not even checked.
-    Throttled(std::time::Duration),
-    Wrong,
-}
-
-fn token_key(peer: &str) -> Option<String> {
-    let addr: std::net::SocketAddr = peer.parse().ok()?;
-    Some(crate::listener::source_key(addr.ip()))
-}
-
 use crate::clock::Clock;
 
 impl Devices {
@@ -232,45 +219,6 @@ impl Devices {
     /// Every device with values left out of history, with how many.
     pub fn all_history_dropped(&self) -> Vec<(String, u64)> {
         self.history_budget.all_dropped()
-    }
-
-    /// Checks a token presented by a device (or bridge) at `peer`
-    /// ("address:port", or a serial port's path, which is never throttled)
-    /// with `lookup`. A wrong one counts against the address: after
-    /// [`TOKEN_FAILURES`] in [`TOKEN_WINDOW`] its tokens are refused
-    /// unchecked. Refusals are logged at a bounded rate as `listener`'s.
-    ///
-    /// # Errors
-    /// [`TokenRefusal`]: why the token was not taken.
-    pub fn admit<T>(
-        &self,
-        listener: &'static str,
-        peer: &str,
-        wrong: &str,
-        lookup: impl FnOnce() -> Option<T>,
-    ) -> Result<T, TokenRefusal> {
-        let key = token_key(peer);
-        let now = std::time::Instant::now();
-        let refusals = crate::service::noisy::Noisy::new(listener, "wrong tokens");
-        if let Some(key) = &key
-            && let Err(wait) = self.token_failures.check(key, now)
-        {
-            refusals.warn(
-                peer,
-                format_args!(
-                    "too many wrong tokens from this address; refused unchecked for {} s",
-                    wait.as_secs().max(1)
-                ),
-            );
-            return Err(TokenRefusal::Throttled(wait));
-        }
-        lookup().ok_or_else(|| {
-            if let Some(key) = &key {
-                self.token_failures.fail(key, now);
-            }
-            refusals.warn(peer, wrong);
-            TokenRefusal::Wrong
-        })
     }
 
     /// The node's wall clock, which every transport stamps values by.
@@ -373,130 +321,6 @@ impl Devices {
             .await
     }
 
-    /// A value the device reports on `pin`: checked against its datastream,
-    /// made live, written to history, announced. With `durable`, returns
-    /// only once the value is committed with `synchronous=FULL`.
-    ///
-    /// # Errors
-    /// [`DeviceError::Invalid`] for a value the datastream refuses (nothing
-    /// is stored); [`DeviceError::NotFound`] for a deleted device.
-    pub async fn record(
-        &self,
-        device: &str,
-        pin: Pin,
-        values: &[String],
-        durable: bool,
-    ) -> Result<String, DeviceError> {
-        let (value, record) = self.accept(device, pin, values)?;
-        if durable {
-            self.writer.write_durable(record).await?;
-        } else {
-            self.writer.write(record).await?;
-        }
-        Ok(value)
-    }
-
-    /// Like [`Devices::record`] with `durable`, but returns once the value
-    /// is queued: the [`Committed`] resolves when it is on disk (commits
-    /// resolve in order), so a connection can go on reading meanwhile.
-    ///
-    /// # Errors
-    /// As [`Devices::record`].
-    pub async fn record_queued(
-        &self,
-        device: &str,
-        pin: Pin,
-        values: &[String],
-    ) -> Result<Committed, DeviceError> {
-        let (_, record) = self.accept(device, pin, values)?;
-        Ok(self.writer.queue_durable(record).await?)
-    }
-
-    /// Checks a reported value, makes it live and announces it; the stored
-    /// form and the record to write.
-    fn accept(
-        &self,
-        device: &str,
-        pin: Pin,
-        values: &[String],
-    ) -> Result<(String, Record), DeviceError> {
-        let (value, history) = self.check(device, pin, values)?;
-        // A runaway device cannot fill the disk: its values stay live.
-        let history = history && self.history_budget.allow(device);
-        let at = self.clock.now_ms();
-        self.set_live(device, pin, &value, at, false);
-        let record = Record::Value {
-            device: device.to_owned(),
-            pin: pin.to_string(),
-            value: value.clone(),
-            at,
-            history,
-        };
-        Ok((value, record))
-    }
-
-    /// Checks `values` for `pin` of `device`: the stored form and whether
-    /// the datastream keeps history.
-    fn check(
-        &self,
-        device: &str,
-        pin: Pin,
-        values: &[String],
-    ) -> Result<(String, bool), DeviceError> {
-        self.replica.with_state(|state| {
-            let found = state
-                .devices()
-                .get(device)
-                .filter(|d| !d.deleted)
-                .ok_or_else(|| DeviceError::NotFound(format!("device {device}")))?;
-            let template = found
-                .template
-                .as_ref()
-                .and_then(|t| state.templates().get(t))
-                .filter(|t| !t.deleted);
-            let datastream = value::datastream(template, pin)?;
-            let stored = value::check(pin, datastream, values)?;
-            Ok((stored, datastream.is_none_or(|d| d.history)))
-        })?
-    }
-
-    /// Makes `value` the live value of `pin` and announces it; with
-    /// `pending`, marks it as a command the device has yet to confirm
-    /// instead. A pending command is confirmed when the device reports the
-    /// same value.
-    fn set_live(&self, device: &str, pin: Pin, value: &str, at: i64, pending: bool) {
-        let pin = pin.to_string();
-        {
-            let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
-            let entry = live
-                .entry(device.to_owned())
-                .or_default()
-                .values
-                .entry(pin.clone())
-                .or_insert_with(|| LiveValue {
-                    value: String::new(),
-                    at: 0,
-                    pending: None,
-                });
-            if pending {
-                entry.pending = Some(value.to_owned());
-            } else {
-                entry.value = value.to_owned();
-                entry.at = at;
-                if entry.pending.as_deref() == Some(value) {
-                    entry.pending = None;
-                }
-            }
-        }
-        self.publish(Update::Value {
-            device: device.to_owned(),
-            pin,
-            value: value.to_owned(),
-            at,
-            pending,
-        });
-    }
-
     /// Values a device asked to be replayed (HARDWARE_SYNC): the listed
     /// pins, or every stored virtual pin.
     pub fn replay(&self, device: &str, pins: Option<&[Pin]>) -> Vec<(Pin, String)> {
@@ -509,77 +333,5 @@ impl Devices {
                 Some(pins) => pins.contains(pin),
             })
             .collect()
-    }
-
-    /// The template of `device`, if it has a live one, given to `f`.
-    fn with_template<R: Default>(&self, device: &str, f: impl FnOnce(&Template) -> R) -> R {
-        self.replica
-            .with_state(|state| {
-                state
-                    .devices()
-                    .get(device)
-                    .and_then(|d| d.template.as_ref())
-                    .and_then(|t| state.templates().get(t))
-                    .filter(|t| !t.deleted)
-                    .map(f)
-                    .unwrap_or_default()
-            })
-            .unwrap_or_default()
-    }
-
-    /// The pin of the datastream `name` (MQTT addresses datastreams by
-    /// name); a device without one may use pin names (`V1`).
-    pub fn pin_named(&self, device: &str, name: &str) -> Option<Pin> {
-        let by_name = self.with_template(device, |t| {
-            t.definition
-                .datastreams
-                .iter()
-                .find(|ds| ds.name == name)
-                .map(|ds| Pin::Virtual(ds.pin))
-        });
-        by_name.or_else(|| Pin::parse(name))
-    }
-
-    /// The datastream name of `pin` (its pin name when it has none).
-    pub fn name_of(&self, device: &str, pin: Pin) -> String {
-        let named = pin.virtual_number().and_then(|n| {
-            self.with_template(device, |t| {
-                t.definition
-                    .datastreams
-                    .iter()
-                    .find(|ds| ds.pin == n)
-                    .map(|ds| ds.name.clone())
-            })
-        });
-        named.unwrap_or_else(|| pin.to_string())
-    }
-
-    /// Live values of datastreams that are sent to the device when it
-    /// connects ("sync with latest").
-    pub fn on_connect(&self, device: &str) -> Vec<(Pin, String)> {
-        let pins: Vec<Pin> = self
-            .replica
-            .with_state(|state| {
-                let template = state
-                    .devices()
-                    .get(device)
-                    .and_then(|d| d.template.as_ref())
-                    .and_then(|t| state.templates().get(t));
-                template
-                    .map(|t| {
-                        t.definition
-                            .datastreams
-                            .iter()
-                            .filter(|ds| ds.sync_on_connect)
-                            .map(|ds| Pin::Virtual(ds.pin))
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            })
-            .unwrap_or_default();
-        if pins.is_empty() {
-            return Vec::new();
-        }
-        self.replay(device, Some(&pins))
     }
 }

@@ -12,16 +12,22 @@ use samod::{PeerId, Repo};
 use super::credentials::{self, Credentials};
 use super::durable::DurableDoc;
 use super::materialized::Materialized;
-use super::ops::{Caller, Founded, OpError, Tenant};
+use super::ops::{Founded, OpError, Tenant};
 use super::policy::{DocIds, TenantPolicy, hub_peer};
-use super::state::{Id, TenantState};
+use super::state::TenantState;
 use super::storage::SqliteStorage;
 use crate::store::{Durability, Store, StoreError};
 
+mod passwords;
+mod sync_state;
+mod tasks;
+mod tokens;
+
+pub use sync_state::DocSync;
+use tasks::RepoTasks;
+
 const TENANT: &str = "tenant";
 const CREDENTIALS: &str = "credentials";
-/// How long an invite code stays valid.
-const INVITE_LIFETIME_MS: i64 = 7 * 24 * 3600 * 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplicaError {
@@ -39,21 +45,6 @@ pub enum ReplicaError {
     Stopped,
     #[error("no connected peer has the household's {0} document")]
     NotOffered(&'static str),
-}
-
-/// One document's sync with one peer (see [`Replica::sync_state`]).
-#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
-pub struct DocSync {
-    pub kind: &'static str,
-    /// Whether the share policy lets this peer sync the document at all.
-    pub shared: bool,
-    /// Our changes the peer is not known to have.
-    pub theirs_lacking: usize,
-    /// Heads the peer announced that we do not have yet (each is at least
-    /// one change we lack).
-    pub ours_lacking: usize,
-    /// When the peer last sent something about the document (unix ms).
-    pub last_received: Option<i64>,
 }
 
 struct Docs {
@@ -384,225 +375,6 @@ impl Replica {
         result.map_err(OpError::from)?.ok_or(ReplicaError::NoTenant)
     }
 
-    /// Issues a new auth token for `device` (the old one stops working) and
-    /// returns it: the only time it is ever shown. Needs `manage_devices`.
-    ///
-    /// # Errors
-    /// As [`credentials::authorize::device_token`] says.
-    pub async fn issue_device_token(
-        &self,
-        by: &Caller,
-        device: &str,
-        now: i64,
-    ) -> Result<String, ReplicaError> {
-        self.with_state(|s| credentials::authorize::device_token(s, by, device, now))??;
-        let token = credentials::new_token();
-        let hash = credentials::token_hash(&token);
-        self.docs()?
-            .credentials
-            .change(|doc| credentials::put_device_token(doc, device, &hash))
-            .await??;
-        // Sessions on the old token watch this and end.
-        self.changed.send_modify(|v| *v += 1);
-        Ok(token)
-    }
-
-    /// Stores `user`'s new password hash (an argon2id PHC string).
-    ///
-    /// # Errors
-    /// As [`credentials::authorize::password`] says.
-    pub async fn set_password_hash(
-        &self,
-        by: &Caller,
-        user: &str,
-        phc: &str,
-    ) -> Result<(), ReplicaError> {
-        self.with_state(|s| credentials::authorize::password(s, by, user))??;
-        self.docs()?
-            .credentials
-            .change(|doc| credentials::put_password_hash(doc, user, phc))
-            .await??;
-        Ok(())
-    }
-
-    /// A single-use invite code for `user` when they have no password yet
-    /// (someone who already has an account just logs in): valid for a week,
-    /// replacing any earlier one. The caller must have just invited them.
-    ///
-    /// # Errors
-    /// Storage failures.
-    pub async fn issue_invite(&self, user: &str, now: i64) -> Result<Option<String>, ReplicaError> {
-        if self.with_credentials(|c| c.password_hash(user).is_some())? {
-            return Ok(None);
-        }
-        self.issue_password_code(user, now).await.map(Some)
-    }
-
-    /// A password-reset code for `user` (accepted like an invite code),
-    /// issued by someone allowed to (see
-    /// [`credentials::authorize::password_reset`]).
-    ///
-    /// # Errors
-    /// As the authorization says; storage failures.
-    pub async fn reset_password(
-        &self,
-        by: &Caller,
-        user: &str,
-        now: i64,
-    ) -> Result<String, ReplicaError> {
-        self.with_state(|s| credentials::authorize::password_reset(s, by, user, now))??;
-        self.issue_password_code(user, now).await
-    }
-
-    async fn issue_password_code(&self, user: &str, now: i64) -> Result<String, ReplicaError> {
-        let token = format!("inv_{}", credentials::new_token());
-        let hash = credentials::token_hash(&token);
-        self.docs()?
-            .credentials
-            .change(|doc| credentials::put_invite(doc, user, &hash, now + INVITE_LIFETIME_MS))
-            .await??;
-        Ok(token)
-    }
-
-    /// Accepts an invite code: stores the new member's password hash and
-    /// uses the code up. Returns the user, or `None` for an unknown or
-    /// expired code.
-    ///
-    /// # Errors
-    /// Storage failures.
-    pub async fn accept_invite(
-        &self,
-        token: &str,
-        phc: &str,
-        now: i64,
-    ) -> Result<Option<Id>, ReplicaError> {
-        let Some(user) =
-            self.with_credentials(|c| c.invited_user(token, now).map(str::to_owned))?
-        else {
-            return Ok(None);
-        };
-        self.docs()?
-            .credentials
-            .change(|doc| credentials::accept_invite(doc, &user, phc))
-            .await??;
-        Ok(Some(user))
-    }
-
-    /// Adds a BLE bridge reporting to `org`; returns its id and its token,
-    /// shown this once.
-    ///
-    /// # Errors
-    /// As [`credentials::authorize::bridge`] says.
-    pub async fn add_bridge(
-        &self,
-        by: &Caller,
-        org: &str,
-        name: &str,
-        now: i64,
-    ) -> Result<(Id, String), ReplicaError> {
-        self.with_state(|s| credentials::authorize::bridge(s, by, org, now))??;
-        let token = credentials::new_token();
-        let hash = credentials::token_hash(&token);
-        let id = self
-            .docs()?
-            .credentials
-            .change(|doc| credentials::put_bridge(doc, name, org, &hash))
-            .await??;
-        Ok((id, token))
-    }
-
-    /// Revokes a bridge for good; needs `manage_devices` in its organization.
-    ///
-    /// # Errors
-    /// [`OpError::NotFound`] for a bridge outside the caller's view.
-    pub async fn revoke_bridge(&self, by: &Caller, id: &str, now: i64) -> Result<(), ReplicaError> {
-        let org = self
-            .with_credentials(|c| c.bridges().get(id).map(|b| b.org.clone()))?
-            .ok_or_else(|| OpError::NotFound(format!("bridge {id}")))?;
-        self.with_state(|s| credentials::authorize::bridge(s, by, &org, now))?
-            .map_err(|e| match e {
-                OpError::NotFound(_) => OpError::NotFound(format!("bridge {id}")),
-                other => other,
-            })?;
-        self.docs()?
-            .credentials
-            .change(|doc| credentials::revoke_bridge(doc, id))
-            .await??;
-        // The bridge's open MQTT session watches this and ends.
-        self.changed.send_modify(|v| *v += 1);
-        Ok(())
-    }
-
-    /// How each of the household's documents stands with the peer on
-    /// connection `conn`: what it lacks of ours and we of its.
-    pub fn sync_state(&self, conn: samod::ConnectionId) -> Vec<DocSync> {
-        let Some(docs) = self.docs.get() else {
-            return Vec::new();
-        };
-        [(TENANT, &docs.tenant), (CREDENTIALS, &docs.credentials)]
-            .into_iter()
-            .map(|(kind, doc)| {
-                let (peers, _) = doc.handle().peers();
-                let state = peers.get(&conn);
-                doc.handle().with_document(|d| {
-                    let shared = state.and_then(|s| s.shared_heads.clone());
-                    let theirs = state.and_then(|s| s.their_heads.clone());
-                    DocSync {
-                        kind,
-                        shared: state.is_some_and(|s| {
-                            s.share_config
-                                .is_some_and(|c| c.access != samod::ShareAccess::None)
-                        }),
-                        theirs_lacking: match &shared {
-                            Some(heads) => d.get_changes(heads).len(),
-                            None => d.get_changes(&[]).len(),
-                        },
-                        ours_lacking: theirs.map_or(0, |heads| {
-                            heads
-                                .iter()
-                                .filter(|h| automerge::ReadDoc::get_change_by_hash(d, h).is_none())
-                                .count()
-                        }),
-                        last_received: state
-                            .and_then(|s| s.last_received)
-                            .map(|t| t.timestamp_millis()),
-                    }
-                })
-            })
-            .collect()
-    }
-
-    /// Records hub `id`'s credential (token hash, certificate fingerprint).
-    /// The caller decides who may: pairing, or the hub itself.
-    ///
-    /// # Errors
-    /// Storage failures.
-    pub async fn put_hub(
-        &self,
-        id: &str,
-        token_hash: &str,
-        fingerprint: Option<&str>,
-    ) -> Result<(), ReplicaError> {
-        self.docs()?
-            .credentials
-            .change(|doc| credentials::put_hub(doc, id, token_hash, fingerprint))
-            .await??;
-        Ok(())
-    }
-
-    /// Revokes hub `id` (the caller checked it may).
-    ///
-    /// # Errors
-    /// [`OpError::NotFound`] for an unknown hub.
-    pub async fn revoke_hub(&self, id: &str) -> Result<(), ReplicaError> {
-        self.docs()?
-            .credentials
-            .change(|doc| credentials::revoke_hub(doc, id))
-            .await??;
-        self.changed.send_modify(|v| *v += 1);
-        Ok(())
-    }
-
     /// True once shutdown began: take no new sync connections.
     pub fn is_stopping(&self) -> bool {
         self.stopping.load(std::sync::atomic::Ordering::SeqCst)
@@ -648,49 +420,5 @@ impl Replica {
             Ok(rows) => tracing::debug!(rows, "tenancy: change log compacted"),
             Err(e) => tracing::warn!("tenancy: change log not compacted: {e:#}"),
         }
-    }
-}
-
-/// Where the repo's tasks run: samod spawns its loops (IO, actors, a
-/// 100 ms connector tick) for as long as the process lives, even after
-/// `stop`; spawned here they are the replica's, ended and joined by
-/// [`Replica::shutdown`].
-#[derive(Clone, Default)]
-struct RepoTasks {
-    tracker: tokio_util::task::TaskTracker,
-    stop: tokio_util::sync::CancellationToken,
-}
-
-impl RepoTasks {
-    /// Ends every task (after the repo stopped) and waits for them, a
-    /// little at most.
-    async fn stop(&self) {
-        self.stop.cancel();
-        self.tracker.close();
-        if tokio::time::timeout(std::time::Duration::from_secs(5), self.tracker.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!("tenancy: the repo's tasks did not end");
-        }
-    }
-}
-
-impl samod::runtime::RuntimeHandle for RepoTasks {
-    fn spawn(&self, f: std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'static>>) {
-        let stop = self.stop.clone();
-        self.tracker.spawn(async move {
-            tokio::select! {
-                () = stop.cancelled() => {}
-                () = f => {}
-            }
-        });
-    }
-
-    fn sleep(
-        &self,
-        duration: std::time::Duration,
-    ) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
-        Box::pin(tokio::time::sleep(duration))
     }
 }

@@ -1,0 +1,136 @@
+//! The household subcommands as parsed from the command line ([`Request`]
+//! and the `clap` enums under it). Plain data: nothing here talks to a hub
+//! or prints.
+
+use clap::Subcommand;
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// Every device you may see, across all your organizations and shares.
+    List,
+    /// Add a device to an organization; prints its auth token, once.
+    Add {
+        org: String,
+        name: String,
+        /// The template (datastreams, events) it follows.
+        #[arg(long)]
+        template: Option<String>,
+    },
+    /// Transfer a device to a member (email or user id).
+    Transfer {
+        device: String,
+        to: String,
+        /// Destination organization, when they belong to several.
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Move a device to another organization.
+    Move {
+        device: String,
+        org: String,
+    },
+    Rename {
+        device: String,
+        name: String,
+    },
+    Delete {
+        device: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Organizations you may see.
+    List,
+    /// Create a sub-organization.
+    Add {
+        parent: String,
+        name: String,
+    },
+    Rename {
+        org: String,
+        name: String,
+    },
+    Delete {
+        org: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Members of the organizations you may see.
+    List,
+    /// Invite someone (prints their invite code if they need one).
+    Invite {
+        email: String,
+        org: String,
+        #[arg(default_value = "user")]
+        role: String,
+    },
+    /// Change a membership's role.
+    Role { membership: String, role: String },
+    /// Remove a membership.
+    Remove { membership: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ShareCommand {
+    /// Share a device with a member (email or user id).
+    Add {
+        device: String,
+        with: String,
+        /// Let them control it, not only see it.
+        #[arg(long)]
+        control: bool,
+        /// Hours until the share ends.
+        #[arg(long)]
+        hours: Option<u32>,
+    },
+    /// Revoke a share.
+    Remove { share: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Each peer this hub syncs with and whether it is connected.
+    Status,
+    /// Issue a read-only replication grant (for admin tooling): its token
+    /// and the peer id to use, shown this once.
+    Grant,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HubCommand {
+    /// Print a one-time code (valid an hour) with which another hub joins.
+    Pair,
+    /// On a new hub, as its console: join the household of the hub at URL.
+    Join {
+        /// The household's hub, `https://host:port`.
+        url: String,
+        code: String,
+        /// SHA-256 of that hub's certificate (its `hearth status`).
+        #[arg(long)]
+        fingerprint: Option<String>,
+    },
+    /// The household's hubs.
+    List,
+    /// Revoke a hub: no other hub nor the cloud accepts it again.
+    Revoke { id: String },
+}
+
+/// What a household command asks of the hub.
+pub enum Request {
+    Device(DeviceCommand),
+    Org(OrgCommand),
+    User(UserCommand),
+    Share(ShareCommand),
+    Audit,
+    Sync(SyncCommand),
+    Hub(HubCommand),
+    /// Link the household to the cloud at `url` with a one-time `code`.
+    CloudLink {
+        url: String,
+        code: String,
+        fingerprint: Option<String>,
+    },
+}

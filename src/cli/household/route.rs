@@ -1,0 +1,108 @@
+//! Which API request each household command is: method, path and JSON
+//! body. It never sends anything; [`request`](super::request) does.
+
+use serde_json::{Value, json};
+
+use super::{
+    DeviceCommand, HubCommand, OrgCommand, Request, ShareCommand, SyncCommand, UserCommand,
+};
+
+pub(super) fn route(request: &Request) -> (&'static str, String, Option<Value>) {
+    use DeviceCommand as D;
+    match request {
+        Request::Device(D::List) => ("GET", "/devices".into(), None),
+        Request::Device(D::Add {
+            org,
+            name,
+            template,
+        }) => (
+            "POST",
+            "/devices".into(),
+            Some(json!({ "org": org, "name": name, "template": template })),
+        ),
+        Request::Device(D::Transfer { device, to, org }) => (
+            "POST",
+            format!("/devices/{device}/transfer"),
+            Some(json!({ "to": to, "org": org })),
+        ),
+        Request::Device(D::Move { device, org }) => (
+            "POST",
+            format!("/devices/{device}/move"),
+            Some(json!({ "org": org })),
+        ),
+        Request::Device(D::Rename { device, name }) => (
+            "PATCH",
+            format!("/devices/{device}"),
+            Some(json!({ "name": name })),
+        ),
+        Request::Device(D::Delete { device }) => ("DELETE", format!("/devices/{device}"), None),
+        Request::Org(OrgCommand::List) => ("GET", "/orgs".into(), None),
+        Request::Org(OrgCommand::Add { parent, name }) => (
+            "POST",
+            "/orgs".into(),
+            Some(json!({ "parent": parent, "name": name })),
+        ),
+        Request::Org(OrgCommand::Rename { org, name }) => (
+            "PATCH",
+            format!("/orgs/{org}"),
+            Some(json!({ "name": name })),
+        ),
+        Request::Org(OrgCommand::Delete { org }) => ("DELETE", format!("/orgs/{org}"), None),
+        Request::User(UserCommand::List) => ("GET", "/members".into(), None),
+        Request::User(UserCommand::Invite { email, org, role }) => (
+            "POST",
+            "/members".into(),
+            Some(json!({ "email": email, "org": org, "role": role })),
+        ),
+        Request::User(UserCommand::Role { membership, role }) => (
+            "PATCH",
+            format!("/members/{membership}"),
+            Some(json!({ "role": role })),
+        ),
+        Request::User(UserCommand::Remove { membership }) => {
+            ("DELETE", format!("/members/{membership}"), None)
+        }
+        Request::Share(ShareCommand::Add {
+            device,
+            with,
+            control,
+            hours,
+        }) => {
+            let expires =
+                hours.map(|h| crate::clock::Clock::system().now_ms() + i64::from(h) * 3_600_000);
+            let level = if *control { "control" } else { "view" };
+            (
+                "POST",
+                format!("/devices/{device}/shares"),
+                Some(json!({ "with": with, "level": level, "expires": expires })),
+            )
+        }
+        Request::Share(ShareCommand::Remove { share }) => {
+            ("DELETE", format!("/shares/{share}"), None)
+        }
+        Request::Audit => ("GET", "/audit".into(), None),
+        Request::Sync(SyncCommand::Status) => ("GET", "/sync/status".into(), None),
+        Request::Sync(SyncCommand::Grant) => ("POST", "/sync/grants".into(), None),
+        Request::Hub(HubCommand::Pair) => ("POST", "/hubs/pairing".into(), None),
+        Request::Hub(HubCommand::Join {
+            url,
+            code,
+            fingerprint,
+        }) => (
+            "POST",
+            "/sync/join".into(),
+            Some(json!({ "url": url, "code": code, "fingerprint": fingerprint })),
+        ),
+        Request::Hub(HubCommand::List) => ("GET", "/hubs".into(), None),
+        Request::Hub(HubCommand::Revoke { id }) => ("DELETE", format!("/hubs/{id}"), None),
+        Request::CloudLink {
+            url,
+            code,
+            fingerprint,
+        } => (
+            "POST",
+            "/cloud/link".into(),
+            Some(json!({ "url": url, "code": code, "fingerprint": fingerprint })),
+        ),
+    }
+}
