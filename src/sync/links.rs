@@ -10,7 +10,6 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rusqlite::OptionalExtension;
 use samod::{BackoffConfig, DialerHandle, PeerId};
 use serde_json::json;
 
@@ -24,11 +23,13 @@ use super::dial::{DialFailure, WsDialer, sync_url};
 use crate::devices::outbox::{Outbox, OutboxStats};
 use crate::store::{Durability, Store, StoreError};
 use crate::tenancy::Replica;
-use crate::tenancy::credentials::{new_token, token_hash};
-use crate::tenancy::policy::{CLOUD_PEER, REPLICA_PREFIX};
+use crate::tenancy::policy::CLOUD_PEER;
 
+mod grants;
 mod pairing;
+mod watch;
 pub use pairing::Pairing;
+use watch::{drop_revoked, watch_link};
 
 /// The cloud's sync route.
 pub const CLOUD_SYNC_PATH: &str = "/cloud/v1/sync";
@@ -410,46 +411,6 @@ impl SyncLinks {
             .collect()
     }
 
-    /// Issues a read-only replication grant (the sharing document only):
-    /// its id (the peer id is `replica-<id>`) and token, shown this once.
-    ///
-    /// # Errors
-    /// Storage failures.
-    pub async fn grant(&self, by: &str, now: i64) -> Result<(String, String), StoreError> {
-        let id = crate::random_hex(8);
-        let token = format!("rep_{}", new_token());
-        let (row_id, hash, by) = (id.clone(), token_hash(&token), by.to_owned());
-        self.store
-            .write(Durability::Acknowledged, move |c| {
-                c.execute(
-                    "INSERT INTO sync_grants (id, token_hash, created_by, created) VALUES (?1, ?2, ?3, ?4)",
-                    rusqlite::params![row_id, hash, by, now],
-                )
-            })
-            .await?;
-        Ok((id, token))
-    }
-
-    /// The peer id an unrevoked replication grant's `token` proves.
-    ///
-    /// # Errors
-    /// Storage failures.
-    pub async fn grant_peer(&self, token: &str) -> Result<Option<PeerId>, StoreError> {
-        let hash = token_hash(token);
-        let id: Option<String> = self
-            .store
-            .read(move |c| {
-                c.query_row(
-                    "SELECT id FROM sync_grants WHERE token_hash = ?1 AND revoked IS NULL",
-                    [hash],
-                    |r| r.get(0),
-                )
-                .optional()
-            })
-            .await?;
-        Ok(id.map(|id| PeerId::from(format!("{REPLICA_PREFIX}{id}"))))
-    }
-
     /// The outbox's depth and losses (none on the cloud's nodes).
     ///
     /// # Errors
@@ -482,79 +443,6 @@ impl SyncLinks {
             .is_err()
         {
             tracing::warn!("sync: the links' tasks did not end");
-        }
-    }
-}
-
-/// Whenever the household's state changes, drops this hub's links to hubs
-/// the household revoked (theirs to it are closed where they are accepted).
-async fn drop_revoked(
-    links: std::sync::Weak<SyncLinks>,
-    mut changed: tokio::sync::watch::Receiver<u64>,
-    shutdown: CancellationToken,
-) {
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            moved = changed.changed() => if moved.is_err() { return },
-        }
-        let Some(links) = links.upgrade() else { return };
-        let revoked: Vec<String> = links
-            .replica
-            .with_credentials(|c| {
-                c.hubs()
-                    .values()
-                    .filter(|h| h.revoked)
-                    .map(|h| format!("{}{}", crate::tenancy::policy::HUB_PREFIX, h.id))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let linked: Vec<String> = links
-            .dialers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .map(|l| l.dialed.peer.clone())
-            .filter(|peer| revoked.contains(peer))
-            .collect();
-        for peer in linked {
-            tracing::info!(%peer, "sync: the household revoked this hub; its link is dropped");
-            if let Err(e) = links.forget(&peer).await {
-                tracing::error!(%peer, "sync: a revoked hub's link is not forgotten: {e}");
-            }
-        }
-    }
-}
-
-/// Keeps `state` in step with the dialer's events.
-async fn watch_link(
-    handle: DialerHandle,
-    state: Arc<Mutex<LinkState>>,
-    peer: String,
-    clock: Clock,
-) {
-    use futures_util::StreamExt;
-    let mut events = handle.events();
-    while let Some(event) = events.next().await {
-        let now = clock.now_ms();
-        let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
-        match event {
-            samod::DialerEvent::Connected { .. } => {
-                tracing::info!(%peer, "sync: connected");
-                state.connected_since = Some(now);
-                state.down_since = None;
-                state.last_error = None;
-            }
-            samod::DialerEvent::Disconnected { reason } => {
-                tracing::warn!(%peer, "sync: disconnected: {reason}");
-                state.connected_since = None;
-                state.down_since = Some(now);
-                state.last_error = Some(reason);
-            }
-            samod::DialerEvent::Reconnecting { .. } => {}
-            samod::DialerEvent::MaxRetriesReached | samod::DialerEvent::PermanentFailure => {
-                tracing::error!(%peer, "sync: the dialer gave up");
-            }
         }
     }
 }
