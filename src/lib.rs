@@ -41,10 +41,12 @@
 //! - [`store`]: SQLite, owned by one thread; batched writes; backup/restore.
 //! - [`mdns`]: advertising `_hearth._tcp.local.` and browsing for hubs.
 //! - [`client`]: the API client the CLI and sync links use.
-//! - [`listener`]: binding, address keys and the device accept loop.
+//! - [`listener`]: binding, address keys and the one accept loop (per-address
+//!   and global caps) every listener shares.
 //! - [`config`]: the TOML configuration, its built-in default, validation.
 //! - [`limiter`], [`clock`], [`tasks`], [`backoff`]: failure throttling,
-//!   wall-clock readings, owned long-lived tasks, retry waits.
+//!   the node's one wall clock (manual in tests), owned long-lived tasks
+//!   and the loops that restart, retry waits.
 //! - [`state_dir`]: where state lives and the lock that gives one hub sole use.
 //! - [`service`]: sd_notify, logging to the journal or stderr, signals.
 
