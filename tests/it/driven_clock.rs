@@ -138,3 +138,78 @@ async fn a_session_lasts_thirty_days() {
     assert_eq!(status, 401, "{body}");
     hub.close().await;
 }
+
+/// A Blynk device that announced a 10 s heartbeat stays online while it
+/// pings within 15 s, and goes offline exactly 1.5 heartbeats after its last
+/// frame (a session on an in-memory pipe, tokio's clock paused and driven).
+#[tokio::test(start_paused = true)]
+async fn a_blynk_device_silent_for_one_and_a_half_heartbeats_goes_offline() {
+    use hearth::blynk::session;
+    use tokio::io::AsyncWriteExt;
+
+    let hub = Driven::open().await;
+    let (admin, root) = hub.household().await;
+    let (device, token) = hub.device(&admin, &root, "lamp").await;
+    let (mut board, hub_side) = tokio::io::duplex(4096);
+    let ctx = session::Context {
+        devices: hub.node.devices.clone(),
+        shutdown: tokio_util::sync::CancellationToken::new(),
+        max_body: 1024,
+        per_second: 100.0,
+    };
+    let served = tokio::spawn(async move {
+        let mut link = session::link(hub_side, 1024);
+        let mut bucket = session::Bucket::new(100.0);
+        session::run(&mut link, None, &ctx, "192.0.2.5:4000", "tcp", &mut bucket).await;
+    });
+    board
+        .write_all(&crate::blynk::frame(29, 1, token.as_bytes()))
+        .await
+        .unwrap();
+    assert_eq!(answer(&mut board, 1).await, 200, "logged in");
+    let info = b"ver\x000.1\x00h-beat\x0010\x00dev\x00test";
+    board
+        .write_all(&crate::blynk::frame(17, 2, info))
+        .await
+        .unwrap();
+    assert_eq!(answer(&mut board, 2).await, 200, "INTERNAL answered");
+
+    for id in 3..6 {
+        tokio::time::sleep(Duration::from_secs(14)).await;
+        assert!(
+            hub.node.devices.online(&device).is_some(),
+            "online at ping {id}"
+        );
+        board
+            .write_all(&crate::blynk::frame(6, id, b""))
+            .await
+            .unwrap();
+        assert_eq!(answer(&mut board, id).await, 200, "PING answered");
+    }
+    let last = tokio::time::Instant::now();
+    tokio::time::timeout(Duration::from_secs(60), served)
+        .await
+        .expect("the session ends")
+        .unwrap();
+    let silent = last.elapsed();
+    assert!(
+        silent >= Duration::from_secs(15) && silent < Duration::from_millis(15_100),
+        "offline after {silent:?} of silence"
+    );
+    assert!(hub.node.devices.online(&device).is_none(), "offline now");
+    hub.close().await;
+}
+
+/// The status of the RESPONSE to `id` the hub sent down `board`.
+async fn answer(board: &mut tokio::io::DuplexStream, id: u16) -> u16 {
+    use tokio::io::AsyncReadExt;
+    let mut frame = [0u8; 5];
+    board.read_exact(&mut frame).await.unwrap();
+    assert_eq!(frame[..3], id_header(id), "{frame:?}");
+    u16::from_be_bytes([frame[3], frame[4]])
+}
+
+fn id_header(id: u16) -> [u8; 3] {
+    let [hi, lo] = id.to_be_bytes();
+    [0, hi, lo]
+}
