@@ -1,10 +1,12 @@
 //! Owning long-lived tasks: [`Parts`] holds a hub's or the cloud's
 //! listeners and loops, each by name, and says which one ended and how (a
 //! panic is reported as a panic, by name). A loop that must run for ever is
-//! wrapped in [`restarting`]: when it panics or returns before shutdown it
-//! is said (by name, with the panic's text), counted in [`Restarts`] (which
+//! wrapped in [`restarting`]: when it returns before shutdown (or panics,
+//! where panics unwind) it is said by name, counted in [`Restarts`] (which
 //! `/metrics` and `/health` show) and started again after a jittered
-//! backoff. It depends only on `backoff` of Hearth's, so every layer may
+//! backoff. The release build aborts on a panic (`panic = "abort"`, for
+//! size): there a panic ends the process, the journal says where, and
+//! systemd starts the hub again (`Restart=on-failure`). It depends only on `backoff` of Hearth's, so every layer may
 //! hand its parts to it. It never detaches a task, and [`Parts`] itself
 //! never restarts a part: what an ended part means is for the runtime.
 
@@ -163,6 +165,7 @@ mod tests {
     /// and its failures are counted with the panic's text; shutdown ends it.
     #[tokio::test(start_paused = true)]
     async fn a_loop_that_panics_is_counted_and_started_again() {
+        let began = tokio::time::Instant::now();
         let restarts = std::sync::Arc::new(Restarts::default());
         let shutdown = CancellationToken::new();
         let runs = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
@@ -185,6 +188,12 @@ mod tests {
         while runs.load(std::sync::atomic::Ordering::SeqCst) < 3 {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        // Two backoffs (1 s, then 2 s, each jittered to at least half).
+        assert!(
+            began.elapsed() >= Duration::from_millis(1500),
+            "{:?}",
+            began.elapsed()
+        );
         assert_eq!(
             restarts.all(),
             [Restart {

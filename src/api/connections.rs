@@ -130,8 +130,6 @@ async fn serve_connection(
     activity: &Arc<Activity>,
     limits: Limits,
 ) {
-    // Small answers and stream messages go out at once, not after an ACK.
-    let _ = stream.set_nodelay(true);
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder
         .http1()

@@ -9,8 +9,9 @@
 //! takes wrong tokens per address into the devices core's throttle (429
 //! once an address has tried too many) and holds each device to its
 //! allowance (`blynk.messages_per_second`; a request costs one message per
-//! value it writes, at least one; 429 with `Retry-After` beyond it, nothing
-//! written). It never takes a person's session and never
+//! value it writes or pin it reads, at least one; 429 with `Retry-After`
+//! beyond it, nothing written; more than a burst's worth in one request is
+//! a 400, as it could never be let through). It never takes a person's session and never
 //! reaches a device other than the token's: nothing here acts as a person.
 
 use axum::Json;
@@ -98,13 +99,20 @@ fn authenticate(
             ),
             TokenRefusal::Wrong => bad("Invalid token."),
         })?;
+    let cost = cost(&rest).max(1);
+    if f64::from(cost) > s.device_requests.burst() {
+        return Err(bad(format!(
+            "One request may carry at most {} values.",
+            s.device_requests.burst()
+        )));
+    }
     s.device_requests
-        .take(&device, cost(&rest).max(1))
+        .take(&device, cost)
         .map_err(|wait| too_many("Too many requests for this device; slow down.", wait))?;
     Ok((device, rest))
 }
 
-/// What a request costs: one message per value it names.
+/// What a request costs: one message per value (or pin) it names.
 fn per_value(rest: &[(String, String)]) -> u32 {
     u32::try_from(rest.len()).unwrap_or(u32::MAX)
 }

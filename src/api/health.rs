@@ -1,7 +1,8 @@
 //! `GET /api/v1/health`: the one route that answers without a token, so a
 //! monitor or an app that just found the hub by mDNS can check it is alive.
 //! It tells nothing private: version, hub id, uptime, and how many times its
-//! loops had to be started again (which ones, and why, only `/metrics` says). It never reads the household's state or
+//! loops had to be started again (which ones only `/metrics` says; why, the
+//! log). It never reads the household's state or
 //! the store, so it answers even while they are busy.
 
 use axum::Json;

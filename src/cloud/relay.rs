@@ -175,7 +175,13 @@ impl Relay {
             }
         }
         self.tasks.close();
-        self.tasks.wait().await;
+        // A poll that came in after the drain may have started one more.
+        if tokio::time::timeout(std::time::Duration::from_secs(5), self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("cloud: relay links still running after 5 s");
+        }
     }
 }
 

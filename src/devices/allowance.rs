@@ -101,6 +101,11 @@ impl RequestAllowances {
         }
     }
 
+    /// The most one request may take at once (twice the rate).
+    pub fn burst(&self) -> f64 {
+        self.per_second * 2.0
+    }
+
     /// Takes `n` messages' worth from `device`'s allowance, or says how long
     /// until they are back.
     ///

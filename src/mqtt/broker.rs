@@ -60,7 +60,8 @@ pub async fn run(config: BrokerConfig, client_id: String, ctx: Arc<Context>) {
     let (events_tx, mut events) = mpsc::channel::<Packet>(1024);
     let shutdown = ctx.shutdown.clone();
     let address = format!("{}:{}", config.host, config.port);
-    // Aborted when `run` ends, also by a panic (it is then started again).
+    // Aborted when `run` ends, however it ends (where panics unwind, it is
+    // then started again).
     let poller = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
         let mut backoff = Backoff::new(Duration::from_millis(250), MAX_BACKOFF);
         let mut failing = false;

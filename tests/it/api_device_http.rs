@@ -82,6 +82,15 @@ async fn a_device_over_its_allowance_is_refused_and_nothing_is_written() {
         !hub.node.devices.values(&lamp).contains_key("V3"),
         "nothing of a refused request is written"
     );
+    let whole_burst = "&V4=1".repeat(11);
+    let too_big = hub
+        .request("GET", &update(&calm, &whole_burst), LAN_PEER, None, None)
+        .await;
+    assert_eq!(
+        too_big.status, 400,
+        "more than a burst in one request can never pass: {}",
+        too_big.body
+    );
     let calm = hub
         .request("GET", &update(&calm, "&V1=1"), LAN_PEER, None, None)
         .await;

@@ -1,7 +1,7 @@
 //! The links' two watchers: one keeps each dialed link's state in step with
 //! its dialer's events (what `sync status` shows), one drops this hub's
-//! links to hubs the household revoked. They only read and record; they
-//! never dial.
+//! links to hubs the household revoked (forgetting them: stored link and
+//! dialer). They never dial.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
