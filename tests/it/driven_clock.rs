@@ -34,16 +34,7 @@ async fn a_share_ends_at_its_expiry_by_the_hubs_clock() {
     let (status, guest) = hub.accept(&code).await;
     assert_eq!(status, 200, "{guest}");
     let guest = guest["token"].as_str().unwrap().to_owned();
-    let (status, garage) = hub
-        .call(
-            "POST",
-            "/devices",
-            Some(&admin),
-            Some(json!({ "org": root, "name": "garage" })),
-        )
-        .await;
-    assert_eq!(status, 201, "{garage}");
-    let garage = garage["id"].as_str().unwrap().to_owned();
+    let (garage, _) = hub.device(&admin, &root, "garage").await;
     let expires = hub.clock.now_ms() + 3_600_000;
     let (status, shared) = hub
         .call(
