@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as a newcomer runs it and as CI runs it (.ci/run):
-# installs what the tests need, checks formatting and lints, runs every test
+# installs what the tests need, rebuilds the household app and checks it
+# is what the hub embeds, checks formatting and lints, runs every test
 # against the real binary, checks the systemd unit, cross-builds the ARM
 # release binaries and runs the service tests against the aarch64 one under
 # qemu. Prints each stage's duration.
@@ -21,6 +22,10 @@ stage "dependencies (apt, pip, rustup components)"
 scripts/test-deps.sh
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 done_stage dependencies
+
+stage "household app: rebuilt from source, same as embedded"
+scripts/check-app.sh
+done_stage app
 
 stage "cargo fmt --check"
 cargo fmt --all -- --check

@@ -13,7 +13,8 @@
 //!   hub · cloud               the two roles: bind, serve, advertise, own a runtime
 //!   runtime                   one shutdown token, named parts, drain, runtime file
 //!   node                      one household's parts, opened and closed in one place
-//!   api                       the HTTPS API (axum), its TLS identity, the console
+//!   api                       the HTTPS API (axum), its TLS identity, the console,
+//!                             browser sessions, the embedded household app
 //!   blynk · mqtt · sync       transports; links to the cloud and other hubs
 //!   ble · accounts            BLE adoption and decoding; passwords, sessions, throttling
 //!   devices                   live values, history, outbox, commands, online links
@@ -31,7 +32,9 @@
 //!   fails ([`runtime::StartError`]).
 //! - [`node`]: [`node::Node`], one household's parts (store, replica,
 //!   accounts, devices, BLE, sync, retention), and the schema they share.
-//! - [`api`]: the HTTPS API (axum) and its TLS identity.
+//! - [`api`]: the HTTPS API (axum), its TLS identity, the browser's session
+//!   cookie and security headers, and the household app's embedded files
+//!   (built from `app/` into `app/dist`).
 //! - [`blynk`], [`mqtt`]: the device protocols; [`sync`]: links to the
 //!   cloud and other hubs, replication grants.
 //! - [`accounts`]: setup code, passwords, sessions, login throttling.

@@ -113,6 +113,9 @@ pub struct NodeOptions {
     /// Where the node's restarting loops count their failures (the
     /// runtime's, so `/metrics` shows them with its parts').
     pub restarts: Arc<Restarts>,
+    /// The API is served over TLS, so the browser's session cookie is
+    /// `Secure` (`api.tls`).
+    pub secure_cookies: bool,
 }
 
 impl NodeOptions {
@@ -130,6 +133,7 @@ impl NodeOptions {
             },
             clock: Clock::system(),
             http_messages_per_second: config.blynk.messages_per_second,
+            secure_cookies: config.api.tls,
             restarts: Arc::default(),
         }
     }
@@ -165,6 +169,8 @@ pub struct Node {
     device_requests: Arc<RequestAllowances>,
     /// Failures of restarting loops (the node's and its runtime's).
     pub restarts: Arc<Restarts>,
+    /// Browser session cookies are `Secure` (the API is served over TLS).
+    secure_cookies: bool,
     shutdown: CancellationToken,
     closing: Mutex<Option<Closing>>,
 }
@@ -242,6 +248,7 @@ impl Node {
                     options.http_messages_per_second,
                 ))),
                 restarts: options.restarts,
+                secure_cookies: options.secure_cookies,
                 shutdown,
                 closing: Mutex::new(Some(closing)),
             }),
@@ -349,6 +356,7 @@ impl Node {
             clock: self.clock.clone(),
             device_requests: self.device_requests.clone(),
             restarts: self.restarts.clone(),
+            secure_cookies: self.secure_cookies,
             shutdown,
         }
     }

@@ -8,13 +8,15 @@ use std::net::SocketAddr;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::Authed;
 use super::body::JsonBody;
+use super::browser;
 use super::endpoints::Endpoint;
 use super::error::ApiError;
 use crate::accounts::sessions::Session;
@@ -30,7 +32,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             post(setup),
         )
         .body::<SetupRequest>()
-        .answers::<Login>(201),
+        .answers::<LoginAnswer>(201),
         Endpoint::public(
             "POST",
             "/login",
@@ -38,7 +40,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             post(login),
         )
         .body::<LoginRequest>()
-        .answers::<Login>(200),
+        .answers::<LoginAnswer>(200),
         Endpoint::public(
             "POST",
             "/invites/accept",
@@ -46,7 +48,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             post(accept_invite),
         )
         .body::<AcceptRequest>()
-        .answers::<Login>(200),
+        .answers::<LoginAnswer>(200),
         Endpoint::new("POST", "/logout", "End this session", post(logout)).answers_empty(204),
         Endpoint::new("GET", "/me", "The caller and their memberships", get(me)).answers::<Me>(200),
         Endpoint::new(
@@ -81,6 +83,10 @@ struct SetupRequest {
     password: String,
     #[serde(default)]
     label: Option<String>,
+    /// A browser's login: the session goes into an `HttpOnly` cookie and
+    /// the answer carries no token.
+    #[serde(default)]
+    cookie: bool,
 }
 
 async fn setup(
@@ -88,7 +94,7 @@ async fn setup(
     // None through the admin socket, which only root and the service reach.
     peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     JsonBody(req): JsonBody<SetupRequest>,
-) -> Result<(StatusCode, Json<Login>), ApiError> {
+) -> Result<(StatusCode, LoggedIn), ApiError> {
     let label = req.label.as_deref().unwrap_or("setup");
     let login = state
         .accounts
@@ -101,7 +107,10 @@ async fn setup(
             peer.map_or(std::net::Ipv6Addr::LOCALHOST.into(), |p| p.0.0.ip()),
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(login)))
+    Ok((
+        StatusCode::CREATED,
+        LoggedIn::new(&state, login, req.cookie),
+    ))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -111,19 +120,23 @@ struct LoginRequest {
     password: String,
     #[serde(default)]
     label: Option<String>,
+    /// A browser's login: the session goes into an `HttpOnly` cookie and
+    /// the answer carries no token.
+    #[serde(default)]
+    cookie: bool,
 }
 
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     JsonBody(req): JsonBody<LoginRequest>,
-) -> Result<Json<Login>, ApiError> {
+) -> Result<LoggedIn, ApiError> {
     let label = req.label.as_deref().unwrap_or("login");
     let login = state
         .accounts
         .login(&req.email, &req.password, label, peer.ip())
         .await?;
-    Ok(Json(login))
+    Ok(LoggedIn::new(&state, login, req.cookie))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -134,19 +147,23 @@ struct AcceptRequest {
     password: String,
     #[serde(default)]
     label: Option<String>,
+    /// A browser's login: the session goes into an `HttpOnly` cookie and
+    /// the answer carries no token.
+    #[serde(default)]
+    cookie: bool,
 }
 
 async fn accept_invite(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     JsonBody(req): JsonBody<AcceptRequest>,
-) -> Result<Json<Login>, ApiError> {
+) -> Result<LoggedIn, ApiError> {
     let label = req.label.as_deref().unwrap_or("invite");
     let login = state
         .accounts
         .accept_invite(&req.code, &req.password, label, peer.ip())
         .await?;
-    Ok(Json(login))
+    Ok(LoggedIn::new(&state, login, req.cookie))
 }
 
 /// The admin socket acts as the console, which is nobody's account.
@@ -154,7 +171,10 @@ fn console_has_no_account() -> ApiError {
     ApiError::invalid("the admin socket acts as the hub's console, which has no account of its own")
 }
 
-async fn logout(State(state): State<AppState>, authed: Authed) -> Result<StatusCode, ApiError> {
+async fn logout(
+    State(state): State<AppState>,
+    authed: Authed,
+) -> Result<(StatusCode, [(HeaderName, HeaderValue); 1]), ApiError> {
     if authed.console {
         return Err(console_has_no_account());
     }
@@ -165,7 +185,61 @@ async fn logout(State(state): State<AppState>, authed: Authed) -> Result<StatusC
         .revoke(|s| s.id == id)
         .await
         .map_err(crate::accounts::AccountError::from)?;
-    Ok(StatusCode::NO_CONTENT)
+    // A browser forgets its cookie; a bearer client ignores the header.
+    let cleared = browser::cleared_cookie(state.secure_cookies);
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cleared)]))
+}
+
+/// What setup, login and invite acceptance answer: the session, and its
+/// token either in the body (shown this once) or, for a browser, only in
+/// the `HttpOnly` cookie.
+#[derive(Serialize, schemars::JsonSchema)]
+struct LoginAnswer {
+    /// The bearer token; absent when the session went into the cookie.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+    user: String,
+    session: Session,
+}
+
+struct LoggedIn {
+    answer: LoginAnswer,
+    cookie: Option<HeaderValue>,
+}
+
+impl LoggedIn {
+    fn new(state: &AppState, login: Login, cookie: bool) -> Self {
+        let Login {
+            token,
+            user,
+            session,
+        } = login;
+        let (token, cookie) = if cookie {
+            let max_age = session.expires - state.clock.unix_now();
+            let value = browser::session_cookie(&token, max_age, state.secure_cookies);
+            (None, Some(value))
+        } else {
+            (Some(token), None)
+        };
+        LoggedIn {
+            answer: LoginAnswer {
+                token,
+                user,
+                session,
+            },
+            cookie,
+        }
+    }
+}
+
+impl IntoResponse for LoggedIn {
+    fn into_response(self) -> Response {
+        let mut response = Json(self.answer).into_response();
+        if let Some(cookie) = self.cookie {
+            response.headers_mut().insert(header::SET_COOKIE, cookie);
+        }
+        response
+    }
 }
 
 #[derive(Serialize, schemars::JsonSchema)]

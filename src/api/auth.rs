@@ -1,5 +1,6 @@
-//! The bearer-token check every route but health, setup, login and invite
-//! acceptance passes: an extractor, so a handler that takes [`Authed`]
+//! The session check every route but health, setup, login and invite
+//! acceptance passes (a bearer token, or the browser's session cookie on a
+//! same-origin request): an extractor, so a handler that takes [`Authed`]
 //! cannot run without it. Also what handlers ask of the caller: who they
 //! act as, which organizations they may see. It never decides a permission itself (the
 //! tenancy's `Access` does), and a request is the console only when the admin socket marked it.
@@ -10,6 +11,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 
 use super::AppState;
+use super::browser;
 use super::console::Console;
 use super::error::ApiError;
 use crate::accounts::sessions::Session;
@@ -49,7 +51,17 @@ impl FromRequestParts<AppState> for Authed {
                 console: true,
             });
         }
-        let token = bearer(&parts.headers).ok_or_else(ApiError::unauthorized)?;
+        let token = match bearer(&parts.headers) {
+            Some(token) => token,
+            None => {
+                let token =
+                    browser::cookie_token(&parts.headers).ok_or_else(ApiError::unauthorized)?;
+                if !browser::same_origin_or_safe(&parts.method, &parts.headers) {
+                    return Err(ApiError::cross_origin());
+                }
+                token
+            }
+        };
         let session = state
             .accounts
             .authenticate(token)

@@ -219,4 +219,24 @@ mod tests {
             "no answer documented: {undocumented:?}"
         );
     }
+
+    /// The household app's API types are generated from its copy of this
+    /// document (`app/openapi.json`, `npm run types`): a route or schema
+    /// changed here must reach the app. `HEARTH_WRITE_OPENAPI=1` rewrites
+    /// the copy.
+    #[test]
+    fn the_apps_copy_of_the_document_is_current() {
+        let all = super::all();
+        let doc = serde_json::to_string_pretty(&super::openapi(&all)).unwrap() + "\n";
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/app/openapi.json");
+        if std::env::var_os("HEARTH_WRITE_OPENAPI").is_some() {
+            std::fs::write(path, &doc).unwrap();
+        }
+        let copy = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            copy == doc,
+            "app/openapi.json differs from the API: run `HEARTH_WRITE_OPENAPI=1 cargo test --lib \
+             the_apps_copy`, then `npm run types` in app/"
+        );
+    }
 }

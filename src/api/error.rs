@@ -51,6 +51,17 @@ impl ApiError {
         )
     }
 
+    /// A request that carries the browser's session cookie but did not
+    /// come from the hub's own app (a cross-site form or script).
+    pub fn cross_origin() -> Self {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "cross_origin",
+            "this request carries the hub's session cookie but does not come from the hub's own \
+             app, so it is refused; other programs send `Authorization: Bearer <token>`",
+        )
+    }
+
     pub fn invalid(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid", message)
     }

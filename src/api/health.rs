@@ -23,6 +23,9 @@ pub struct Health {
     /// again since it started; `/metrics` says which
     /// (`hearth_part_restarts_total`). Above 0 the status is `degraded`.
     pub part_restarts: u64,
+    /// A household lives on this hub (otherwise the app shows its setup
+    /// wizard, and `POST /setup` with the setup code founds one).
+    pub set_up: bool,
 }
 
 pub fn endpoints() -> Vec<Endpoint> {
@@ -45,5 +48,6 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
         version: env!("CARGO_PKG_VERSION"),
         hub_id: state.hub_id.to_string(),
         uptime_secs: state.started.elapsed().as_secs(),
+        set_up: state.replica.is_founded(),
     })
 }

@@ -4,14 +4,18 @@
 //! task in the hub's tracker; on shutdown the loop stops accepting and open
 //! connections get a bounded drain. Only `health`, `setup` and `login`
 //! answer without a token; every other route takes the [`auth::Authed`]
-//! extractor. It never opens or queries the database itself: handlers go through the accounts,
+//! extractor (a bearer token, or a browser's cookie on a same-origin
+//! request). Every path outside `/api`, `/external` and `/metrics` is the
+//! household app's ([`app_files`]). It never opens or queries the database itself: handlers go through the accounts,
 //! replica, devices, BLE and sync handles in `AppState`, which the node opened.
 
 mod account;
 mod answers;
+mod app_files;
 pub mod auth;
 mod ble;
 mod body;
+pub mod browser;
 mod connections;
 pub mod console;
 mod devices;
@@ -55,6 +59,8 @@ pub struct AppState {
     pub device_requests: Arc<crate::devices::allowance::RequestAllowances>,
     /// Failures of the loops that restart (shown by `/metrics`, `/health`).
     pub restarts: Arc<crate::tasks::Restarts>,
+    /// The browser's session cookie is `Secure` (served over TLS).
+    pub secure_cookies: bool,
     /// The hub's shutdown: live streams close when it fires.
     pub shutdown: CancellationToken,
 }
@@ -64,9 +70,25 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", endpoints::router())
         .nest("/external/api", external::router())
         .route("/metrics", axum::routing::get(metrics::metrics))
-        .fallback(not_found)
+        .fallback(app_or_not_found)
         .layer(axum::middleware::from_fn(error::json_refusals))
+        .layer(axum::middleware::from_fn(browser::security_headers))
         .with_state(state)
+}
+
+/// Every path outside the API is the household app's (its files, or its
+/// shell for the app's own routes); an unknown API path is a JSON 404.
+async fn app_or_not_found(request: axum::extract::Request) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path = request.uri().path();
+    let api = ["/api", "/external", "/metrics"]
+        .iter()
+        .any(|prefix| path == *prefix || path.starts_with(&format!("{prefix}/")));
+    if api {
+        not_found().await.into_response()
+    } else {
+        app_files::serve(request.method(), path, request.headers())
+    }
 }
 
 async fn not_found() -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {

@@ -66,10 +66,14 @@ struct TokenQuery {
     access_token: Option<String>,
 }
 
-/// The bearer header, or else the `access_token` query parameter.
+/// The bearer header or the app's cookie (from its own origin only), or
+/// else the `access_token` query parameter.
 async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Session, ApiError> {
-    if let Ok(authed) = Authed::from_request_parts(parts, state).await {
-        return Ok(authed.session);
+    match Authed::from_request_parts(parts, state).await {
+        Ok(authed) => return Ok(authed.session),
+        // Another site's page opening a socket with the cookie.
+        Err(refusal) if refusal.code == "cross_origin" => return Err(refusal),
+        Err(_) => {}
     }
     let Query(query) = Query::<TokenQuery>::from_request_parts(parts, state)
         .await

@@ -27,6 +27,8 @@ mod api_hardening;
 mod api_openapi;
 mod api_provisioning;
 mod api_stories;
+mod app_browser;
+mod app_serving;
 mod backup;
 mod ble_bridges;
 mod ble_theengs;

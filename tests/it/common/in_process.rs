@@ -37,6 +37,8 @@ pub struct Answer {
     pub status: u16,
     pub headers: axum::http::HeaderMap,
     pub body: Value,
+    /// The body as sent (compressed, when it was).
+    pub bytes: Vec<u8>,
 }
 
 impl InProcess {
@@ -79,12 +81,30 @@ impl InProcess {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Answer {
+        let bearer = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = bearer
+            .as_deref()
+            .map(|b| ("authorization", b))
+            .into_iter()
+            .collect();
+        self.request_with(method, uri, peer, &headers, body).await
+    }
+
+    /// One request to `uri` from `peer` with `headers` (as a browser sends them).
+    pub async fn request_with(
+        &self,
+        method: &str,
+        uri: &str,
+        peer: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Answer {
         let mut request = axum::http::Request::builder()
             .method(method)
             .uri(uri)
             .header("host", "hearth.local");
-        if let Some(token) = token {
-            request = request.header("authorization", format!("Bearer {token}"));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let body = match body {
             Some(json) => {
@@ -111,6 +131,7 @@ impl InProcess {
             status,
             headers,
             body,
+            bytes: bytes.to_vec(),
         }
     }
 

@@ -1,0 +1,97 @@
+// The app's one way to the hub: every call goes through `call`, with the
+// session cookie (never a token the page could read), and every refusal
+// becomes an `ApiFailure` carrying the hub's own words.
+import type { paths } from './api/schema';
+
+type JsonOf<R> = R extends { content: { 'application/json': infer B } } ? B : never;
+type Op<P extends keyof paths, M extends keyof paths[P]> = paths[P][M];
+
+/** The JSON a successful `M P` answers with `S`. */
+export type Answer<P extends keyof paths, M extends keyof paths[P], S extends number = 200> =
+  Op<P, M> extends { responses: infer R } ? (S extends keyof R ? JsonOf<R[S]> : never) : never;
+
+/** The JSON body `M P` takes. */
+export type RequestBody<P extends keyof paths, M extends keyof paths[P]> =
+  Op<P, M> extends { requestBody?: infer B } ? JsonOf<NonNullable<B>> : never;
+
+export type Health = Answer<'/health', 'get'>;
+export type Me = Answer<'/me', 'get'>;
+export type Device = Answer<'/devices', 'get'>[number];
+export type Session = Answer<'/sessions', 'get'>[number];
+
+/** A refusal or failure, in words a person can read. */
+export class ApiFailure extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly permission?: string,
+  ) {
+    super(message);
+  }
+}
+
+const BASE = '/api/v1';
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(BASE + path, {
+      method,
+      credentials: 'same-origin',
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiFailure(0, 'unreachable', 'The hub cannot be reached. Check that you are on its network.');
+  }
+  if (response.status === 204) return undefined as T;
+  const text = await response.text();
+  let json: unknown = undefined;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    // Not JSON: said below in plain words.
+  }
+  if (!response.ok) {
+    const refusal = (json ?? {}) as { code?: string; message?: string; permission?: string };
+    throw new ApiFailure(
+      response.status,
+      refusal.code ?? 'failed',
+      refusal.message ?? `The hub answered ${response.status} ${response.statusText}.`,
+      refusal.permission,
+    );
+  }
+  return json as T;
+}
+
+/** How a browser names its session in the session list. */
+function label(): string {
+  const ua = navigator.userAgent;
+  const browser = /Firefox/.test(ua) ? 'Firefox' : /Edg\//.test(ua) ? 'Edge' : /Chrom/.test(ua) ? 'Chromium' : /Safari/.test(ua) ? 'Safari' : 'browser';
+  const device = /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS' : /Mac/.test(ua) ? 'Mac' : /Windows/.test(ua) ? 'Windows' : /Linux/.test(ua) ? 'Linux' : '';
+  return `${browser}${device ? ' on ' + device : ''} (app)`;
+}
+
+export const api = {
+  health: () => call<Health>('GET', '/health'),
+  setup: (code: string, household: string, email: string, password: string) =>
+    call<Answer<'/setup', 'post', 201>>('POST', '/setup', {
+      code, household, email, password, label: label(), cookie: true,
+    } satisfies RequestBody<'/setup', 'post'>),
+  login: (email: string, password: string) =>
+    call<Answer<'/login', 'post'>>('POST', '/login', {
+      email, password, label: label(), cookie: true,
+    } satisfies RequestBody<'/login', 'post'>),
+  acceptInvite: (code: string, password: string) =>
+    call<Answer<'/invites/accept', 'post'>>('POST', '/invites/accept', {
+      code, password, label: label(), cookie: true,
+    } satisfies RequestBody<'/invites/accept', 'post'>),
+  logout: () => call<void>('POST', '/logout'),
+  me: () => call<Me>('GET', '/me'),
+  devices: () => call<Device[]>('GET', '/devices'),
+  sessions: () => call<Session[]>('GET', '/sessions'),
+  endSession: (id: string) => call<void>('DELETE', `/sessions/${encodeURIComponent(id)}`),
+  changePassword: (current: string, password: string) =>
+    call<void>("POST", "/me/password", { current, new: password } satisfies RequestBody<"/me/password", "post">),
+};

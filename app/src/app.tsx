@@ -1,0 +1,85 @@
+// Decides what the person sees: the setup wizard on a hub without a
+// household, the invite page for an invite link, the login page without a
+// session, and otherwise their devices or their account.
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { ApiFailure, api, type Health, type Me } from './api';
+import { navigate, onLinkClick, usePath } from './router';
+import { Setup } from './pages/setup';
+import { Login } from './pages/login';
+import { Invite } from './pages/invite';
+import { Devices } from './pages/devices';
+import { Account } from './pages/account';
+import { Problem } from './components';
+import { Live, useLive } from './live';
+
+type Start = { health: Health; me: Me | null } | { failed: string };
+
+export function App() {
+  const path = usePath();
+  const [start, setStart] = useState<Start | null>(null);
+
+  const load = async () => {
+    try {
+      const health = await api.health();
+      let me: Me | null = null;
+      if (health.set_up) {
+        me = await api.me().catch((e) => {
+          if (e instanceof ApiFailure && e.status === 401) return null;
+          throw e;
+        });
+      }
+      setStart({ health, me });
+    } catch (e) {
+      setStart({ failed: e instanceof Error ? e.message : String(e) });
+    }
+  };
+  useEffect(() => {
+    void load();
+  }, []);
+
+  if (!start) return <main class="page" aria-busy="true"><p>Loading…</p></main>;
+  if ('failed' in start) return <main class="page"><Problem text={start.failed} /></main>;
+
+  const loggedIn = () => {
+    void load().then(() => navigate('/', true));
+  };
+  const { health, me } = start;
+  if (!health.set_up) return <Setup onDone={loggedIn} />;
+  if (path === '/invite') return <Invite onDone={loggedIn} />;
+  if (!me) return <Login onDone={loggedIn} />;
+
+  const logout = async () => {
+    await api.logout().catch(() => undefined);
+    setStart({ health, me: null });
+    navigate('/', true);
+  };
+  return <Home me={me} path={path} onLogout={logout} onEnded={() => setStart({ health, me: null })} />;
+}
+
+/** The logged-in app: the live stream runs while it is shown. */
+function Home({ me, path, onLogout, onEnded }: { me: Me; path: string; onLogout: () => void; onEnded: () => void }) {
+  const live = useMemo(() => new Live(), [me.id]);
+  useEffect(() => {
+    live.start();
+    return () => live.stop();
+  }, [live]);
+  const state = useLive(live);
+  useEffect(() => {
+    if (state.ended) onEnded();
+  }, [state.ended]);
+  return (
+    <div class="shell" onClick={onLinkClick}>
+      <header class="bar">
+        <a class="brand" href="/">Hearth</a>
+        <nav aria-label="Main">
+          <a href="/" aria-current={path === '/' ? 'page' : undefined}>Devices</a>
+          <a href="/account" aria-current={path === '/account' ? 'page' : undefined}>{me.email}</a>
+        </nav>
+      </header>
+      {state.lost && (
+        <p class="banner" role="status">Connection to the hub lost. Reconnecting… What you see may be out of date.</p>
+      )}
+      {path === '/account' ? <Account me={me} onLogout={onLogout} /> : <Devices live={state} />}
+    </div>
+  );
+}

@@ -1,0 +1,95 @@
+// Every device the person may see, across all their organizations and
+// shares, in one list: no organization to switch. Each is labelled with
+// its organization path as far as they may see it, and shows whether it is
+// online, live from the hub's stream.
+import { useMemo, useState } from 'preact/hooks';
+import type { Device } from '../api';
+import type { LiveState, Telemetry } from '../live';
+
+function where(device: Device): string {
+  return device.org_path.length ? device.org_path.join(' › ') : 'Shared with you';
+}
+
+function ago(ms: number): string {
+  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  if (s < 60) return 'just now';
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  return new Date(ms).toLocaleString();
+}
+
+/** When the device was last heard from: its newest value, or when it went offline. */
+function lastSeen(t: Telemetry | undefined, offlineAt: number | undefined): number | undefined {
+  const newest = Math.max(0, ...Object.values(t?.values ?? {}).map((v) => v.at));
+  const seen = Math.max(newest, offlineAt ?? 0);
+  return seen > 0 ? seen : undefined;
+}
+
+function Status({ t, offlineAt }: { t: Telemetry | undefined; offlineAt: number | undefined }) {
+  if (!t) return <span class="status unknown">…</span>;
+  if (t.online) return <span class="status online">Online</span>;
+  const seen = lastSeen(t, offlineAt);
+  return <span class="status offline">Offline{seen ? `, last seen ${ago(seen)}` : ''}</span>;
+}
+
+type OnlineFilter = '' | 'online' | 'offline';
+
+export function Devices({ live }: { live: LiveState }) {
+  const [query, setQuery] = useState('');
+  const [org, setOrg] = useState('');
+  const [online, setOnline] = useState<OnlineFilter>('');
+  const devices = live.devices;
+
+  const places = useMemo(() => [...new Set((devices ?? []).map(where))].sort(), [devices]);
+  const shown = useMemo(() => {
+    const q = query.trim().toLowerCase();
+    return (devices ?? [])
+      .filter((d) => !q || d.name.toLowerCase().includes(q))
+      .filter((d) => !org || where(d) === org)
+      .filter((d) => !online || (online === 'online') === Boolean(live.telemetry[d.id]?.online))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }, [devices, query, org, online, live.telemetry]);
+
+  return (
+    <main class="page">
+      <h1>Your devices</h1>
+      <div class="filters" role="search">
+        <div class="field">
+          <label for="device-search">Search</label>
+          <input id="device-search" type="search" value={query} placeholder="Device name"
+            onInput={(e) => setQuery((e.target as HTMLInputElement).value)} />
+        </div>
+        <div class="field">
+          <label for="device-org">Organization</label>
+          <select id="device-org" value={org} onChange={(e) => setOrg((e.target as HTMLSelectElement).value)}>
+            <option value="">All</option>
+            {places.map((p) => <option value={p}>{p}</option>)}
+          </select>
+        </div>
+        <div class="field">
+          <label for="device-online">State</label>
+          <select id="device-online" value={online}
+            onChange={(e) => setOnline((e.target as HTMLSelectElement).value as OnlineFilter)}>
+            <option value="">All</option>
+            <option value="online">Online</option>
+            <option value="offline">Offline</option>
+          </select>
+        </div>
+      </div>
+      {devices === null && <p aria-busy="true">Loading your devices…</p>}
+      {devices?.length === 0 && <p>No devices yet. When someone shares a device with you, or you add one, it shows here.</p>}
+      {devices && devices.length > 0 && shown.length === 0 && <p>No device matches.</p>}
+      <ul class="devices" aria-label="Devices">
+        {shown.map((d) => (
+          <li key={d.id} class="device" data-device={d.id}>
+            <span class="name">{d.name}</span>
+            <span class="where">{where(d)}</span>
+            <Status t={live.telemetry[d.id]} offlineAt={live.offlineSince[d.id]} />
+            <span class={`level ${d.level}`}>{d.level === 'control' ? 'You can control it' : 'You can view it'}</span>
+            {d.owned && <span class="owned">Yours</span>}
+          </li>
+        ))}
+      </ul>
+    </main>
+  );
+}

@@ -1,0 +1,145 @@
+//! The household app in a real browser: Debian's Chromium, headless,
+//! driven by playwright-core (`tests/support/household_app.mjs`) against
+//! the real hub over TLS. The script reports what it saw; this test
+//! asserts it: the first-run wizard ends logged in; the session is an
+//! `HttpOnly`, `Secure`, `SameSite=Strict` cookie the page cannot read; a
+//! page of another origin posting with that cookie is refused; an injected
+//! inline script does not run; a device name made of HTML shows as text;
+//! a real Blynk device going online and offline shows on the open page
+//! without a reload; an invited person opens their link in another browser and sees only
+//! what they were given; logging out and in again works; axe-core finds no
+//! serious or critical violation on any page. Screenshots of every page at
+//! phone and desktop size are left in `target/tmp/household_app/`.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::{api, common};
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {value}"))
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_household_sets_up_invites_and_logs_in_through_the_app_in_chromium() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let hub = common::HubProcess::start(&state, common::TEST_CONFIG);
+    let code = api::setup_code(&state);
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("household_app");
+    let base = format!("https://127.0.0.1:{}", hub.api_port());
+    let run = Command::new("timeout")
+        .arg("180")
+        .arg("node")
+        .arg(common::support("household_app.mjs"))
+        .args([&base, &code])
+        .arg(&state)
+        .arg(&out)
+        .arg(hub.blynk_port().to_string())
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "the browser script failed ({}):\n{}\n{stdout}\nhub:\n{}",
+        run.status,
+        String::from_utf8_lossy(&run.stderr),
+        hub.stderr()
+    );
+    let facts: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("no facts ({e}):\n{stdout}"));
+
+    // First run: the wizard, then the person's devices, logged in.
+    assert_eq!(facts["first_heading"], "Set up your hub");
+    assert_eq!(facts["after_wizard"], "Your devices");
+
+    // The session is a cookie the page cannot read; nothing in storage.
+    let cookies = facts["cookies"].as_array().unwrap();
+    assert_eq!(cookies.len(), 1, "{cookies:?}");
+    let cookie = &cookies[0];
+    assert_eq!(cookie["name"], "__Host-hearth_session");
+    assert_eq!(cookie["httpOnly"], true);
+    assert_eq!(cookie["secure"], true);
+    assert_eq!(cookie["sameSite"], "Strict");
+    assert_eq!(cookie["path"], "/");
+    assert_eq!(
+        facts["document_cookie"], "",
+        "the page cannot read the session"
+    );
+    assert_eq!(facts["local_storage"], serde_json::json!([]));
+    assert_eq!(
+        facts["bearer_login"]["has_token"], true,
+        "bearer clients keep working"
+    );
+    for status in facts["setup_calls"].as_array().unwrap() {
+        assert!(status.as_u64().unwrap() < 300, "{}", facts["setup_calls"]);
+    }
+
+    // Names are text, never markup; inline script never runs.
+    let names = strings(&facts["admin_devices"]);
+    assert!(names.contains(&"Garage door".to_owned()), "{names:?}");
+    assert!(names.contains(&"Beer machine".to_owned()), "{names:?}");
+    assert!(
+        names.contains(&"<img src=x onerror=\"window.__xss=1\">Attic <b>fan</b>".to_owned()),
+        "the HTML name shows as typed: {names:?}"
+    );
+    assert_eq!(facts["injected_images"], 0);
+
+    // A real Blynk device going online and offline shows on the open page.
+    assert_eq!(facts["garage_before"], "Offline");
+    assert_eq!(facts["garage_online"], "Online");
+    assert!(
+        facts["garage_offline"]
+            .as_str()
+            .unwrap()
+            .starts_with("Offline, last seen"),
+        "{}",
+        facts["garage_offline"]
+    );
+    assert_eq!(facts["xss_ran"], false);
+    assert_eq!(
+        facts["inline_script_ran"], false,
+        "CSP blocks inline script"
+    );
+    assert_eq!(facts["csp_violation_seen"], true);
+
+    // Another origin's page posted a logout with the cookie: refused.
+    let refusal: Value = serde_json::from_str(facts["attacker_answer"].as_str().unwrap())
+        .unwrap_or_else(|e| panic!("{e}: {}", facts["attacker_answer"]));
+    assert_eq!(
+        refusal["code"], "cross_origin",
+        "the hub saw the cookie and refused"
+    );
+    assert_eq!(facts["me_after_attack"], 200, "the session survived");
+
+    // The invited person lands on their devices: only the shared garage door.
+    assert_eq!(facts["invite_heading"], "Welcome to the household");
+    assert_eq!(facts["spouse_url"], "/", "the code leaves the address bar");
+    let theirs = strings(&facts["spouse_devices"]);
+    assert_eq!(theirs.len(), 1, "{theirs:?}");
+    assert!(
+        theirs[0].contains("Garage door") && theirs[0].contains("You can view it"),
+        "{theirs:?}"
+    );
+
+    // Account page, logging out (the cookie goes), a refusal in words, in again.
+    assert!(facts["sessions_listed"].as_u64().unwrap() >= 1);
+    assert_eq!(facts["cookies_after_logout"], serde_json::json!([]));
+    assert_eq!(facts["wrong_password"], "wrong email or password");
+    assert_eq!(facts["after_login"], "Your devices");
+
+    for (page, found) in facts["axe"].as_object().unwrap() {
+        assert_eq!(found, &serde_json::json!([]), "axe-core on {page}");
+    }
+    let shots = strings(&facts["screenshots"]);
+    assert!(shots.len() >= 10, "{shots:?}");
+    for shot in shots {
+        assert!(std::fs::metadata(&shot).unwrap().len() > 1000, "{shot}");
+    }
+}

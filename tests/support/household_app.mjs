@@ -1,0 +1,207 @@
+// Drives the household app in Debian's Chromium (headless, through
+// playwright-core) against a running hub, as two people would, and prints
+// what it saw as one JSON object on its last line; the Rust test
+// (tests/it/app_browser.rs) asserts on it. It asserts nothing itself, so
+// every fact it reports is checked where the test names it.
+//
+//   node household_app.mjs <hub base url> <setup code> <hub state dir> <output dir> <blynk port>
+//
+// Screenshots of each page at phone and desktop size go to <output dir>.
+import fs from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import readline from 'node:readline';
+import { chromium } from 'playwright-core';
+import { AxeBuilder } from '@axe-core/playwright';
+
+const [base, setupCode, stateDir, outDir, blynkPort] = process.argv.slice(2);
+const PASSWORD = 'correct horse battery';
+const WAIT = 15_000;
+fs.mkdirSync(outDir, { recursive: true });
+
+const facts = { axe: {}, screenshots: [] };
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: [
+    ...(process.getuid?.() === 0 ? ['--no-sandbox'] : []),
+    '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
+  ],
+});
+const newContext = () => browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
+
+async function look(page, name) {
+  await page.waitForLoadState('networkidle');
+  const results = await new AxeBuilder({ page }).analyze();
+  facts.axe[name] = results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
+  for (const [size, viewport] of [['phone', { width: 360, height: 740 }], ['desktop', { width: 1280, height: 800 }]]) {
+    await page.setViewportSize(viewport);
+    const file = path.join(outDir, `${name}-${size}.png`);
+    await page.screenshot({ path: file, fullPage: true });
+    facts.screenshots.push(file);
+  }
+}
+
+const heading = (page) => page.locator('h1').first().textContent({ timeout: WAIT });
+
+// 1. First run: the wizard, ending logged in.
+const admin = await newContext();
+const page = await admin.newPage();
+const violations = [];
+page.on('console', (m) => {
+  if (m.type() === 'error') violations.push(m.text());
+});
+await page.goto(base + '/');
+facts.first_heading = await heading(page);
+await look(page, 'setup');
+await page.getByLabel('Setup code').fill(setupCode);
+await page.getByRole('button', { name: 'Next' }).click();
+await page.getByLabel('Household name').fill('Home');
+await page.getByRole('button', { name: 'Next' }).click();
+await page.getByLabel('Email').fill('admin@example.org');
+await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+await page.getByLabel('Password again').fill(PASSWORD);
+await page.getByRole('button', { name: 'Set up' }).click();
+await page.getByRole('heading', { name: 'Your devices' }).waitFor({ timeout: WAIT });
+facts.after_wizard = await heading(page);
+
+// 2. The session is a cookie the page cannot read.
+const cookies = await admin.cookies();
+facts.cookies = cookies.map(({ name, httpOnly, secure, sameSite, path: p }) => ({ name, httpOnly, secure, sameSite, path: p }));
+facts.document_cookie = await page.evaluate(() => document.cookie);
+facts.local_storage = await page.evaluate(() => Object.keys(localStorage));
+
+// 3. Devices and an invite, made through the API as a bearer client would.
+const apiClient = await (await import('playwright-core')).request.newContext({ ignoreHTTPSErrors: true, baseURL: base });
+const call = async (method, url, token, data) => {
+  const r = await apiClient.fetch('/api/v1' + url, {
+    method, data, headers: token ? { authorization: `Bearer ${token}` } : {},
+  });
+  return { status: r.status(), body: await r.json().catch(() => null) };
+};
+const login = await call('POST', '/login', null, { email: 'admin@example.org', password: PASSWORD });
+facts.bearer_login = { status: login.status, has_token: typeof login.body?.token === 'string' };
+const token = login.body.token;
+const me = await call('GET', '/me', token);
+const root = me.body.memberships[0].org;
+const garage = await call('POST', '/devices', token, { org: root, name: 'Garage door' });
+await call('POST', '/devices', token, { org: root, name: 'Beer machine' });
+const hostile = '<img src=x onerror="window.__xss=1">Attic <b>fan</b>';
+await call('POST', '/devices', token, { org: root, name: hostile });
+const invited = await call('POST', '/members', token, { email: 'spouse@example.org', org: root, role: 'user' });
+const shared = await call('POST', `/devices/${garage.body.id}/shares`, token, { with: 'spouse@example.org', level: 'view' });
+facts.setup_calls = [garage.status, invited.status, shared.status];
+
+// The list follows the hub live: the new devices arrive without a reload.
+await page.locator('.device').nth(2).waitFor({ timeout: WAIT });
+facts.admin_devices = await page.locator('.device .name').allTextContents();
+facts.injected_images = await page.locator('.devices img, .devices b').count();
+facts.xss_ran = await page.evaluate(() => window.__xss === 1);
+await look(page, 'devices');
+
+// 3b. A real Blynk device (PyPI blynklib) comes online and goes offline:
+// the open page shows both without a reload.
+const garageRow = page.locator(`.device[data-device="${garage.body.id}"]`);
+facts.garage_before = await garageRow.locator('.status').textContent({ timeout: WAIT });
+const device = spawn('python3', [
+  path.join(path.dirname(new URL(import.meta.url).pathname), 'blynk_py_client.py'),
+  'blynklib', '127.0.0.1', blynkPort, garage.body.token,
+], { stdio: ['pipe', 'pipe', 'inherit'] });
+const lines = readline.createInterface({ input: device.stdout });
+const deviceSays = (event) => new Promise((resolve, reject) => {
+  const timer = setTimeout(() => reject(new Error(`the Blynk client never said ${event}`)), WAIT);
+  lines.on('line', (line) => {
+    let said = null;
+    try {
+      said = JSON.parse(line);
+    } catch {
+      return; // the library's own chatter
+    }
+    if (said.event === event) {
+      clearTimeout(timer);
+      resolve();
+    }
+  });
+});
+await deviceSays('connected');
+const connectedAt = Date.now();
+await garageRow.locator('.status.online').waitFor({ timeout: WAIT });
+facts.online_shown_ms = Date.now() - connectedAt;
+facts.garage_online = await garageRow.locator('.status').textContent();
+device.stdin.write('quit\n');
+await garageRow.locator('.status.offline').waitFor({ timeout: WAIT });
+facts.garage_offline = await garageRow.locator('.status').textContent();
+device.kill();
+
+// 4. CSP: an inline script injected into the page does not run.
+facts.inline_script_ran = await page.evaluate(async () => {
+  const blocked = new Promise((resolve) => document.addEventListener('securitypolicyviolation', () => resolve('blocked'), { once: true }));
+  const s = document.createElement('script');
+  s.textContent = 'window.__inline = 1';
+  document.body.appendChild(s);
+  await Promise.race([blocked, new Promise((r) => setTimeout(r, 2000))]);
+  return window.__inline === 1;
+});
+facts.csp_violation_seen = violations.some((v) => v.includes('Content Security Policy'));
+
+// 5. A page of another origin on the same site (another port of the same
+// host) posts to the hub with the cookie: the hub refuses it, the session lives.
+const attacker = https.createServer(
+  { cert: fs.readFileSync(path.join(stateDir, 'tls/cert.pem')), key: fs.readFileSync(path.join(stateDir, 'tls/key.pem')) },
+  (req, res) => {
+    res.setHeader('content-type', 'text/html');
+    res.end(`<!doctype html><title>attacker</title>
+      <form method="POST" action=${JSON.stringify(base + '/api/v1/logout')}><button>Win a prize</button></form>`);
+  },
+);
+await new Promise((r) => attacker.listen(0, '127.0.0.1', r));
+const attackerPage = await admin.newPage();
+await attackerPage.goto(`https://127.0.0.1:${attacker.address().port}/`);
+// The form's POST is a navigation: the browser sends the cookie (same site:
+// another port of the same host) and shows what the hub answered.
+await Promise.all([
+  attackerPage.waitForURL(base + '/api/v1/logout', { timeout: WAIT }),
+  attackerPage.getByRole('button', { name: 'Win a prize' }).click(),
+]);
+facts.attacker_answer = await attackerPage.evaluate(() => document.body.innerText);
+attacker.close();
+facts.me_after_attack = await page.evaluate(async () => (await fetch('/api/v1/me')).status);
+
+// 6. The invited person opens their link in another browser.
+const spouse = await newContext();
+const spousePage = await spouse.newPage();
+await spousePage.goto(`${base}/invite#code=${encodeURIComponent(invited.body.invite_code)}`);
+facts.invite_heading = await heading(spousePage);
+await look(spousePage, 'invite');
+await spousePage.getByLabel('Password', { exact: true }).fill(PASSWORD);
+await spousePage.getByLabel('Password again').fill(PASSWORD);
+await spousePage.getByRole('button', { name: 'Join' }).click();
+await spousePage.locator('.device').first().waitFor({ timeout: WAIT });
+facts.spouse_url = new URL(spousePage.url()).pathname + new URL(spousePage.url()).hash;
+facts.spouse_devices = await spousePage.locator('.device').allTextContents();
+
+// 7. The account page, logging out, and logging in again.
+await page.getByRole('link', { name: 'admin@example.org' }).click();
+await page.getByRole('heading', { name: 'Your account' }).waitFor({ timeout: WAIT });
+facts.sessions_listed = await page.locator('.sessions li').count();
+await look(page, 'account');
+await page.getByRole('button', { name: 'Log out' }).click();
+await page.getByRole('heading', { name: 'Log in' }).waitFor({ timeout: WAIT });
+facts.cookies_after_logout = (await admin.cookies()).map((c) => c.name);
+await look(page, 'login');
+await page.getByLabel('Email').fill('admin@example.org');
+await page.getByLabel('Password').fill('wrong password here');
+await page.getByRole('button', { name: 'Log in' }).click();
+facts.wrong_password = await page.getByRole('alert').textContent({ timeout: WAIT });
+await page.getByLabel('Password').fill(PASSWORD);
+await page.getByRole('button', { name: 'Log in' }).click();
+await page.getByRole('heading', { name: 'Your devices' }).waitFor({ timeout: WAIT });
+facts.after_login = await heading(page);
+
+await browser.close();
+await apiClient.dispose();
+console.log(JSON.stringify(facts));
