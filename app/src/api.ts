@@ -18,6 +18,9 @@ export type Health = Answer<'/health', 'get'>;
 export type Me = Answer<'/me', 'get'>;
 export type Device = Answer<'/devices', 'get'>[number];
 export type Session = Answer<'/sessions', 'get'>[number];
+export type DeviceDetail = Answer<'/devices/{id}', 'get'>;
+export type Datastream = DeviceDetail['definition']['datastreams'][number];
+export type Outcome = Answer<'/devices/{id}/values/{pin}', 'put'>['outcome'];
 
 /** A refusal or failure, in words a person can read. */
 export class ApiFailure extends Error {
@@ -90,6 +93,11 @@ export const api = {
   logout: () => call<void>('POST', '/logout'),
   me: () => call<Me>('GET', '/me'),
   devices: () => call<Device[]>('GET', '/devices'),
+  device: (id: string) => call<DeviceDetail>('GET', `/devices/${encodeURIComponent(id)}`),
+  write: (id: string, pin: number, value: string | number) =>
+    call<{ outcome: Outcome }>('PUT', `/devices/${encodeURIComponent(id)}/values/V${pin}`, {
+      value,
+    } satisfies RequestBody<'/devices/{id}/values/{pin}', 'put'>),
   sessions: () => call<Session[]>('GET', '/sessions'),
   endSession: (id: string) => call<void>('DELETE', `/sessions/${encodeURIComponent(id)}`),
   changePassword: (current: string, password: string) =>

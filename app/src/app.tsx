@@ -8,6 +8,7 @@ import { Setup } from './pages/setup';
 import { Login } from './pages/login';
 import { Invite } from './pages/invite';
 import { Devices } from './pages/devices';
+import { DevicePage } from './pages/device';
 import { Account } from './pages/account';
 import { Problem } from './components';
 import { Live, useLive } from './live';
@@ -79,7 +80,13 @@ function Home({ me, path, onLogout, onEnded }: { me: Me; path: string; onLogout:
       {state.lost && (
         <p class="banner" role="status">Connection to the hub lost. Reconnecting… What you see may be out of date.</p>
       )}
-      {path === '/account' ? <Account me={me} onLogout={onLogout} /> : <Devices live={state} />}
+      {path === '/account' ? (
+        <Account me={me} onLogout={onLogout} />
+      ) : path.startsWith('/devices/') ? (
+        <DevicePage id={decodeURIComponent(path.slice('/devices/'.length))} live={state} />
+      ) : (
+        <Devices live={state} />
+      )}
     </div>
   );
 }

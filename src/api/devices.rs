@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, patch, post};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::answers::{Created, Done, Transferred, WithToken};
@@ -41,7 +41,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             "One device as the caller sees it",
             get(device),
         )
-        .answers::<VisibleDevice>(200),
+        .answers::<DeviceDetail>(200),
         E::new(
             "PATCH",
             "/devices/{id}",
@@ -155,17 +155,37 @@ async fn device(
     State(s): State<AppState>,
     authed: Authed,
     Path(id): Path<String>,
-) -> Reply<VisibleDevice> {
+) -> Reply<DeviceDetail> {
     let found = s.replica.with_state(|state| {
         let access = Access::new(state, s.clock.now_ms());
-        if authed.console {
-            return access.all_devices().into_iter().find(|d| d.id == id);
-        }
-        let device = state.devices().get(&id)?;
-        access.device_for(&authed.session.user, device)
+        let seen = if authed.console {
+            access.all_devices().into_iter().find(|d| d.id == id)
+        } else {
+            let device = state.devices().get(&id)?;
+            access.device_for(&authed.session.user, device)
+        }?;
+        // What the device's controls are: its template's definition.
+        let definition = seen
+            .template
+            .as_ref()
+            .and_then(|t| state.templates().get(&t.id))
+            .map(|t| t.definition.clone())
+            .unwrap_or_default();
+        Some(DeviceDetail {
+            device: seen,
+            definition,
+        })
     })?;
     let device = found.ok_or_else(|| OpError::NotFound(format!("device {id}")))?;
     Ok(Json(device))
+}
+
+/// One device as the caller sees it, with its datastreams and events.
+#[derive(Serialize, schemars::JsonSchema)]
+struct DeviceDetail {
+    #[serde(flatten)]
+    device: VisibleDevice,
+    definition: crate::tenancy::template::Definition,
 }
 
 async fn rename_device(

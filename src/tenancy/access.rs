@@ -29,6 +29,24 @@ pub struct VisibleDevice {
     /// device's; empty when the device reaches the user only by a share.
     pub org_path: Vec<String>,
     pub owned: bool,
+    /// What kind of device it is (its controls come from this template).
+    pub template: Option<TemplateRef>,
+}
+
+/// A device's template, by id and name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct TemplateRef {
+    pub id: Id,
+    pub name: String,
+}
+
+fn template_of(state: &TenantState, device: &Device) -> Option<TemplateRef> {
+    let id = device.template.as_ref()?;
+    let template = state.templates().get(id)?;
+    Some(TemplateRef {
+        id: template.id.clone(),
+        name: template.name.clone(),
+    })
 }
 
 /// What a user wants to do, for [`Access::can`].
@@ -310,6 +328,7 @@ impl<'a> Access<'a> {
                     level: Level::Control,
                     org_path,
                     owned: false,
+                    template: template_of(state, d),
                 })
             })
             .collect();
@@ -362,6 +381,7 @@ impl<'a> Access<'a> {
             level,
             org_path,
             owned,
+            template: template_of(state, device),
         })
     }
 

@@ -81,6 +81,28 @@ fn a_household_sets_up_invites_and_logs_in_through_the_app_in_chromium() {
         assert!(status.as_u64().unwrap() < 300, "{}", facts["setup_calls"]);
     }
 
+    // The thermostat's page: controls from its template, a value written by
+    // the real device shown live, a switch that reaches the device and waits
+    // for its confirmation.
+    assert_eq!(facts["template_calls"], serde_json::json!([201, 201]));
+    assert_eq!(
+        facts["thermostat_controls"],
+        serde_json::json!(["switch", "input", "radiogroup"]),
+        "a 0..1 int is a switch, a double a slider, an enum a segmented control"
+    );
+    assert_eq!(facts["temperature_shown"], "21.5");
+    assert_eq!(facts["device_received"], serde_json::json!(["1"]));
+    assert_eq!(facts["pending_shown"], true);
+    assert_eq!(facts["switch_after_confirm"], "true");
+    assert!(
+        facts["offline_notice"]
+            .as_str()
+            .unwrap()
+            .contains("offline"),
+        "{}",
+        facts["offline_notice"]
+    );
+
     // Names are text, never markup; inline script never runs.
     let names = strings(&facts["admin_devices"]);
     assert!(names.contains(&"Garage door".to_owned()), "{names:?}");
@@ -118,14 +140,30 @@ fn a_household_sets_up_invites_and_logs_in_through_the_app_in_chromium() {
     );
     assert_eq!(facts["me_after_attack"], 200, "the session survived");
 
-    // The invited person lands on their devices: only the shared garage door.
+    // The invited person lands on their devices: only the two shared with
+    // them (never the beer machine or the attic fan), both view-only.
     assert_eq!(facts["invite_heading"], "Welcome to the household");
     assert_eq!(facts["spouse_url"], "/", "the code leaves the address bar");
     let theirs = strings(&facts["spouse_devices"]);
-    assert_eq!(theirs.len(), 1, "{theirs:?}");
+    assert_eq!(theirs.len(), 2, "{theirs:?}");
+    assert!(theirs[0].starts_with("Garage door"), "{theirs:?}");
+    assert!(theirs[1].starts_with("Thermostat"), "{theirs:?}");
     assert!(
-        theirs[0].contains("Garage door") && theirs[0].contains("You can view it"),
+        theirs.iter().all(|d| d.contains("You can view it")),
         "{theirs:?}"
+    );
+
+    // Shared for viewing: readings, no enabled control, and why.
+    assert_eq!(facts["spouse_enabled_controls"], 0);
+    let readings = strings(&facts["spouse_readings"]);
+    assert!(readings.contains(&"21.5 °C".to_owned()), "{readings:?}");
+    assert!(
+        facts["spouse_reason"]
+            .as_str()
+            .unwrap()
+            .contains("not control"),
+        "{}",
+        facts["spouse_reason"]
     );
 
     // Account page, logging out (the cookie goes), a refusal in words, in again.

@@ -107,35 +107,75 @@ await look(page, 'devices');
 // the open page shows both without a reload.
 const garageRow = page.locator(`.device[data-device="${garage.body.id}"]`);
 facts.garage_before = await garageRow.locator('.status').textContent({ timeout: WAIT });
-const device = spawn('python3', [
-  path.join(path.dirname(new URL(import.meta.url).pathname), 'blynk_py_client.py'),
-  'blynklib', '127.0.0.1', blynkPort, garage.body.token,
-], { stdio: ['pipe', 'pipe', 'inherit'] });
-const lines = readline.createInterface({ input: device.stdout });
-const deviceSays = (event) => new Promise((resolve, reject) => {
-  const timer = setTimeout(() => reject(new Error(`the Blynk client never said ${event}`)), WAIT);
-  lines.on('line', (line) => {
-    let said = null;
-    try {
-      said = JSON.parse(line);
-    } catch {
-      return; // the library's own chatter
-    }
-    if (said.event === event) {
-      clearTimeout(timer);
-      resolve();
-    }
+/** A real Blynk device (blynk_py_client.py) with `token`: `says(event)`
+ * resolves with the first line of that event that `match` accepts. */
+function blynkDevice(token) {
+  const child = spawn('python3', [
+    path.join(path.dirname(new URL(import.meta.url).pathname), 'blynk_py_client.py'),
+    'blynklib', '127.0.0.1', blynkPort, token,
+  ], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = readline.createInterface({ input: child.stdout });
+  const says = (event, match = () => true) => new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the Blynk client never said ${event}`)), WAIT);
+    const listen = (line) => {
+      let said = null;
+      try {
+        said = JSON.parse(line);
+      } catch {
+        return; // the library's own chatter
+      }
+      if (said.event === event && match(said)) {
+        clearTimeout(timer);
+        lines.off('line', listen);
+        resolve(said);
+      }
+    };
+    lines.on('line', listen);
   });
-});
-await deviceSays('connected');
+  return { child, says, send: (command) => child.stdin.write(command + '\n') };
+}
+const device = blynkDevice(garage.body.token);
+await device.says('connected');
 const connectedAt = Date.now();
 await garageRow.locator('.status.online').waitFor({ timeout: WAIT });
 facts.online_shown_ms = Date.now() - connectedAt;
 facts.garage_online = await garageRow.locator('.status').textContent();
-device.stdin.write('quit\n');
+device.send('quit');
 await garageRow.locator('.status.offline').waitFor({ timeout: WAIT });
 facts.garage_offline = await garageRow.locator('.status').textContent();
-device.kill();
+device.child.kill();
+
+// 3c. A thermostat's page: controls from its template, live values, a
+// command that waits for the device's confirmation.
+const template = await call('POST', '/templates', token, {
+  org: root, name: 'Thermostat', definition: { datastreams: [
+    { pin: 0, name: 'Heating', type: 'int', min: 0, max: 1, wait_for_confirmation: true },
+    { pin: 1, name: 'Temperature', type: 'double', min: 5, max: 35, unit: '°C' },
+    { pin: 2, name: 'Mode', type: 'enum', values: ['eco', 'comfort', 'away'] },
+  ] },
+});
+const thermostat = await call('POST', '/devices', token, { org: root, name: 'Thermostat', template: template.body.id });
+await call('POST', `/devices/${thermostat.body.id}/shares`, token, { with: 'spouse@example.org', level: 'view' });
+facts.template_calls = [template.status, thermostat.status];
+const thermo = blynkDevice(thermostat.body.token);
+await thermo.says('connected');
+await page.getByRole('link', { name: 'Thermostat' }).click();
+await page.getByRole('heading', { name: 'Thermostat' }).waitFor({ timeout: WAIT });
+await page.locator('p.status.online').waitFor({ timeout: WAIT });
+facts.thermostat_controls = await page.evaluate(() =>
+  [...document.querySelectorAll('.control')].map((c) => c.querySelector('[role=switch], [type=range], [role=radiogroup], output')?.getAttribute('role') ?? c.querySelector('[type=range], output')?.tagName.toLowerCase()));
+thermo.send('vw 1 21.5');
+await page.waitForFunction(() => document.querySelector('.control[data-pin="1"] input[type=number]')?.value === '21.5', null, { timeout: WAIT });
+facts.temperature_shown = await page.locator('.control[data-pin="1"] input[type=number]').inputValue();
+const written = thermo.says('write', (w) => w.pin === 0);
+await page.getByRole('switch', { name: 'Heating' }).click();
+facts.device_received = (await written).values;
+await page.locator('.control[data-pin="0"] .pending').waitFor({ timeout: WAIT });
+facts.pending_shown = true;
+thermo.send('vw 0 1');
+await page.locator('.control[data-pin="0"] .pending').waitFor({ state: 'detached', timeout: WAIT });
+facts.switch_after_confirm = await page.getByRole('switch', { name: 'Heating' }).getAttribute('aria-checked');
+await look(page, 'device');
 
 // 4. CSP: an inline script injected into the page does not run.
 facts.inline_script_ran = await page.evaluate(async () => {
@@ -183,6 +223,19 @@ await spousePage.getByRole('button', { name: 'Join' }).click();
 await spousePage.locator('.device').first().waitFor({ timeout: WAIT });
 facts.spouse_url = new URL(spousePage.url()).pathname + new URL(spousePage.url()).hash;
 facts.spouse_devices = await spousePage.locator('.device').allTextContents();
+await spousePage.getByRole('link', { name: 'Thermostat' }).click();
+await spousePage.getByRole('heading', { name: 'Thermostat' }).waitFor({ timeout: WAIT });
+await spousePage.locator('.control output').first().waitFor({ timeout: WAIT });
+facts.spouse_enabled_controls = await spousePage.locator('.controls button:enabled, .controls input:enabled').count();
+facts.spouse_readings = await spousePage.locator('.control output').allTextContents();
+facts.spouse_reason = await spousePage.getByRole('note').textContent();
+await look(spousePage, 'device-view-only');
+
+// The thermostat goes away: its page says it is offline, commands wait.
+thermo.send('quit');
+await page.locator('p.status.offline').waitFor({ timeout: WAIT });
+facts.offline_notice = await page.getByRole('note').textContent();
+thermo.child.kill();
 
 // 7. The account page, logging out, and logging in again.
 await page.getByRole('link', { name: 'admin@example.org' }).click();

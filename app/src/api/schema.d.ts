@@ -505,6 +505,11 @@ export interface paths {
                              */
                             org_path: string[];
                             owned: boolean;
+                            /** @description What kind of device it is (its controls come from this template). */
+                            template?: {
+                                id: string;
+                                name: string;
+                            } | null;
                         }[];
                     };
                 };
@@ -602,6 +607,86 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            definition: {
+                                /** @default [] */
+                                datastreams: ({
+                                    /** @default true */
+                                    history: boolean;
+                                    /**
+                                     * Format: uint32
+                                     * @description The live value is shown as stale after this many seconds.
+                                     * @default null
+                                     */
+                                    invalidate_after_secs: number | null;
+                                    name: string;
+                                    /**
+                                     * Format: uint8
+                                     * @description Virtual pin number, `V0`..`V255` in Blynk terms.
+                                     */
+                                    pin: number;
+                                    /**
+                                     * Format: uint32
+                                     * @description Raw history kept this long; older rows are downsampled.
+                                     * @default null
+                                     */
+                                    retention_days: number | null;
+                                    /**
+                                     * @description Sent to the device when it connects (Blynk's "sync with latest").
+                                     * @default false
+                                     */
+                                    sync_on_connect: boolean;
+                                    /** @default null */
+                                    unit: string | null;
+                                    /**
+                                     * @description A command shows as pending until the device echoes the value.
+                                     * @default false
+                                     */
+                                    wait_for_confirmation: boolean;
+                                } & ({
+                                    /**
+                                     * Format: int64
+                                     * @default null
+                                     */
+                                    default: number | null;
+                                    /** Format: int64 */
+                                    max: number;
+                                    /** Format: int64 */
+                                    min: number;
+                                    /** @constant */
+                                    type: "int";
+                                } | {
+                                    /**
+                                     * Format: double
+                                     * @default null
+                                     */
+                                    default: number | null;
+                                    /** Format: double */
+                                    max: number;
+                                    /** Format: double */
+                                    min: number;
+                                    /** @constant */
+                                    type: "double";
+                                } | {
+                                    /** @default null */
+                                    default: string | null;
+                                    /** @constant */
+                                    type: "string";
+                                } | {
+                                    /** @default null */
+                                    default: string | null;
+                                    /** @constant */
+                                    type: "enum";
+                                    values: string[];
+                                }))[];
+                                /** @default [] */
+                                events: {
+                                    /** @description What firmware passes to `Blynk.logEvent(code, …)`. */
+                                    code: string;
+                                    name: string;
+                                    /** @default false */
+                                    notify: boolean;
+                                }[];
+                            };
                             id: string;
                             /** @enum {string} */
                             level: "view" | "control";
@@ -612,6 +697,11 @@ export interface paths {
                              */
                             org_path: string[];
                             owned: boolean;
+                            /** @description What kind of device it is (its controls come from this template). */
+                            template?: {
+                                id: string;
+                                name: string;
+                            } | null;
                         };
                     };
                 };

@@ -5,24 +5,10 @@
 import { useMemo, useState } from 'preact/hooks';
 import type { Device } from '../api';
 import type { LiveState, Telemetry } from '../live';
+import { ago, lastSeen } from '../time';
 
 function where(device: Device): string {
   return device.org_path.length ? device.org_path.join(' › ') : 'Shared with you';
-}
-
-function ago(ms: number): string {
-  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
-  if (s < 60) return 'just now';
-  if (s < 3600) return `${Math.round(s / 60)} min ago`;
-  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
-  return new Date(ms).toLocaleString();
-}
-
-/** When the device was last heard from: its newest value, or when it went offline. */
-function lastSeen(t: Telemetry | undefined, offlineAt: number | undefined): number | undefined {
-  const newest = Math.max(0, ...Object.values(t?.values ?? {}).map((v) => v.at));
-  const seen = Math.max(newest, offlineAt ?? 0);
-  return seen > 0 ? seen : undefined;
 }
 
 function Status({ t, offlineAt }: { t: Telemetry | undefined; offlineAt: number | undefined }) {
@@ -82,7 +68,7 @@ export function Devices({ live }: { live: LiveState }) {
       <ul class="devices" aria-label="Devices">
         {shown.map((d) => (
           <li key={d.id} class="device" data-device={d.id}>
-            <span class="name">{d.name}</span>
+            <a class="name" href={`/devices/${encodeURIComponent(d.id)}`}>{d.name}</a>
             <span class="where">{where(d)}</span>
             <Status t={live.telemetry[d.id]} offlineAt={live.offlineSince[d.id]} />
             <span class={`level ${d.level}`}>{d.level === 'control' ? 'You can control it' : 'You can view it'}</span>
