@@ -20,6 +20,9 @@ export type Device = Answer<'/devices', 'get'>[number];
 export type Session = Answer<'/sessions', 'get'>[number];
 export type DeviceDetail = Answer<'/devices/{id}', 'get'>;
 export type Datastream = DeviceDetail['definition']['datastreams'][number];
+export type History = Answer<'/devices/{id}/history', 'get'>;
+export type StoredEvent = Answer<'/devices/{id}/events', 'get'>[number];
+export type Aggregation = 'raw' | 'minute' | 'hour';
 export type Outcome = Answer<'/devices/{id}/values/{pin}', 'put'>['outcome'];
 
 /** A refusal or failure, in words a person can read. */
@@ -98,6 +101,11 @@ export const api = {
     call<{ outcome: Outcome }>('PUT', `/devices/${encodeURIComponent(id)}/values/V${pin}`, {
       value,
     } satisfies RequestBody<'/devices/{id}/values/{pin}', 'put'>),
+  history: (id: string, pin: number, from: number, to: number, aggregation: Aggregation) =>
+    call<History>('GET', `/devices/${encodeURIComponent(id)}/history?` + new URLSearchParams({
+      pin: `V${pin}`, from: String(from), to: String(to), aggregation, limit: '10000',
+    })),
+  events: (id: string) => call<StoredEvent[]>('GET', `/devices/${encodeURIComponent(id)}/events?limit=200`),
   sessions: () => call<Session[]>('GET', '/sessions'),
   endSession: (id: string) => call<void>('DELETE', `/sessions/${encodeURIComponent(id)}`),
   changePassword: (current: string, password: string) =>

@@ -22,6 +22,8 @@ export interface LiveState {
   telemetry: Record<string, Telemetry>;
   /** When each device was last seen going offline (ms), if it did while we watched. */
   offlineSince: Record<string, number>;
+  /** When each device last logged an event while we watched (ms). */
+  lastEvent: Record<string, number>;
   connected: boolean;
   /** The connection closed and is being made again. */
   lost: boolean;
@@ -33,7 +35,7 @@ const CLOSE_REVOKED = 4401;
 const CLOSE_NOT_MEMBER = 4403;
 
 export class Live {
-  state: LiveState = { devices: null, telemetry: {}, offlineSince: {}, connected: false, lost: false, ended: false };
+  state: LiveState = { devices: null, telemetry: {}, offlineSince: {}, lastEvent: {}, connected: false, lost: false, ended: false };
   private socket: WebSocket | null = null;
   private listeners = new Set<(s: LiveState) => void>();
   private retry = 1000;
@@ -115,6 +117,7 @@ export class Live {
         break;
       }
       case 'event':
+        this.set({ lastEvent: { ...this.state.lastEvent, [message.device]: message.at } });
         break;
     }
   }

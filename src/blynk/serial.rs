@@ -24,6 +24,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use tokio_util::task::AbortOnDropHandle;
+
 use super::session::{self, Context, End};
 use crate::backoff::Backoff;
 use crate::config::SerialConfig;
@@ -32,14 +34,22 @@ use crate::config::SerialConfig;
 const SCAN: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-/// Watches `ports` until shutdown, one task per present port.
+/// Watches `ports` until shutdown, one task per present port. If the
+/// supervisor itself ends early (it is restarted), its port tasks end with
+/// it, so the next one never opens a port twice; at shutdown they are left
+/// to end by themselves (each watches the token).
 pub async fn supervise(ports: Vec<SerialConfig>, ctx: Arc<Context>, tracker: TaskTracker) {
-    let mut running: HashMap<PathBuf, tokio::task::JoinHandle<()>> = HashMap::new();
+    let mut running: HashMap<PathBuf, AbortOnDropHandle<()>> = HashMap::new();
     let mut tick = tokio::time::interval(SCAN);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = ctx.shutdown.cancelled() => return,
+            _ = ctx.shutdown.cancelled() => {
+                for (_, task) in running.drain() {
+                    task.detach();
+                }
+                return;
+            }
             _ = tick.tick() => {}
         }
         running.retain(|_, task| !task.is_finished());
@@ -47,7 +57,8 @@ pub async fn supervise(ports: Vec<SerialConfig>, ctx: Arc<Context>, tracker: Tas
             for path in matching(&port.path) {
                 if let std::collections::hash_map::Entry::Vacant(slot) = running.entry(path) {
                     let path = slot.key().clone();
-                    slot.insert(tracker.spawn(own_port(path, port.baud, ctx.clone())));
+                    let task = tracker.spawn(own_port(path, port.baud, ctx.clone()));
+                    slot.insert(AbortOnDropHandle::new(task));
                 }
             }
         }

@@ -206,7 +206,9 @@ impl Client {
     {
         let (mut sender, conn) =
             hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io)).await?;
-        tokio::spawn(conn);
+        // The connection is driven for as long as this exchange lasts, and
+        // no longer: the body is read before the handle drops.
+        let _conn = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(conn));
         let mut req = hyper::Request::builder()
             .method(method)
             .uri(path)

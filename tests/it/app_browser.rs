@@ -94,6 +94,17 @@ fn a_household_sets_up_invites_and_logs_in_through_the_app_in_chromium() {
     assert_eq!(facts["device_received"], serde_json::json!(["1"]));
     assert_eq!(facts["pending_shown"], true);
     assert_eq!(facts["switch_after_confirm"], "true");
+    assert_eq!(facts["chart_canvases"], 1, "the hour's history is drawn");
+    let csv = facts["csv"].as_str().unwrap();
+    assert!(
+        csv.starts_with("time,value\n") && csv.contains(",\"21.5\"\n"),
+        "{csv}"
+    );
+    let timeline = facts["timeline"].as_str().unwrap();
+    assert!(
+        timeline.contains("Overheating") && timeline.contains("Too hot in the attic"),
+        "{timeline}"
+    );
     assert!(
         facts["offline_notice"]
             .as_str()
@@ -165,6 +176,15 @@ fn a_household_sets_up_invites_and_logs_in_through_the_app_in_chromium() {
         "{}",
         facts["spouse_reason"]
     );
+
+    // The list's filters.
+    assert_eq!(facts["by_template"], serde_json::json!(["Thermostat"]));
+    assert_eq!(
+        facts["online_now"],
+        serde_json::json!([]),
+        "both devices have gone"
+    );
+    assert_eq!(facts["by_name"], serde_json::json!(["Beer machine"]));
 
     // Account page, logging out (the cookie goes), a refusal in words, in again.
     assert!(facts["sessions_listed"].as_u64().unwrap() >= 1);

@@ -152,7 +152,7 @@ const template = await call('POST', '/templates', token, {
     { pin: 0, name: 'Heating', type: 'int', min: 0, max: 1, wait_for_confirmation: true },
     { pin: 1, name: 'Temperature', type: 'double', min: 5, max: 35, unit: '°C' },
     { pin: 2, name: 'Mode', type: 'enum', values: ['eco', 'comfort', 'away'] },
-  ] },
+  ], events: [{ code: 'overheat', name: 'Overheating' }] },
 });
 const thermostat = await call('POST', '/devices', token, { org: root, name: 'Thermostat', template: template.body.id });
 await call('POST', `/devices/${thermostat.body.id}/shares`, token, { with: 'spouse@example.org', level: 'view' });
@@ -175,6 +175,22 @@ facts.pending_shown = true;
 thermo.send('vw 0 1');
 await page.locator('.control[data-pin="0"] .pending').waitFor({ state: 'detached', timeout: WAIT });
 facts.switch_after_confirm = await page.getByRole('switch', { name: 'Heating' }).getAttribute('aria-checked');
+
+// History: the last hour's raw values as a chart, and as CSV.
+const temperature = page.locator('.control[data-pin="1"]');
+await temperature.locator('summary', { hasText: 'History' }).click();
+await temperature.getByRole('button', { name: '1 h' }).click();
+await temperature.locator('.history .when', { hasText: '1 values' }).waitFor({ timeout: WAIT });
+facts.chart_canvases = await temperature.locator('.chart canvas').count();
+const [download] = await Promise.all([
+  page.waitForEvent('download', { timeout: WAIT }),
+  temperature.getByRole('button', { name: 'CSV' }).click(),
+]);
+facts.csv = fs.readFileSync(await download.path(), 'utf8');
+// An event the device logs appears in the timeline, named by the template.
+thermo.send('event overheat Too hot in the attic');
+await page.locator('.timeline li', { hasText: 'Overheating' }).waitFor({ timeout: WAIT });
+facts.timeline = await page.locator('.timeline li').first().textContent();
 await look(page, 'device');
 
 // 4. CSP: an inline script injected into the page does not run.
@@ -226,7 +242,10 @@ facts.spouse_devices = await spousePage.locator('.device').allTextContents();
 await spousePage.getByRole('link', { name: 'Thermostat' }).click();
 await spousePage.getByRole('heading', { name: 'Thermostat' }).waitFor({ timeout: WAIT });
 await spousePage.locator('.control output').first().waitFor({ timeout: WAIT });
-facts.spouse_enabled_controls = await spousePage.locator('.controls button:enabled, .controls input:enabled').count();
+// Any control that would send a command (history's range buttons only read).
+facts.spouse_enabled_controls = await spousePage.locator(
+  '.controls :is([role=switch], [role=radio], input[type=range], input[type=number], .text-entry input, .text-entry button):enabled',
+).count();
 facts.spouse_readings = await spousePage.locator('.control output').allTextContents();
 facts.spouse_reason = await spousePage.getByRole('note').textContent();
 await look(spousePage, 'device-view-only');
@@ -237,9 +256,23 @@ await page.locator('p.status.offline').waitFor({ timeout: WAIT });
 facts.offline_notice = await page.getByRole('note').textContent();
 thermo.child.kill();
 
+// 6b. Filters on the list: by template, by online state, by name.
+await page.getByRole('link', { name: 'Devices', exact: true }).click();
+await page.locator('.device').nth(3).waitFor({ timeout: WAIT });
+await page.getByLabel('Template').selectOption('Thermostat');
+facts.by_template = await page.locator('.device .name').allTextContents();
+await page.getByLabel('Template').selectOption('');
+await page.getByLabel('State').selectOption('online');
+facts.online_now = await page.locator('.device .name').allTextContents();
+await page.getByLabel('State').selectOption('');
+await page.getByLabel('Search').fill('beer');
+facts.by_name = await page.locator('.device .name').allTextContents();
+await page.getByLabel('Search').fill('');
+
 // 7. The account page, logging out, and logging in again.
 await page.getByRole('link', { name: 'admin@example.org' }).click();
 await page.getByRole('heading', { name: 'Your account' }).waitFor({ timeout: WAIT });
+await page.locator('.sessions li').first().waitFor({ timeout: WAIT });
 facts.sessions_listed = await page.locator('.sessions li').count();
 await look(page, 'account');
 await page.getByRole('button', { name: 'Log out' }).click();

@@ -9,6 +9,8 @@ import { ApiFailure, api, type Datastream, type DeviceDetail, type Outcome } fro
 import type { LiveState, LiveValue } from '../live';
 import { Problem } from '../components';
 import { ago, lastSeen } from '../time';
+import { HistoryChart } from './history';
+import { Events } from './events';
 
 type Note = { pin: number; text: string; kind: 'info' | 'problem' };
 
@@ -150,10 +152,17 @@ export function DevicePage({ id, live }: { id: string; live: LiveState }) {
               {note?.pin === ds.pin && (
                 <span class={note.kind} role={note.kind === 'problem' ? 'alert' : 'status'}>{note.text}</span>
               )}
+              {(ds.type === 'int' || ds.type === 'double') && ds.history !== false && (
+                <details>
+                  <summary>History</summary>
+                  <HistoryChart device={id} ds={ds} />
+                </details>
+              )}
             </li>
           );
         })}
       </ul>
+      <Events detail={detail} newest={live.lastEvent[id] ?? 0} />
     </main>
   );
 }

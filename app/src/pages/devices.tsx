@@ -24,17 +24,23 @@ export function Devices({ live }: { live: LiveState }) {
   const [query, setQuery] = useState('');
   const [org, setOrg] = useState('');
   const [online, setOnline] = useState<OnlineFilter>('');
+  const [kind, setKind] = useState('');
   const devices = live.devices;
 
   const places = useMemo(() => [...new Set((devices ?? []).map(where))].sort(), [devices]);
+  const kinds = useMemo(
+    () => [...new Set((devices ?? []).flatMap((d) => (d.template ? [d.template.name] : [])))].sort(),
+    [devices],
+  );
   const shown = useMemo(() => {
     const q = query.trim().toLowerCase();
     return (devices ?? [])
       .filter((d) => !q || d.name.toLowerCase().includes(q))
       .filter((d) => !org || where(d) === org)
       .filter((d) => !online || (online === 'online') === Boolean(live.telemetry[d.id]?.online))
+      .filter((d) => !kind || d.template?.name === kind)
       .sort((a, b) => a.name.localeCompare(b.name));
-  }, [devices, query, org, online, live.telemetry]);
+  }, [devices, query, org, online, kind, live.telemetry]);
 
   return (
     <main class="page">
@@ -61,6 +67,15 @@ export function Devices({ live }: { live: LiveState }) {
             <option value="offline">Offline</option>
           </select>
         </div>
+        {kinds.length > 0 && (
+          <div class="field">
+            <label for="device-kind">Template</label>
+            <select id="device-kind" value={kind} onChange={(e) => setKind((e.target as HTMLSelectElement).value)}>
+              <option value="">All</option>
+              {kinds.map((k) => <option value={k}>{k}</option>)}
+            </select>
+          </div>
+        )}
       </div>
       {devices === null && <p aria-busy="true">Loading your devices…</p>}
       {devices?.length === 0 && <p>No devices yet. When someone shares a device with you, or you add one, it shows here.</p>}
