@@ -58,6 +58,24 @@ for (const file of bundle.outputFiles) {
 }
 if (!js || !css) throw new Error('esbuild wrote no script or no stylesheet');
 
+// The service worker, told which files make this build (and so, by their
+// hashes, which build it is).
+const precache = ['/index.html', ...files.map((f) => f.path), '/manifest.webmanifest', '/icon.svg'];
+const version = createHash('sha256').update(precache.join('\n')).digest('hex').slice(0, 12);
+const worker = await esbuild.build({
+  absWorkingDir: here,
+  entryPoints: ['src/sw.ts'],
+  bundle: true,
+  minify: true,
+  format: 'iife',
+  target: ['es2020'],
+  write: false,
+  legalComments: 'none',
+  logLevel: 'warning',
+  define: { APP_FILES: JSON.stringify(precache), APP_VERSION: JSON.stringify(version) },
+});
+files.push({ path: '/sw.js', bytes: Buffer.from(worker.outputFiles[0].contents), immutable: false });
+
 const shell = fs
   .readFileSync(path.join(here, 'static', 'index.html'), 'utf8')
   .replace('%APP_JS%', js)

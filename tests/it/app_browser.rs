@@ -9,7 +9,9 @@
 //! without a reload; an invited person opens their link in another browser and sees only
 //! what they were given; logging out and in again works; axe-core finds no
 //! serious or critical violation on any page. Screenshots of every page at
-//! phone and desktop size are left in `target/tmp/household_app/`.
+//! phone and desktop size are left in `target/tmp/household_app/`. Over
+//! plain HTTP the cookie goes without `Secure`, and the service worker
+//! opens the app with the hub out of reach.
 
 use std::process::Command;
 
@@ -26,34 +28,49 @@ fn strings(value: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Runs `script` with `args` under a time limit; the facts it printed.
+fn facts_of(hub: &common::HubProcess, script: &str, args: &[String]) -> Value {
+    let run = Command::new("timeout")
+        .arg("180")
+        .arg("node")
+        .arg(common::support(script))
+        .args(args)
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{script} failed ({}):\n{}\n{stdout}\nhub:\n{}",
+        run.status,
+        String::from_utf8_lossy(&run.stderr),
+        hub.stderr()
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("no facts ({e}):\n{stdout}"))
+}
+
+fn output_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("household_app")
+}
+
 #[test]
 fn a_household_sets_up_invites_and_logs_in_through_the_app_in_chromium() {
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
     let hub = common::HubProcess::start(&state, common::TEST_CONFIG);
     let code = api::setup_code(&state);
-    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("household_app");
     let base = format!("https://127.0.0.1:{}", hub.api_port());
-    let run = Command::new("timeout")
-        .arg("180")
-        .arg("node")
-        .arg(common::support("household_app.mjs"))
-        .args([&base, &code])
-        .arg(&state)
-        .arg(&out)
-        .arg(hub.blynk_port().to_string())
-        .output()
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success(),
-        "the browser script failed ({}):\n{}\n{stdout}\nhub:\n{}",
-        run.status,
-        String::from_utf8_lossy(&run.stderr),
-        hub.stderr()
+    let facts = facts_of(
+        &hub,
+        "household_app.mjs",
+        &[
+            base,
+            code,
+            state.display().to_string(),
+            output_dir().display().to_string(),
+            hub.blynk_port().to_string(),
+        ],
     );
-    let facts: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("no facts ({e}):\n{stdout}"));
 
     // First run: the wizard, then the person's devices, logged in.
     assert_eq!(facts["first_heading"], "Set up your hub");
@@ -200,4 +217,39 @@ fn a_household_sets_up_invites_and_logs_in_through_the_app_in_chromium() {
     for shot in shots {
         assert!(std::fs::metadata(&shot).unwrap().len() > 1000, "{shot}");
     }
+}
+
+#[test]
+fn over_plain_http_the_cookie_is_not_secure_and_the_app_opens_without_the_hub() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let config = common::TEST_CONFIG.replace("[api]\n", "[api]\ntls = false\n");
+    let hub = common::HubProcess::start(&state, &config);
+    let code = api::setup_code(&state);
+    // localhost: a secure context for the service worker without TLS.
+    let base = format!("http://localhost:{}", hub.api_port());
+    let facts = facts_of(
+        &hub,
+        "household_app_offline.mjs",
+        &[base.clone(), code, output_dir().display().to_string()],
+    );
+    assert_eq!(facts["worker"], format!("{base}/sw.js"));
+    let cookies = facts["cookies"].as_array().unwrap();
+    assert_eq!(cookies.len(), 1, "{cookies:?}");
+    assert_eq!(cookies[0]["name"], "hearth_session");
+    assert_eq!(cookies[0]["httpOnly"], true);
+    assert_eq!(
+        cookies[0]["secure"], false,
+        "plain HTTP could not keep a Secure cookie"
+    );
+    assert_eq!(cookies[0]["sameSite"], "Strict");
+    // Offline: the shell came from the worker, the API did not.
+    assert_eq!(facts["offline_title"], "Hearth");
+    assert_eq!(
+        facts["offline_problem"],
+        "The hub cannot be reached. Check that you are on its network."
+    );
+    assert_eq!(facts["api_offline"], "failed", "no API answer is ever kept");
+    assert_eq!(facts["back_online"], "Your devices");
+    assert_eq!(facts["axe"]["offline"], serde_json::json!([]));
 }

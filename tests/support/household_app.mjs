@@ -12,39 +12,15 @@ import https from 'node:https';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import readline from 'node:readline';
-import { chromium } from 'playwright-core';
-import { AxeBuilder } from '@axe-core/playwright';
+import { PASSWORD, WAIT, launchChromium, look as lookAt, runWizard } from './browser.mjs';
 
 const [base, setupCode, stateDir, outDir, blynkPort] = process.argv.slice(2);
-const PASSWORD = 'correct horse battery';
-const WAIT = 15_000;
 fs.mkdirSync(outDir, { recursive: true });
 
 const facts = { axe: {}, screenshots: [] };
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: [
-    ...(process.getuid?.() === 0 ? ['--no-sandbox'] : []),
-    '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
-  ],
-});
+const browser = await launchChromium();
 const newContext = () => browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
-
-async function look(page, name) {
-  await page.waitForLoadState('networkidle');
-  const results = await new AxeBuilder({ page }).analyze();
-  facts.axe[name] = results.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
-  for (const [size, viewport] of [['phone', { width: 360, height: 740 }], ['desktop', { width: 1280, height: 800 }]]) {
-    await page.setViewportSize(viewport);
-    const file = path.join(outDir, `${name}-${size}.png`);
-    await page.screenshot({ path: file, fullPage: true });
-    facts.screenshots.push(file);
-  }
-}
+const look = (page, name) => lookAt(page, name, facts, outDir);
 
 const heading = (page) => page.locator('h1').first().textContent({ timeout: WAIT });
 
@@ -58,15 +34,7 @@ page.on('console', (m) => {
 await page.goto(base + '/');
 facts.first_heading = await heading(page);
 await look(page, 'setup');
-await page.getByLabel('Setup code').fill(setupCode);
-await page.getByRole('button', { name: 'Next' }).click();
-await page.getByLabel('Household name').fill('Home');
-await page.getByRole('button', { name: 'Next' }).click();
-await page.getByLabel('Email').fill('admin@example.org');
-await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-await page.getByLabel('Password again').fill(PASSWORD);
-await page.getByRole('button', { name: 'Set up' }).click();
-await page.getByRole('heading', { name: 'Your devices' }).waitFor({ timeout: WAIT });
+await runWizard(page, setupCode, 'admin@example.org');
 facts.after_wizard = await heading(page);
 
 // 2. The session is a cookie the page cannot read.

@@ -1,0 +1,51 @@
+// What the household app's browser scripts share: Debian's Chromium,
+// headless, launched as this machine allows (playwright-core pointed at
+// /usr/bin/chromium; --no-sandbox as root), and a look at a page: axe-core's
+// serious and critical violations, and screenshots at phone and desktop size.
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { AxeBuilder } from '@axe-core/playwright';
+
+export const WAIT = 15_000;
+export const PASSWORD = 'correct horse battery';
+
+export function launchChromium() {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [
+      ...(process.getuid?.() === 0 ? ['--no-sandbox'] : []),
+      '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
+    ],
+  });
+}
+
+/** Records axe-core's findings on `page` in `facts.axe[name]` and its
+ * screenshots (phone, desktop) under `outDir` in `facts.screenshots`. */
+export async function look(page, name, facts, outDir) {
+  await page.waitForLoadState('networkidle');
+  const results = await new AxeBuilder({ page }).analyze();
+  facts.axe[name] = results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
+  for (const [size, viewport] of [['phone', { width: 360, height: 740 }], ['desktop', { width: 1280, height: 800 }]]) {
+    await page.setViewportSize(viewport);
+    const file = path.join(outDir, `${name}-${size}.png`);
+    await page.screenshot({ path: file, fullPage: true });
+    facts.screenshots.push(file);
+  }
+}
+
+/** The first-run wizard, filled in as a person would. */
+export async function runWizard(page, setupCode, email) {
+  await page.getByLabel('Setup code').fill(setupCode);
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByLabel('Household name').fill('Home');
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByLabel('Password again').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Set up' }).click();
+  await page.getByRole('heading', { name: 'Your devices' }).waitFor({ timeout: WAIT });
+}
