@@ -22,6 +22,8 @@ mod blynk;
 #[allow(dead_code)] // a benchmark uses a part of the test harness
 #[path = "../tests/it/common/mod.rs"]
 mod common;
+#[path = "support/rss.rs"]
+mod rss;
 #[path = "support/simulator.rs"]
 mod simulator;
 
@@ -44,14 +46,7 @@ const CONNECTIONS: usize = 16;
 const FLOOD_SECONDS: u64 = 10;
 
 fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap();
-    kib / 1024.0
+    rss::rss_kib(pid) as f64 / 1024.0
 }
 
 fn history_rows(db: &std::path::Path) -> i64 {

@@ -15,22 +15,16 @@ mod common;
 #[allow(dead_code)] // a benchmark uses a part of the test harness
 #[path = "../tests/it/common/netns.rs"]
 mod netns;
+#[path = "support/rss.rs"]
+mod rss;
 
+use rss::rss_kib;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{HubProcess, TEST_CONFIG, hearth, hearth_run};
 
 const RUNS: usize = 20;
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]

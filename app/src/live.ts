@@ -49,6 +49,8 @@ export class Live {
 
   stop(): void {
     this.stopped = true;
+    cancelAnimationFrame(this.frame);
+    this.frame = 0;
     clearTimeout(this.timer);
     this.socket?.close(1000);
     this.socket = null;
@@ -60,9 +62,18 @@ export class Live {
     return () => this.listeners.delete(listener);
   }
 
+  private frame = 0;
+
+  /** Applies `change` now; listeners hear of it once per animation frame,
+   * however many updates arrive in between (100 values a second re-render
+   * the page at most 60 times). */
   private set(change: Partial<LiveState>): void {
     this.state = { ...this.state, ...change };
-    for (const listener of this.listeners) listener(this.state);
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      for (const listener of this.listeners) listener(this.state);
+    });
   }
 
   private open(): void {

@@ -2,6 +2,7 @@
 // shares, in one list: no organization to switch. Each is labelled with
 // its organization path as far as they may see it, and shows whether it is
 // online, live from the hub's stream.
+import { Component } from 'preact';
 import { useMemo, useState } from 'preact/hooks';
 import type { Device } from '../api';
 import type { LiveState, Telemetry } from '../live';
@@ -16,6 +17,28 @@ function Status({ t, offlineAt }: { t: Telemetry | undefined; offlineAt: number 
   if (t.online) return <span class="status online">Online</span>;
   const seen = lastSeen(t, offlineAt);
   return <span class="status offline">Offline{seen ? `, last seen ${ago(seen)}` : ''}</span>;
+}
+
+type RowProps = { d: Device; t: Telemetry | undefined; offlineAt: number | undefined };
+
+/** One device's row: re-rendered only when that device changed (a value
+ * of another of a thousand devices leaves it alone). */
+class Row extends Component<RowProps> {
+  shouldComponentUpdate(next: RowProps): boolean {
+    return next.d !== this.props.d || next.t !== this.props.t || next.offlineAt !== this.props.offlineAt;
+  }
+
+  render({ d, t, offlineAt }: RowProps) {
+    return (
+      <li class="device" data-device={d.id}>
+        <a class="name" href={`/devices/${encodeURIComponent(d.id)}`}>{d.name}</a>
+        <span class="where">{where(d)}</span>
+        <Status t={t} offlineAt={offlineAt} />
+        <span class={`level ${d.level}`}>{d.level === 'control' ? 'You can control it' : 'You can view it'}</span>
+        {d.owned && <span class="owned">Yours</span>}
+      </li>
+    );
+  }
 }
 
 type OnlineFilter = '' | 'online' | 'offline';
@@ -82,13 +105,7 @@ export function Devices({ live }: { live: LiveState }) {
       {devices && devices.length > 0 && shown.length === 0 && <p>No device matches.</p>}
       <ul class="devices" aria-label="Devices">
         {shown.map((d) => (
-          <li key={d.id} class="device" data-device={d.id}>
-            <a class="name" href={`/devices/${encodeURIComponent(d.id)}`}>{d.name}</a>
-            <span class="where">{where(d)}</span>
-            <Status t={live.telemetry[d.id]} offlineAt={live.offlineSince[d.id]} />
-            <span class={`level ${d.level}`}>{d.level === 'control' ? 'You can control it' : 'You can view it'}</span>
-            {d.owned && <span class="owned">Yours</span>}
-          </li>
+          <Row key={d.id} d={d} t={live.telemetry[d.id]} offlineAt={live.offlineSince[d.id]} />
         ))}
       </ul>
     </main>

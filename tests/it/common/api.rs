@@ -98,9 +98,17 @@ pub async fn request(
     let mut req = hyper::Request::builder()
         .method(method)
         .uri(
-            if ["/external/", "/cloud/v1/", "/tenants/", "/metrics"]
-                .iter()
-                .any(|raw| path.starts_with(raw))
+            if [
+                "/external/",
+                "/cloud/v1/",
+                "/tenants/",
+                "/metrics",
+                "/index.html",
+                "/assets/",
+                "/sw.js",
+            ]
+            .iter()
+            .any(|raw| path.starts_with(raw))
             {
                 path.to_owned()
             } else {
