@@ -1,5 +1,5 @@
 // The person's own account: change password, see and end their sessions
-// (this browser's is marked), log out.
+// (the hub does not yet say which one is this browser's), log out.
 import { useEffect, useState } from 'preact/hooks';
 import { api, type Me, type Session } from '../api';
 import { Field, Problem, useSubmit } from '../components';
