@@ -58,10 +58,22 @@ for (const file of bundle.outputFiles) {
 }
 if (!js || !css) throw new Error('esbuild wrote no script or no stylesheet');
 
+const shell = fs
+  .readFileSync(path.join(here, 'static', 'index.html'), 'utf8')
+  .replace('%APP_JS%', js)
+  .replace('%APP_CSS%', css);
+files.push({ path: '/index.html', bytes: Buffer.from(shell), immutable: false });
+for (const name of fs.readdirSync(path.join(here, 'static')).sort()) {
+  if (name === 'index.html') continue;
+  files.push({ path: '/' + name, bytes: fs.readFileSync(path.join(here, 'static', name)), immutable: false });
+}
 // The service worker, told which files make this build (and so, by their
 // hashes, which build it is).
-const precache = ['/index.html', ...files.map((f) => f.path), '/manifest.webmanifest', '/icon.svg'];
-const version = createHash('sha256').update(precache.join('\n')).digest('hex').slice(0, 12);
+const precache = files.map((f) => f.path);
+// By content, not names: a changed shell or icon is a new build too.
+const digest = createHash('sha256');
+for (const f of files) digest.update(f.path).update('\0').update(f.bytes);
+const version = digest.digest('hex').slice(0, 12);
 const worker = await esbuild.build({
   absWorkingDir: here,
   entryPoints: ['src/sw.ts'],
@@ -76,15 +88,6 @@ const worker = await esbuild.build({
 });
 files.push({ path: '/sw.js', bytes: Buffer.from(worker.outputFiles[0].contents), immutable: false });
 
-const shell = fs
-  .readFileSync(path.join(here, 'static', 'index.html'), 'utf8')
-  .replace('%APP_JS%', js)
-  .replace('%APP_CSS%', css);
-files.push({ path: '/index.html', bytes: Buffer.from(shell), immutable: false });
-for (const name of fs.readdirSync(path.join(here, 'static')).sort()) {
-  if (name === 'index.html') continue;
-  files.push({ path: '/' + name, bytes: fs.readFileSync(path.join(here, 'static', name)), immutable: false });
-}
 files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 
 fs.rmSync(dist, { recursive: true, force: true });

@@ -4,7 +4,7 @@
 // says so and reconnects with backoff; on reconnecting the hub sends the
 // whole list and every value again, so nothing missed stays missing.
 import { useEffect, useState } from 'preact/hooks';
-import type { Answer, Device } from './api';
+import { ApiFailure, api, type Answer, type Device } from './api';
 
 export type Telemetry = Answer<'/devices/{id}/values', 'get'>;
 export type LiveValue = Telemetry['values'][string];
@@ -80,7 +80,9 @@ export class Live {
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const socket = new WebSocket(`${scheme}//${location.host}/api/v1/stream`);
     this.socket = socket;
+    let opened = false;
     socket.onopen = () => {
+      opened = true;
       this.retry = 1000;
       this.set({ connected: true, lost: false });
     };
@@ -94,6 +96,17 @@ export class Live {
       }
       this.set({ connected: false, lost: !this.stopped });
       if (this.stopped) return;
+      // A handshake the hub refused (an expired or revoked session) closes
+      // as 1006, never 4401: ask the hub whether the session still holds.
+      if (!opened) {
+        api.me().catch((e) => {
+          if (e instanceof ApiFailure && e.status === 401) {
+            this.stopped = true;
+            clearTimeout(this.timer);
+            this.set({ lost: false, ended: true });
+          }
+        });
+      }
       // Jittered backoff up to 30 s: a hub coming back is not stampeded.
       const wait = this.retry * (0.5 + Math.random() / 2);
       this.retry = Math.min(this.retry * 2, 30_000);

@@ -75,24 +75,30 @@ enum Encoding {
     Identity,
 }
 
-/// The best encoding `accept-encoding` allows (a `q=0` refuses one).
+/// The best encoding `accept-encoding` allows: a coding named with `q=0`
+/// is refused even when `*` would take it (RFC 9110 §12.5.3).
 fn negotiate(headers: &HeaderMap) -> Encoding {
+    // (coding, acceptable) for every listed coding.
+    let listed: Vec<(String, bool)> = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let coding = parts.next().unwrap_or_default().to_ascii_lowercase();
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (coding, !refused)
+        })
+        .collect();
     let accepted = |name: &str| {
-        headers
-            .get_all(header::ACCEPT_ENCODING)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|item| {
-                let mut parts = item.split(';').map(str::trim);
-                let coding = parts.next().unwrap_or_default();
-                let refused = parts.any(|p| {
-                    p.strip_prefix("q=")
-                        .and_then(|q| q.parse::<f32>().ok())
-                        .is_some_and(|q| q <= 0.0)
-                });
-                (coding.eq_ignore_ascii_case(name) || coding == "*") && !refused
-            })
+        let named = listed.iter().find(|(coding, _)| coding == name);
+        let any = listed.iter().find(|(coding, _)| coding == "*");
+        named.or(any).is_some_and(|(_, ok)| *ok)
     };
     if accepted("br") {
         Encoding::Brotli
@@ -199,6 +205,12 @@ mod tests {
         assert_eq!(negotiate(&accept("br;q=0, gzip;q=0.5")), Encoding::Gzip);
         assert_eq!(negotiate(&accept("identity")), Encoding::Identity);
         assert_eq!(negotiate(&HeaderMap::new()), Encoding::Identity);
+        assert_eq!(
+            negotiate(&accept("br;q=0, *")),
+            Encoding::Gzip,
+            "named beats *"
+        );
+        assert_eq!(negotiate(&accept("*")), Encoding::Brotli);
     }
 
     #[test]

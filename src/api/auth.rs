@@ -54,9 +54,10 @@ impl FromRequestParts<AppState> for Authed {
         let token = match bearer(&parts.headers) {
             Some(token) => token,
             None => {
-                let token =
-                    browser::cookie_token(&parts.headers).ok_or_else(ApiError::unauthorized)?;
-                if !browser::same_origin_or_safe(&parts.method, &parts.headers) {
+                let token = browser::cookie_token(&parts.headers, state.secure_cookies)
+                    .ok_or_else(ApiError::unauthorized)?;
+                let authority = parts.uri.authority().map(|a| a.as_str());
+                if !browser::same_origin_or_safe(&parts.method, &parts.headers, authority) {
                     return Err(ApiError::cross_origin());
                 }
                 token

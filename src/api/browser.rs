@@ -55,15 +55,19 @@ pub fn cleared_cookie(secure: bool) -> HeaderValue {
     })
 }
 
-/// The session token a request's cookie carries, if any.
-pub fn cookie_token(headers: &HeaderMap) -> Option<&str> {
+/// The session token a request's cookie carries, if any. Over TLS only
+/// the `__Host-` cookie counts: a plain-HTTP page on the same host name can
+/// set `hearth_session` (cookies ignore scheme and port), and must not be
+/// able to log a person in as someone else or lock them out.
+pub fn cookie_token(headers: &HeaderMap, secure: bool) -> Option<&str> {
+    let wanted = if secure { SECURE_COOKIE } else { PLAIN_COOKIE };
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SECURE_COOKIE || *name == PLAIN_COOKIE)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value.trim())
         .filter(|value| !value.is_empty())
 }
@@ -73,8 +77,9 @@ pub fn cookie_token(headers: &HeaderMap) -> Option<&str> {
 /// upgrade; anything else must come from the app's own origin, as the
 /// browser says it in `Sec-Fetch-Site` or, from older browsers, `Origin`.
 /// A request that says neither is refused: every browser that sends
-/// cookies sends one of them on a state-changing request.
-pub fn same_origin_or_safe(method: &Method, headers: &HeaderMap) -> bool {
+/// cookies sends one of them on a state-changing request. `authority` is
+/// the request's own (HTTP/2 has `:authority` and no `Host`).
+pub fn same_origin_or_safe(method: &Method, headers: &HeaderMap, authority: Option<&str>) -> bool {
     let upgrade = headers.contains_key(header::UPGRADE);
     if (method == Method::GET || method == Method::HEAD) && !upgrade {
         return true;
@@ -82,11 +87,14 @@ pub fn same_origin_or_safe(method: &Method, headers: &HeaderMap) -> bool {
     if let Some(site) = headers.get("sec-fetch-site") {
         return site.as_bytes() == b"same-origin";
     }
-    let (Some(origin), Some(host)) = (headers.get(header::ORIGIN), headers.get(header::HOST))
-    else {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or(authority);
+    let (Some(origin), Some(host)) = (headers.get(header::ORIGIN), host) else {
         return false;
     };
-    let (Ok(origin), Ok(host)) = (origin.to_str(), host.to_str()) else {
+    let Ok(origin) = origin.to_str() else {
         return false;
     };
     origin
@@ -138,48 +146,63 @@ mod tests {
     #[test]
     fn the_cookie_is_found_among_others_and_an_empty_one_is_none() {
         let h = headers(&[("cookie", "a=1; __Host-hearth_session=tok; b=2")]);
-        assert_eq!(cookie_token(&h), Some("tok"));
+        assert_eq!(cookie_token(&h, true), Some("tok"));
         let h = headers(&[("cookie", "x=1"), ("cookie", "hearth_session=plain")]);
-        assert_eq!(cookie_token(&h), Some("plain"));
+        assert_eq!(cookie_token(&h, false), Some("plain"));
         let h = headers(&[("cookie", "__Host-hearth_session=")]);
-        assert_eq!(cookie_token(&h), None);
+        assert_eq!(cookie_token(&h, true), None);
         let h = headers(&[("cookie", "not_hearth_session=tok")]);
-        assert_eq!(cookie_token(&h), None);
+        assert_eq!(cookie_token(&h, false), None);
+    }
+
+    #[test]
+    fn over_tls_a_plain_cookie_planted_by_an_http_page_is_ignored() {
+        let h = headers(&[(
+            "cookie",
+            "hearth_session=attacker; __Host-hearth_session=mine",
+        )]);
+        assert_eq!(cookie_token(&h, true), Some("mine"));
+        let h = headers(&[("cookie", "hearth_session=attacker")]);
+        assert_eq!(cookie_token(&h, true), None);
     }
 
     #[test]
     fn only_same_origin_requests_may_change_anything() {
         let post = Method::POST;
         let same = headers(&[("sec-fetch-site", "same-origin")]);
-        assert!(same_origin_or_safe(&post, &same));
+        assert!(same_origin_or_safe(&post, &same, None));
         let cross = headers(&[
             ("sec-fetch-site", "cross-site"),
             ("origin", "https://hub:8443"),
             ("host", "hub:8443"),
         ]);
         assert!(
-            !same_origin_or_safe(&post, &cross),
+            !same_origin_or_safe(&post, &cross, None),
             "Sec-Fetch-Site wins over a forged-looking Origin"
         );
         let old = headers(&[
             ("origin", "https://hub.local:8443"),
             ("host", "hub.local:8443"),
         ]);
-        assert!(same_origin_or_safe(&post, &old));
+        assert!(same_origin_or_safe(&post, &old, None));
         let other = headers(&[("origin", "https://evil.test"), ("host", "hub.local:8443")]);
-        assert!(!same_origin_or_safe(&post, &other));
+        assert!(!same_origin_or_safe(&post, &other, None));
+        // HTTP/2: no Host header, the authority is the request's.
+        let h2 = headers(&[("origin", "https://hub.local:8443")]);
+        assert!(same_origin_or_safe(&post, &h2, Some("hub.local:8443")));
+        assert!(!same_origin_or_safe(&post, &h2, Some("other.local:8443")));
         assert!(
-            !same_origin_or_safe(&post, &HeaderMap::new()),
+            !same_origin_or_safe(&post, &HeaderMap::new(), None),
             "saying nothing is refused"
         );
-        assert!(same_origin_or_safe(&Method::GET, &HeaderMap::new()));
+        assert!(same_origin_or_safe(&Method::GET, &HeaderMap::new(), None));
         let upgrade = headers(&[
             ("upgrade", "websocket"),
             ("origin", "https://evil.test"),
             ("host", "hub"),
         ]);
         assert!(
-            !same_origin_or_safe(&Method::GET, &upgrade),
+            !same_origin_or_safe(&Method::GET, &upgrade, None),
             "a cross-site WebSocket is refused"
         );
     }

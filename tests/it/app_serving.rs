@@ -163,6 +163,15 @@ async fn a_browser_session_is_an_http_only_cookie_refused_across_origins() {
         .await;
     assert_eq!(me.status, 200, "the cookie is a session: {}", me.body);
 
+    // Over TLS only the __Host- cookie counts: a plain-HTTP page on the same
+    // host name could plant `hearth_session`.
+    let token = cookie.split_once('=').unwrap().1;
+    let planted = format!("hearth_session={token}");
+    let me = hub
+        .request_with("GET", "/api/v1/me", LAN_PEER, &[("cookie", &planted)], None)
+        .await;
+    assert_eq!(me.status, 401, "{}", me.body);
+
     // Another origin (a page elsewhere on the LAN) posting with the cookie.
     for refused in [
         vec![("cookie", cookie.as_str()), ("sec-fetch-site", "same-site")],
