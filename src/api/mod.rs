@@ -81,9 +81,10 @@ pub fn router(state: AppState) -> Router {
 async fn app_or_not_found(request: axum::extract::Request) -> axum::response::Response {
     use axum::response::IntoResponse;
     let path = request.uri().path();
-    let api = ["/api", "/external", "/metrics"]
-        .iter()
-        .any(|prefix| path == *prefix || path.starts_with(&format!("{prefix}/")));
+    let api = ["/api", "/external", "/metrics"].iter().any(|prefix| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    });
     if api {
         not_found().await.into_response()
     } else {
