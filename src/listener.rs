@@ -22,11 +22,36 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-/// How many connections a listener serves at once, and from one address.
-#[derive(Debug, Clone, Copy)]
+/// How many connections a listener serves at once, and from one address,
+/// with what counts against those caps. Made once per listener and cloned
+/// into each run of its accept loop, so the connections an earlier run
+/// accepted (still being served after it ended and was restarted) keep
+/// counting.
+#[derive(Clone)]
 pub struct Bounds {
-    pub max: usize,
-    pub per_address: usize,
+    per_address: usize,
+    slots: Arc<Semaphore>,
+    open: Arc<PerAddress>,
+}
+
+impl Bounds {
+    pub fn new(max: usize, per_address: usize) -> Self {
+        Self {
+            per_address,
+            slots: Arc::new(Semaphore::new(max.max(1))),
+            open: Arc::default(),
+        }
+    }
+
+    /// Connections being served now.
+    pub fn in_use(&self) -> usize {
+        self.open
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .sum()
+    }
 }
 
 /// Accepts on `listener` until `shutdown`, within `bounds`, running
@@ -44,8 +69,11 @@ pub async fn accept<F, Fut>(
     F: FnMut(TcpStream, SocketAddr) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let slots = Arc::new(Semaphore::new(bounds.max.max(1)));
-    let per_address = Arc::new(PerAddress::default());
+    let Bounds {
+        per_address: cap,
+        slots,
+        open: per_address,
+    } = bounds;
     let over = crate::service::noisy::Noisy::new(name, "connections over the per-address cap");
     loop {
         let slot = tokio::select! {
@@ -67,13 +95,10 @@ pub async fn accept<F, Fut>(
                 }
             },
         };
-        let Some(address_slot) = per_address.take(peer.ip(), bounds.per_address) else {
+        let Some(address_slot) = per_address.take(peer.ip(), cap) else {
             over.warn(
                 &peer.ip().to_string(),
-                format_args!(
-                    "over {} connections from one address; closed",
-                    bounds.per_address
-                ),
+                format_args!("over {cap} connections from one address; closed"),
             );
             continue;
         };
@@ -194,6 +219,71 @@ pub fn address_key(ip: IpAddr) -> IpAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::AsyncReadExt;
+
+    /// Runs one accept loop on `listener` until `stop`; every connection it
+    /// serves is said on `served` and held until `hold` fires.
+    fn run_loop(
+        listener: &Arc<TcpListener>,
+        bounds: &Bounds,
+        stop: &CancellationToken,
+        hold: &CancellationToken,
+        served: &tokio::sync::mpsc::UnboundedSender<SocketAddr>,
+    ) -> tokio::task::JoinHandle<()> {
+        let (served, hold) = (served.clone(), hold.clone());
+        tokio::spawn(accept(
+            listener.clone(),
+            "test",
+            bounds.clone(),
+            stop.clone(),
+            TaskTracker::new(),
+            move |stream, peer| {
+                let (served, hold) = (served.clone(), hold.clone());
+                async move {
+                    let _open = stream;
+                    let _ = served.send(peer);
+                    hold.cancelled().await;
+                }
+            },
+        ))
+    }
+
+    #[tokio::test]
+    async fn connections_from_a_loop_that_was_restarted_still_count_against_the_caps() {
+        let within = Duration::from_secs(10);
+        let listener = Arc::new(TcpListener::bind("127.0.0.1:0").await.unwrap());
+        let addr = listener.local_addr().unwrap();
+        let bounds = Bounds::new(100, 2);
+        let hold = CancellationToken::new();
+        let (served, mut seen) = tokio::sync::mpsc::unbounded_channel();
+        let first = CancellationToken::new();
+        let first_loop = run_loop(&listener, &bounds, &first, &hold, &served);
+        let mut clients = Vec::new();
+        for _ in 0..2 {
+            clients.push(TcpStream::connect(addr).await.unwrap());
+            tokio::time::timeout(within, seen.recv()).await.unwrap();
+        }
+        // The loop ends (as when it panicked and is restarted); its two
+        // connections are still being served.
+        first.cancel();
+        tokio::time::timeout(within, first_loop)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(bounds.in_use(), 2);
+        let second = CancellationToken::new();
+        let _second_loop = run_loop(&listener, &bounds, &second, &hold, &served);
+        let mut third = TcpStream::connect(addr).await.unwrap();
+        let mut byte = [0u8; 1];
+        let read = tokio::time::timeout(within, third.read(&mut byte)).await;
+        assert!(
+            matches!(read, Ok(Ok(0) | Err(_))),
+            "a third connection from the address is closed at accept: {read:?}"
+        );
+        assert!(seen.try_recv().is_err(), "and never served");
+        hold.cancel();
+        second.cancel();
+    }
 
     #[test]
     fn an_address_holds_at_most_its_share_and_gives_it_back() {

@@ -69,10 +69,7 @@ pub async fn serve(
     drain: Duration,
 ) {
     let graceful = GracefulShutdown::new();
-    let bounds = crate::listener::Bounds {
-        max: limits.max_connections,
-        per_address: limits.max_per_address,
-    };
+    let bounds = crate::listener::Bounds::new(limits.max_connections, limits.max_per_address);
     crate::listener::accept(
         std::sync::Arc::new(listener),
         "api",

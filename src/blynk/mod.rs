@@ -77,16 +77,16 @@ pub async fn start(
                 } else {
                     "Blynk listener"
                 };
-                let bounds = crate::listener::Bounds {
-                    max: server::MAX_CONNECTIONS,
-                    per_address: config.blynk.max_connections_per_address,
-                };
+                let bounds = crate::listener::Bounds::new(
+                    server::MAX_CONNECTIONS,
+                    config.blynk.max_connections_per_address,
+                );
                 let listener = Arc::new(listener);
                 parts.spawn_restarting(name, shutdown.clone(), move || {
                     server::serve(
                         listener.clone(),
                         acceptor.clone(),
-                        bounds,
+                        bounds.clone(),
                         ctx.clone(),
                         tracker.clone(),
                     )

@@ -84,10 +84,8 @@ pub async fn start(
         }
     };
     let bound = listener.local_addr().ok();
-    let bounds = crate::listener::Bounds {
-        max: MAX_CONNECTIONS,
-        per_address: config.mqtt.max_connections_per_address,
-    };
+    let bounds =
+        crate::listener::Bounds::new(MAX_CONNECTIONS, config.mqtt.max_connections_per_address);
     let listener = Arc::new(listener);
     let (stop, tracker) = (shutdown.clone(), tracker.clone());
     parts.spawn_restarting("MQTT listener", shutdown.clone(), move || {
@@ -95,7 +93,7 @@ pub async fn start(
         crate::listener::accept(
             listener.clone(),
             "mqtt",
-            bounds,
+            bounds.clone(),
             stop.clone(),
             tracker.clone(),
             move |stream, peer| {

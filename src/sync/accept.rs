@@ -37,8 +37,8 @@ pub fn accept(
         }
     };
     let stop = CancellationToken::new();
-    let transport =
-        super::wire::from_axum(socket, stop.clone()).with_expected_peer_id(peer.clone());
+    let transport = super::wire::from_axum(socket, stop.clone(), replica.tasks())
+        .with_expected_peer_id(peer.clone());
     let Ok(connection) = acceptor.accept(transport) else {
         tracing::debug!(%peer, "sync: the repo has stopped; connection dropped");
         return None;

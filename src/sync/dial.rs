@@ -53,6 +53,8 @@ pub struct WsDialer {
     pub expected: PeerId,
     /// Where the last failure is told (for `hearth sync status`).
     pub failures: Arc<std::sync::Mutex<super::links::LinkState>>,
+    /// Where each connection's writer runs (the replica's tasks).
+    pub tasks: crate::tenancy::replica::RepoTasks,
 }
 
 impl Dialer for WsDialer {
@@ -123,7 +125,7 @@ impl WsDialer {
                 let (ws, _) = tokio_tungstenite::client_async(request, tcp)
                     .await
                     .map_err(upgrade_failed)?;
-                Ok(super::wire::from_tungstenite(ws))
+                Ok(super::wire::from_tungstenite(ws, &self.tasks))
             }
             "wss" => {
                 let fingerprint = self.fingerprint.as_deref().unwrap_or_default();
@@ -137,7 +139,7 @@ impl WsDialer {
                 let (ws, _) = tokio_tungstenite::client_async(request, tls)
                     .await
                     .map_err(upgrade_failed)?;
-                Ok(super::wire::from_tungstenite(ws))
+                Ok(super::wire::from_tungstenite(ws, &self.tasks))
             }
             _ => Err(DialFailure::Url(url.to_string())),
         }

@@ -226,6 +226,7 @@ impl SyncLinks {
             fingerprint: dialed.fingerprint.clone(),
             expected: PeerId::from(dialed.peer.as_str()),
             failures: state.clone(),
+            tasks: self.replica.tasks().clone(),
         };
         let handle = self
             .replica

@@ -18,6 +18,8 @@ use std::time::Duration;
 use futures_util::{SinkExt, Stream, StreamExt, future};
 use samod::Transport;
 
+use crate::tenancy::replica::RepoTasks;
+
 /// Why a WebSocket stopped carrying sync messages.
 #[derive(Debug, thiserror::Error)]
 #[error("sync connection: {0}")]
@@ -63,14 +65,17 @@ where
 /// A WebSocket's message stream and sink (`$message`: its library's
 /// `Message` type) as a transport: binary frames are sync messages, a text
 /// frame is an error, the rest (ping, pong, close) is not for samod but
-/// counts as life. One writer task sends samod's messages and the pings; it
-/// ends when samod lets go of the connection or the socket fails.
+/// counts as life. One writer task, one of the replica's (`$tasks`), sends
+/// samod's messages and the pings; it ends when samod lets go of the
+/// connection, the socket fails, a send or the closing handshake waits
+/// longer than the silence limit (a peer that stopped reading), or the
+/// replica shuts down.
 macro_rules! transport {
-    ($stream:expr, $sink:expr, $message:ident) => {{
+    ($tasks:expr, $stream:expr, $sink:expr, $message:ident) => {{
         let every = keepalive();
         let mut sink = $sink;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
-        tokio::spawn(async move {
+        $tasks.spawn_part(async move {
             let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -81,11 +86,12 @@ macro_rules! transport {
                     },
                     _ = tick.tick() => $message::Ping(Default::default()),
                 };
-                if sink.send(message).await.is_err() {
-                    break;
+                match tokio::time::timeout(every * 3, sink.send(message)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) | Err(_) => break,
                 }
             }
-            let _ = sink.close().await;
+            let _ = tokio::time::timeout(every, sink.close()).await;
         });
         let stream = silence_limited($stream, every * 3)
             .filter_map(|msg| {
@@ -103,31 +109,91 @@ macro_rules! transport {
                 .map(|()| tx)
                 .map_err(|_| WireError("the connection's writer has stopped".into()))
         });
-        Transport::new(stream, Box::pin(sink))
+        (stream, Box::pin(sink))
     }};
 }
 
-/// A client WebSocket (after the upgrade) as a transport.
-pub fn from_tungstenite<S>(ws: tokio_tungstenite::WebSocketStream<S>) -> Transport
+/// A client WebSocket (after the upgrade) as a transport, its writer one of `tasks`.
+pub fn from_tungstenite<S>(
+    ws: tokio_tungstenite::WebSocketStream<S>,
+    tasks: &RepoTasks,
+) -> Transport
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     use tokio_tungstenite::tungstenite::Message;
     let (sink, stream) = ws.split();
-    transport!(stream, sink, Message)
+    let (stream, sink) = transport!(tasks, stream, sink, Message);
+    Transport::new(stream, sink)
 }
 
 /// A WebSocket accepted by axum as a transport, which ends when `stop`
-/// fires (the peer's credential was revoked).
+/// fires (the peer's credential was revoked), its writer one of `tasks`.
 pub fn from_axum(
     ws: axum::extract::ws::WebSocket,
     stop: tokio_util::sync::CancellationToken,
+    tasks: &RepoTasks,
 ) -> Transport {
     use axum::extract::ws::Message;
     let (sink, stream) = ws.split();
-    transport!(
+    let (stream, sink) = transport!(
+        tasks,
         stream.take_until(stop.cancelled_owned()).boxed(),
         sink,
         Message
-    )
+    );
+    Transport::new(stream, sink)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_tungstenite::WebSocketStream;
+    use tokio_tungstenite::tungstenite::protocol::Role;
+
+    type Sink = std::pin::Pin<Box<dyn futures_util::Sink<Vec<u8>, Error = WireError> + Send>>;
+
+    /// Our transport's sink (its stream dropped) over an in-memory pipe of
+    /// `buffer` bytes, the peer's WebSocket, and the tasks the writer runs in.
+    async fn pair(buffer: usize) -> (Sink, WebSocketStream<tokio::io::DuplexStream>, RepoTasks) {
+        use tokio_tungstenite::tungstenite::Message;
+        let (ours, theirs) = tokio::io::duplex(buffer);
+        let tasks = RepoTasks::default();
+        let ours = WebSocketStream::from_raw_socket(ours, Role::Client, None).await;
+        let theirs = WebSocketStream::from_raw_socket(theirs, Role::Server, None).await;
+        let (sink, stream) = ours.split();
+        let (_, sink) = transport!(tasks, stream, sink, Message);
+        (sink, theirs, tasks)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connections_writer_is_the_replicas_and_ends_with_it() {
+        let (sink, mut theirs, tasks) = pair(64 * 1024).await;
+        assert_eq!(
+            tasks.running(),
+            1,
+            "the writer runs as one of the repo's tasks"
+        );
+        tasks.stop().await;
+        assert_eq!(tasks.running(), 0, "shutdown ended the writer");
+        drop(sink);
+        let end = tokio::time::timeout(Duration::from_secs(1), theirs.next()).await;
+        assert!(
+            matches!(end, Ok(None | Some(Err(_)))),
+            "the peer sees the connection end: {end:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_writer_stuck_behind_a_peer_that_stopped_reading_gives_up() {
+        let (mut sink, _theirs, tasks) = pair(256).await;
+        // The peer never reads: the first message fills the pipe and the
+        // writer's send waits; samod keeps the connection (the sink).
+        sink.send(vec![0u8; 4096])
+            .await
+            .expect("queued for the writer");
+        tokio::time::sleep(keepalive() * 3 + keepalive() * 2).await;
+        assert_eq!(tasks.running(), 0, "the writer gave up on the send");
+        drop(sink);
+    }
 }

@@ -24,7 +24,7 @@ mod tasks;
 mod tokens;
 
 pub use sync_state::DocSync;
-use tasks::RepoTasks;
+pub use tasks::RepoTasks;
 
 const TENANT: &str = "tenant";
 const CREDENTIALS: &str = "credentials";
@@ -382,6 +382,11 @@ impl Replica {
 
     pub fn repo(&self) -> &Repo {
         &self.repo
+    }
+
+    /// Where a sync connection's own tasks run (joined by [`Replica::shutdown`]).
+    pub fn tasks(&self) -> &RepoTasks {
+        &self.tasks
     }
 
     /// Notified after every accepted local operation and every change

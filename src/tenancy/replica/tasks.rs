@@ -1,5 +1,6 @@
-//! Where the repo's tasks run ([`RepoTasks`]): samod's loops are spawned
-//! into a tracker the replica owns, so shutdown ends and joins them. It never
+//! Where the repo's tasks run ([`RepoTasks`]): samod's loops, and the
+//! writer of every sync connection handed to the repo, are spawned into a
+//! tracker the replica owns, so shutdown ends and joins them. It never
 //! lets a task outlive [`Replica::shutdown`](super::Replica::shutdown) beyond
 //! its bounded wait.
 
@@ -8,7 +9,7 @@
 /// `stop`; spawned here they are the replica's, ended and joined by
 /// [`Replica::shutdown`](super::Replica::shutdown).
 #[derive(Clone, Default)]
-pub(super) struct RepoTasks {
+pub struct RepoTasks {
     pub(super) tracker: tokio_util::task::TaskTracker,
     stop: tokio_util::sync::CancellationToken,
 }
@@ -16,7 +17,7 @@ pub(super) struct RepoTasks {
 impl RepoTasks {
     /// Ends every task (after the repo stopped) and waits for them, a
     /// little at most.
-    pub(super) async fn stop(&self) {
+    pub(crate) async fn stop(&self) {
         self.stop.cancel();
         self.tracker.close();
         if tokio::time::timeout(std::time::Duration::from_secs(5), self.tracker.wait())
@@ -25,6 +26,19 @@ impl RepoTasks {
         {
             tracing::warn!("tenancy: the repo's tasks did not end");
         }
+    }
+}
+
+impl RepoTasks {
+    /// Runs `part` (a sync connection's writer) as one of the repo's tasks:
+    /// it ends when it is done or when the replica shuts down.
+    pub fn spawn_part(&self, part: impl Future<Output = ()> + Send + 'static) {
+        samod::runtime::RuntimeHandle::spawn(self, Box::pin(part));
+    }
+
+    /// How many of the repo's tasks are running.
+    pub fn running(&self) -> usize {
+        self.tracker.len()
     }
 }
 
