@@ -94,8 +94,12 @@ impl Hub {
             .clone()
             .unwrap_or_else(|| format!("hearth-{}", node.identity.short_id()));
         let tls = if config.api.tls {
-            let made =
-                api::tls::load_or_create(&config.api, runtime.dir(), &format!("{instance}.local"));
+            let made = api::tls::load_or_create(
+                &config.api,
+                runtime.dir(),
+                &format!("{instance}.local"),
+                &node.clock,
+            );
             match made {
                 Ok(tls) => Some(tls),
                 Err(e) => {
@@ -112,10 +116,13 @@ impl Hub {
 
         let shutdown = runtime.token().clone();
         let tracker = runtime.tracker().clone();
-        let router = api::router(node.api_state(shutdown.clone()));
+        let tls = tls.map(Arc::new);
+        let mut api_state = node.api_state(shutdown.clone());
+        api_state.tls = tls.clone();
+        let router = api::router(api_state);
         runtime.serve_api(
             listener,
-            tls.as_ref(),
+            tls.as_deref(),
             router.clone(),
             api::Limits::from_config(&config.api),
         );
@@ -123,6 +130,14 @@ impl Hub {
         runtime
             .parts()
             .spawn("core loop", core_loop(node.store.clone(), shutdown.clone()));
+        if let Some(serving) = tls.as_ref().and_then(|t| t.serving.clone()) {
+            let stop = shutdown.clone();
+            runtime
+                .parts()
+                .spawn_restarting("certificate renewal", shutdown.clone(), move || {
+                    api::tls::keep_renewed(serving.clone(), stop.clone())
+                });
+        }
         let blynk = blynk::start(
             &config,
             tls.as_ref().map(|t| &t.server_config),

@@ -357,6 +357,7 @@ impl Node {
             device_requests: self.device_requests.clone(),
             restarts: self.restarts.clone(),
             secure_cookies: self.secure_cookies,
+            tls: None,
             shutdown,
         }
     }

@@ -15,6 +15,7 @@ export type RequestBody<P extends keyof paths, M extends keyof paths[P]> =
   Op<P, M> extends { requestBody?: infer B } ? JsonOf<NonNullable<B>> : never;
 
 export type Health = Answer<'/health', 'get'>;
+export type Trust = Answer<'/trust', 'get'>;
 export type Me = Answer<'/me', 'get'>;
 export type Device = Answer<'/devices', 'get'>[number];
 export type Session = Answer<'/sessions', 'get'>[number];
@@ -81,6 +82,7 @@ function label(): string {
 
 export const api = {
   health: () => call<Health>('GET', '/health'),
+  trust: () => call<Trust>('GET', '/trust'),
   setup: (code: string, household: string, email: string, password: string) =>
     call<Answer<'/setup', 'post', 201>>('POST', '/setup', {
       code, household, email, password, label: label(), cookie: true,

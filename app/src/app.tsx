@@ -10,6 +10,7 @@ import { Invite } from './pages/invite';
 import { Devices } from './pages/devices';
 import { DevicePage } from './pages/device';
 import { Account } from './pages/account';
+import { TrustPage } from './pages/trust';
 import { Problem } from './components';
 import { Live, useLive } from './live';
 
@@ -45,6 +46,7 @@ export function App() {
     void load().then(() => navigate('/', true));
   };
   const { health, me } = start;
+  if (path === '/trust') return <div onClick={onLinkClick}><TrustPage /></div>;
   if (!health.set_up) return <Setup onDone={loggedIn} />;
   if (path === '/invite') return <Invite onDone={loggedIn} />;
   if (!me) return <Login onDone={loggedIn} />;

@@ -20,10 +20,13 @@ export function usePath(): string {
   return path;
 }
 
-/** A link that navigates inside the app (a plain link for any modified click). */
+/** A link that navigates inside the app (a plain link for any modified
+ * click, a download, or a file of the API). */
 export function onLinkClick(event: MouseEvent): void {
   const link = (event.target as Element | null)?.closest('a');
-  if (!link || link.origin !== location.origin || link.target || event.button !== 0) return;
+  if (!link || link.origin !== location.origin || link.target || link.hasAttribute('download') || event.button !== 0) return;
+  // The hub's own files (a certificate to download) are not app pages.
+  if (link.pathname.startsWith('/api/')) return;
   if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
   event.preventDefault();
   navigate(link.pathname + link.search + link.hash);

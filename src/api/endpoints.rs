@@ -90,6 +90,7 @@ impl Endpoint {
 fn all() -> Vec<Endpoint> {
     let mut all: Vec<Endpoint> = [
         super::health::endpoints(),
+        super::trust::endpoints(),
         super::account::endpoints(),
         super::devices::endpoints(),
         super::people::endpoints(),

@@ -29,6 +29,7 @@ mod provisioning;
 mod stream;
 mod sync;
 pub mod tls;
+mod trust;
 mod values;
 
 pub use connections::{Limits, serve};
@@ -61,6 +62,8 @@ pub struct AppState {
     pub restarts: Arc<crate::tasks::Restarts>,
     /// The browser's session cookie is `Secure` (served over TLS).
     pub secure_cookies: bool,
+    /// The API's TLS identity (`None` over plain HTTP), for the trust page.
+    pub tls: Option<Arc<tls::TlsIdentity>>,
     /// The hub's shutdown: live streams close when it fires.
     pub shutdown: CancellationToken,
 }

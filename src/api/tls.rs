@@ -1,24 +1,29 @@
-//! The API's TLS identity: the hub's own self-signed certificate, created on
-//! first start and kept in the state directory, or one the admin configured.
+//! The API's TLS identity: a serving certificate issued by the hub's own
+//! certificate authority ([`authority`]), or one the admin configured.
 //!
-//! Apps cannot verify a self-signed certificate by a CA; they pin its SHA-256
-//! fingerprint instead, which the hub announces by mDNS (TXT `fp`) and shows
-//! in `hearth status`. So the certificate must stay the same across restarts: it is never
-//! replaced once made (only a missing pair is created), and a configured one is never written.
+//! Browsers trust the hub once its authority is trusted; apps and other
+//! hubs pin the authority's SHA-256 fingerprint, which the hub announces by
+//! mDNS (TXT `fp`) and shows in `hearth status` and the app's trust page. The
+//! authority never changes once made, so a pin survives every reissue of
+//! the serving certificate (new addresses, nearing its end); with a
+//! configured certificate the pin is that certificate's own fingerprint. A
+//! configured certificate is never written.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use sha2::{Digest, Sha256};
 
+use crate::clock::Clock;
 use crate::config::ApiConfig;
-use crate::state_dir::{create_private_dir, write_atomic};
 
-/// Where the hub's own certificate lives, relative to the state directory.
-pub const CERT_FILE: &str = "tls/cert.pem";
-pub const KEY_FILE: &str = "tls/key.pem";
+pub mod authority;
+
+use authority::{Authority, Issued, Names};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -33,11 +38,16 @@ pub enum TlsError {
 /// A server configuration and the fingerprint apps pin.
 pub struct TlsIdentity {
     pub server_config: Arc<rustls::ServerConfig>,
-    /// Lower-case hex SHA-256 of the leaf certificate's DER.
+    /// Lower-case hex SHA-256 of what clients pin: the hub authority's
+    /// certificate, or a configured leaf certificate.
     pub fingerprint: String,
+    /// The hub's own authority and what it serves (`None` with a configured
+    /// certificate).
+    pub serving: Option<Arc<Serving>>,
 }
 
-/// Loads the configured certificate, else the hub's own (creating it once).
+/// Loads the configured certificate, else serves one issued by the hub's
+/// authority (made once) for `hostname` and this machine's addresses now.
 ///
 /// # Errors
 /// [`TlsError`] naming the file that could not be read or written.
@@ -45,18 +55,45 @@ pub fn load_or_create(
     config: &ApiConfig,
     state_dir: &Path,
     hostname: &str,
+    clock: &Clock,
 ) -> Result<TlsIdentity, TlsError> {
-    let (cert_path, key_path) = match (&config.tls_cert_file, &config.tls_key_file) {
-        (Some(cert), Some(key)) => (cert.clone(), key.clone()),
-        _ => {
-            let cert = state_dir.join(CERT_FILE);
-            let key = state_dir.join(KEY_FILE);
-            if !cert.is_file() || !key.is_file() {
-                create(&cert, &key, hostname)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth();
+    let (mut server_config, fingerprint, serving) =
+        match (&config.tls_cert_file, &config.tls_key_file) {
+            (Some(cert), Some(key)) => {
+                let (chain, key) = configured(cert, key)?;
+                let fingerprint = fingerprint(&chain[0]);
+                (builder.with_single_cert(chain, key)?, fingerprint, None)
             }
-            (cert, key)
-        }
-    };
+            _ => {
+                let authority = Authority::load_or_create(state_dir, clock.now_ms())?;
+                let serving = Arc::new(Serving::new(
+                    authority,
+                    hostname.to_owned(),
+                    clock.clone(),
+                    provider,
+                )?);
+                let fingerprint = serving.authority.fingerprint();
+                let config = builder.with_cert_resolver(serving.clone());
+                (config, fingerprint, Some(serving))
+            }
+        };
+    server_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsIdentity {
+        server_config: Arc::new(server_config),
+        fingerprint,
+        serving,
+    })
+}
+
+/// A configured chain (at least one certificate) and its key.
+fn configured(
+    cert_path: &Path,
+    key_path: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
     let file_err = |path: &Path| {
         let path = path.to_owned();
         move |e: rustls::pki_types::pem::Error| TlsError::File {
@@ -64,28 +101,18 @@ pub fn load_or_create(
             reason: e.to_string(),
         }
     };
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
-        .map_err(file_err(&cert_path))?
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_path)
+        .map_err(file_err(cert_path))?
         .collect::<Result<_, _>>()
-        .map_err(file_err(&cert_path))?;
-    let Some(leaf) = chain.first() else {
+        .map_err(file_err(cert_path))?;
+    if chain.is_empty() {
         return Err(TlsError::File {
-            path: cert_path,
+            path: cert_path.to_owned(),
             reason: "no certificate in it".into(),
         });
-    };
-    let fingerprint = fingerprint(leaf);
-    let key = PrivateKeyDer::from_pem_file(&key_path).map_err(file_err(&key_path))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut server_config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)?;
-    server_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(TlsIdentity {
-        server_config: Arc::new(server_config),
-        fingerprint,
-    })
+    }
+    let key = PrivateKeyDer::from_pem_file(key_path).map_err(file_err(key_path))?;
+    Ok((chain, key))
 }
 
 /// SHA-256 of a certificate's DER, lower-case hex: what apps pin.
@@ -93,77 +120,136 @@ pub fn fingerprint(cert: &CertificateDer<'_>) -> String {
     hex::encode(Sha256::digest(cert.as_ref()))
 }
 
-fn create(cert_path: &Path, key_path: &Path, hostname: &str) -> Result<(), TlsError> {
-    let names = vec![hostname.to_owned(), "localhost".to_owned()];
-    let certified = rcgen::generate_simple_self_signed(names)?;
-    let write = |path: &Path, data: &str, mode| {
-        if let Some(dir) = path.parent() {
-            create_private_dir(dir).map_err(|e| TlsError::File {
-                path: dir.to_owned(),
-                reason: e.to_string(),
-            })?;
-        }
-        write_atomic(path, data.as_bytes(), mode).map_err(|e| TlsError::File {
-            path: path.to_owned(),
-            reason: e.to_string(),
+/// The hub's authority and the serving certificate it issued, which every
+/// TLS listener (the API's, Blynk's) presents, with the authority after it;
+/// [`Serving::renew`] swaps in a new one without a restart.
+pub struct Serving {
+    authority: Authority,
+    hostname: String,
+    clock: Clock,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    current: RwLock<Current>,
+}
+
+struct Current {
+    certified: Arc<CertifiedKey>,
+    names: Names,
+    not_after_ms: i64,
+}
+
+impl std::fmt::Debug for Serving {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Serving")
+            .field("hostname", &self.hostname)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Serving {
+    fn new(
+        authority: Authority,
+        hostname: String,
+        clock: Clock,
+        provider: Arc<rustls::crypto::CryptoProvider>,
+    ) -> Result<Self, TlsError> {
+        let names = Names::wanted(&hostname, authority::local_addresses());
+        let issued = authority.issue(&names, clock.now_ms())?;
+        let current = RwLock::new(certified(&authority, &provider, issued)?);
+        Ok(Serving {
+            authority,
+            hostname,
+            clock,
+            provider,
+            current,
         })
-    };
-    // Key first: a crash between the two leaves no certificate, so the pair
-    // is made again rather than a certificate without its key.
-    write(key_path, &certified.signing_key.serialize_pem(), 0o600)?;
-    write(cert_path, &certified.cert.pem(), 0o644)?;
-    tracing::info!(cert = %cert_path.display(), "created the hub's TLS certificate");
-    Ok(())
+    }
+
+    pub fn authority(&self) -> &Authority {
+        &self.authority
+    }
+
+    /// What the serving certificate is for, and when it ends (Unix ms).
+    pub fn serving(&self) -> (Names, i64) {
+        let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+        (current.names.clone(), current.not_after_ms)
+    }
+
+    /// Issues a new serving certificate when the names wanted for
+    /// `addresses` differ from those served, or the one served has less than
+    /// [`authority::RENEW_BEFORE_DAYS`] left; true when it did.
+    ///
+    /// # Errors
+    /// [`TlsError`] when the new certificate cannot be made (the old one is
+    /// kept).
+    pub fn renew(
+        &self,
+        addresses: impl IntoIterator<Item = std::net::IpAddr>,
+    ) -> Result<bool, TlsError> {
+        let names = Names::wanted(&self.hostname, addresses);
+        let now = self.clock.now_ms();
+        let (served, not_after_ms) = self.serving();
+        let ending = not_after_ms - now < authority::RENEW_BEFORE_DAYS * 86_400_000;
+        if served == names && !ending {
+            return Ok(false);
+        }
+        let issued = self.authority.issue(&names, now)?;
+        let fresh = certified(&self.authority, &self.provider, issued)?;
+        tracing::info!(names = ?fresh.names.listed(), "tls: issued a new serving certificate");
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+        Ok(true)
+    }
+}
+
+/// How often the machine's addresses are looked at.
+const RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Until `shutdown`: every minute, a new serving certificate when this
+/// machine's addresses changed or the one served nears its end.
+pub async fn keep_renewed(serving: Arc<Serving>, shutdown: tokio_util::sync::CancellationToken) {
+    let mut tick = tokio::time::interval(RENEW_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = serving.renew(authority::local_addresses()) {
+            tracing::error!(
+                "tls: cannot issue a new serving certificate (the old one is kept): {e}"
+            );
+        }
+    }
+}
+
+fn certified(
+    authority: &Authority,
+    provider: &rustls::crypto::CryptoProvider,
+    issued: Issued,
+) -> Result<Current, TlsError> {
+    let key = provider
+        .key_provider
+        .load_private_key(PrivateKeyDer::Pkcs8(issued.key))?;
+    Ok(Current {
+        certified: Arc::new(CertifiedKey::new(
+            vec![issued.cert, authority.der().clone()],
+            key,
+        )),
+        names: issued.names,
+        not_after_ms: issued.not_after_ms,
+    })
+}
+
+impl ResolvesServerCert for Serving {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(
+            self.current
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .certified
+                .clone(),
+        )
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn certificate_is_created_once_and_keeps_its_fingerprint() {
-        let tmp = tempfile::tempdir().unwrap();
-        let config = ApiConfig::default();
-        let first = load_or_create(&config, tmp.path(), "hearth-abc.local").unwrap();
-        let again = load_or_create(&config, tmp.path(), "hearth-abc.local").unwrap();
-        assert_eq!(first.fingerprint, again.fingerprint);
-        assert_eq!(first.fingerprint.len(), 64);
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(tmp.path().join(KEY_FILE))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(
-            mode & 0o077,
-            0,
-            "the private key is readable by its owner only"
-        );
-    }
-
-    #[test]
-    fn configured_files_are_used_and_bad_ones_named() {
-        let tmp = tempfile::tempdir().unwrap();
-        let own = load_or_create(&ApiConfig::default(), tmp.path(), "h.local").unwrap();
-        let config = ApiConfig {
-            tls_cert_file: Some(tmp.path().join(CERT_FILE)),
-            tls_key_file: Some(tmp.path().join(KEY_FILE)),
-            ..ApiConfig::default()
-        };
-        let other = tempfile::tempdir().unwrap();
-        let used = load_or_create(&config, other.path(), "h.local").unwrap();
-        assert_eq!(used.fingerprint, own.fingerprint);
-        assert!(!other.path().join(CERT_FILE).exists());
-
-        let junk = tmp.path().join("junk.pem");
-        std::fs::write(&junk, "not pem").unwrap();
-        let bad = ApiConfig {
-            tls_cert_file: Some(junk.clone()),
-            ..config
-        };
-        let err = load_or_create(&bad, other.path(), "h.local")
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(err.contains("junk.pem"), "{err}");
-    }
-}
+mod tests;

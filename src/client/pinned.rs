@@ -1,7 +1,13 @@
-//! Certificate pinning: the hub's certificate is self-signed, so the client
-//! accepts exactly the certificate whose SHA-256 it was told, and checks the
-//! handshake signatures with it. It never falls back to a CA store or a hostname check, and
-//! never trusts a certificate on first use: a fingerprint that differs fails the handshake.
+//! Certificate pinning: the client was told one SHA-256 fingerprint (mDNS
+//! `fp`, `hearth status`) and accepts a server certificate only when it is
+//! that certificate (a configured one, or a hub from before hub authorities)
+//! or was issued by that certificate, sent with it in the chain: the hub's
+//! own authority, so a pin survives every reissue of the serving
+//! certificate. The handshake's signatures are checked with the server
+//! certificate either way. It never falls back to a CA store or a hostname
+//! check (a hub is reached by whatever address it has; the pin is its
+//! identity), and never trusts a certificate on first use: a fingerprint
+//! that differs fails the handshake.
 
 use std::sync::Arc;
 
@@ -45,16 +51,33 @@ impl ServerCertVerifier for Pinned {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
+        intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
         _ocsp: &[u8],
-        _now: UnixTime,
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if hex::encode(Sha256::digest(end_entity.as_ref())) == self.fingerprint {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(PIN_MISMATCH.into()))
+        let pinned = |cert: &CertificateDer<'_>| {
+            hex::encode(Sha256::digest(cert.as_ref())) == self.fingerprint
+        };
+        if pinned(end_entity) {
+            return Ok(ServerCertVerified::assertion());
         }
+        let Some(authority) = intermediates.iter().find(|c| pinned(c)) else {
+            return Err(rustls::Error::General(PIN_MISMATCH.into()));
+        };
+        // Issued by the pinned authority, valid now, for serving (its name
+        // constraints apply); the authority as the only trust anchor.
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(authority.clone().into_owned())?;
+        let parsed = rustls::server::ParsedCertificate::try_from(end_entity)?;
+        rustls::client::verify_server_cert_signed_by_trust_anchor(
+            &parsed,
+            &roots,
+            &[],
+            now,
+            self.provider.signature_verification_algorithms.all,
+        )?;
+        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(

@@ -68,8 +68,14 @@ impl Cloud {
         let mut runtime = Runtime::new(state_dir, drain);
         let (registry, registry_thread, identity) =
             Store::open(runtime.dir(), config.store.batch_max, crate::node::SCHEMA)?;
+        let role = Role::CloudTenant {
+            cloud_id: identity.hub_id.clone(),
+        };
+        let options = NodeOptions::new(&config, role).with_restarts(runtime.restarts());
+        let clock = options.clock.clone();
         let tls = if config.api.tls {
-            match api::tls::load_or_create(&config.api, runtime.dir(), "hearth-cloud.local") {
+            match api::tls::load_or_create(&config.api, runtime.dir(), "hearth-cloud.local", &clock)
+            {
                 Ok(tls) => Some(tls),
                 Err(e) => {
                     registry.close().await;
@@ -80,11 +86,6 @@ impl Cloud {
         } else {
             None
         };
-        let role = Role::CloudTenant {
-            cloud_id: identity.hub_id.clone(),
-        };
-        let options = NodeOptions::new(&config, role).with_restarts(runtime.restarts());
-        let clock = options.clock.clone();
         let tenants = Arc::new(tenants::Tenants::new(
             runtime.dir().join("tenants"),
             options,
@@ -102,6 +103,14 @@ impl Cloud {
             api::Limits::from_config(&config.api),
         );
         runtime.serve_console(router);
+        if let Some(serving) = tls.as_ref().and_then(|t| t.serving.clone()) {
+            let stop = runtime.token().clone();
+            runtime
+                .parts()
+                .spawn_restarting("certificate renewal", stop.clone(), move || {
+                    api::tls::keep_renewed(serving.clone(), stop.clone())
+                });
+        }
         let info = RuntimeInfo::serving(
             &identity.hub_id,
             "hearth-cloud",

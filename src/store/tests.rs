@@ -173,15 +173,23 @@ async fn restored_files_belong_to_the_state_directory_owner() {
     let (store, thread, _) = open(&state);
     drop(store);
     thread.join().await;
-    crate::api::tls::load_or_create(&Default::default(), &state, "h.local").unwrap();
+    use crate::api::tls::authority::{Authority, CA_KEY_FILE};
+    let authority = Authority::load_or_create(&state, 0).unwrap().fingerprint();
     let archive = tmp.path().join("b.tar");
     backup(&state, &archive, SCHEMA).unwrap();
+    // The backup holds the hub's authority: restored, it is the same one
+    // (browsers that trusted it and apps that pinned it keep working).
+    std::fs::remove_dir_all(state.join("tls")).unwrap();
     // The service user owns the directory; root runs the restore (needs root).
     const SERVICE_UID: u32 = 65534;
     std::os::unix::fs::chown(&state, Some(SERVICE_UID), Some(SERVICE_UID))
         .expect("this test needs root, as CI has");
     restore(&state, &archive, SCHEMA).unwrap();
-    for file in [DB_FILE, "tls", crate::api::tls::KEY_FILE] {
+    assert_eq!(
+        Authority::load_or_create(&state, 0).unwrap().fingerprint(),
+        authority
+    );
+    for file in [DB_FILE, "tls", CA_KEY_FILE] {
         let meta = std::fs::metadata(state.join(file)).unwrap();
         assert_eq!(
             (meta.uid(), meta.gid()),

@@ -30,13 +30,26 @@ fn strings(value: &Value) -> Vec<String> {
 
 /// Runs `script` with `args` under a time limit; the facts it printed.
 fn facts_of(hub: &common::HubProcess, script: &str, args: &[String]) -> Value {
-    let run = Command::new("timeout")
+    facts_with_home(hub, script, args, None)
+}
+
+/// [`facts_of`] with `HOME` (where Chromium finds its certificate store) set.
+fn facts_with_home(
+    hub: &common::HubProcess,
+    script: &str,
+    args: &[String],
+    home: Option<&std::path::Path>,
+) -> Value {
+    let mut command = Command::new("timeout");
+    command
         .arg("180")
         .arg("node")
         .arg(common::support(script))
-        .args(args)
-        .output()
-        .expect("node runs");
+        .args(args);
+    if let Some(home) = home {
+        command.env("HOME", home);
+    }
+    let run = command.output().expect("node runs");
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(
         run.status.success(),
@@ -60,13 +73,21 @@ fn a_household_sets_up_invites_and_logs_in_through_the_app_in_chromium() {
     let hub = common::HubProcess::start(&state, common::TEST_CONFIG);
     let code = api::setup_code(&state);
     let base = format!("https://127.0.0.1:{}", hub.api_port());
+    // The other origin's page is served with a certificate of its own.
+    let attacker = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    std::fs::write(tmp.path().join("cert.pem"), attacker.cert.pem()).unwrap();
+    std::fs::write(
+        tmp.path().join("key.pem"),
+        attacker.signing_key.serialize_pem(),
+    )
+    .unwrap();
     let facts = facts_of(
         &hub,
         "household_app.mjs",
         &[
             base,
             code,
-            state.display().to_string(),
+            tmp.path().display().to_string(),
             output_dir().display().to_string(),
             hub.blynk_port().to_string(),
         ],
@@ -252,4 +273,88 @@ fn over_plain_http_the_cookie_is_not_secure_and_the_app_opens_without_the_hub() 
     assert_eq!(facts["api_offline"], "failed", "no API answer is ever kept");
     assert_eq!(facts["back_online"], "Your devices");
     assert_eq!(facts["axe"]["offline"], serde_json::json!([]));
+}
+
+/// A home whose NSS store (what Chromium on Linux trusts beyond its own
+/// roots) holds `authority`, or nothing when it is `None`.
+fn home_trusting(dir: &std::path::Path, authority: Option<&std::path::Path>) -> std::path::PathBuf {
+    let db = dir.join(".pki/nssdb");
+    std::fs::create_dir_all(&db).unwrap();
+    let store = format!("sql:{}", db.display());
+    let made = Command::new("certutil")
+        .args(["-N", "--empty-password", "-d", &store])
+        .output()
+        .expect("certutil (libnss3-tools) runs");
+    assert!(made.status.success(), "{made:?}");
+    if let Some(authority) = authority {
+        let added = Command::new("certutil")
+            .args(["-A", "-t", "C,,", "-n", "Hearth hub", "-d", &store, "-i"])
+            .arg(authority)
+            .output()
+            .unwrap();
+        assert!(added.status.success(), "{added:?}");
+    }
+    dir.to_owned()
+}
+
+/// The trust page's promise: with the hub's authority trusted once,
+/// `https://<instance>.local:<port>/` opens with no certificate warning
+/// (errors are not ignored here), is a secure context and registers the
+/// service worker; the page's fingerprint is the authority's, and its
+/// download is the authority. Without the authority the same browser
+/// refuses the page (so the trust is what made the difference).
+#[test]
+fn with_the_hubs_authority_trusted_chromium_opens_the_hub_by_its_local_name() {
+    use hearth::api::tls::authority::{Authority, CA_CERT_FILE};
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let config = format!("[hub]\nname = \"hearth-trust\"\n\n{}", common::TEST_CONFIG);
+    let hub = common::HubProcess::start(&state, &config);
+    let name = "hearth-trust.local";
+    let url = format!("https://{name}:{}/trust", hub.api_port());
+    let authority = Authority::load_or_create(&state, 0).unwrap();
+    let args = [
+        url.clone(),
+        output_dir().display().to_string(),
+        name.to_owned(),
+    ];
+
+    let untrusted = home_trusting(&tmp.path().join("untrusted"), None);
+    let facts = facts_with_home(&hub, "household_app_trust.mjs", &args, Some(&untrusted));
+    let refused = facts["refused"].as_str().unwrap_or_default();
+    assert!(
+        refused.contains("ERR_CERT_AUTHORITY_INVALID"),
+        "without the authority the page is refused: {facts}"
+    );
+
+    let trusted = home_trusting(&tmp.path().join("trusted"), Some(&state.join(CA_CERT_FILE)));
+    let facts = facts_with_home(&hub, "household_app_trust.mjs", &args, Some(&trusted));
+    assert_eq!(facts["opened"], 200, "{facts}");
+    assert_eq!(facts["secure_context"], true);
+    assert_eq!(
+        facts["worker"],
+        format!("https://{name}:{}/sw.js", hub.api_port())
+    );
+    assert_eq!(
+        facts["trusted_notice"],
+        "This browser trusts the hub: the connection is encrypted and it is the hub."
+    );
+    assert_eq!(facts["fingerprint"], authority.fingerprint());
+    assert_eq!(
+        facts["download_name"],
+        format!("hearth-hub-ca-{}.crt", &authority.fingerprint()[..8])
+    );
+    assert_eq!(facts["download_bytes"], authority.der().len());
+    assert_eq!(
+        strings(&facts["platforms"]),
+        [
+            "Android",
+            "iPhone and iPad",
+            "Mac",
+            "Windows",
+            "Linux: Chromium and Chrome",
+            "Firefox (every system)"
+        ]
+    );
+    assert_eq!(facts["axe"]["trust"], serde_json::json!([]));
 }

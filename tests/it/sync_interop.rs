@@ -22,11 +22,13 @@ fn js_replica(hub: &Household, token: &str, doc: &str, peer: &str, wait_ms: u32)
     command
         .arg(common::support("automerge_replica.mjs"))
         .args([&url, doc, peer, &wait_ms.to_string()])
-        // The hub's own certificate (its names include localhost) as the
-        // one trusted root: verification stays on.
+        // The hub's own authority (the serving certificate it issued names
+        // localhost) as the one trusted root: verification stays on.
         .env(
             "NODE_EXTRA_CA_CERTS",
-            hub.hub.state_dir.join("tls/cert.pem"),
+            hub.hub
+                .state_dir
+                .join(hearth::api::tls::authority::CA_CERT_FILE),
         );
     Client::spawn(command)
 }

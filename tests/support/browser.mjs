@@ -9,7 +9,8 @@ import { AxeBuilder } from '@axe-core/playwright';
 export const WAIT = 15_000;
 export const PASSWORD = 'correct horse battery';
 
-export function launchChromium() {
+/** Chromium, with `extra` arguments. */
+export function launchChromium(extra = []) {
   return chromium.launch({
     executablePath: '/usr/bin/chromium',
     headless: true,
@@ -17,6 +18,7 @@ export function launchChromium() {
       ...(process.getuid?.() === 0 ? ['--no-sandbox'] : []),
       '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
+      ...extra,
     ],
   });
 }

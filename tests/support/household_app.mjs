@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import readline from 'node:readline';
 import { PASSWORD, WAIT, launchChromium, look as lookAt, runWizard } from './browser.mjs';
 
-const [base, setupCode, stateDir, outDir, blynkPort] = process.argv.slice(2);
+const [base, setupCode, attackerCerts, outDir, blynkPort] = process.argv.slice(2);
 fs.mkdirSync(outDir, { recursive: true });
 
 const facts = { axe: {}, screenshots: [] };
@@ -175,7 +175,7 @@ facts.csp_violation_seen = violations.some((v) => v.includes('Content Security P
 // 5. A page of another origin on the same site (another port of the same
 // host) posts to the hub with the cookie: the hub refuses it, the session lives.
 const attacker = https.createServer(
-  { cert: fs.readFileSync(path.join(stateDir, 'tls/cert.pem')), key: fs.readFileSync(path.join(stateDir, 'tls/key.pem')) },
+  { cert: fs.readFileSync(path.join(attackerCerts, 'cert.pem')), key: fs.readFileSync(path.join(attackerCerts, 'key.pem')) },
   (req, res) => {
     res.setHeader('content-type', 'text/html');
     res.end(`<!doctype html><title>attacker</title>

@@ -3760,6 +3760,172 @@ export interface paths {
         };
         trace?: never;
     };
+    "/trust": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How this hub's HTTPS certificate is issued, and the fingerprint to compare */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description The authority's name as a trust store lists it. */
+                            authority_name?: string | null;
+                            /**
+                             * @description Lower-case hex SHA-256 of what apps pin and a person compares: the
+                             *     authority's certificate (or the configured one). The same as `fp` in
+                             *     the mDNS record and the fingerprint `hearth status` prints.
+                             */
+                            fingerprint?: string | null;
+                            /**
+                             * @description `hub_authority`: issued by the hub's own certificate authority, to be
+                             *     trusted once; `configured`: the admin's own certificate; `none`: the
+                             *     hub serves plain HTTP (`api.tls = false`).
+                             */
+                            issuer: string;
+                            /** @description The names and addresses the serving certificate is for now. */
+                            names: string[];
+                            /**
+                             * Format: int64
+                             * @description When the serving certificate ends (Unix ms); it is issued again a
+                             *     month before, and whenever the hub's addresses change.
+                             */
+                            not_after_ms?: number | null;
+                        };
+                    };
+                };
+                /** @description A refusal: a stable code, a message a person can act on, and for a 403 the permission it is about */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            permission?: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/trust/ca.crt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The hub authority's certificate, DER (application/x-x509-ca-cert) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description A refusal: a stable code, a message a person can act on, and for a 403 the permission it is about */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            permission?: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/trust/ca.pem": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The hub authority's certificate, PEM */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description A refusal: a stable code, a message a person can act on, and for a 403 the permission it is about */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            permission?: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/users/{id}/email": {
         parameters: {
             query?: never;

@@ -67,6 +67,8 @@ export function Account({ me, onLogout }: { me: Me; onLogout: () => void }) {
           </li>
         ))}
       </ul>
+      <h2>This hub</h2>
+      <p><a href="/trust">Trust this hub</a> on your other phones and computers, and compare its fingerprint.</p>
       <button type="button" onClick={onLogout}>Log out</button>
     </main>
   );

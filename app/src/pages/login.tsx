@@ -25,6 +25,7 @@ export function Login({ onDone }: { onDone: () => void }) {
         <button type="submit" disabled={busy}>{busy ? 'Logging in…' : 'Log in'}</button>
       </form>
       <p class="aside">Invited? Open the link you were sent. Forgot your password? Ask an admin of your household for a reset link.</p>
+      <p class="aside">Did your browser warn about this page? <a href="/trust">Trust this hub</a> once, and it will not again.</p>
     </Card>
   );
 }

@@ -74,6 +74,7 @@ export function Setup({ onDone }: { onDone: () => void }) {
           </div>
         </form>
       )}
+      <p class="aside">Did your browser warn about this page? <a href="/trust">Trust this hub</a> once, and it will not again.</p>
     </Card>
   );
 }
