@@ -40,7 +40,14 @@ export function App() {
   }, []);
 
   if (!start) return <main class="page" aria-busy="true"><p>Loading…</p></main>;
-  if ('failed' in start) return <main class="page"><Problem text={start.failed} /></main>;
+  if ('failed' in start) {
+    return (
+      <main class="page narrow">
+        <Problem text={start.failed} />
+        <button type="button" onClick={() => { setStart(null); void load(); }}>Try again</button>
+      </main>
+    );
+  }
 
   const loggedIn = () => {
     void load().then(() => navigate('/', true));

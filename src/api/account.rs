@@ -59,8 +59,13 @@ pub fn endpoints() -> Vec<Endpoint> {
         )
         .body::<PasswordChange>()
         .answers_empty(204),
-        Endpoint::new("GET", "/sessions", "One's live sessions", get(sessions))
-            .answers::<Vec<Session>>(200),
+        Endpoint::new(
+            "GET",
+            "/sessions",
+            "One's live sessions, this one marked",
+            get(sessions),
+        )
+        .answers::<Vec<ListedSession>>(200),
         Endpoint::new(
             "DELETE",
             "/sessions/{id}",
@@ -344,11 +349,26 @@ async fn end_session(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn sessions(State(state): State<AppState>, authed: Authed) -> Json<Vec<Session>> {
+/// One of the caller's sessions, marked when it is the one asking.
+#[derive(Serialize, schemars::JsonSchema)]
+struct ListedSession {
+    #[serde(flatten)]
+    session: Session,
+    /// This is the session the request came with (this browser, this app).
+    current: bool,
+}
+
+async fn sessions(State(state): State<AppState>, authed: Authed) -> Json<Vec<ListedSession>> {
     Json(
         state
             .accounts
             .sessions()
-            .of_user(&authed.session.user, state.clock.unix_now()),
+            .of_user(&authed.session.user, state.clock.unix_now())
+            .into_iter()
+            .map(|session| ListedSession {
+                current: session.id == authed.session.id,
+                session,
+            })
+            .collect(),
     )
 }

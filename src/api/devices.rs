@@ -157,7 +157,8 @@ async fn device(
     Path(id): Path<String>,
 ) -> Reply<DeviceDetail> {
     let found = s.replica.with_state(|state| {
-        let access = Access::new(state, s.clock.now_ms());
+        let access_now = s.clock.now_ms();
+        let access = Access::new(state, access_now);
         let seen = if authed.console {
             access.all_devices().into_iter().find(|d| d.id == id)
         } else {
@@ -171,9 +172,28 @@ async fn device(
             .and_then(|t| state.templates().get(&t.id))
             .map(|t| t.definition.clone())
             .unwrap_or_default();
+        // Why the person may not control it, in the words a refused
+        // command would get (never on the console, which may do anything).
+        let view_only = match (&authed.console, state.devices().get(&id)) {
+            (false, Some(device)) if seen.level == Level::View => {
+                let caller = crate::tenancy::Caller::User(authed.session.user.clone());
+                match crate::devices::control::may_control(state, &caller, device, access_now) {
+                    Err(crate::devices::control::DeviceError::Denied {
+                        permission,
+                        message,
+                    }) => Some(ViewOnly {
+                        message,
+                        permission: permission.map(|p| p.name()),
+                    }),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
         Some(DeviceDetail {
             device: seen,
             definition,
+            view_only,
         })
     })?;
     let device = found.ok_or_else(|| OpError::NotFound(format!("device {id}")))?;
@@ -186,6 +206,16 @@ struct DeviceDetail {
     #[serde(flatten)]
     device: VisibleDevice,
     definition: crate::tenancy::template::Definition,
+    /// Set when the person may see the device but not control it: why, as a
+    /// refused command would say it, and the permission that would allow it
+    /// (none when the device is only shared with them to view).
+    view_only: Option<ViewOnly>,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct ViewOnly {
+    message: String,
+    permission: Option<&'static str>,
 }
 
 async fn rename_device(

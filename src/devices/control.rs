@@ -94,7 +94,8 @@ pub fn may_control(
                 (
                     Some(p),
                     format!(
-                        "you need the {p} permission in {org} to control your device {}",
+                        "your role in {org} lacks {} ({p}), which controlling your device {} needs",
+                        p.label(),
                         device.name
                     ),
                 )
@@ -103,7 +104,8 @@ pub fn may_control(
                 (
                     Some(p),
                     format!(
-                        "you need the {p} permission in {org} to control {}",
+                        "your role in {org} lacks {} ({p}), which controlling {} needs",
+                        p.label(),
                         device.name
                     ),
                 )

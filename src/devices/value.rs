@@ -243,6 +243,7 @@ mod tests {
             min: 0,
             max: 100,
             default: None,
+            step: None,
         });
         let pin = Pin::Virtual(1);
         assert_eq!(check(pin, Some(&d), &vals(&["42"])).unwrap(), "42");
@@ -269,6 +270,7 @@ mod tests {
             min: -10.0,
             max: 10.0,
             default: None,
+            step: None,
         });
         assert!(check(pin, Some(&d), &vals(&["-9.5"])).is_ok());
         assert!(check(pin, Some(&d), &vals(&["NaN"])).is_err());

@@ -46,6 +46,20 @@ impl Permission {
         }
     }
 
+    /// The permission as a person reads it ("Control Own Devices").
+    pub fn label(self) -> &'static str {
+        match self {
+            Permission::ViewOrgDevices => "View Org Devices",
+            Permission::ControlOrgDevices => "Control Org Devices",
+            Permission::ViewOwnDevices => "View Own Devices",
+            Permission::ControlOwnDevices => "Control Own Devices",
+            Permission::ManageUsers => "Manage Users",
+            Permission::ManageDevices => "Manage Devices",
+            Permission::ManageOrgs => "Manage Organizations",
+            Permission::ManageRoles => "Manage Roles",
+        }
+    }
+
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|p| p.name() == name)
     }

@@ -67,12 +67,18 @@ pub enum DatastreamKind {
         max: i64,
         #[serde(default)]
         default: Option<i64>,
+        /// What a slider moves by (1 when unset).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<i64>,
     },
     Double {
         min: f64,
         max: f64,
         #[serde(default)]
         default: Option<f64>,
+        /// What a slider moves by (a hundredth of the range when unset).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<f64>,
     },
     String {
         #[serde(default)]
@@ -109,12 +115,27 @@ impl Definition {
                 return Err(format!("datastream V{} has no name", ds.pin));
             }
             let bad_range = match &ds.kind {
-                DatastreamKind::Int { min, max, default } => {
-                    min > max || default.is_some_and(|d| d < *min || d > *max)
+                DatastreamKind::Int {
+                    min,
+                    max,
+                    default,
+                    step,
+                } => {
+                    min > max
+                        || default.is_some_and(|d| d < *min || d > *max)
+                        || step.is_some_and(|s| s < 1 || s > max.saturating_sub(*min).max(1))
                 }
-                DatastreamKind::Double { min, max, default } => {
+                DatastreamKind::Double {
+                    min,
+                    max,
+                    default,
+                    step,
+                } => {
                     !(min.is_finite() && max.is_finite() && min <= max)
                         || default.is_some_and(|d| !(*min..=*max).contains(&d))
+                        || step.is_some_and(|s| {
+                            !(s.is_finite() && s > 0.0 && s <= (max - min).max(f64::MIN_POSITIVE))
+                        })
                 }
                 DatastreamKind::Enum { values, default } => {
                     values.is_empty() || default.as_ref().is_some_and(|d| !values.contains(d))
@@ -123,7 +144,7 @@ impl Definition {
             };
             if bad_range {
                 return Err(format!(
-                    "datastream V{} ({}): min must not exceed max, and the default must be allowed",
+                    "datastream V{} ({}): min must not exceed max, the default must be allowed, and a step must be above 0 and within the range",
                     ds.pin, ds.name
                 ));
             }
@@ -135,5 +156,47 @@ impl Definition {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(kind: serde_json::Value) -> Result<(), String> {
+        let mut ds = serde_json::json!({ "pin": 1, "name": "Level" });
+        ds.as_object_mut()
+            .unwrap()
+            .extend(kind.as_object().unwrap().clone());
+        let definition: Definition =
+            serde_json::from_value(serde_json::json!({ "datastreams": [ds] })).unwrap();
+        definition.validate()
+    }
+
+    #[test]
+    fn a_step_is_above_zero_and_within_the_range() {
+        use serde_json::json;
+        assert!(with(json!({ "type": "double", "min": 0.0, "max": 1.0, "step": 0.05 })).is_ok());
+        assert!(with(json!({ "type": "int", "min": 0, "max": 100, "step": 5 })).is_ok());
+        assert!(
+            with(json!({ "type": "int", "min": 0, "max": 100 })).is_ok(),
+            "optional"
+        );
+        for bad in [
+            json!({ "type": "double", "min": 0.0, "max": 1.0, "step": 0.0 }),
+            json!({ "type": "double", "min": 0.0, "max": 1.0, "step": 2.0 }),
+            json!({ "type": "int", "min": 0, "max": 100, "step": 0 }),
+            json!({ "type": "int", "min": 0, "max": 100, "step": 101 }),
+        ] {
+            let err = with(bad.clone()).unwrap_err();
+            assert!(err.contains("a step must be above 0"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_definition_without_a_step_reads_and_writes_as_before() {
+        let old = serde_json::json!({ "type": "int", "min": 0, "max": 1, "default": null });
+        let kind: DatastreamKind = serde_json::from_value(old.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&kind).unwrap(), old);
     }
 }

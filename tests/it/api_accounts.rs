@@ -109,6 +109,23 @@ fn login_logout_and_brute_force_throttling() {
         "{}",
         sessions.body
     );
+    // The list marks the session that asked, and only that one.
+    let current = |token: &str| -> Vec<String> {
+        let list = s.api.get("/sessions", Some(token)).body;
+        list.as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["current"] == true)
+            .map(|x| x["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (by_second, by_first) = (current(&second), current(&s.admin));
+    assert_eq!(by_second.len(), 1, "{}", sessions.body);
+    assert_eq!(by_first.len(), 1, "{}", sessions.body);
+    assert_ne!(
+        by_second, by_first,
+        "each token sees its own session marked"
+    );
 
     let logout = s.api.call("POST", "/logout", Some(&second), None);
     assert_eq!(logout.status, 204);

@@ -260,6 +260,20 @@ fn the_garage_door_goes_to_a_spouse_who_may_view_but_not_control_own_devices() {
     assert_eq!(refused.status, 403, "{}", refused.body);
     assert_eq!(refused.body["code"], "forbidden");
     assert_eq!(refused.body["permission"], "control_own_devices");
+    assert_eq!(
+        refused.body["message"],
+        "your role in Home lacks Control Own Devices (control_own_devices), which controlling your device Garage door needs"
+    );
+    // Her device's page says so before she tries, in the same words.
+    let page = h.api.get(&format!("/devices/{garage}"), Some(&spouse));
+    assert_eq!(page.body["view_only"]["message"], refused.body["message"]);
+    assert_eq!(page.body["view_only"]["permission"], "control_own_devices");
+    let admins = h.api.get(&format!("/devices/{garage}"), Some(&h.admin));
+    assert_eq!(
+        admins.body["view_only"],
+        Value::Null,
+        "the admin may control it"
+    );
     assert_eq!(open(&beer, &spouse).status, 404, "nor control it");
     assert_eq!(
         h.api

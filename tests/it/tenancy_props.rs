@@ -634,6 +634,7 @@ fn apply(t: &mut Tenant, caller: &Caller, op: &Op, reg: &Registry) -> Option<Rea
                             min: 0.0,
                             max: 100.0,
                             default: None,
+                            step: None,
                         },
                         unit: Some("%".into()),
                         history: true,

@@ -3,6 +3,8 @@
 // /usr/bin/chromium; --no-sandbox as root), and a look at a page: axe-core's
 // serious and critical violations, and screenshots at phone and desktop size.
 import path from 'node:path';
+import { spawn } from 'node:child_process';
+import readline from 'node:readline';
 import { chromium } from 'playwright-core';
 import { AxeBuilder } from '@axe-core/playwright';
 
@@ -50,4 +52,33 @@ export async function runWizard(page, setupCode, email) {
   await page.getByLabel('Password again').fill(PASSWORD);
   await page.getByRole('button', { name: 'Set up' }).click();
   await page.getByRole('heading', { name: 'Your devices' }).waitFor({ timeout: WAIT });
+}
+
+/** A real Blynk device (blynklib, through blynk_py_client.py) on the hub's
+ * Blynk port with `token`: `says(event)` waits (bounded) for one of its
+ * JSON lines, `send` gives it a command. */
+export function blynkClient(blynkPort, token) {
+  const child = spawn('python3', [
+    path.join(path.dirname(new URL(import.meta.url).pathname), 'blynk_py_client.py'),
+    'blynklib', '127.0.0.1', String(blynkPort), token,
+  ], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = readline.createInterface({ input: child.stdout });
+  const says = (event, match = () => true) => new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the Blynk client never said ${event}`)), WAIT);
+    const listen = (line) => {
+      let said = null;
+      try {
+        said = JSON.parse(line);
+      } catch {
+        return; // the library's own chatter
+      }
+      if (said.event === event && match(said)) {
+        clearTimeout(timer);
+        lines.off('line', listen);
+        resolve(said);
+      }
+    };
+    lines.on('line', listen);
+  });
+  return { child, says, send: (command) => child.stdin.write(command + '\n') };
 }

@@ -4,15 +4,13 @@
 // (tests/it/app_browser.rs) asserts on it. It asserts nothing itself, so
 // every fact it reports is checked where the test names it.
 //
-//   node household_app.mjs <hub base url> <setup code> <hub state dir> <output dir> <blynk port>
+//   node household_app.mjs <hub base url> <setup code> <dir of another origin's cert.pem and key.pem> <output dir> <blynk port>
 //
 // Screenshots of each page at phone and desktop size go to <output dir>.
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import readline from 'node:readline';
-import { PASSWORD, WAIT, launchChromium, look as lookAt, runWizard } from './browser.mjs';
+import { PASSWORD, WAIT, blynkClient, launchChromium, look as lookAt, runWizard } from './browser.mjs';
 
 const [base, setupCode, attackerCerts, outDir, blynkPort] = process.argv.slice(2);
 fs.mkdirSync(outDir, { recursive: true });
@@ -77,31 +75,7 @@ const garageRow = page.locator(`.device[data-device="${garage.body.id}"]`);
 facts.garage_before = await garageRow.locator('.status').textContent({ timeout: WAIT });
 /** A real Blynk device (blynk_py_client.py) with `token`: `says(event)`
  * resolves with the first line of that event that `match` accepts. */
-function blynkDevice(token) {
-  const child = spawn('python3', [
-    path.join(path.dirname(new URL(import.meta.url).pathname), 'blynk_py_client.py'),
-    'blynklib', '127.0.0.1', blynkPort, token,
-  ], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = readline.createInterface({ input: child.stdout });
-  const says = (event, match = () => true) => new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the Blynk client never said ${event}`)), WAIT);
-    const listen = (line) => {
-      let said = null;
-      try {
-        said = JSON.parse(line);
-      } catch {
-        return; // the library's own chatter
-      }
-      if (said.event === event && match(said)) {
-        clearTimeout(timer);
-        lines.off('line', listen);
-        resolve(said);
-      }
-    };
-    lines.on('line', listen);
-  });
-  return { child, says, send: (command) => child.stdin.write(command + '\n') };
-}
+const blynkDevice = (token) => blynkClient(blynkPort, token);
 const device = blynkDevice(garage.body.token);
 await device.says('connected');
 const connectedAt = Date.now();
@@ -118,7 +92,7 @@ device.child.kill();
 const template = await call('POST', '/templates', token, {
   org: root, name: 'Thermostat', definition: { datastreams: [
     { pin: 0, name: 'Heating', type: 'int', min: 0, max: 1, wait_for_confirmation: true },
-    { pin: 1, name: 'Temperature', type: 'double', min: 5, max: 35, unit: '°C' },
+    { pin: 1, name: 'Temperature', type: 'double', min: 5, max: 35, step: 0.5, unit: '°C' },
     { pin: 2, name: 'Mode', type: 'enum', values: ['eco', 'comfort', 'away'] },
   ], events: [{ code: 'overheat', name: 'Overheating' }] },
 });
@@ -135,6 +109,7 @@ facts.thermostat_controls = await page.evaluate(() =>
 thermo.send('vw 1 21.5');
 await page.waitForFunction(() => document.querySelector('.control[data-pin="1"] input[type=number]')?.value === '21.5', null, { timeout: WAIT });
 facts.temperature_shown = await page.locator('.control[data-pin="1"] input[type=number]').inputValue();
+facts.temperature_step = await page.locator('.control[data-pin="1"] input[type=range]').getAttribute('step');
 const written = thermo.says('write', (w) => w.pin === 0);
 await page.getByRole('switch', { name: 'Heating' }).click();
 facts.device_received = (await written).values;
@@ -242,6 +217,7 @@ await page.getByRole('link', { name: 'admin@example.org' }).click();
 await page.getByRole('heading', { name: 'Your account' }).waitFor({ timeout: WAIT });
 await page.locator('.sessions li').first().waitFor({ timeout: WAIT });
 facts.sessions_listed = await page.locator('.sessions li').count();
+facts.this_session = await page.locator('.sessions li[aria-current="true"]').allTextContents();
 await look(page, 'account');
 await page.getByRole('button', { name: 'Log out' }).click();
 await page.getByRole('heading', { name: 'Log in' }).waitFor({ timeout: WAIT });

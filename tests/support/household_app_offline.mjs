@@ -35,7 +35,8 @@ facts.offline_title = await page.title();
 facts.api_offline = await page.evaluate(async () => fetch('/api/v1/health').then(() => 'answered', () => 'failed'));
 await look(page, 'offline', facts, outDir);
 await context.setOffline(false);
-await page.reload();
+// Back in reach: "Try again" asks the hub again, without a reload.
+await page.getByRole('button', { name: 'Try again' }).click();
 facts.back_online = await page.getByRole('heading', { name: 'Your devices' }).textContent({ timeout: WAIT });
 
 await browser.close();

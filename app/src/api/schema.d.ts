@@ -652,6 +652,11 @@ export interface paths {
                                     max: number;
                                     /** Format: int64 */
                                     min: number;
+                                    /**
+                                     * Format: int64
+                                     * @description What a slider moves by (1 when unset).
+                                     */
+                                    step?: number | null;
                                     /** @constant */
                                     type: "int";
                                 } | {
@@ -664,6 +669,11 @@ export interface paths {
                                     max: number;
                                     /** Format: double */
                                     min: number;
+                                    /**
+                                     * Format: double
+                                     * @description What a slider moves by (a hundredth of the range when unset).
+                                     */
+                                    step?: number | null;
                                     /** @constant */
                                     type: "double";
                                 } | {
@@ -701,6 +711,15 @@ export interface paths {
                             template?: {
                                 id: string;
                                 name: string;
+                            } | null;
+                            /**
+                             * @description Set when the person may see the device but not control it: why, as a
+                             *     refused command would say it, and the permission that would allow it
+                             *     (none when the device is only shared with them to view).
+                             */
+                            view_only?: {
+                                message: string;
+                                permission?: string | null;
                             } | null;
                         };
                     };
@@ -2726,7 +2745,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One's live sessions */
+        /** One's live sessions, this one marked */
         get: {
             parameters: {
                 query?: never;
@@ -2748,6 +2767,8 @@ export interface paths {
                              * @description Unix seconds.
                              */
                             created: number;
+                            /** @description This is the session the request came with (this browser, this app). */
+                            current: boolean;
                             /** Format: int64 */
                             expires: number;
                             id: string;
@@ -3399,6 +3420,11 @@ export interface paths {
                                     max: number;
                                     /** Format: int64 */
                                     min: number;
+                                    /**
+                                     * Format: int64
+                                     * @description What a slider moves by (1 when unset).
+                                     */
+                                    step?: number | null;
                                     /** @constant */
                                     type: "int";
                                 } | {
@@ -3411,6 +3437,11 @@ export interface paths {
                                     max: number;
                                     /** Format: double */
                                     min: number;
+                                    /**
+                                     * Format: double
+                                     * @description What a slider moves by (a hundredth of the range when unset).
+                                     */
+                                    step?: number | null;
                                     /** @constant */
                                     type: "double";
                                 } | {
@@ -3512,6 +3543,11 @@ export interface paths {
                                 max: number;
                                 /** Format: int64 */
                                 min: number;
+                                /**
+                                 * Format: int64
+                                 * @description What a slider moves by (1 when unset).
+                                 */
+                                step?: number | null;
                                 /** @constant */
                                 type: "int";
                             } | {
@@ -3524,6 +3560,11 @@ export interface paths {
                                 max: number;
                                 /** Format: double */
                                 min: number;
+                                /**
+                                 * Format: double
+                                 * @description What a slider moves by (a hundredth of the range when unset).
+                                 */
+                                step?: number | null;
                                 /** @constant */
                                 type: "double";
                             } | {
@@ -3693,6 +3734,11 @@ export interface paths {
                                 max: number;
                                 /** Format: int64 */
                                 min: number;
+                                /**
+                                 * Format: int64
+                                 * @description What a slider moves by (1 when unset).
+                                 */
+                                step?: number | null;
                                 /** @constant */
                                 type: "int";
                             } | {
@@ -3705,6 +3751,11 @@ export interface paths {
                                 max: number;
                                 /** Format: double */
                                 min: number;
+                                /**
+                                 * Format: double
+                                 * @description What a slider moves by (a hundredth of the range when unset).
+                                 */
+                                step?: number | null;
                                 /** @constant */
                                 type: "double";
                             } | {

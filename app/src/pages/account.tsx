@@ -1,5 +1,5 @@
 // The person's own account: change password, see and end their sessions
-// (the hub does not yet say which one is this browser's), log out.
+// (this browser's marked: it ends by logging out), log out.
 import { useEffect, useState } from 'preact/hooks';
 import { api, type Me, type Session } from '../api';
 import { Field, Problem, useSubmit } from '../components';
@@ -60,10 +60,12 @@ export function Account({ me, onLogout }: { me: Me; onLogout: () => void }) {
       <Problem text={problem} />
       <ul class="sessions" aria-label="Your sessions">
         {(sessions ?? []).map((s) => (
-          <li key={s.id}>
-            <span>{s.label}</span>
+          <li key={s.id} aria-current={s.current ? 'true' : undefined}>
+            <span>{s.label}{s.current && <strong class="this"> · this browser</strong>}</span>
             <span class="when">since {new Date(s.created * 1000).toLocaleString()}</span>
-            <button type="button" class="secondary" onClick={() => end(s.id)}>End</button>
+            {!s.current && (
+              <button type="button" class="secondary" onClick={() => end(s.id)} aria-label={`End ${s.label}`}>End</button>
+            )}
           </li>
         ))}
       </ul>

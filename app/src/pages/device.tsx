@@ -42,7 +42,7 @@ function Control(props: {
     );
   }
   if (ds.type === 'int' || ds.type === 'double') {
-    const step = ds.type === 'int' ? 1 : (ds.max - ds.min) / 100;
+    const step = ds.step ?? (ds.type === 'int' ? 1 : (ds.max - ds.min) / 100);
     return <Slider id={id} ds={ds} step={step} current={current} send={send} />;
   }
   if (ds.type === 'enum') {
@@ -134,7 +134,7 @@ export function DevicePage({ id, live }: { id: string; live: LiveState }) {
         {t?.online ? 'Online' : `Offline${seen ? `, last seen ${ago(seen)}` : ''}`}
       </p>
       {!canControl && (
-        <p class="notice" role="note">You can see this device but not control it: you were given view access only.</p>
+        <p class="notice" role="note">You can see this device but not control it: {detail.view_only?.message ?? 'you were given view access only'}.</p>
       )}
       {canControl && !t?.online && (
         <p class="notice" role="note">The device is offline: what you send waits until it connects.</p>

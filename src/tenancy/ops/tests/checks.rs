@@ -16,6 +16,7 @@ fn templates_are_defined_per_organization_and_written_whole() {
             min,
             max,
             default: None,
+            step: None,
         },
         unit: None,
         history: true,
