@@ -2,11 +2,12 @@
 // (src/api/app_files.rs includes dist/embedded.rs):
 //   dist/files/assets/app-<hash>.js|css   bundled, minified, named by content
 //   dist/files/index.html                 the shell, pointing at them
-//   dist/files/<static>                   manifest, icons (static/)
+//   dist/files/<static>                   manifest, icons (static/; PNGs drawn by icons.mjs)
 // Each text file is written twice, brotli (.br) and gzip (.gz), so the hub
 // serves it compressed without compressing anything itself. The output
 // depends only on the source and the pinned packages: CI rebuilds it and
 // fails if it differs from what is committed (scripts/check-app.sh).
+import { PNG_ICONS } from './icons.mjs';
 import * as esbuild from 'esbuild';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -67,6 +68,7 @@ for (const name of fs.readdirSync(path.join(here, 'static')).sort()) {
   if (name === 'index.html') continue;
   files.push({ path: '/' + name, bytes: fs.readFileSync(path.join(here, 'static', name)), immutable: false });
 }
+for (const [name, draw] of Object.entries(PNG_ICONS)) files.push({ path: name, bytes: draw(), immutable: false });
 // The service worker, told which files make this build (and so, by their
 // hashes, which build it is).
 const precache = files.map((f) => f.path);

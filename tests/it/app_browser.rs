@@ -133,10 +133,16 @@ fn a_household_sets_up_invites_and_logs_in_through_the_app_in_chromium() {
     assert_eq!(facts["device_received"], serde_json::json!(["1"]));
     assert_eq!(facts["pending_shown"], true);
     assert_eq!(facts["switch_after_confirm"], "true");
+    assert_eq!(
+        facts["slider_received"],
+        serde_json::json!(["22"]),
+        "one 0.5 step up from 21.5 reached the device"
+    );
+    assert_eq!(facts["slider_after_confirm"], "22");
     assert_eq!(facts["chart_canvases"], 1, "the hour's history is drawn");
     let csv = facts["csv"].as_str().unwrap();
     assert!(
-        csv.starts_with("time,value\n") && csv.contains(",\"21.5\"\n"),
+        csv.starts_with("time,value\n") && csv.contains(",\"21.5\"\n") && csv.contains(",\"22\"\n"),
         "{csv}"
     );
     let timeline = facts["timeline"].as_str().unwrap();
@@ -206,7 +212,7 @@ fn a_household_sets_up_invites_and_logs_in_through_the_app_in_chromium() {
     // Shared for viewing: readings, no enabled control, and why.
     assert_eq!(facts["spouse_enabled_controls"], 0);
     let readings = strings(&facts["spouse_readings"]);
-    assert!(readings.contains(&"21.5 °C".to_owned()), "{readings:?}");
+    assert!(readings.contains(&"22 °C".to_owned()), "{readings:?}");
     assert_eq!(
         facts["spouse_reason"],
         "You can see this device but not control it: Thermostat is shared with you to view only; ask its owner to share it for control.",
@@ -432,4 +438,54 @@ fn the_app_says_when_the_hub_is_lost_and_resyncs_when_it_is_back() {
         "resynced from the new hub: {facts}"
     );
     assert_eq!(facts["axe"]["connection-lost"], serde_json::json!([]));
+}
+
+/// A long list is windowed: with 300 devices only the rows on screen (and
+/// a few either side) are in the page, each saying its place in the whole;
+/// scrolled to the end, the last device is there; search finds one that
+/// was not in the page.
+#[test]
+fn a_long_device_list_is_windowed_and_still_complete() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let config = common::TEST_CONFIG.replace("[api]\n", "[api]\ntls = false\n");
+    let hub = common::HubProcess::start(&state, &config);
+    let code = api::setup_code(&state);
+    let facts = facts_of(
+        &hub,
+        "household_app_long_list.mjs",
+        &[
+            format!("http://localhost:{}", hub.api_port()),
+            code,
+            output_dir().display().to_string(),
+        ],
+    );
+    assert_eq!(facts["created"], 300);
+    assert_eq!(facts["label"], "Devices (300)");
+    let places = |rows: &Value| -> Vec<(u64, u64, String)> {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["at"].as_u64().unwrap(),
+                    r["of"].as_u64().unwrap(),
+                    r["name"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let top = places(&facts["top"]);
+    assert!(top.len() < 60, "only what is on screen: {} rows", top.len());
+    assert_eq!(top[0], (1, 300, "Sensor 001".to_owned()));
+    assert!(top.iter().all(|(_, of, _)| *of == 300));
+    let bottom = places(&facts["bottom"]);
+    assert!(bottom.len() < 60, "{} rows", bottom.len());
+    assert_eq!(bottom.last().unwrap(), &(300, 300, "Sensor 300".to_owned()));
+    assert!(
+        bottom.windows(2).all(|w| w[1].0 == w[0].0 + 1),
+        "consecutive rows: {bottom:?}"
+    );
+    assert_eq!(places(&facts["found"]), [(1, 1, "Sensor 250".to_owned())]);
+    assert_eq!(facts["axe"]["long-list-end"], serde_json::json!([]));
 }

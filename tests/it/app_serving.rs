@@ -101,6 +101,40 @@ async fn the_app_is_served_compressed_with_etags_and_app_routes_get_the_shell() 
         .request("GET", "/assets/gone-1234.js", LAN_PEER, None, None)
         .await;
     assert_eq!(missing.status, 404);
+
+    // Installable: every icon the manifest and the shell name is a PNG of
+    // the size it says (Android's install prompt, iOS's home screen).
+    let manifest = hub
+        .request_with("GET", "/manifest.webmanifest", LAN_PEER, &[], None)
+        .await;
+    assert_eq!(
+        header(&manifest, "content-type"),
+        "application/manifest+json"
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest.bytes).unwrap();
+    let mut icons: Vec<(String, u32)> = manifest["icons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["type"] == "image/png")
+        .map(|i| {
+            let side = i["sizes"].as_str().unwrap().split('x').next().unwrap();
+            (i["src"].as_str().unwrap().to_owned(), side.parse().unwrap())
+        })
+        .collect();
+    assert!(icons.iter().any(|(_, side)| *side == 192), "{icons:?}");
+    assert!(icons.iter().any(|(_, side)| *side == 512), "{icons:?}");
+    assert!(html.contains("rel=\"apple-touch-icon\" href=\"/apple-touch-icon.png\""));
+    icons.push(("/apple-touch-icon.png".into(), 180));
+    for (src, side) in icons {
+        let png = hub.request_with("GET", &src, LAN_PEER, &[], None).await;
+        assert_eq!(png.status, 200, "{src}");
+        assert_eq!(header(&png, "content-type"), "image/png", "{src}");
+        assert_eq!(&png.bytes[..8], b"\x89PNG\r\n\x1a\n", "{src}");
+        let width = u32::from_be_bytes(png.bytes[16..20].try_into().unwrap());
+        let height = u32::from_be_bytes(png.bytes[20..24].try_into().unwrap());
+        assert_eq!((width, height), (side, side), "{src}");
+    }
     hub.close().await;
 }
 

@@ -92,7 +92,7 @@ device.child.kill();
 const template = await call('POST', '/templates', token, {
   org: root, name: 'Thermostat', definition: { datastreams: [
     { pin: 0, name: 'Heating', type: 'int', min: 0, max: 1, wait_for_confirmation: true },
-    { pin: 1, name: 'Temperature', type: 'double', min: 5, max: 35, step: 0.5, unit: '°C' },
+    { pin: 1, name: 'Temperature', type: 'double', min: 5, max: 35, step: 0.5, unit: '°C', wait_for_confirmation: true },
     { pin: 2, name: 'Mode', type: 'enum', values: ['eco', 'comfort', 'away'] },
   ], events: [{ code: 'overheat', name: 'Overheating' }] },
 });
@@ -118,12 +118,22 @@ facts.pending_shown = true;
 thermo.send('vw 0 1');
 await page.locator('.control[data-pin="0"] .pending').waitFor({ state: 'detached', timeout: WAIT });
 facts.switch_after_confirm = await page.getByRole('switch', { name: 'Heating' }).getAttribute('aria-checked');
+// The slider: one step to the right (the keyboard, as a person without a
+// mouse would) reaches the device; its echo clears the pending state.
+const slid = thermo.says('write', (w) => w.pin === 1);
+await page.locator('.control[data-pin="1"] input[type=range]').focus();
+await page.keyboard.press('ArrowRight');
+facts.slider_received = (await slid).values;
+await page.locator('.control[data-pin="1"] .pending').waitFor({ timeout: WAIT });
+thermo.send(`vw 1 ${facts.slider_received[0]}`);
+await page.locator('.control[data-pin="1"] .pending').waitFor({ state: 'detached', timeout: WAIT });
+facts.slider_after_confirm = await page.locator('.control[data-pin="1"] input[type=number]').inputValue();
 
 // History: the last hour's raw values as a chart, and as CSV.
 const temperature = page.locator('.control[data-pin="1"]');
 await temperature.locator('summary', { hasText: 'History' }).click();
 await temperature.getByRole('button', { name: '1 h' }).click();
-await temperature.locator('.history .when', { hasText: '1 values' }).waitFor({ timeout: WAIT });
+await temperature.locator('.history .when', { hasText: '2 values' }).waitFor({ timeout: WAIT });
 facts.chart_canvases = await temperature.locator('.chart canvas').count();
 const [download] = await Promise.all([
   page.waitForEvent('download', { timeout: WAIT }),

@@ -1,12 +1,14 @@
 // Every device the person may see, across all their organizations and
 // shares, in one list: no organization to switch. Each is labelled with
 // its organization path as far as they may see it, and shows whether it is
-// online, live from the hub's stream.
+// online, live from the hub's stream. A long list is windowed (only the
+// rows on screen are in the page).
 import { Component } from 'preact';
-import { useMemo, useState } from 'preact/hooks';
+import { useMemo, useRef, useState } from 'preact/hooks';
 import type { Device } from '../api';
 import type { LiveState, Telemetry } from '../live';
 import { ago, lastSeen } from '../time';
+import { useWindow } from '../window';
 
 function where(device: Device): string {
   return device.org_path.length ? device.org_path.join(' › ') : 'Shared with you';
@@ -19,23 +21,26 @@ function Status({ t, offlineAt }: { t: Telemetry | undefined; offlineAt: number 
   return <span class="status offline">Offline{seen ? `, last seen ${ago(seen)}` : ''}</span>;
 }
 
-type RowProps = { d: Device; t: Telemetry | undefined; offlineAt: number | undefined };
+type RowProps = { d: Device; t: Telemetry | undefined; offlineAt: number | undefined; position: number; of: number };
 
 /** One device's row: re-rendered only when that device changed (a value
  * of another of a thousand devices leaves it alone). */
 class Row extends Component<RowProps> {
   shouldComponentUpdate(next: RowProps): boolean {
-    return next.d !== this.props.d || next.t !== this.props.t || next.offlineAt !== this.props.offlineAt;
+    const p = this.props;
+    return next.d !== p.d || next.t !== p.t || next.offlineAt !== p.offlineAt || next.position !== p.position || next.of !== p.of;
   }
 
-  render({ d, t, offlineAt }: RowProps) {
+  render({ d, t, offlineAt, position, of }: RowProps) {
     return (
-      <li class="device" data-device={d.id}>
-        <a class="name" href={`/devices/${encodeURIComponent(d.id)}`}>{d.name}</a>
-        <span class="where">{where(d)}</span>
+      <li class="device" data-device={d.id} aria-posinset={position} aria-setsize={of}>
+        <a class="name" href={`/devices/${encodeURIComponent(d.id)}`} title={d.name}>{d.name}</a>
         <Status t={t} offlineAt={offlineAt} />
-        <span class={`level ${d.level}`}>{d.level === 'control' ? 'You can control it' : 'You can view it'}</span>
-        {d.owned && <span class="owned">Yours</span>}
+        <span class="where" title={where(d)}>{where(d)}</span>
+        <span class="rights">
+          <span class={`level can-${d.level}`}>{d.level === 'control' ? 'You can control it' : 'You can view it'}</span>
+          {d.owned && <span class="owned">Yours</span>}
+        </span>
       </li>
     );
   }
@@ -64,6 +69,8 @@ export function Devices({ live }: { live: LiveState }) {
       .filter((d) => !kind || d.template?.name === kind)
       .sort((a, b) => a.name.localeCompare(b.name));
   }, [devices, query, org, online, kind, live.telemetry]);
+  const list = useRef<HTMLUListElement>(null);
+  const rows = useWindow(shown.length, list);
 
   return (
     <main class="page">
@@ -103,9 +110,11 @@ export function Devices({ live }: { live: LiveState }) {
       {devices === null && <p aria-busy="true">Loading your devices…</p>}
       {devices?.length === 0 && <p>No devices yet. When someone shares a device with you, or you add one, it shows here.</p>}
       {devices && devices.length > 0 && shown.length === 0 && <p>No device matches.</p>}
-      <ul class="devices" aria-label="Devices">
-        {shown.map((d) => (
-          <Row key={d.id} d={d} t={live.telemetry[d.id]} offlineAt={live.offlineSince[d.id]} />
+      <ul class="devices" aria-label={`Devices (${shown.length})`} ref={list} data-count={shown.length}
+        style={{ paddingTop: `${rows.before}px`, paddingBottom: `${rows.after}px` }}>
+        {shown.slice(rows.start, rows.end).map((d, i) => (
+          <Row key={d.id} d={d} t={live.telemetry[d.id]} offlineAt={live.offlineSince[d.id]}
+            position={rows.start + i + 1} of={shown.length} />
         ))}
       </ul>
     </main>

@@ -130,8 +130,14 @@ export function HistoryChart({ device, ds }: { device: string; ds: Datastream })
         </div>
       )}
       <Problem text={problem} />
-      <p class="when">{history ? `${history.points.length} ${aggregation === 'raw' ? 'values' : `${aggregation} averages`}` : 'Loading…'}</p>
+      <p class="when">{history ? counted(history.points.length, aggregation) : 'Loading…'}</p>
       <div ref={chart} class="chart" role="img" aria-label={`Chart of ${ds.name}`} />
     </section>
   );
+}
+
+/** "1 value", "12 values", "1 minute average", "3 hour averages". */
+function counted(n: number, aggregation: Aggregation): string {
+  const what = aggregation === 'raw' ? 'value' : `${aggregation} average`;
+  return `${n} ${what}${n === 1 ? '' : 's'}`;
 }
