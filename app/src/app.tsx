@@ -22,15 +22,15 @@ export function App() {
 
   const load = async () => {
     try {
-      const health = await api.health();
-      let me: Me | null = null;
-      if (health.set_up) {
-        me = await api.me().catch((e) => {
-          if (e instanceof ApiFailure && e.status === 401) return null;
+      // Both at once: a hub not set up answers /me with a refusal, ignored.
+      const [health, me] = await Promise.all([
+        api.health(),
+        api.me().catch((e) => {
+          if (e instanceof ApiFailure && (e.status === 401 || e.status === 409)) return null;
           throw e;
-        });
-      }
-      setStart({ health, me });
+        }),
+      ]);
+      setStart({ health, me: health.set_up ? me : null });
     } catch (e) {
       setStart({ failed: e instanceof Error ? e.message : String(e) });
     }

@@ -1,3 +1,8 @@
+//! The API's TLS identity, tested: the authority made once and pinned, a pin
+//! that survives a reissue and refuses an impostor, renewal before the end,
+//! the name constraints, configured files. They never touch the network
+//! beyond loopback.
+
 use std::net::IpAddr;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
