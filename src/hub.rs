@@ -140,7 +140,7 @@ impl Hub {
         }
         let blynk = blynk::start(
             &config,
-            tls.as_ref().map(|t| &t.server_config),
+            tls.as_ref().map(|t| &t.devices),
             &node.devices,
             &shutdown,
             &tracker,

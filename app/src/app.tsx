@@ -22,11 +22,11 @@ export function App() {
 
   const load = async () => {
     try {
-      // Both at once: a hub not set up answers /me with a refusal, ignored.
+      // Both at once: a hub not set up answers /me 401 (no session), ignored.
       const [health, me] = await Promise.all([
         api.health(),
         api.me().catch((e) => {
-          if (e instanceof ApiFailure && (e.status === 401 || e.status === 409)) return null;
+          if (e instanceof ApiFailure && e.status === 401) return null;
           throw e;
         }),
       ]);

@@ -44,8 +44,12 @@ export function useWindow(count: number, list: RefObject<HTMLElement | null>): W
   useLayoutEffect(() => {
     const rows = list.current?.children;
     if (!windowed || !rows || rows.length < 2) return;
-    const measured = (rows[1] as HTMLElement).offsetTop - (rows[0] as HTMLElement).offsetTop;
-    if (measured > 0 && Math.abs(measured - rowHeight) > 0.5) setRowHeight(measured);
+    // Fractional (a 5.9rem row is 102.4 px): rounded, the error would add up
+    // row by row and leave the screen empty deep in a long list.
+    const [first, second] = [rows[0], rows[1]];
+    if (!first || !second) return;
+    const measured = second.getBoundingClientRect().top - first.getBoundingClientRect().top;
+    if (measured > 0 && Math.abs(measured - rowHeight) > 0.01) setRowHeight(measured);
   });
 
   if (!windowed) return { start: 0, end: count, before: 0, after: 0 };

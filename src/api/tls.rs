@@ -7,7 +7,9 @@
 //! authority never changes once made, so a pin survives every reissue of
 //! the serving certificate (new addresses, nearing its end); with a
 //! configured certificate the pin is that certificate's own fingerprint. A
-//! configured certificate is never written.
+//! configured certificate is never written. Devices (Blynk TLS) are served
+//! a self-signed certificate of the hub's that never changes
+//! ([`DEVICE_CERT_FILE`]), which firmware carries as its CA.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -44,7 +46,18 @@ pub struct TlsIdentity {
     /// The hub's own authority and what it serves (`None` with a configured
     /// certificate).
     pub serving: Option<Arc<Serving>>,
+    /// What the device listener (Blynk TLS) presents: with the hub's
+    /// authority, the hub's self-signed device certificate
+    /// ([`DEVICE_CERT_FILE`]), which never changes, has no name constraints
+    /// (embedded TLS stacks such as mbedTLS refuse a chain with them) and
+    /// is what firmware is given as its CA; else the configured one.
+    pub devices: Arc<rustls::ServerConfig>,
 }
+
+/// The device listener's self-signed certificate and key, relative to the
+/// state directory (also the hub's whole identity before hub authorities).
+pub const DEVICE_CERT_FILE: &str = "tls/cert.pem";
+pub const DEVICE_KEY_FILE: &str = "tls/key.pem";
 
 /// Loads the configured certificate, else serves one issued by the hub's
 /// authority (made once) for `hostname` and this machine's addresses now.
@@ -61,15 +74,25 @@ pub fn load_or_create(
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?
         .with_no_client_auth();
-    let (mut server_config, fingerprint, serving) =
+    let (mut server_config, fingerprint, serving, devices) =
         match (&config.tls_cert_file, &config.tls_key_file) {
             (Some(cert), Some(key)) => {
                 let (chain, key) = configured(cert, key)?;
                 let fingerprint = fingerprint(&chain[0]);
-                (builder.with_single_cert(chain, key)?, fingerprint, None)
+                let config = Arc::new(builder.clone().with_single_cert(chain, key)?);
+                ((*config).clone(), fingerprint, None, config)
             }
             _ => {
-                let authority = Authority::load_or_create(state_dir, clock.now_ms())?;
+                let (cert, key) = (
+                    state_dir.join(DEVICE_CERT_FILE),
+                    state_dir.join(DEVICE_KEY_FILE),
+                );
+                if !cert.is_file() || !key.is_file() {
+                    create_device_pair(&cert, &key, hostname)?;
+                }
+                let (chain, key) = configured(&cert, &key)?;
+                let devices = Arc::new(builder.clone().with_single_cert(chain, key)?);
+                let authority = Authority::load_or_create(state_dir)?;
                 let serving = Arc::new(Serving::new(
                     authority,
                     hostname.to_owned(),
@@ -78,7 +101,7 @@ pub fn load_or_create(
                 )?);
                 let fingerprint = serving.authority.fingerprint();
                 let config = builder.with_cert_resolver(serving.clone());
-                (config, fingerprint, Some(serving))
+                (config, fingerprint, Some(serving), devices)
             }
         };
     server_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
@@ -86,7 +109,21 @@ pub fn load_or_create(
         server_config: Arc::new(server_config),
         fingerprint,
         serving,
+        devices,
     })
+}
+
+/// The device listener's self-signed pair, made once (kept across restarts
+/// and upgrades: firmware carries it as its CA).
+fn create_device_pair(cert_path: &Path, key_path: &Path, hostname: &str) -> Result<(), TlsError> {
+    let names = vec![hostname.to_owned(), "localhost".to_owned()];
+    let certified = rcgen::generate_simple_self_signed(names)?;
+    // Key first: a crash between the two leaves no certificate, so the pair
+    // is made again rather than a certificate without its key.
+    authority::write_private(key_path, &certified.signing_key.serialize_pem(), 0o600)?;
+    authority::write_private(cert_path, &certified.cert.pem(), 0o644)?;
+    tracing::info!(cert = %cert_path.display(), "created the hub's device certificate");
+    Ok(())
 }
 
 /// A configured chain (at least one certificate) and its key.

@@ -174,7 +174,7 @@ async fn restored_files_belong_to_the_state_directory_owner() {
     drop(store);
     thread.join().await;
     use crate::api::tls::authority::{Authority, CA_KEY_FILE};
-    let authority = Authority::load_or_create(&state, 0).unwrap().fingerprint();
+    let authority = Authority::load_or_create(&state).unwrap().fingerprint();
     let archive = tmp.path().join("b.tar");
     backup(&state, &archive, SCHEMA).unwrap();
     // The backup holds the hub's authority: restored, it is the same one
@@ -186,7 +186,7 @@ async fn restored_files_belong_to_the_state_directory_owner() {
         .expect("this test needs root, as CI has");
     restore(&state, &archive, SCHEMA).unwrap();
     assert_eq!(
-        Authority::load_or_create(&state, 0).unwrap().fingerprint(),
+        Authority::load_or_create(&state).unwrap().fingerprint(),
         authority
     );
     for file in [DB_FILE, "tls", CA_KEY_FILE] {

@@ -67,8 +67,9 @@ where
 /// frame is an error, the rest (ping, pong, close) is not for samod but
 /// counts as life. One writer task, one of the replica's (`$tasks`), sends
 /// samod's messages and the pings; it ends when samod lets go of the
-/// connection, the socket fails, a send or the closing handshake waits
-/// longer than the silence limit (a peer that stopped reading), or the
+/// connection, the socket fails, a send waits longer than the silence limit
+/// plus its size at 64 KiB/s or the closing handshake longer than a
+/// keepalive (a peer that stopped reading), or the
 /// replica shuts down.
 macro_rules! transport {
     ($tasks:expr, $stream:expr, $sink:expr, $message:ident) => {{
@@ -86,7 +87,14 @@ macro_rules! transport {
                     },
                     _ = tick.tick() => $message::Ping(Default::default()),
                 };
-                match tokio::time::timeout(every * 3, sink.send(message)).await {
+                // The silence limit, plus the time a large message (a whole
+                // document on first sync) takes at 64 KiB/s.
+                let size = match &message {
+                    $message::Binary(data) => data.len(),
+                    _ => 0,
+                };
+                let limit = every * 3 + Duration::from_secs_f64(size as f64 / 65_536.0);
+                match tokio::time::timeout(limit, sink.send(message)).await {
                     Ok(Ok(())) => {}
                     Ok(Err(_)) | Err(_) => break,
                 }

@@ -319,7 +319,7 @@ fn with_the_hubs_authority_trusted_chromium_opens_the_hub_by_its_local_name() {
     let hub = common::HubProcess::start(&state, &config);
     let name = "hearth-trust.local";
     let url = format!("https://{name}:{}/trust", hub.api_port());
-    let authority = Authority::load_or_create(&state, 0).unwrap();
+    let authority = Authority::load_or_create(&state).unwrap();
     let args = [
         url.clone(),
         output_dir().display().to_string(),

@@ -22,7 +22,7 @@ fn story(kind: Kind, tls: bool) {
         (
             h.hub.blynk_tls_port(),
             "localhost",
-            Some(state.join(hearth::api::tls::authority::CA_CERT_FILE)),
+            Some(state.join(hearth::api::tls::DEVICE_CERT_FILE)),
         )
     } else {
         (h.hub.blynk_port(), "127.0.0.1", None)

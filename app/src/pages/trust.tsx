@@ -36,6 +36,7 @@ export function TrustPage() {
   if (!trust) return <main class="page narrow" aria-busy="true"><h1>Trust this hub</h1><p>Loading…</p></main>;
   return (
     <main class="page narrow trust">
+      <p><a href="/">← Back to Hearth</a></p>
       <h1>Trust this hub</h1>
       {trust.issuer === 'none' && (
         <p>This hub serves plain HTTP (its admin turned TLS off), so there is nothing to trust: the connection is
@@ -70,13 +71,16 @@ function Authority({ trust, trusted }: { trust: Trust; trusted: boolean | null }
       <h2>2. Compare the fingerprint</h2>
       <p>Before you trust it, check that this is your hub's: its SHA-256 fingerprint is</p>
       <p><code class="fingerprint" aria-label="Fingerprint">{grouped(trust.fingerprint ?? '')}</code></p>
-      <p>It must match the <code>fingerprint</code> line of <code>hearth status</code> on the hub (or the
-        <code> fp</code> of its <code>_hearth._tcp</code> record). If it does not, do not go on: something on your
-        network is pretending to be the hub.</p>
+      <p>It must match the <code>fingerprint</code> line of <code>hearth status</code>, run on the hub itself.
+        If it does not, do not go on: something on your network is pretending to be the hub. (The <code>fp</code> of
+        the hub's <code>_hearth._tcp</code> record is only a second look: whatever fakes the hub on your network
+        could fake that too.)</p>
       <h2>3. Trust it</h2>
       <Steps />
       <p class="aside">It can vouch only for names ending in <code>.local</code>, <code>localhost</code> and
-        addresses on home networks, so trusting it cannot let anyone pass for another website. It vouches now for:
+        addresses on home networks, never for a website on the internet. Its key stays on the hub and in the hub's
+        backups: keep those private, as whoever holds that key could pass for other devices on your home network to
+        the browsers that trust it. It vouches now for:
         {' '}{trust.names.join(', ')}{trust.not_after_ms ? ` (renewed by the hub before ${new Date(trust.not_after_ms).toLocaleDateString()})` : ''}.</p>
     </>
   );

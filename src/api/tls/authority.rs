@@ -29,13 +29,21 @@ use crate::state_dir::{create_private_dir, write_atomic};
 pub const CA_CERT_FILE: &str = "tls/ca.pem";
 pub const CA_KEY_FILE: &str = "tls/ca-key.pem";
 
-/// The serving certificate is good for this long (under the 398 days Apple
-/// platforms accept for any server certificate) …
-const SERVING_DAYS: i64 = 397;
+/// The serving certificate is good for this long, the day before its issue
+/// included (under the 398 days Apple platforms accept for a public one) …
+const SERVING_DAYS: i64 = 396;
 /// … and is issued again once it has less than this left.
 pub const RENEW_BEFORE_DAYS: i64 = 30;
-const CA_YEARS: i64 = 25;
 const DAY_MS: i64 = 86_400_000;
+/// 2026-12-01: no certificate is dated before this. A hub without a
+/// real-time clock may start reading 1970 before NTP; a serving certificate
+/// dated by that clock would be refused by every client, so it is dated as
+/// if it were this day (and is good for a year from it).
+const CLOCK_FLOOR_MS: i64 = 1_796_083_200_000;
+/// The authority's validity is fixed (2020-01-01 to 2099-12-31), not read
+/// from the clock: one made while the clock read 1970 is not born expired.
+const CA_FROM_MS: i64 = 1_577_836_800_000;
+const CA_UNTIL_MS: i64 = 4_102_444_799_000;
 
 /// The names a serving certificate is for: sorted, without duplicates.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +62,12 @@ impl Names {
         dns.dedup();
         let mut ips: Vec<IpAddr> = [Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()]
             .into_iter()
-            .chain(addresses.into_iter().filter(|ip| may_sign_for(*ip)))
+            .chain(
+                addresses
+                    .into_iter()
+                    .map(unmapped)
+                    .filter(|ip| may_sign_for(*ip)),
+            )
             .collect();
         ips.sort();
         ips.dedup();
@@ -86,12 +99,17 @@ fn permitted_ranges() -> [(IpAddr, u8); 9] {
     ]
 }
 
-/// Whether `ip` is in one of the permitted ranges.
-pub fn may_sign_for(ip: IpAddr) -> bool {
-    let ip = match ip {
+/// An IPv4-mapped IPv6 address as the IPv4 one (as it is named in a SAN).
+fn unmapped(ip: IpAddr) -> IpAddr {
+    match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
-    };
+    }
+}
+
+/// Whether `ip` is in one of the permitted ranges.
+pub fn may_sign_for(ip: IpAddr) -> bool {
+    let ip = unmapped(ip);
     permitted_ranges()
         .iter()
         .any(|(net, prefix)| match (ip, net) {
@@ -138,32 +156,75 @@ impl Authority {
     ///
     /// # Errors
     /// [`TlsError`] naming the file that could not be read or written.
-    pub fn load_or_create(state_dir: &Path, now_ms: i64) -> Result<Self, TlsError> {
+    pub fn load_or_create(state_dir: &Path) -> Result<Self, TlsError> {
         let (cert_path, key_path) = (state_dir.join(CA_CERT_FILE), state_dir.join(CA_KEY_FILE));
-        if !cert_path.is_file() || !key_path.is_file() {
-            let key = KeyPair::generate()?;
-            let cert = authority_params(&key, now_ms).self_signed(&key)?;
-            write_private(&key_path, &key.serialize_pem(), 0o600)?;
-            write_private(&cert_path, &cert.pem(), 0o644)?;
-            tracing::info!(cert = %cert_path.display(), "created the hub's certificate authority");
-        }
-        let read = |path: &Path| {
-            std::fs::read_to_string(path).map_err(|e| TlsError::File {
-                path: path.to_owned(),
-                reason: e.to_string(),
-            })
+        let file_err = |path: &Path, reason: String| TlsError::File {
+            path: path.to_owned(),
+            reason,
         };
-        let key = KeyPair::from_pem(&read(&key_path)?).map_err(|e| TlsError::File {
-            path: key_path.clone(),
-            reason: e.to_string(),
-        })?;
-        let pem = read(&cert_path)?;
+        // Only a file that is not there is made; one that cannot be read is
+        // an error, never a reason to replace what browsers trust.
+        let read = |path: &Path| match std::fs::read_to_string(path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(file_err(path, e.to_string())),
+        };
+        let key = match read(&key_path)? {
+            Some(pem) => KeyPair::from_pem(&pem).map_err(|e| file_err(&key_path, e.to_string()))?,
+            None => {
+                let key = KeyPair::generate()?;
+                write_private(&key_path, &key.serialize_pem(), 0o600)?;
+                tracing::info!(key = %key_path.display(), "created the hub's certificate authority");
+                key
+            }
+        };
+        let pem = match read(&cert_path)? {
+            Some(pem) => pem,
+            None => {
+                // Made again from the key (the same name and key, so what a
+                // browser trusts still vouches for what the hub serves).
+                let pem = authority_params(&key).self_signed(&key)?.pem();
+                write_private(&cert_path, &pem, 0o644)?;
+                pem
+            }
+        };
         use rustls::pki_types::pem::PemObject;
-        let cert = CertificateDer::from_pem_slice(pem.as_bytes()).map_err(|e| TlsError::File {
-            path: cert_path.clone(),
-            reason: e.to_string(),
+        let cert = CertificateDer::from_pem_slice(pem.as_bytes())
+            .map_err(|e| file_err(&cert_path, e.to_string()))?;
+        let authority = Authority { key, cert, pem };
+        authority.check().map_err(|reason| {
+            file_err(
+                &cert_path,
+                format!("does not go with {}: {reason}", key_path.display()),
+            )
         })?;
-        Ok(Authority { key, cert, pem })
+        Ok(authority)
+    }
+
+    /// Does a certificate this authority issues verify against its stored
+    /// certificate (the two files belong together, and the issuer rebuilt
+    /// from the key is the stored one)?
+    fn check(&self) -> Result<(), String> {
+        let names = Names::wanted("check.local", []);
+        let now = CLOCK_FLOOR_MS + DAY_MS;
+        let issued = self.issue(&names, now).map_err(|e| e.to_string())?;
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.cert.clone()).map_err(|e| e.to_string())?;
+        let parsed =
+            rustls::server::ParsedCertificate::try_from(&issued.cert).map_err(|e| e.to_string())?;
+        let when = rustls::pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_millis(
+            u64::try_from(now).unwrap_or_default(),
+        ));
+        rustls::client::verify_server_cert_signed_by_trust_anchor(
+            &parsed,
+            &roots,
+            &[],
+            when,
+            rustls::crypto::ring::default_provider()
+                .signature_verification_algorithms
+                .all,
+        )
+        .map_err(|e| e.to_string())
     }
 
     /// SHA-256 of the authority's certificate, lower-case hex: what clients
@@ -186,11 +247,13 @@ impl Authority {
     }
 
     /// A serving certificate for `names`, good from a day before `now_ms`
-    /// (a client whose clock is a little behind still accepts it).
+    /// (a client whose clock is a little behind still accepts it), or before
+    /// [`CLOCK_FLOOR_MS`] when the clock reads earlier.
     ///
     /// # Errors
     /// [`TlsError::Generate`] when a key or certificate cannot be made.
     pub fn issue(&self, names: &Names, now_ms: i64) -> Result<Issued, TlsError> {
+        let now_ms = now_ms.max(CLOCK_FLOOR_MS);
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::default();
         let mut subject = DistinguishedName::new();
@@ -213,7 +276,7 @@ impl Authority {
         params.is_ca = IsCa::ExplicitNoCa;
         params.use_authority_key_identifier_extension = true;
         params.serial_number = Some(serial(&key, now_ms));
-        let issuer = Issuer::new(authority_params(&self.key, now_ms), &self.key);
+        let issuer = Issuer::new(authority_params(&self.key), &self.key);
         let cert = params.signed_by(&key, &issuer)?;
         Ok(Issued {
             cert: cert.der().clone(),
@@ -224,10 +287,10 @@ impl Authority {
     }
 }
 
-/// The authority's certificate parameters, all but the validity derived from
-/// its key, so the issuer of every serving certificate (its name and key
+/// The authority's certificate parameters, fixed or derived from its key,
+/// so the issuer of every serving certificate (its name and key
 /// identifier) is the stored certificate's without parsing it.
-fn authority_params(key: &KeyPair, now_ms: i64) -> CertificateParams {
+fn authority_params(key: &KeyPair) -> CertificateParams {
     let mut params = CertificateParams::default();
     let mut subject = DistinguishedName::new();
     subject.push(DnType::OrganizationName, "Hearth");
@@ -235,8 +298,8 @@ fn authority_params(key: &KeyPair, now_ms: i64) -> CertificateParams {
     params.distinguished_name = subject;
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    params.not_before = at(now_ms - DAY_MS);
-    params.not_after = at(now_ms + CA_YEARS * 365 * DAY_MS);
+    params.not_before = at(CA_FROM_MS);
+    params.not_after = at(CA_UNTIL_MS);
     params.name_constraints = Some(NameConstraints {
         permitted_subtrees: ["local", "localhost"]
             .into_iter()
@@ -273,7 +336,7 @@ fn at(unix_ms: i64) -> time::OffsetDateTime {
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }
 
-fn write_private(path: &Path, data: &str, mode: u32) -> Result<(), TlsError> {
+pub(super) fn write_private(path: &Path, data: &str, mode: u32) -> Result<(), TlsError> {
     if let Some(dir) = path.parent() {
         create_private_dir(dir).map_err(|e| TlsError::File {
             path: dir.to_owned(),
