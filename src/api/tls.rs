@@ -157,9 +157,10 @@ pub fn fingerprint(cert: &CertificateDer<'_>) -> String {
     hex::encode(Sha256::digest(cert.as_ref()))
 }
 
-/// The hub's authority and the serving certificate it issued, which every
-/// TLS listener (the API's, Blynk's) presents, with the authority after it;
-/// [`Serving::renew`] swaps in a new one without a restart.
+/// The hub's authority and the serving certificate it issued, which the
+/// API's listener presents, with the authority after it (devices get
+/// [`TlsIdentity::devices`]); [`Serving::renew`] swaps in a new one without
+/// a restart.
 pub struct Serving {
     authority: Authority,
     hostname: String,

@@ -62,6 +62,12 @@ fn facts_with_home(
         .unwrap_or_else(|e| panic!("no facts ({e}):\n{stdout}"))
 }
 
+/// The test configuration with the API on plain HTTP (`api.tls = false`):
+/// at `http://localhost` the page is still a secure context.
+fn plain_http_config() -> String {
+    common::TEST_CONFIG.replace("[api]\n", "[api]\ntls = false\n")
+}
+
 fn output_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("household_app")
 }
@@ -251,7 +257,7 @@ fn a_household_sets_up_invites_and_logs_in_through_the_app_in_chromium() {
 fn over_plain_http_the_cookie_is_not_secure_and_the_app_opens_without_the_hub() {
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
-    let config = common::TEST_CONFIG.replace("[api]\n", "[api]\ntls = false\n");
+    let config = plain_http_config();
     let hub = common::HubProcess::start(&state, &config);
     let code = api::setup_code(&state);
     // localhost: a secure context for the service worker without TLS.
@@ -376,7 +382,7 @@ fn the_app_says_when_the_hub_is_lost_and_resyncs_when_it_is_back() {
     use std::io::{BufRead, Write};
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
-    let config = common::TEST_CONFIG.replace("[api]\n", "[api]\ntls = false\n");
+    let config = plain_http_config();
     let mut hub = common::HubProcess::start(&state, &config);
     let port = hub.api_port();
     let code = api::setup_code(&state);
@@ -448,7 +454,7 @@ fn the_app_says_when_the_hub_is_lost_and_resyncs_when_it_is_back() {
 fn a_long_device_list_is_windowed_and_still_complete() {
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
-    let config = common::TEST_CONFIG.replace("[api]\n", "[api]\ntls = false\n");
+    let config = plain_http_config();
     let hub = common::HubProcess::start(&state, &config);
     let code = api::setup_code(&state);
     let facts = facts_of(
