@@ -261,6 +261,8 @@ struct MembershipView {
     org_name: String,
     role: String,
     role_name: String,
+    /// What the role lets them do here (and in every organization below).
+    permissions: Vec<&'static str>,
 }
 
 async fn me(State(state): State<AppState>, authed: Authed) -> Result<Json<Me>, ApiError> {
@@ -292,6 +294,11 @@ async fn me(State(state): State<AppState>, authed: Authed) -> Result<Json<Me>, A
                     .get(&m.role)
                     .map(|r| r.name.clone())
                     .unwrap_or_default(),
+                permissions: access
+                    .membership_perms(m)
+                    .iter()
+                    .map(|p| p.name())
+                    .collect(),
             })
             .collect();
         Me {

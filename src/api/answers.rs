@@ -75,6 +75,19 @@ pub struct MemberView {
     pub org: String,
     pub role: String,
     pub role_name: Option<String>,
+    /// Invited but has not set a password yet (a new link:
+    /// `POST /users/{user}/password-reset`; cancel: remove the membership).
+    pub pending: bool,
+    /// Devices they own through this membership, which removing it would
+    /// leave without an owner.
+    pub owns: Vec<Named>,
+}
+
+/// Something by id and name.
+#[derive(Serialize, JsonSchema)]
+pub struct Named {
+    pub id: String,
+    pub name: String,
 }
 
 #[derive(Serialize, JsonSchema)]

@@ -306,6 +306,11 @@ struct ShareRequest {
     /// Unix milliseconds by the hub's clock.
     #[serde(default)]
     expires: Option<i64>,
+    /// Or: ends this many seconds from now by the hub's clock (what an app
+    /// whose clock may differ from the hub's sends for "for 48 hours").
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    for_secs: Option<u64>,
 }
 
 async fn share(
@@ -315,18 +320,22 @@ async fn share(
     JsonBody(req): JsonBody<ShareRequest>,
 ) -> WithStatus<Created> {
     let by = caller(&authed);
+    let now = s.clock.now_ms();
+    let expires = match (req.expires, req.for_secs) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "give either expires or for_secs, not both",
+            ));
+        }
+        (_, Some(0)) => return Err(ApiError::invalid("for_secs must be at least 1")),
+        (_, Some(secs)) => {
+            Some(now.saturating_add(i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)))
+        }
+        (expires, None) => expires,
+    };
     let share = s
         .replica
-        .apply(|t| {
-            t.share(
-                &by,
-                &id,
-                &req.with,
-                req.level,
-                req.expires,
-                s.clock.now_ms(),
-            )
-        })
+        .apply(|t| t.share(&by, &id, &req.with, req.level, expires, now))
         .await?;
     Ok((StatusCode::CREATED, Json(Created { id: share })))
 }

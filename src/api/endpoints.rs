@@ -93,6 +93,7 @@ fn all() -> Vec<Endpoint> {
         super::trust::endpoints(),
         super::account::endpoints(),
         super::devices::endpoints(),
+        super::sharing::endpoints(),
         super::people::endpoints(),
         super::provisioning::endpoints(),
         super::values::endpoints(),

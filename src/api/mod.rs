@@ -26,6 +26,7 @@ mod health;
 mod metrics;
 mod people;
 mod provisioning;
+mod sharing;
 mod stream;
 mod sync;
 pub mod tls;

@@ -10,7 +10,9 @@ use axum::routing::{delete, get, patch, post};
 use serde::Deserialize;
 
 use super::AppState;
-use super::answers::{Created, Done, Invited, MemberView, OrgView, Removed, ResetCode, RoleView};
+use super::answers::{
+    Created, Done, Invited, MemberView, Named, OrgView, Removed, ResetCode, RoleView,
+};
 use super::auth::{Authed, Name, Reply, WithStatus, caller, visible};
 use super::body::JsonBody;
 use super::endpoints::Endpoint;
@@ -228,6 +230,16 @@ async fn delete_org(
 }
 
 async fn members(State(s): State<AppState>, authed: Authed) -> Reply<Vec<MemberView>> {
+    // Who has not set a password yet: their invite is still pending.
+    let users: Vec<String> = s
+        .replica
+        .with_state(|state| state.users().keys().cloned().collect())?;
+    let without_password: std::collections::HashSet<String> = s.replica.with_credentials(|c| {
+        users
+            .into_iter()
+            .filter(|u| c.password_hash(u).is_none())
+            .collect()
+    })?;
     let list = s.replica.with_state(|state| {
         let access = Access::new(state, s.clock.now_ms());
         let visible = visible(&access, &authed);
@@ -244,6 +256,19 @@ async fn members(State(s): State<AppState>, authed: Authed) -> Reply<Vec<MemberV
                     org: m.org.clone(),
                     role: m.role.clone(),
                     role_name: state.roles().get(&m.role).map(|r| r.name.clone()),
+                    pending: state
+                        .person_ids(person)
+                        .iter()
+                        .all(|id| without_password.contains(id)),
+                    owns: access
+                        .devices_owned_through(&m.id)
+                        .into_iter()
+                        .filter_map(|d| state.devices().get(&d))
+                        .map(|d| Named {
+                            id: d.id.clone(),
+                            name: d.name.clone(),
+                        })
+                        .collect(),
                 }
             })
             .collect::<Vec<_>>()

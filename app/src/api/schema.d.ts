@@ -827,6 +827,95 @@ export interface paths {
         };
         trace?: never;
     };
+    "/devices/{id}/access": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who can see or control a device, and why (its owner and managers) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            email: string;
+                            /**
+                             * @description What they may do with it now; `null` for an owner whose role gives
+                             *     no access to their own devices (they own it, but cannot use it).
+                             * @enum {string|null}
+                             */
+                            level?: "view" | "control" | null;
+                            /** @description Every reason they have it: ownership, then roles, then shares. */
+                            reasons: ({
+                                /** @constant */
+                                kind: "owner";
+                                /** @enum {string|null} */
+                                level?: "view" | "control" | null;
+                                org: string;
+                                org_name: string;
+                                role_name: string;
+                            } | {
+                                /** @constant */
+                                kind: "role";
+                                /** @enum {string} */
+                                level: "view" | "control";
+                                org: string;
+                                org_name: string;
+                                role_name: string;
+                            } | {
+                                /**
+                                 * Format: int64
+                                 * @description Unix milliseconds by the hub's clock; `null`: until revoked.
+                                 */
+                                expires?: number | null;
+                                /** @constant */
+                                kind: "share";
+                                /** @enum {string} */
+                                level: "view" | "control";
+                                share: string;
+                            })[];
+                            user: string;
+                        }[];
+                    };
+                };
+                /** @description A refusal: a stable code, a message a person can act on, and for a 403 the permission it is about */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            permission?: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/devices/{id}/ble": {
         parameters: {
             query?: never;
@@ -1107,6 +1196,13 @@ export interface paths {
                          * @default null
                          */
                         expires?: number | null;
+                        /**
+                         * Format: uint64
+                         * @description Or: ends this many seconds from now by the hub's clock (what an app
+                         *     whose clock may differ from the hub's sends for "for 48 hours").
+                         * @default null
+                         */
+                        for_secs?: number | null;
                         /** @enum {string} */
                         level: "view" | "control";
                         with: string;
@@ -1976,6 +2072,8 @@ export interface paths {
                                 membership: string;
                                 org: string;
                                 org_name: string;
+                                /** @description What the role lets them do here (and in every organization below). */
+                                permissions: string[];
                                 role: string;
                                 role_name: string;
                             }[];
@@ -2086,6 +2184,19 @@ export interface paths {
                             email?: string | null;
                             membership: string;
                             org: string;
+                            /**
+                             * @description Devices they own through this membership, which removing it would
+                             *     leave without an owner.
+                             */
+                            owns: {
+                                id: string;
+                                name: string;
+                            }[];
+                            /**
+                             * @description Invited but has not set a password yet (a new link:
+                             *     `POST /users/{user}/password-reset`; cancel: remove the membership).
+                             */
+                            pending: boolean;
                             role: string;
                             role_name?: string | null;
                             user: string;

@@ -40,7 +40,7 @@ pub(super) fn visible_device<'a>(
 
 /// The caller manages the device: `manage_devices` over its organization,
 /// or being its effective owner.
-fn require_device_manager(
+pub(super) fn require_device_manager(
     access: &Access<'_>,
     by: &Caller,
     device: &Device,

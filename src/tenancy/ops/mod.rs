@@ -7,6 +7,7 @@
 //! exist" and "outside your view", so a probe learns nothing (M4).
 
 mod devices;
+mod holders;
 mod members;
 mod orgs;
 mod roles;
@@ -22,6 +23,7 @@ use super::schema::{self, SCHEMA_VERSION};
 use super::state::{AuditEntry, Device, Id, Membership, TenantState};
 
 pub use devices::Transfer;
+pub use holders::{Holder, Reason, device_holders};
 pub use members::{Invited, Removed};
 pub use templates::normalize_mac;
 

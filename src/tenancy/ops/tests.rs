@@ -89,5 +89,6 @@ fn converge(a: &mut Tenant, b: &mut Tenant) {
 
 mod checks;
 mod convergence;
+mod holders;
 mod merging;
 mod stories;
