@@ -12,7 +12,7 @@
 #                   the real Blynk clients the device tests drive
 #   @automerge/automerge-repo(-network-websocket) (npm)
 #                   the JavaScript sync client of the interop test
-#   chromium (apt), playwright-core, @axe-core/playwright (npm)
+#   chromium (apt), playwright-core, @axe-core/playwright, jsqr + pngjs (reading a QR code off a screenshot) (npm)
 #                   the real browser the household app's tests drive
 #                   (Debian's Chromium: Playwright's own download cannot work here)
 #   libnss3-tools (apt)  certutil, to trust the hub's authority in Chromium's store
@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 
 readonly APT_PACKAGES=(iproute2 systemd qemu-user libc6-arm64-cross binutils python3-pip socat mosquitto curl chromium libnss3-tools)
 readonly PIP_PACKAGES=('zeroconf==0.154.0' 'blynklib==0.2.6' 'blynk-library-python==0.2.0' 'paho-mqtt==2.2.0' 'TheengsGateway==1.8.0' 'bthome-ble==3.25.0' 'schemathesis==4.32.5')
-readonly NPM_PACKAGES=('blynk-library@0.5.4' '@automerge/automerge-repo@2.5.6' '@automerge/automerge-repo-network-websocket@2.5.6' 'playwright-core@1.65.1' '@axe-core/playwright@4.14.0' 'axe-core@4.14.1')
+readonly NPM_PACKAGES=('blynk-library@0.5.4' '@automerge/automerge-repo@2.5.6' '@automerge/automerge-repo-network-websocket@2.5.6' 'playwright-core@1.65.1' '@axe-core/playwright@4.14.0' 'axe-core@4.14.1' 'jsqr@1.4.0' 'pngjs@7.0.0')
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

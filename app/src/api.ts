@@ -23,6 +23,14 @@ export type DeviceDetail = Answer<'/devices/{id}', 'get'>;
 export type Datastream = DeviceDetail['definition']['datastreams'][number];
 export type History = Answer<'/devices/{id}/history', 'get'>;
 export type StoredEvent = Answer<'/devices/{id}/events', 'get'>[number];
+export type Org = Answer<'/orgs', 'get'>[number];
+export type Member = Answer<'/members', 'get'>[number];
+export type Role = Answer<'/roles', 'get'>[number];
+export type Invited = Answer<'/members', 'post', 201>;
+export type Holder = Answer<'/devices/{id}/access', 'get'>[number];
+export type Reason = Holder['reasons'][number];
+export type AuditEntry = Answer<'/audit', 'get'>[number];
+export type Transferred = Answer<'/devices/{id}/transfer', 'post'>;
 export type Aggregation = 'raw' | 'minute' | 'hour';
 export type Outcome = Answer<'/devices/{id}/values/{pin}', 'put'>['outcome'];
 
@@ -110,6 +118,36 @@ export const api = {
   events: (id: string) => call<StoredEvent[]>('GET', `/devices/${encodeURIComponent(id)}/events?limit=200`),
   sessions: () => call<Session[]>('GET', '/sessions'),
   endSession: (id: string) => call<void>('DELETE', `/sessions/${encodeURIComponent(id)}`),
+  orgs: () => call<Org[]>('GET', '/orgs'),
+  createOrg: (parent: string, name: string) =>
+    call<{ id: string }>('POST', '/orgs', { parent, name } satisfies RequestBody<'/orgs', 'post'>),
+  renameOrg: (id: string, name: string) =>
+    call<void>('PATCH', `/orgs/${encodeURIComponent(id)}`, { name } satisfies RequestBody<'/orgs/{id}', 'patch'>),
+  deleteOrg: (id: string) => call<void>('DELETE', `/orgs/${encodeURIComponent(id)}`),
+  members: () => call<Member[]>('GET', '/members'),
+  invite: (email: string, org: string, role: string) =>
+    call<Invited>('POST', '/members', { email, org, role } satisfies RequestBody<'/members', 'post'>),
+  changeRole: (membership: string, role: string) =>
+    call<void>('PATCH', `/members/${encodeURIComponent(membership)}`, { role } satisfies RequestBody<'/members/{id}', 'patch'>),
+  removeMember: (membership: string) =>
+    call<Answer<'/members/{id}', 'delete'>>('DELETE', `/members/${encodeURIComponent(membership)}`),
+  resetPassword: (user: string) =>
+    call<Answer<'/users/{id}/password-reset', 'post', 201>>('POST', `/users/${encodeURIComponent(user)}/password-reset`),
+  roles: () => call<Role[]>('GET', '/roles'),
+  createRole: (org: string, name: string, permissions: string[]) =>
+    call<{ id: string }>('POST', '/roles', { org, name, permissions } satisfies RequestBody<'/roles', 'post'>),
+  editRole: (id: string, permissions: string[]) =>
+    call<void>('PATCH', `/roles/${encodeURIComponent(id)}`, { permissions } satisfies RequestBody<'/roles/{id}', 'patch'>),
+  deleteRole: (id: string) => call<void>('DELETE', `/roles/${encodeURIComponent(id)}`),
+  access: (device: string) => call<Holder[]>('GET', `/devices/${encodeURIComponent(device)}/access`),
+  share: (device: string, body: RequestBody<'/devices/{id}/shares', 'post'>) =>
+    call<{ id: string }>('POST', `/devices/${encodeURIComponent(device)}/shares`, body),
+  unshare: (share: string) => call<void>('DELETE', `/shares/${encodeURIComponent(share)}`),
+  transfer: (device: string, to: string, org?: string) =>
+    call<Transferred>('POST', `/devices/${encodeURIComponent(device)}/transfer`, { to, org } satisfies RequestBody<'/devices/{id}/transfer', 'post'>),
+  move: (device: string, org: string) =>
+    call<void>('POST', `/devices/${encodeURIComponent(device)}/move`, { org } satisfies RequestBody<'/devices/{id}/move', 'post'>),
+  audit: () => call<AuditEntry[]>('GET', '/audit'),
   changePassword: (current: string, password: string) =>
     call<void>("POST", "/me/password", { current, new: password } satisfies RequestBody<"/me/password", "post">),
 };

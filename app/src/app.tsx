@@ -11,6 +11,9 @@ import { Devices } from './pages/devices';
 import { DevicePage } from './pages/device';
 import { Account } from './pages/account';
 import { TrustPage } from './pages/trust';
+import { People } from './pages/people';
+import { Roles } from './pages/roles';
+import { Activity } from './pages/activity';
 import { Problem } from './components';
 import { Live, useLive } from './live';
 
@@ -66,6 +69,11 @@ export function App() {
   return <Home me={me} path={path} onLogout={logout} onEnded={() => setStart({ health, me: null })} />;
 }
 
+/** Whether any of the person's roles holds `permission` (somewhere). */
+function manages(me: Me, permission: string): boolean {
+  return me.memberships.some((m) => m.permissions.includes(permission));
+}
+
 /** The logged-in app: the live stream runs while it is shown. */
 function Home({ me, path, onLogout, onEnded }: { me: Me; path: string; onLogout: () => void; onEnded: () => void }) {
   const live = useMemo(() => new Live(), [me.id]);
@@ -83,6 +91,9 @@ function Home({ me, path, onLogout, onEnded }: { me: Me; path: string; onLogout:
         <a class="brand" href="/">Hearth</a>
         <nav aria-label="Main">
           <a href="/" aria-current={path === '/' ? 'page' : undefined}>Devices</a>
+          <a href="/people" aria-current={path === '/people' ? 'page' : undefined}>People</a>
+          {manages(me, 'manage_roles') && <a href="/roles" aria-current={path === '/roles' ? 'page' : undefined}>Roles</a>}
+          <a href="/activity" aria-current={path === '/activity' ? 'page' : undefined}>Activity</a>
           <a href="/account" aria-current={path === '/account' ? 'page' : undefined}>{me.email}</a>
         </nav>
       </header>
@@ -91,8 +102,14 @@ function Home({ me, path, onLogout, onEnded }: { me: Me; path: string; onLogout:
       )}
       {path === '/account' ? (
         <Account me={me} onLogout={onLogout} />
+      ) : path === '/people' ? (
+        <People me={me} />
+      ) : path === '/roles' ? (
+        <Roles me={me} />
+      ) : path === '/activity' ? (
+        <Activity me={me} live={state} />
       ) : path.startsWith('/devices/') ? (
-        <DevicePage id={decodeURIComponent(path.slice('/devices/'.length))} live={state} />
+        <DevicePage me={me} id={decodeURIComponent(path.slice('/devices/'.length))} live={state} />
       ) : (
         <Devices live={state} />
       )}

@@ -5,12 +5,13 @@
 // command's fate is said: sent, waiting for the device to confirm, or
 // queued until it connects; a refusal in the hub's own words.
 import { useEffect, useState } from 'preact/hooks';
-import { ApiFailure, api, type Datastream, type DeviceDetail, type Outcome } from '../api';
+import { ApiFailure, api, type Datastream, type DeviceDetail, type Me, type Outcome } from '../api';
 import type { LiveState, LiveValue } from '../live';
 import { Problem } from '../components';
 import { ago, lastSeen } from '../time';
 import { HistoryChart } from './history';
 import { Events } from './events';
+import { SharingPanel } from './sharing';
 
 type Note = { pin: number; text: string; kind: 'info' | 'problem' };
 
@@ -95,7 +96,7 @@ const OUTCOME: Record<Outcome, string> = {
   queued: 'The device is offline: it gets this when it connects.',
 };
 
-export function DevicePage({ id, live }: { id: string; live: LiveState }) {
+export function DevicePage({ me, id, live }: { me: Me; id: string; live: LiveState }) {
   const [detail, setDetail] = useState<DeviceDetail | null>(null);
   const [problem, setProblem] = useState('');
   const [note, setNote] = useState<Note | null>(null);
@@ -163,6 +164,7 @@ export function DevicePage({ id, live }: { id: string; live: LiveState }) {
         })}
       </ul>
       <Events detail={detail} newest={live.lastEvent[id] ?? 0} />
+      <SharingPanel me={me} detail={detail} />
     </main>
   );
 }
