@@ -29,7 +29,7 @@ fn strings(value: &Value) -> Vec<String> {
 }
 
 /// Runs `script` with `args` under a time limit; the facts it printed.
-fn facts_of(hub: &common::HubProcess, script: &str, args: &[String]) -> Value {
+pub(crate) fn facts_of(hub: &common::HubProcess, script: &str, args: &[String]) -> Value {
     facts_with_home(hub, script, args, None)
 }
 
@@ -64,11 +64,11 @@ fn facts_with_home(
 
 /// The test configuration with the API on plain HTTP (`api.tls = false`):
 /// at `http://localhost` the page is still a secure context.
-fn plain_http_config() -> String {
+pub(crate) fn plain_http_config() -> String {
     common::TEST_CONFIG.replace("[api]\n", "[api]\ntls = false\n")
 }
 
-fn output_dir() -> std::path::PathBuf {
+pub(crate) fn output_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("household_app")
 }
 

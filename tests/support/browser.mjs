@@ -42,10 +42,10 @@ export async function look(page, name, facts, outDir) {
 }
 
 /** The first-run wizard, filled in as a person would. */
-export async function runWizard(page, setupCode, email) {
+export async function runWizard(page, setupCode, email, household = 'Home') {
   await page.getByLabel('Setup code').fill(setupCode);
   await page.getByRole('button', { name: 'Next' }).click();
-  await page.getByLabel('Household name').fill('Home');
+  await page.getByLabel('Household name').fill(household);
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
