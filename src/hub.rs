@@ -119,6 +119,7 @@ impl Hub {
         let tls = tls.map(Arc::new);
         let mut api_state = node.api_state(shutdown.clone());
         api_state.tls = tls.clone();
+        let device_listeners = api_state.device_listeners.clone();
         let router = api::router(api_state);
         runtime.serve_api(
             listener,
@@ -158,6 +159,17 @@ impl Hub {
         )
         .await;
 
+        let _ = device_listeners.set(api::connect::DeviceListeners {
+            host: format!("{instance}.local"),
+            blynk_port: blynk.plain.map(|a| a.port()),
+            blynk_tls_port: blynk.tls.map(|a| a.port()),
+            mqtt_port: mqtt_addr.map(|a| a.port()),
+            broker: config
+                .mqtt
+                .broker
+                .as_ref()
+                .map(|b| (b.host.clone(), b.port, b.prefix.clone())),
+        });
         let info = RuntimeInfo {
             mdns: config.mdns.enabled,
             blynk_addr: blynk.plain,

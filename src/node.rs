@@ -359,6 +359,7 @@ impl Node {
             secure_cookies: self.secure_cookies,
             tls: None,
             shutdown,
+            device_listeners: Default::default(),
         }
     }
 

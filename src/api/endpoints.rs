@@ -94,6 +94,7 @@ fn all() -> Vec<Endpoint> {
         super::account::endpoints(),
         super::devices::endpoints(),
         super::sharing::endpoints(),
+        super::connect::endpoints(),
         super::people::endpoints(),
         super::provisioning::endpoints(),
         super::values::endpoints(),

@@ -16,6 +16,7 @@ pub mod auth;
 mod ble;
 mod body;
 pub mod browser;
+pub mod connect;
 mod connections;
 pub mod console;
 mod devices;
@@ -67,6 +68,8 @@ pub struct AppState {
     pub tls: Option<Arc<tls::TlsIdentity>>,
     /// The hub's shutdown: live streams close when it fires.
     pub shutdown: CancellationToken,
+    /// How devices reach the hub, once its device listeners are bound.
+    pub device_listeners: connect::Listening,
 }
 
 pub fn router(state: AppState) -> Router {

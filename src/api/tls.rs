@@ -52,6 +52,9 @@ pub struct TlsIdentity {
     /// (embedded TLS stacks such as mbedTLS refuse a chain with them) and
     /// is what firmware is given as its CA; else the configured one.
     pub devices: Arc<rustls::ServerConfig>,
+    /// What firmware is given as its CA for the device port: the device
+    /// certificate's PEM (or the configured chain's).
+    pub device_ca_pem: Arc<str>,
 }
 
 /// The device listener's self-signed certificate and key, relative to the
@@ -74,13 +77,14 @@ pub fn load_or_create(
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?
         .with_no_client_auth();
-    let (mut server_config, fingerprint, serving, devices) =
+    let (mut server_config, fingerprint, serving, devices, device_cert) =
         match (&config.tls_cert_file, &config.tls_key_file) {
             (Some(cert), Some(key)) => {
+                let device_cert = cert.clone();
                 let (chain, key) = configured(cert, key)?;
                 let fingerprint = fingerprint(&chain[0]);
                 let config = Arc::new(builder.clone().with_single_cert(chain, key)?);
-                ((*config).clone(), fingerprint, None, config)
+                ((*config).clone(), fingerprint, None, config, device_cert)
             }
             _ => {
                 let (cert, key) = (
@@ -91,6 +95,7 @@ pub fn load_or_create(
                     create_device_pair(&cert, &key, hostname)?;
                 }
                 let (chain, key) = configured(&cert, &key)?;
+                let device_cert = cert.clone();
                 let devices = Arc::new(builder.clone().with_single_cert(chain, key)?);
                 let authority = Authority::load_or_create(state_dir)?;
                 let serving = Arc::new(Serving::new(
@@ -101,15 +106,20 @@ pub fn load_or_create(
                 )?);
                 let fingerprint = serving.authority.fingerprint();
                 let config = builder.with_cert_resolver(serving.clone());
-                (config, fingerprint, Some(serving), devices)
+                (config, fingerprint, Some(serving), devices, device_cert)
             }
         };
+    let device_ca_pem = std::fs::read_to_string(&device_cert).map_err(|e| TlsError::File {
+        path: device_cert.clone(),
+        reason: e.to_string(),
+    })?;
     server_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsIdentity {
         server_config: Arc::new(server_config),
         fingerprint,
         serving,
         devices,
+        device_ca_pem: device_ca_pem.into(),
     })
 }
 

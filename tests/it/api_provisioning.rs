@@ -159,3 +159,45 @@ fn templates_tokens_macs_and_bridges_follow_the_sharing_permissions() {
         true
     );
 }
+
+/// `GET /connect` names the ports the device listeners bound and the hub's
+/// LAN name; the certificate it links is the one a real Blynk TLS client
+/// (blynklib) trusts to connect on the TLS port it names.
+#[test]
+fn connect_names_the_bound_device_ports_and_its_certificate_lets_tls_firmware_in() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let h = household(&state);
+    let reach = h.api.get("/connect", Some(&h.admin));
+    assert_eq!(reach.status, 200, "{}", reach.body);
+    let host = reach.body["host"].as_str().unwrap();
+    assert!(
+        host.starts_with("hearth-") && host.ends_with(".local"),
+        "{host}"
+    );
+    assert_eq!(reach.body["blynk"]["port"], h.hub.blynk_port());
+    assert_eq!(reach.body["blynk"]["tls_port"], h.hub.blynk_tls_port());
+    assert_eq!(reach.body["mqtt"]["port"], h.hub.mqtt_port());
+    assert_eq!(reach.body["mqtt"]["username"], "device");
+    assert_eq!(reach.body["http_api"], "/external/api");
+    assert_eq!(h.api.get("/connect", None).status, 401);
+
+    let ca_url = reach.body["blynk"]["ca_url"].as_str().unwrap();
+    let (status, pem) = h.api.get_text(ca_url.trim_start_matches("/api/v1"));
+    assert_eq!(status, 200);
+    let kept = std::fs::read_to_string(state.join(hearth::api::tls::DEVICE_CERT_FILE)).unwrap();
+    assert_eq!(pem, kept);
+    let ca = tmp.path().join("downloaded-ca.pem");
+    std::fs::write(&ca, &pem).unwrap();
+
+    let template = crate::blynk::thermostat_template(&h);
+    let (_, token) = crate::blynk::provision(&h, &h.root, "Hall thermostat", &template);
+    let mut client = crate::blynk::Client::start(
+        crate::blynk::Kind::Blynklib,
+        "localhost",
+        h.hub.blynk_tls_port(),
+        &token,
+        Some(&ca),
+    );
+    client.wait_connected();
+}

@@ -471,6 +471,142 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/connect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How devices reach this hub: its name, the Blynk ports, MQTT, the HTTP API */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            blynk: {
+                                /** @description The certificate firmware is given as its CA for the TLS port. */
+                                ca_url?: string | null;
+                                /**
+                                 * Format: uint16
+                                 * @description Plain TCP (`Blynk.begin(token, ssid, pass, host, port)`); absent when off.
+                                 */
+                                port?: number | null;
+                                /**
+                                 * Format: uint16
+                                 * @description TLS; absent when off.
+                                 */
+                                tls_port?: number | null;
+                            };
+                            /** @description The hub's name on the LAN, for firmware and scripts (`<instance>.local`). */
+                            host: string;
+                            /** @description Blynk's device HTTP API, relative to the hub's address. */
+                            http_api: string;
+                            /** @description Absent when neither Hearth's listener nor a broker is configured. */
+                            mqtt?: {
+                                host: string;
+                                /**
+                                 * @description `own`: Hearth's listener (username `device`, the token as password);
+                                 *     `broker`: the household's broker, which authenticates devices itself.
+                                 */
+                                kind: string;
+                                /** Format: uint16 */
+                                port: number;
+                                /**
+                                 * @description What every topic starts with: empty on Hearth's listener, else
+                                 *     `<prefix>/<device id>/`, with `{device}` standing for the id.
+                                 */
+                                topic_prefix: string;
+                                /**
+                                 * @description The username a device logs in with (`device` on Hearth's listener;
+                                 *     on a broker, the device's id, as its ACL expects).
+                                 */
+                                username: string;
+                            } | null;
+                        };
+                    };
+                };
+                /** @description A refusal: a stable code, a message a person can act on, and for a 403 the permission it is about */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            permission?: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/connect/device-ca.pem": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The certificate Blynk firmware trusts (as its CA) on the TLS device port, PEM */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description A refusal: a stable code, a message a person can act on, and for a 403 the permission it is about */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            permission?: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/devices": {
         parameters: {
             query?: never;
