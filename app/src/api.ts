@@ -31,6 +31,9 @@ export type Holder = Answer<'/devices/{id}/access', 'get'>[number];
 export type Reason = Holder['reasons'][number];
 export type AuditEntry = Answer<'/audit', 'get'>[number];
 export type Transferred = Answer<'/devices/{id}/transfer', 'post'>;
+export type Template = Answer<'/templates', 'get'>[number];
+export type Definition = Template['definition'];
+export type Connect = Answer<'/connect', 'get'>;
 export type Aggregation = 'raw' | 'minute' | 'hour';
 export type Outcome = Answer<'/devices/{id}/values/{pin}', 'put'>['outcome'];
 
@@ -148,6 +151,19 @@ export const api = {
   move: (device: string, org: string) =>
     call<void>('POST', `/devices/${encodeURIComponent(device)}/move`, { org } satisfies RequestBody<'/devices/{id}/move', 'post'>),
   audit: () => call<AuditEntry[]>('GET', '/audit'),
+  connect: () => call<Connect>('GET', '/connect'),
+  addDevice: (org: string, name: string, template?: string) =>
+    call<Answer<'/devices', 'post', 201>>('POST', '/devices', { org, name, template } satisfies RequestBody<'/devices', 'post'>),
+  renameDevice: (id: string, name: string) =>
+    call<void>('PATCH', `/devices/${encodeURIComponent(id)}`, { name } satisfies RequestBody<'/devices/{id}', 'patch'>),
+  deleteDevice: (id: string) => call<void>('DELETE', `/devices/${encodeURIComponent(id)}`),
+  newToken: (id: string) => call<{ token: string }>('POST', `/devices/${encodeURIComponent(id)}/token`),
+  templates: () => call<Template[]>('GET', '/templates'),
+  createTemplate: (org: string, name: string, definition: Definition) =>
+    call<{ id: string }>('POST', '/templates', { org, name, definition } satisfies RequestBody<'/templates', 'post'>),
+  editTemplate: (id: string, definition: Definition) =>
+    call<void>('PATCH', `/templates/${encodeURIComponent(id)}`, { definition } satisfies RequestBody<'/templates/{id}', 'patch'>),
+  deleteTemplate: (id: string) => call<void>('DELETE', `/templates/${encodeURIComponent(id)}`),
   changePassword: (current: string, password: string) =>
     call<void>("POST", "/me/password", { current, new: password } satisfies RequestBody<"/me/password", "post">),
 };

@@ -14,6 +14,7 @@ import { TrustPage } from './pages/trust';
 import { People } from './pages/people';
 import { Roles } from './pages/roles';
 import { Activity } from './pages/activity';
+import { Templates } from './pages/templates';
 import { Problem } from './components';
 import { Live, useLive } from './live';
 
@@ -93,6 +94,7 @@ function Home({ me, path, onLogout, onEnded }: { me: Me; path: string; onLogout:
           <a href="/" aria-current={path === '/' ? 'page' : undefined}>Devices</a>
           <a href="/people" aria-current={path === '/people' ? 'page' : undefined}>People</a>
           {manages(me, 'manage_roles') && <a href="/roles" aria-current={path === '/roles' ? 'page' : undefined}>Roles</a>}
+          {manages(me, 'manage_devices') && <a href="/templates" aria-current={path === '/templates' ? 'page' : undefined}>Templates</a>}
           <a href="/activity" aria-current={path === '/activity' ? 'page' : undefined}>Activity</a>
           <a href="/account" aria-current={path === '/account' ? 'page' : undefined}>{me.email}</a>
         </nav>
@@ -106,12 +108,14 @@ function Home({ me, path, onLogout, onEnded }: { me: Me; path: string; onLogout:
         <People me={me} />
       ) : path === '/roles' ? (
         <Roles me={me} />
+      ) : path === '/templates' ? (
+        <Templates me={me} />
       ) : path === '/activity' ? (
         <Activity me={me} live={state} />
       ) : path.startsWith('/devices/') ? (
         <DevicePage me={me} id={decodeURIComponent(path.slice('/devices/'.length))} live={state} />
       ) : (
-        <Devices live={state} />
+        <Devices me={me} live={state} />
       )}
     </div>
   );

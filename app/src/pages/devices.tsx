@@ -2,10 +2,11 @@
 // shares, in one list: no organization to switch. Each is labelled with
 // its organization path as far as they may see it, and shows whether it is
 // online, live from the hub's stream. A long list is windowed (only the
-// rows on screen are in the page).
+// rows on screen are in the page). Whoever manages devices adds one here.
 import { Component } from 'preact';
 import { useMemo, useRef, useState } from 'preact/hooks';
-import type { Device } from '../api';
+import type { Device, Me } from '../api';
+import { AddDevice } from './add_device';
 import type { LiveState, Telemetry } from '../live';
 import { ago, lastSeen } from '../time';
 import { useWindow } from '../window';
@@ -48,7 +49,7 @@ class Row extends Component<RowProps> {
 
 type OnlineFilter = '' | 'online' | 'offline';
 
-export function Devices({ live }: { live: LiveState }) {
+export function Devices({ me, live }: { me: Me; live: LiveState }) {
   const [query, setQuery] = useState('');
   const [org, setOrg] = useState('');
   const [online, setOnline] = useState<OnlineFilter>('');
@@ -75,6 +76,7 @@ export function Devices({ live }: { live: LiveState }) {
   return (
     <main class="page">
       <h1>Your devices</h1>
+      <AddDevice me={me} />
       <div class="filters" role="search">
         <div class="field">
           <label for="device-search">Search</label>

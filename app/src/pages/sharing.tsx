@@ -4,11 +4,14 @@
 // for a while or for good, stop a share, transfer it to another person, or
 // move it to another organization. The hub's answers are shown as it gives
 // them: "already the owner", "invite them first", which organization.
+// The device's settings (rename, new token, delete) are shown to the same
+// people, below it.
 import { useEffect, useState } from 'preact/hooks';
 import { ApiFailure, api, type DeviceDetail, type Holder, type Me } from '../api';
 import { Problem } from '../components';
 import { useHousehold, type Household } from '../household';
 import { SHARE_LENGTHS, reasonText } from '../words';
+import { DeviceSettings } from './device_settings';
 
 function HolderRow({ holder, onUnshare }: { holder: Holder; onUnshare: (share: string) => void }) {
   return (
@@ -48,7 +51,7 @@ function useOutcome() {
   return { start, setProblem, setSaid, shown };
 }
 
-function ShareForm({ device, h, done }: { device: string; h: Household; done: () => void }) {
+function ShareForm({ device, h, done }: { device: string; h: Household; done: () => Promise<void> }) {
   const people = [...new Set(h.members.map((m) => m.email).filter((e): e is string => !!e))].sort();
   const [who, setWho] = useState('');
   const [level, setLevel] = useState<'view' | 'control'>('view');
@@ -68,9 +71,9 @@ function ShareForm({ device, h, done }: { device: string; h: Household; done: ()
         ...(choice.secs ? { for_secs: choice.secs } : {}),
         ...(byDate ? { expires: new Date(date).getTime() } : {}),
       });
-      outcome.setSaid(`Shared with ${who.trim()}.`);
       setWho('');
-      done();
+      await done();
+      outcome.setSaid(`Shared with ${who.trim()}.`);
     } catch (err) {
       outcome.setProblem((err as Error).message);
     }
@@ -107,7 +110,7 @@ function ShareForm({ device, h, done }: { device: string; h: Household; done: ()
   );
 }
 
-function TransferForm({ detail, h, done }: { detail: DeviceDetail; h: Household; done: () => void }) {
+function TransferForm({ detail, h, done }: { detail: DeviceDetail; h: Household; done: () => Promise<void> }) {
   const [to, setTo] = useState('');
   const [org, setOrg] = useState('');
   const outcome = useOutcome();
@@ -122,9 +125,9 @@ function TransferForm({ detail, h, done }: { detail: DeviceDetail; h: Household;
     outcome.start();
     try {
       const answer = await api.transfer(detail.id, to.trim(), org || undefined);
-      outcome.setSaid('message' in answer ? answer.message : `${detail.name} now belongs to ${to.trim()}.`);
       setTo('');
-      done();
+      await done();
+      outcome.setSaid('message' in answer ? answer.message : `${detail.name} now belongs to ${to.trim()}.`);
     } catch (err) {
       outcome.setProblem((err as Error).message);
     }
@@ -150,7 +153,7 @@ function TransferForm({ detail, h, done }: { detail: DeviceDetail; h: Household;
   );
 }
 
-function MoveForm({ detail, h, done }: { detail: DeviceDetail; h: Household; done: () => void }) {
+function MoveForm({ detail, h, done }: { detail: DeviceDetail; h: Household; done: () => Promise<void> }) {
   const targets = h.orgs.filter((o) => h.may('manage_devices', o.id)).sort((a, b) => a.name.localeCompare(b.name));
   const [org, setOrg] = useState('');
   const outcome = useOutcome();
@@ -160,8 +163,8 @@ function MoveForm({ detail, h, done }: { detail: DeviceDetail; h: Household; don
     outcome.start();
     try {
       await api.move(detail.id, org);
+      await done();
       outcome.setSaid(`${detail.name} moved to ${targets.find((o) => o.id === org)?.name}.`);
-      done();
     } catch (err) {
       outcome.setProblem((err as Error).message);
     }
@@ -196,14 +199,15 @@ export function SharingPanel({ me, detail }: { me: Me; detail: DeviceDetail }) {
     void load();
   }, [detail.id, detail.level]);
   if (hidden) return null;
-  const changed = (text = '') => {
-    setSaid(text);
+  // What is said about a change comes after the list shows it.
+  const changed = async (text = '') => {
     setProblem('');
-    void load();
-    void household?.reload();
+    await Promise.all([load(), household?.reload()]);
+    setSaid(text);
   };
   const unshare = (share: string) => api.unshare(share).then(() => changed('Share removed.'), (e: Error) => setProblem(e.message));
   return (
+    <>
     <section class="sharing" aria-labelledby="sharing-title">
       <h2 id="sharing-title">Who can see and control it</h2>
       <Problem text={problem} />
@@ -221,5 +225,7 @@ export function SharingPanel({ me, detail }: { me: Me; detail: DeviceDetail }) {
         </>
       )}
     </section>
+    <DeviceSettings detail={detail} />
+    </>
   );
 }
