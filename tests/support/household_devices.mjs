@@ -96,7 +96,7 @@ try {
   await a.locator('summary', { hasText: 'Add a device' }).click();
   const add = a.getByRole('form', { name: 'Add a device' });
   await add.getByLabel('Name').fill('Hall thermostat');
-  await add.getByLabel('Template').selectOption({ label: 'Thermostat' });
+  await add.getByLabel('Kind of device').selectOption({ label: 'Thermostat' });
   await add.getByRole('button', { name: 'Add' }).click();
   await a.locator('.token-card').waitFor();
   const token = (await snippet('Auth token')).trim();

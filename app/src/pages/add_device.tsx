@@ -70,13 +70,13 @@ export function AddDevice({ me }: { me: Me }) {
             </div>
           )}
           <div class="field">
-            <label for="add-template">Template</label>
+            <label for="add-template">Kind of device</label>
             <select id="add-template" value={template} disabled={!chosenOrg}
               onChange={(e) => setTemplate((e.target as HTMLSelectElement).value)}>
               <option value="">None (no datastreams yet)</option>
               {usable.map((t) => <option value={t.id}>{t.name}</option>)}
             </select>
-            <small>What the device has: its datastreams and events. <a href="/templates">Templates</a></small>
+            <small>Its template: the datastreams and events it has. <a href="/templates">Templates</a></small>
           </div>
           <div class="actions"><button type="submit">Add</button></div>
           <Problem text={problem} />

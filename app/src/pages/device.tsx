@@ -96,6 +96,8 @@ const OUTCOME: Record<Outcome, string> = {
   queued: 'The device is offline: it gets this when it connects.',
 };
 
+const GONE = 'You cannot see this device: it was deleted, or what let you see it (a share, a role) has ended.';
+
 export function DevicePage({ me, id, live }: { me: Me; id: string; live: LiveState }) {
   const [detail, setDetail] = useState<DeviceDetail | null>(null);
   const [problem, setProblem] = useState('');
@@ -104,13 +106,14 @@ export function DevicePage({ me, id, live }: { me: Me; id: string; live: LiveSta
   const listed = live.devices?.find((d) => d.id === id);
 
   useEffect(() => {
-    api.device(id).then(setDetail, (e: Error) => setProblem(e.message));
+    api.device(id).then(setDetail, (e: Error) =>
+      setProblem(e instanceof ApiFailure && e.status === 404 ? GONE : e.message));
   }, [id, listed?.name, listed?.level]);
 
   if (problem) return <main class="page"><h1>Device</h1><Problem text={problem} /></main>;
   if (!detail) return <main class="page" aria-busy="true"><p>Loading…</p></main>;
   if (live.devices && !listed) {
-    return <main class="page"><h1>{detail.name}</h1><Problem text="You can no longer see this device." /></main>;
+    return <main class="page"><h1>{detail.name}</h1><Problem text={GONE} /></main>;
   }
   const t = live.telemetry[id];
   const canControl = (listed?.level ?? detail.level) === 'control';

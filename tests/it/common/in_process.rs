@@ -67,6 +67,24 @@ impl InProcess {
         }
     }
 
+    /// Serves the API (and the app) on a loopback port, for a browser: the
+    /// port. It stops when the node closes.
+    pub async fn serve(&self) -> u16 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let app = self
+            .router
+            .clone()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let stop = self.shutdown.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+        });
+        port
+    }
+
     pub async fn close(self) {
         self.shutdown.cancel();
         self.node.close().await;
