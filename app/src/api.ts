@@ -34,6 +34,10 @@ export type Transferred = Answer<'/devices/{id}/transfer', 'post'>;
 export type Template = Answer<'/templates', 'get'>[number];
 export type Definition = Template['definition'];
 export type Connect = Answer<'/connect', 'get'>;
+export type SyncStatus = Answer<'/sync/status', 'get'>;
+export type SyncLink = SyncStatus['peers'][number];
+export type HubView = Answer<'/hubs', 'get'>[number];
+export type PairingCode = Answer<'/hubs/pairing', 'post'>;
 export type Aggregation = 'raw' | 'minute' | 'hour';
 export type Outcome = Answer<'/devices/{id}/values/{pin}', 'put'>['outcome'];
 
@@ -164,6 +168,12 @@ export const api = {
   editTemplate: (id: string, definition: Definition) =>
     call<void>('PATCH', `/templates/${encodeURIComponent(id)}`, { definition } satisfies RequestBody<'/templates/{id}', 'patch'>),
   deleteTemplate: (id: string) => call<void>('DELETE', `/templates/${encodeURIComponent(id)}`),
+  syncStatus: () => call<SyncStatus>('GET', '/sync/status'),
+  hubs: () => call<HubView[]>('GET', '/hubs'),
+  pairHub: () => call<PairingCode>('POST', '/hubs/pairing', {}),
+  revokeHub: (id: string) => call<Answer<'/hubs/{id}', 'delete'>>('DELETE', `/hubs/${encodeURIComponent(id)}`),
+  linkCloud: (url: string, code: string, fingerprint?: string) =>
+    call<Answer<'/cloud/link', 'post'>>('POST', '/cloud/link', { url, code, fingerprint } satisfies RequestBody<'/cloud/link', 'post'>),
   changePassword: (current: string, password: string) =>
     call<void>("POST", "/me/password", { current, new: password } satisfies RequestBody<"/me/password", "post">),
 };

@@ -62,6 +62,38 @@ fn facts_with_home(
         .unwrap_or_else(|e| panic!("no facts ({e}):\n{stdout}"))
 }
 
+/// Runs `script` with `args` under a time limit, answering what it asks
+/// on the way: a line `{"ask": {…}}` is given to `answer`, and the script
+/// told `done` once it returns. The facts it printed last.
+pub(crate) fn converse(script: &str, args: &[String], mut answer: impl FnMut(&Value)) -> Value {
+    use std::io::{BufRead, BufReader, Write};
+    let mut node = Command::new("timeout")
+        .arg("180")
+        .arg("node")
+        .arg(common::support(script))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let mut to_script = node.stdin.take().unwrap();
+    let mut said = Vec::new();
+    for line in BufReader::new(node.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        match serde_json::from_str::<Value>(&line) {
+            Ok(asked) if asked.get("ask").is_some() => {
+                answer(&asked["ask"]);
+                writeln!(to_script, "done").unwrap();
+            }
+            _ => said.push(line),
+        }
+    }
+    let status = node.wait().unwrap();
+    assert!(status.success(), "{script} failed ({status}): {said:?}");
+    serde_json::from_str(said.last().map_or("", String::as_str))
+        .unwrap_or_else(|e| panic!("no facts from {script} ({e}): {said:?}"))
+}
+
 /// The test configuration with the API on plain HTTP (`api.tls = false`):
 /// at `http://localhost` the page is still a secure context.
 pub(crate) fn plain_http_config() -> String {

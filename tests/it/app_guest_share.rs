@@ -7,15 +7,9 @@
 //! "who can see it" no longer lists them. Screenshots under
 //! `target/tmp/household_app/guest_share/`.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use serde_json::Value;
-
-use hearth::clock::Clock;
-
-use crate::app_browser::{output_dir, plain_http_config};
+use crate::app_browser::{converse, output_dir, plain_http_config};
 use crate::in_process::InProcess;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -35,10 +29,19 @@ async fn a_guests_48_hour_share_ends_by_the_hubs_clock_in_the_app() {
     ];
     let clock = hub.clock.clone();
     // The script runs on a thread of its own while the node serves it.
-    let (said, advanced) = tokio::task::spawn_blocking(move || drive(&args, &clock))
-        .await
-        .unwrap();
-    let facts: Value = serde_json::from_str(said.last().unwrap()).unwrap();
+    let (facts, advanced) = tokio::task::spawn_blocking(move || {
+        let mut advanced = Duration::ZERO;
+        let facts = converse("household_guest_share.mjs", &args, |asked| {
+            let ms = asked["advance_ms"]
+                .as_u64()
+                .expect("only the clock is asked for");
+            clock.advance(Duration::from_millis(ms));
+            advanced += Duration::from_millis(ms);
+        });
+        (facts, advanced)
+    })
+    .await
+    .unwrap();
     let names = |key: &str| facts[key].clone();
 
     assert_eq!(facts["shared"], "Shared with guest@example.org.");
@@ -68,37 +71,4 @@ async fn a_guests_48_hour_share_ends_by_the_hubs_clock_in_the_app() {
     }
     assert_eq!(facts["screenshots"].as_array().unwrap().len(), 4);
     hub.close().await;
-}
-
-/// Runs the script, moving `clock` whenever it asks: what it printed
-/// besides, and how far the clock moved.
-fn drive(args: &[String], clock: &Clock) -> (Vec<String>, Duration) {
-    let mut node = Command::new("timeout")
-        .arg("180")
-        .arg("node")
-        .arg(crate::common::support("household_guest_share.mjs"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("node runs");
-    let mut to_script = node.stdin.take().unwrap();
-    let mut said = Vec::new();
-    let mut advanced = Duration::ZERO;
-    for line in BufReader::new(node.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        let asked = serde_json::from_str::<Value>(&line)
-            .ok()
-            .and_then(|v| v["advance_ms"].as_u64());
-        if let Some(ms) = asked {
-            clock.advance(Duration::from_millis(ms));
-            advanced += Duration::from_millis(ms);
-            writeln!(to_script, "advanced").unwrap();
-        } else {
-            said.push(line);
-        }
-    }
-    let status = node.wait().unwrap();
-    assert!(status.success(), "the script failed ({status}): {said:?}");
-    (said, advanced)
 }

@@ -30,6 +30,7 @@ mod api_stories;
 mod app_browser;
 mod app_devices;
 mod app_guest_share;
+mod app_hubs;
 mod app_serving;
 mod app_sharing;
 mod backup;

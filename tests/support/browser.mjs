@@ -82,3 +82,13 @@ export function blynkClient(blynkPort, token) {
   });
   return { child, says, send: (command) => child.stdin.write(command + '\n') };
 }
+
+let replies = null;
+/** Asks the test for something (`{"ask": what}` on stdout) and waits for
+ * its "done" (tests/it/app_browser.rs `converse`). */
+export async function ask(what) {
+  replies ??= readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+  console.log(JSON.stringify({ ask: what }));
+  const { value } = await replies.next();
+  if (value !== 'done') throw new Error(`the test answered ${value} to ${JSON.stringify(what)}`);
+}

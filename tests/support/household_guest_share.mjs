@@ -6,23 +6,17 @@
 // before the end (still there) and then to the end (gone from the guest's
 // list and page, and from the admin's "who can see it"), with nobody doing
 // anything in between.
-// Asks the test to move the clock by printing {"advance_ms": N} and
-// waiting for a line back.
+// Asks the test to move the clock by printing {"ask": {"advance_ms": N}}
+// and waiting for its "done".
 // Usage: node household_guest_share.mjs <base> <guest invite code> <device id> <out dir>
 import fs from 'node:fs';
-import readline from 'node:readline';
-import { PASSWORD, WAIT, launchChromium, look } from './browser.mjs';
+import { PASSWORD, WAIT, ask, launchChromium, look } from './browser.mjs';
 
 const [base, inviteCode, garage, outDir] = process.argv.slice(2);
 fs.mkdirSync(outDir, { recursive: true });
 const facts = { axe: {}, screenshots: [] };
 const HOURS_48 = 48 * 3600 * 1000;
-const replies = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-async function advance(ms) {
-  console.log(JSON.stringify({ advance_ms: ms }));
-  const { value } = await replies.next();
-  if (value !== 'advanced') throw new Error(`the test answered ${value}`);
-}
+const advance = (ms) => ask({ advance_ms: ms });
 
 const browser = await launchChromium();
 async function person() {

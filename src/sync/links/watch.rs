@@ -51,6 +51,18 @@ pub(super) async fn drop_revoked(
     }
 }
 
+/// Why a connection ended, in words a person reads on the Hubs page:
+/// the sync library's own reasons name its internals ("Dialer DialerId(0)
+/// connection removed"), which the log keeps.
+fn plain_reason(reason: &str) -> String {
+    if reason.contains("DialerId") || reason.contains("connection removed") {
+        "the connection closed (the other side stopped, or the network between dropped it)"
+            .to_owned()
+    } else {
+        reason.to_owned()
+    }
+}
+
 /// Keeps `state` in step with the dialer's events.
 pub(super) async fn watch_link(
     handle: DialerHandle,
@@ -74,7 +86,7 @@ pub(super) async fn watch_link(
                 tracing::warn!(%peer, "sync: disconnected: {reason}");
                 state.connected_since = None;
                 state.down_since = Some(now);
-                state.last_error = Some(reason);
+                state.last_error = Some(plain_reason(&reason));
             }
             samod::DialerEvent::Reconnecting { .. } => {}
             samod::DialerEvent::MaxRetriesReached | samod::DialerEvent::PermanentFailure => {
