@@ -38,6 +38,8 @@ export type SyncStatus = Answer<'/sync/status', 'get'>;
 export type SyncLink = SyncStatus['peers'][number];
 export type HubView = Answer<'/hubs', 'get'>[number];
 export type PairingCode = Answer<'/hubs/pairing', 'post'>;
+export type Waiting = Answer<'/ble/inbox', 'get'>[number];
+export type Bridge = Answer<'/bridges', 'get'>[number];
 export type Aggregation = 'raw' | 'minute' | 'hour';
 export type Outcome = Answer<'/devices/{id}/values/{pin}', 'put'>['outcome'];
 
@@ -168,6 +170,14 @@ export const api = {
   editTemplate: (id: string, definition: Definition) =>
     call<void>('PATCH', `/templates/${encodeURIComponent(id)}`, { definition } satisfies RequestBody<'/templates/{id}', 'patch'>),
   deleteTemplate: (id: string) => call<void>('DELETE', `/templates/${encodeURIComponent(id)}`),
+  inbox: () => call<Waiting[]>('GET', '/ble/inbox'),
+  dismiss: (mac: string) => call<void>('DELETE', `/ble/inbox/${encodeURIComponent(mac)}`),
+  adopt: (mac: string, body: RequestBody<'/ble/inbox/{mac}/adopt', 'post'>) =>
+    call<{ id: string }>('POST', `/ble/inbox/${encodeURIComponent(mac)}/adopt`, body),
+  bridges: () => call<Bridge[]>('GET', '/bridges'),
+  addBridge: (org: string, name: string) =>
+    call<Answer<'/bridges', 'post', 201>>('POST', '/bridges', { org, name } satisfies RequestBody<'/bridges', 'post'>),
+  revokeBridge: (id: string) => call<void>('DELETE', `/bridges/${encodeURIComponent(id)}`),
   syncStatus: () => call<SyncStatus>('GET', '/sync/status'),
   hubs: () => call<HubView[]>('GET', '/hubs'),
   pairHub: () => call<PairingCode>('POST', '/hubs/pairing', {}),

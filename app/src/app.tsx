@@ -16,6 +16,7 @@ import { Roles } from './pages/roles';
 import { Activity } from './pages/activity';
 import { Templates } from './pages/templates';
 import { Hubs } from './pages/hubs';
+import { Sensors } from './pages/sensors';
 import { Problem } from './components';
 import { Live, useLive } from './live';
 import { PERMISSIONS } from './words';
@@ -103,6 +104,7 @@ function Home({ me, path, onLogout, onEnded }: { me: Me; path: string; onLogout:
           <a href="/people" aria-current={path === '/people' ? 'page' : undefined}>People</a>
           {manages(me, 'manage_roles') && <a href="/roles" aria-current={path === '/roles' ? 'page' : undefined}>Roles</a>}
           {manages(me, 'manage_devices') && <a href="/templates" aria-current={path === '/templates' ? 'page' : undefined}>Templates</a>}
+          {manages(me, 'manage_devices') && <a href="/sensors" aria-current={path === '/sensors' ? 'page' : undefined}>Sensors</a>}
           {isAdmin(me) && <a href="/hubs" aria-current={path === '/hubs' ? 'page' : undefined}>Hubs</a>}
           <a href="/activity" aria-current={path === '/activity' ? 'page' : undefined}>Activity</a>
           <a href="/account" aria-current={path === '/account' ? 'page' : undefined}>{me.email}</a>
@@ -117,6 +119,8 @@ function Home({ me, path, onLogout, onEnded }: { me: Me; path: string; onLogout:
         <People me={me} />
       ) : path === '/roles' ? (
         <Roles me={me} />
+      ) : path === '/sensors' ? (
+        <Sensors me={me} />
       ) : path === '/hubs' ? (
         <Hubs me={me} />
       ) : path === '/templates' ? (

@@ -72,6 +72,15 @@ function thing(map: Map<string, string>, id: unknown, fallback: string): string 
   return (typeof id === 'string' && map.get(id)) || fallback;
 }
 
+/** People the log itself names (by their invites), so that someone no
+ * longer a member is still named where the reader saw them invited. */
+export function invitedPeople(log: readonly AuditEntry[]): [string, string][] {
+  return log.flatMap((e) => {
+    const d = (e.detail ?? {}) as Record<string, unknown>;
+    return e.kind === 'invite' && typeof d.user === 'string' && typeof d.email === 'string' ? [[d.user, d.email] as [string, string]] : [];
+  });
+}
+
 /** One audit entry as a sentence, with its outcome. */
 export function auditText(e: AuditEntry, all: AuditEntry[], names: Names): string {
   const d = (e.detail ?? {}) as Record<string, unknown>;

@@ -14,24 +14,24 @@ use api::household;
 use blynk::{is_value, wait_stream};
 use serde_json::{Value, json};
 
-const ENCRYPTED_MAC: &str = "54:48:E6:8F:80:A5";
-const ENCRYPTED: &str = "410465b2fcd1a56fe4010000006a9a1ba9";
-const BIND_KEY: &str = "231d39c1d7cc1ab1aee224cd096db932";
-const PLAIN_MAC: &str = "A4:C1:38:00:00:01";
-const PLAIN: &str = "40015d02c40903bf13";
+pub(crate) const ENCRYPTED_MAC: &str = "54:48:E6:8F:80:A5";
+pub(crate) const ENCRYPTED: &str = "410465b2fcd1a56fe4010000006a9a1ba9";
+pub(crate) const BIND_KEY: &str = "231d39c1d7cc1ab1aee224cd096db932";
+pub(crate) const PLAIN_MAC: &str = "A4:C1:38:00:00:01";
+pub(crate) const PLAIN: &str = "40015d02c40903bf13";
 
-fn report(mac: &str, servicedata: &str) -> String {
+pub(crate) fn report(mac: &str, servicedata: &str) -> String {
     json!({ "id": mac, "name": "ATC_sensor", "rssi": -61, "servicedatauuid": "0xfcd2", "servicedata": servicedata })
         .to_string()
 }
 
-fn topic(gateway: &str, mac: &str) -> String {
+pub(crate) fn topic(gateway: &str, mac: &str) -> String {
     format!("home/{gateway}/BTtoMQTT/{}", mac.replace(':', ""))
 }
 
 /// Runs a paho-mqtt bridge that publishes `messages` (topic, payload) at
 /// QoS 1 and waits for every PUBACK.
-fn bridge_publishes(port: u16, token: &str, messages: &[(String, String)]) {
+pub(crate) fn bridge_publishes(port: u16, token: &str, messages: &[(String, String)]) {
     let mut child = Command::new("python3")
         .arg("-u")
         .arg(common::support("mqtt_device.py"))

@@ -31,6 +31,8 @@ mod app_browser;
 mod app_devices;
 mod app_guest_share;
 mod app_hubs;
+mod app_partition;
+mod app_sensors;
 mod app_serving;
 mod app_sharing;
 mod backup;

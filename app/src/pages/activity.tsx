@@ -8,7 +8,7 @@ import { api, type AuditEntry, type Me } from '../api';
 import { Problem } from '../components';
 import { useHousehold } from '../household';
 import type { LiveState } from '../live';
-import { auditText, when, type Names } from '../words';
+import { auditText, invitedPeople, when, type Names } from '../words';
 
 /** The ids an entry is about (its actor, its subject, and those in its detail). */
 function mentions(e: AuditEntry): string[] {
@@ -25,10 +25,10 @@ export function Activity({ me, live }: { me: Me; live: LiveState }) {
     api.audit().then((l) => setLog(l.slice().reverse()), (e: Error) => setProblem(e.message));
   }, [me.id]);
   const names: Names = useMemo(() => ({
-    people: new Map([[me.id, me.email], ...(h?.members ?? []).map((m) => [m.user, m.email ?? 'someone'] as [string, string])]),
+    people: new Map([...invitedPeople(log ?? []), [me.id, me.email], ...(h?.members ?? []).map((m) => [m.user, m.email ?? 'someone'] as [string, string])]),
     devices: new Map((live.devices ?? []).map((d) => [d.id, d.name])),
     orgs: new Map((h?.orgs ?? []).map((o) => [o.id, o.name])),
-  }), [h, live.devices, me]);
+  }), [h, live.devices, me, log]);
   if (!log || !h) {
     const text = problem || householdProblem;
     return <main class="page" aria-busy={!text}><h1>Activity</h1>{text ? <Problem text={text} /> : <p>Loading…</p>}</main>;

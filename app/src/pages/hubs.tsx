@@ -10,7 +10,7 @@ import { Problem } from '../components';
 import { useHousehold } from '../household';
 import { QrCode } from '../qr';
 import { ago } from '../time';
-import { auditText, when, type Names } from '../words';
+import { auditText, invitedPeople, when, type Names } from '../words';
 import { CloudLink } from './cloud_link';
 
 type Facts = { health: Health; reach: Connect; trust: Trust; status: SyncStatus; hubs: HubView[] };
@@ -120,7 +120,7 @@ export function Hubs({ me }: { me: Me }) {
     ? facts.hubs
     : [{ id: health.hub_id, revoked: false, fingerprint: trust.fingerprint }, ...facts.hubs];
   const names: Names = {
-    people: new Map([[me.id, me.email], ...(household?.members ?? []).map((m) => [m.user, m.email ?? 'someone'] as [string, string])]),
+    people: new Map([...invitedPeople(status.conflicts_lost), [me.id, me.email], ...(household?.members ?? []).map((m) => [m.user, m.email ?? 'someone'] as [string, string])]),
     devices: new Map(),
     orgs: new Map((household?.orgs ?? []).map((o) => [o.id, o.name])),
   };
