@@ -131,6 +131,10 @@ impl Hub {
         runtime
             .parts()
             .spawn("core loop", core_loop(node.store.clone(), shutdown.clone()));
+        runtime.parts().spawn(
+            "memory given back",
+            crate::memory::give_back(shutdown.clone()),
+        );
         if let Some(serving) = tls.as_ref().and_then(|t| t.serving.clone()) {
             let stop = shutdown.clone();
             runtime

@@ -17,6 +17,7 @@ const LAYERS: &[&str] = &[
     "state_dir",
     "backoff",
     "tasks",
+    "memory",
     "clock",
     "limiter",
     "config",

@@ -68,6 +68,7 @@ pub mod hub;
 pub mod limiter;
 pub mod listener;
 pub mod mdns;
+pub mod memory;
 pub mod mqtt;
 pub mod node;
 pub mod runtime;

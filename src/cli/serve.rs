@@ -53,6 +53,7 @@ pub fn serve<R: Role>(
     workers: Option<usize>,
     start: impl Future<Output = Result<R, StartError>>,
 ) -> ExitCode {
+    crate::memory::limit_arenas();
     service::logging::init(log_level);
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(workers) = workers {
