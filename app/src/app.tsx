@@ -128,7 +128,9 @@ function Home({ me, path, onLogout, onEnded }: { me: Me; path: string; onLogout:
       ) : path === '/activity' ? (
         <Activity me={me} live={state} />
       ) : path.startsWith('/devices/') ? (
-        <DevicePage me={me} id={decodeURIComponent(path.slice('/devices/'.length))} live={state} />
+        // Keyed by the device: another device's page starts afresh (a token
+        // just issued, a name being edited, belong to the device they were for).
+        <DevicePage key={path} me={me} id={decodeURIComponent(path.slice('/devices/'.length))} live={state} />
       ) : (
         <Devices me={me} live={state} />
       )}
