@@ -11,11 +11,10 @@
 
 use serde_json::{Value, json};
 
-use crate::api::{Api, Household, PASSWORD};
+use crate::api::{self, Api};
 use crate::app_browser::{converse, output_dir};
-use crate::cloud::{eventually, hub_config, wait_in_sync};
+use crate::cloud::{eventually, hub_config, join_second_hub, wait_in_sync};
 use crate::proxy::Proxy;
-use crate::{api, common};
 
 fn peers_down(api: &Api, admin: &str) -> bool {
     let status = api.get("/sync/status", Some(admin));
@@ -40,44 +39,7 @@ fn a_removal_and_a_concurrent_share_heal_to_no_access_in_the_app_on_both_hubs() 
 
     // The second hub joins through a proxy the test controls.
     let to_a = Proxy::to(a.hub.api_port());
-    let b_dir = tmp.path().join("b");
-    let b_hub = common::HubProcess::start(&b_dir, &hub_config());
-    let code = a.api.post("/hubs/pairing", Some(&a.admin), json!({}));
-    let code = code.body["code"].as_str().unwrap().to_owned();
-    let joined = common::hearth()
-        .args(["--console", "--state-dir"])
-        .arg(&b_dir)
-        .args([
-            "hub",
-            "join",
-            &format!("https://127.0.0.1:{}", to_a.port),
-            &code,
-        ])
-        .args(["--fingerprint", &a.hub.fingerprint()])
-        .output()
-        .unwrap();
-    assert!(
-        joined.status.success(),
-        "{}",
-        String::from_utf8_lossy(&joined.stderr)
-    );
-    let b_api = Api::new(b_hub.api_port(), &b_hub.fingerprint());
-    let mut b_admin = String::new();
-    eventually("the second hub knows its admin", || {
-        let reply = b_api.post(
-            "/login",
-            None,
-            json!({ "email": "admin@example.org", "password": PASSWORD }),
-        );
-        b_admin = reply.body["token"].as_str().unwrap_or_default().to_owned();
-        reply.status == 200
-    });
-    let b = Household {
-        hub: b_hub,
-        api: b_api,
-        admin: b_admin,
-        root: a.root.clone(),
-    };
+    let (b, _) = join_second_hub(&a, to_a.port, &tmp.path().join("b"));
     wait_in_sync(&b);
 
     let facts = converse(

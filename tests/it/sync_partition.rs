@@ -7,7 +7,9 @@
 
 use crate::{api, cloud, common, proxy};
 use api::{Api, Household, PASSWORD};
-use cloud::{CloudProcess, cloud_login, eventually, hub_config, link, wait_in_sync};
+use cloud::{
+    CloudProcess, cloud_login, eventually, hub_config, join_second_hub, link, wait_in_sync,
+};
 use proxy::Proxy;
 use serde_json::{Value, json};
 
@@ -93,40 +95,7 @@ fn three_replicas_cut_apart_converge_and_the_merge_rules_hold() {
     // The second hub joins through a proxy, then links to the cloud.
     let to_a = Proxy::to(a.hub.api_port());
     let b_dir = tmp.path().join("b");
-    let b_hub = common::HubProcess::start(&b_dir, &hub_config());
-    let code = ok(
-        a.api.post("/hubs/pairing", Some(&a.admin), json!({})),
-        "pairing",
-    )["code"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let joined = common::hearth()
-        .args(["--console", "--state-dir"])
-        .arg(&b_dir)
-        .args([
-            "hub",
-            "join",
-            &format!("https://127.0.0.1:{}", to_a.port),
-            &code,
-        ])
-        .args(["--fingerprint", &a.hub.fingerprint()])
-        .output()
-        .unwrap();
-    assert!(
-        joined.status.success(),
-        "hearth hub join: {}{}",
-        String::from_utf8_lossy(&joined.stdout),
-        String::from_utf8_lossy(&joined.stderr)
-    );
-    let b_api = Api::new(b_hub.api_port(), &b_hub.fingerprint());
-    let b_admin = login(&b_api, "", "admin@example.org");
-    let b = Household {
-        hub: b_hub,
-        api: b_api,
-        admin: b_admin,
-        root: a.root.clone(),
-    };
+    let (b, code) = join_second_hub(&a, to_a.port, &b_dir);
     // A pairing code works once.
     let replay = a.api.post(
         "/hubs/join",

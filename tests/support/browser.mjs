@@ -92,3 +92,18 @@ export async function ask(what) {
   const { value } = await replies.next();
   if (value !== 'done') throw new Error(`the test answered ${value} to ${JSON.stringify(what)}`);
 }
+
+/** A page in a new context of `browser` at `base`, logged in as `email`
+ * through the login page (the tests pin the hub themselves, so the page
+ * may ignore its certificate). */
+export async function loggedIn(browser, base, email) {
+  const context = await browser.newContext({ baseURL: base, ignoreHTTPSErrors: true });
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT);
+  await page.goto('/');
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('heading', { name: 'Your devices' }).waitFor();
+  return page;
+}

@@ -10,7 +10,7 @@
 // and waiting for its "done".
 // Usage: node household_guest_share.mjs <base> <guest invite code> <device id> <out dir>
 import fs from 'node:fs';
-import { PASSWORD, WAIT, ask, launchChromium, look } from './browser.mjs';
+import { PASSWORD, WAIT, ask, launchChromium, loggedIn, look } from './browser.mjs';
 
 const [base, inviteCode, garage, outDir] = process.argv.slice(2);
 fs.mkdirSync(outDir, { recursive: true });
@@ -35,12 +35,7 @@ async function devicesOf(page) {
 }
 
 try {
-  const a = await person();
-  await a.goto('/');
-  await a.getByLabel('Email').fill('admin@example.org');
-  await a.getByLabel('Password').fill(PASSWORD);
-  await a.getByRole('button', { name: 'Log in' }).click();
-  await a.getByRole('heading', { name: 'Your devices' }).waitFor();
+  const a = await loggedIn(browser, base, 'admin@example.org');
 
   const guest = await person();
   await guest.goto(`/invite#code=${inviteCode}`);

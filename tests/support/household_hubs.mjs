@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
-import { PASSWORD, WAIT, ask, launchChromium, look } from './browser.mjs';
+import { ask, launchChromium, loggedIn, look } from './browser.mjs';
 
 const [base, second, outDir] = process.argv.slice(2);
 fs.mkdirSync(outDir, { recursive: true });
@@ -23,20 +23,8 @@ async function hubsPage(page) {
   await page.locator('[aria-busy="true"]').waitFor({ state: 'detached' });
 }
 
-async function admin(at) {
-  const context = await browser.newContext({ baseURL: at, ignoreHTTPSErrors: true });
-  const page = await context.newPage();
-  page.setDefaultTimeout(WAIT);
-  await page.goto('/');
-  await page.getByLabel('Email').fill('admin@example.org');
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByRole('heading', { name: 'Your devices' }).waitFor();
-  return page;
-}
-
 try {
-  const a = await admin(base);
+  const a = await loggedIn(browser, base, 'admin@example.org');
   await a.getByRole('link', { name: 'Hubs' }).click();
   await a.locator('dd.hub-id').waitFor();
   facts.this_hub = await a.locator('dl.facts').innerText();
@@ -56,7 +44,7 @@ try {
   await hubsPage(a);
   facts.hubs_joined = await a.locator('.hub .who').allInnerTexts();
 
-  const b = await admin(second);
+  const b = await loggedIn(browser, second, 'admin@example.org');
   await hubsPage(b);
   facts.b_hub_id = await b.locator('dd.hub-id').innerText();
   await b.locator('.link.up').first().waitFor();

@@ -8,24 +8,13 @@
 // effect and why, and her session on the second hub is over.
 // Usage: node household_partition.mjs <first hub> <second hub> <garage id> <out dir>
 import fs from 'node:fs';
-import { PASSWORD, WAIT, ask, launchChromium, look } from './browser.mjs';
+import { PASSWORD, ask, launchChromium, loggedIn, look } from './browser.mjs';
 
 const [first, second, garage, outDir] = process.argv.slice(2);
 fs.mkdirSync(outDir, { recursive: true });
 const facts = { axe: {}, screenshots: [] };
 const browser = await launchChromium();
 
-async function login(at, email) {
-  const context = await browser.newContext({ baseURL: at, ignoreHTTPSErrors: true });
-  const page = await context.newPage();
-  page.setDefaultTimeout(WAIT);
-  await page.goto('/');
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByRole('heading', { name: 'Your devices' }).waitFor();
-  return page;
-}
 async function holders(page) {
   await page.goto(`/devices/${garage}`);
   await page.locator('.holder').first().waitFor();
@@ -44,9 +33,9 @@ async function devices(page) {
 }
 
 try {
-  const a = await login(first, 'admin@example.org');
-  const b = await login(second, 'admin@example.org');
-  const spouse = await login(second, 'spouse@example.org');
+  const a = await loggedIn(browser, first, 'admin@example.org');
+  const b = await loggedIn(browser, second, 'admin@example.org');
+  const spouse = await loggedIn(browser, second, 'spouse@example.org');
   facts.spouse_at_first = await devices(spouse);
 
   await ask({ cut: true });

@@ -10,7 +10,7 @@
 // is revoked.
 // Usage: node household_sensors.mjs <base> <out dir>
 import fs from 'node:fs';
-import { PASSWORD, WAIT, ask, launchChromium, look } from './browser.mjs';
+import { ask, launchChromium, loggedIn, look } from './browser.mjs';
 
 const [base, outDir] = process.argv.slice(2);
 fs.mkdirSync(outDir, { recursive: true });
@@ -24,14 +24,7 @@ async function sensorsPage(page) {
 }
 
 try {
-  const context = await browser.newContext({ baseURL: base, ignoreHTTPSErrors: true });
-  const a = await context.newPage();
-  a.setDefaultTimeout(WAIT);
-  await a.goto('/');
-  await a.getByLabel('Email').fill('admin@example.org');
-  await a.getByLabel('Password').fill(PASSWORD);
-  await a.getByRole('button', { name: 'Log in' }).click();
-  await a.getByRole('heading', { name: 'Your devices' }).waitFor();
+  const a = await loggedIn(browser, base, 'admin@example.org');
   await a.getByRole('link', { name: 'Sensors' }).click();
   await a.getByRole('heading', { name: 'Heard, not yet adopted' }).waitFor();
   facts.empty = await a.locator('section[aria-labelledby="inbox"] p').innerText();

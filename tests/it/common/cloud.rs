@@ -182,3 +182,44 @@ pub fn device_names(api: &Api, prefix: &str, token: &str) -> Vec<String> {
     names.sort();
     names
 }
+
+/// Starts a second hub on `dir` and joins it to `first`'s household with
+/// a pairing code, dialing it at `port` on loopback (its API port, or a
+/// proxy's in front of it): the second hub, its admin logged in, and the
+/// pairing code it used.
+pub fn join_second_hub(first: &Household, port: u16, dir: &Path) -> (Household, String) {
+    let hub = HubProcess::start(dir, &hub_config());
+    let code = first
+        .api
+        .post("/hubs/pairing", Some(&first.admin), serde_json::json!({}));
+    assert_eq!(code.status, 200, "{}", code.body);
+    let code = code.body["code"].as_str().unwrap().to_owned();
+    let joined = hearth()
+        .args(["--console", "--state-dir"])
+        .arg(dir)
+        .args(["hub", "join", &format!("https://127.0.0.1:{port}"), &code])
+        .args(["--fingerprint", &first.hub.fingerprint()])
+        .output()
+        .unwrap();
+    assert!(
+        joined.status.success(),
+        "hearth hub join: {}{}",
+        String::from_utf8_lossy(&joined.stdout),
+        String::from_utf8_lossy(&joined.stderr)
+    );
+    let api = Api::new(hub.api_port(), &hub.fingerprint());
+    let mut admin = String::new();
+    eventually("the joined hub knows its admin", || {
+        let login = serde_json::json!({ "email": "admin@example.org", "password": PASSWORD });
+        let reply = api.post("/login", None, login);
+        admin = reply.body["token"].as_str().unwrap_or_default().to_owned();
+        reply.status == 200
+    });
+    let second = Household {
+        hub,
+        api,
+        admin,
+        root: first.root.clone(),
+    };
+    (second, code)
+}
