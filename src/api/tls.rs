@@ -113,6 +113,7 @@ pub fn load_or_create(
         path: device_cert.clone(),
         reason: e.to_string(),
     })?;
+    let device_ca_pem = topmost_certificate(&device_ca_pem);
     server_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsIdentity {
         server_config: Arc::new(server_config),
@@ -160,6 +161,23 @@ fn configured(
     }
     let key = PrivateKeyDer::from_pem_file(key_path).map_err(file_err(key_path))?;
     Ok((chain, key))
+}
+
+/// What firmware is given as its CA: the last certificate of a chain file
+/// (the issuer nearest the root that the file holds; a self-signed
+/// certificate is its own), not the leaf a configured chain starts with.
+fn topmost_certificate(pem: &str) -> String {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    match pem.rfind(BEGIN) {
+        Some(at) => {
+            let block = &pem[at..];
+            let end = block
+                .find("-----END CERTIFICATE-----")
+                .map_or(block.len(), |e| e + "-----END CERTIFICATE-----".len());
+            format!("{}\n", &block[..end])
+        }
+        None => pem.to_owned(),
+    }
 }
 
 /// SHA-256 of a certificate's DER, lower-case hex: what apps pin.

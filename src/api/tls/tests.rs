@@ -225,6 +225,39 @@ fn configured_files_are_used_and_bad_ones_named() {
     assert!(err.contains("junk.pem"), "{err}");
 }
 
+#[test]
+fn firmware_is_given_the_issuer_of_a_configured_chain_not_its_leaf() {
+    let tmp = tempfile::tempdir().unwrap();
+    let issuer_key = rcgen::KeyPair::generate().unwrap();
+    let mut issuer_params = rcgen::CertificateParams::new(vec!["Home CA".to_owned()]).unwrap();
+    issuer_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let issuer_cert = issuer_params.self_signed(&issuer_key).unwrap();
+    let issuer = rcgen::Issuer::new(issuer_params, issuer_key);
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["h.example".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    let (cert, key) = (tmp.path().join("chain.pem"), tmp.path().join("key.pem"));
+    std::fs::write(&cert, format!("{}{}", leaf.pem(), issuer_cert.pem())).unwrap();
+    std::fs::write(&key, leaf_key.serialize_pem()).unwrap();
+    let config = ApiConfig {
+        tls_cert_file: Some(cert),
+        tls_key_file: Some(key),
+        ..ApiConfig::default()
+    };
+    let used = load_or_create(&config, tmp.path(), "h.local", &Clock::manual(0)).unwrap();
+    assert_eq!(used.fingerprint, fingerprint(leaf.der()), "the leaf serves");
+    assert_eq!(
+        used.device_ca_pem.trim(),
+        issuer_cert.pem().trim(),
+        "the issuer is the CA"
+    );
+
+    let own = own(tempfile::tempdir().unwrap().path(), &Clock::manual(0));
+    assert_eq!(own.device_ca_pem.matches("BEGIN CERTIFICATE").count(), 1);
+}
+
 /// Verifies `cert` against `authority` (the only root) at `at_ms`.
 fn verifies(
     authority: &CertificateDer<'static>,
