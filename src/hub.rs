@@ -164,7 +164,8 @@ impl Hub {
         .await;
 
         let _ = device_listeners.set(api::connect::DeviceListeners {
-            host: format!("{instance}.local"),
+            instance: instance.clone(),
+            host: config.mdns.enabled.then(|| format!("{instance}.local")),
             blynk_port: blynk.plain.map(|a| a.port()),
             blynk_tls_port: blynk.tls.map(|a| a.port()),
             mqtt_port: mqtt_addr.map(|a| a.port()),

@@ -19,7 +19,6 @@ import { Hubs } from './pages/hubs';
 import { Sensors } from './pages/sensors';
 import { Problem } from './components';
 import { Live, useLive } from './live';
-import { PERMISSIONS } from './words';
 
 type Start = { health: Health; me: Me | null } | { failed: string };
 
@@ -78,12 +77,6 @@ function manages(me: Me, permission: string): boolean {
   return me.memberships.some((m) => m.permissions.includes(permission));
 }
 
-/** Whether the person holds every permission somewhere (the hub decides
- * whether that is the household's root, where hubs are administered). */
-function isAdmin(me: Me): boolean {
-  return me.memberships.some((m) => PERMISSIONS.every((p) => m.permissions.includes(p.name)));
-}
-
 /** The logged-in app: the live stream runs while it is shown. */
 function Home({ me, path, onLogout, onEnded }: { me: Me; path: string; onLogout: () => void; onEnded: () => void }) {
   const live = useMemo(() => new Live(), [me.id]);
@@ -105,7 +98,7 @@ function Home({ me, path, onLogout, onEnded }: { me: Me; path: string; onLogout:
           {manages(me, 'manage_roles') && <a href="/roles" aria-current={path === '/roles' ? 'page' : undefined}>Roles</a>}
           {manages(me, 'manage_devices') && <a href="/templates" aria-current={path === '/templates' ? 'page' : undefined}>Templates</a>}
           {manages(me, 'manage_devices') && <a href="/sensors" aria-current={path === '/sensors' ? 'page' : undefined}>Sensors</a>}
-          {isAdmin(me) && <a href="/hubs" aria-current={path === '/hubs' ? 'page' : undefined}>Hubs</a>}
+          {me.hub_admin && <a href="/hubs" aria-current={path === '/hubs' ? 'page' : undefined}>Hubs</a>}
           <a href="/activity" aria-current={path === '/activity' ? 'page' : undefined}>Activity</a>
           <a href="/account" aria-current={path === '/account' ? 'page' : undefined}>{me.email}</a>
         </nav>

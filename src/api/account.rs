@@ -252,6 +252,9 @@ struct Me {
     id: String,
     email: String,
     memberships: Vec<MembershipView>,
+    /// Whether they administer the household's hubs and sync (every
+    /// permission in its root organization).
+    hub_admin: bool,
 }
 
 #[derive(Serialize, schemars::JsonSchema)]
@@ -302,6 +305,7 @@ async fn me(State(state): State<AppState>, authed: Authed) -> Result<Json<Me>, A
             })
             .collect();
         Me {
+            hub_admin: super::sync::household_admin(s, &access, &user),
             id: canonical,
             email,
             memberships,

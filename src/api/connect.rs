@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
@@ -26,8 +26,11 @@ pub type Listening = Arc<OnceLock<DeviceListeners>>;
 /// The device side of the hub as it is serving.
 #[derive(Debug, Clone, Default)]
 pub struct DeviceListeners {
-    /// The hub's name on the LAN: `<instance>.local`.
-    pub host: String,
+    /// The hub's instance name (`hearth-…`, or as configured).
+    pub instance: String,
+    /// The hub's name on the LAN, `<instance>.local`, when mDNS announces
+    /// it; without mDNS, devices are told the name the asking browser used.
+    pub host: Option<String>,
     pub blynk_port: Option<u16>,
     pub blynk_tls_port: Option<u16>,
     /// Hearth's own MQTT listener.
@@ -38,7 +41,12 @@ pub struct DeviceListeners {
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Connect {
-    /// The hub's name on the LAN, for firmware and scripts (`<instance>.local`).
+    /// The hub's instance name, as `hearth status` and mDNS know it.
+    pub instance: String,
+    /// Whether mDNS announces the hub on the LAN (as `<instance>.local`).
+    pub mdns: bool,
+    /// The name firmware and scripts reach the hub by: `<instance>.local`
+    /// when mDNS announces it, else the name the asker used.
     pub host: String,
     pub blynk: BlynkReach,
     /// Absent when neither Hearth's listener nor a broker is configured.
@@ -93,18 +101,37 @@ pub fn endpoints() -> Vec<Endpoint> {
     ]
 }
 
-async fn connect(State(s): State<AppState>, _: Authed) -> Json<Connect> {
-    let listening = s.device_listeners.get().cloned().unwrap_or_default();
+async fn connect(
+    State(s): State<AppState>,
+    _: Authed,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Json<Connect>, ApiError> {
+    let Some(listening) = s.device_listeners.get().cloned() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "starting",
+            "the hub's device listeners are still starting; try again in a moment",
+        ));
+    };
+    let host = listening
+        .host
+        .clone()
+        .or_else(|| asked_host(&uri, &headers))
+        // Never without a Host header or an authority; a placeholder a
+        // person sees is to be replaced.
+        .unwrap_or_else(|| "HUB_ADDRESS".to_owned());
     let mqtt = match (&listening.broker, listening.mqtt_port) {
         (Some((host, port, prefix)), _) => Some(MqttReach {
             host: host.clone(),
             port: *port,
             kind: "broker",
             username: "{device}",
-            topic_prefix: format!("{}/{{device}}/", prefix.trim_end_matches('/')),
+            // As the broker client subscribes: the prefix verbatim.
+            topic_prefix: format!("{prefix}/{{device}}/"),
         }),
         (None, Some(port)) => Some(MqttReach {
-            host: listening.host.clone(),
+            host: host.clone(),
             port,
             kind: "own",
             username: "device",
@@ -113,8 +140,10 @@ async fn connect(State(s): State<AppState>, _: Authed) -> Json<Connect> {
         (None, None) => None,
     };
     let has_ca = s.tls.is_some() && listening.blynk_tls_port.is_some();
-    Json(Connect {
-        host: listening.host,
+    Ok(Json(Connect {
+        instance: listening.instance.clone(),
+        mdns: listening.host.is_some(),
+        host,
         blynk: BlynkReach {
             port: listening.blynk_port,
             tls_port: listening.blynk_tls_port,
@@ -122,13 +151,29 @@ async fn connect(State(s): State<AppState>, _: Authed) -> Json<Connect> {
         },
         mqtt,
         http_api: "/external/api",
-    })
+    }))
+}
+
+/// The host the request named (HTTP/2's authority, else the `Host` header;
+/// no port, an IPv6 address without its brackets): the name this hub is
+/// reached by from the asker's network.
+fn asked_host(uri: &Uri, headers: &HeaderMap) -> Option<String> {
+    let host = match uri.authority() {
+        Some(authority) => authority.as_str(),
+        None => headers.get(header::HOST)?.to_str().ok()?,
+    };
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h).trim();
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    (!name.is_empty()).then(|| name.to_owned())
 }
 
 async fn device_ca(State(s): State<AppState>) -> Result<Response, ApiError> {
     let Some(tls) = &s.tls else {
         return Err(ApiError::new(
-            axum::http::StatusCode::NOT_FOUND,
+            StatusCode::NOT_FOUND,
             "not_found",
             "this hub has no TLS device port (api.tls is off)",
         ));
@@ -145,4 +190,39 @@ async fn device_ca(State(s): State<AppState>) -> Result<Response, ApiError> {
         tls.device_ca_pem.to_string(),
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asked(uri: &str, host: Option<&str>) -> Option<String> {
+        let mut headers = HeaderMap::new();
+        if let Some(host) = host {
+            headers.insert(header::HOST, host.parse().unwrap());
+        }
+        asked_host(&uri.parse().unwrap(), &headers)
+    }
+
+    #[test]
+    fn devices_are_told_the_host_the_asker_named_without_its_port() {
+        assert_eq!(
+            asked("/connect", Some("pi.lan:8443")).as_deref(),
+            Some("pi.lan")
+        );
+        assert_eq!(
+            asked("/connect", Some("192.168.1.9")).as_deref(),
+            Some("192.168.1.9")
+        );
+        assert_eq!(
+            asked("/connect", Some("[fe80::1]:8443")).as_deref(),
+            Some("fe80::1")
+        );
+        assert_eq!(
+            asked("https://hub.example:8443/connect", Some("other")).as_deref(),
+            Some("hub.example"),
+            "HTTP/2's authority wins"
+        );
+        assert_eq!(asked("/connect", None), None);
+    }
 }

@@ -151,6 +151,18 @@ async fn socket(
 }
 
 /// The console, or a member holding every permission in the root organization.
+/// Whether `user` holds every permission in the household's root
+/// organization: who administers its hubs and sync.
+pub(super) fn household_admin(
+    s: &crate::tenancy::TenantState,
+    access: &Access<'_>,
+    user: &str,
+) -> bool {
+    s.orgs().iter().any(|(id, org)| {
+        org.parent.is_none() && access.org_live(id) && access.perms_over(user, id) == PermSet::ALL
+    })
+}
+
 pub(super) fn require_admin(state: &AppState, authed: &Authed) -> Result<(), ApiError> {
     if authed.console {
         return Ok(());
@@ -158,12 +170,11 @@ pub(super) fn require_admin(state: &AppState, authed: &Authed) -> Result<(), Api
     let admin = state
         .replica
         .with_state(|s| {
-            let access = Access::new(s, state.clock.now_ms());
-            s.orgs().iter().any(|(id, org)| {
-                org.parent.is_none()
-                    && access.org_live(id)
-                    && access.perms_over(&authed.session.user, id) == PermSet::ALL
-            })
+            household_admin(
+                s,
+                &Access::new(s, state.clock.now_ms()),
+                &authed.session.user,
+            )
         })
         .map_err(ApiError::from)?;
     if admin {

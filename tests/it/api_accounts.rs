@@ -220,6 +220,12 @@ fn passwords_are_changed_by_their_owner_and_reset_only_by_who_manages_all_their_
             .to_owned()
     };
     let (admin_id, spouse_id) = (id_of(&h.admin), id_of(&spouse));
+    // Who administers the hubs: every permission in the root, not in a
+    // sub-organization (the app offers Hubs by this).
+    let hub_admin = |token: &str| h.api.get("/me", Some(token)).body["hub_admin"].clone();
+    assert_eq!(hub_admin(&h.admin), true);
+    assert_eq!(hub_admin(&kid), false, "Family's admin is no hub admin");
+    assert_eq!(hub_admin(&spouse), false);
 
     let reset = |token: &str, user: &str| {
         h.api.call(

@@ -91,7 +91,17 @@ fn an_admin_pairs_watches_and_revokes_a_hub_from_the_app() {
     // The first hub, as `hearth status` knows it.
     assert_eq!(text("hub_id"), a_id);
     assert_eq!(text("fingerprint"), a_fingerprint);
-    assert!(text("this_hub").contains(".local"), "{facts}");
+    // Its name is the instance's (the hub's short id); mDNS is off here, and
+    // the page says the hub is not announced rather than naming a `.local`.
+    assert_eq!(
+        text("hub_name"),
+        format!("hearth-{}", &a_id[..6]),
+        "{facts}"
+    );
+    assert!(
+        text("this_hub").contains("On the LAN\nnot announced (mDNS is off"),
+        "{facts}"
+    );
     assert_eq!(facts["links_before"], 0);
     assert_eq!(facts["hubs_before"], json!([format!("{a_id} (this hub)")]));
     assert!(text("conflicts").starts_with("None recently"), "{facts}");

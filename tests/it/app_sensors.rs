@@ -65,7 +65,8 @@ fn a_bridge_is_added_and_its_sensors_adopted_or_dismissed_from_the_app() {
     assert_eq!(facts["token_length"], 32, "{facts}");
     let command = text("command");
     assert!(
-        command.starts_with("TheengsGateway -H hearth-")
+        // mDNS is off: the host the browser reached the hub by.
+        command.starts_with("TheengsGateway -H 127.0.0.1 ")
             && command.contains(&format!("-P {port} -u bridge -p "))
             && command.contains("-pt home/TheengsGateway/BTtoMQTT"),
         "{command}"
@@ -100,7 +101,37 @@ fn a_bridge_is_added_and_its_sensors_adopted_or_dismissed_from_the_app() {
         facts["mapping_choices"],
         json!(["battery goes to", "humidity goes to", "temperature goes to"])
     );
-    assert_eq!(text("bedroom_temperature"), "25");
+    // The encrypted sensor's readings were unknown until its key opened
+    // them: its datastreams were told theirs, and its temperature went to V2.
+    assert_eq!(
+        facts["locked_choices"],
+        json!(["V1 temperature", "V2 Air humidity"])
+    );
+    assert_eq!(text("bedroom_v2"), "25");
+    let devices = h.api.get("/devices", Some(&h.admin));
+    let bedroom = devices
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "Bedroom climate")
+        .unwrap_or_else(|| panic!("{}", devices.body))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let values = h
+        .api
+        .get(&format!("/devices/{bedroom}/values"), Some(&h.admin));
+    assert_eq!(
+        values.body["values"]["V2"]["value"], "25",
+        "{}",
+        values.body
+    );
+    assert!(
+        values.body["values"].get("V1").is_none(),
+        "temperature went to V2 only: {}",
+        values.body
+    );
     assert_eq!(text("hall_humidity"), "50.55");
 
     assert!(text("dismissed").contains("dismissed"), "{facts}");

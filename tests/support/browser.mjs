@@ -57,10 +57,10 @@ export async function runWizard(page, setupCode, email, household = 'Home') {
 /** A real Blynk device (blynklib, through blynk_py_client.py) on the hub's
  * Blynk port with `token`: `says(event)` waits (bounded) for one of its
  * JSON lines, `send` gives it a command. */
-export function blynkClient(blynkPort, token) {
+export function blynkClient(blynkPort, token, host = '127.0.0.1') {
   const child = spawn('python3', [
     path.join(path.dirname(new URL(import.meta.url).pathname), 'blynk_py_client.py'),
-    'blynklib', '127.0.0.1', String(blynkPort), token,
+    'blynklib', host, String(blynkPort), token,
   ], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = readline.createInterface({ input: child.stdout });
   const says = (event, match = () => true) => new Promise((resolve, reject) => {

@@ -28,6 +28,7 @@ try {
   await a.getByRole('link', { name: 'Hubs' }).click();
   await a.locator('dd.hub-id').waitFor();
   facts.this_hub = await a.locator('dl.facts').innerText();
+  facts.hub_name = await a.locator('dl.facts .hub-name').innerText();
   facts.hub_id = await a.locator('dd.hub-id').innerText();
   facts.fingerprint = await a.locator('dd.fingerprint').innerText();
   facts.links_before = await a.locator('.link').count();

@@ -4,7 +4,8 @@
 // admin adds a bridge (token shown once, with the Theengs Gateway command);
 // the bridge reports three sensors, which wait in the inbox with their
 // readings, or why none (an encrypted one needs its bind key); the
-// encrypted one is adopted with its bind key and a template, a plain one
+// encrypted one is adopted with its bind key, a template and, its readings
+// not yet known, the reading each datastream takes; a plain one
 // with a reading mapped to a datastream of another name, and their next
 // reports show on their device pages; the third is dismissed; the bridge
 // is revoked.
@@ -42,13 +43,17 @@ try {
   facts.waiting = await a.locator('.waiting').allInnerTexts();
   await look(a, 'sensors-inbox', facts, outDir);
 
-  // The encrypted one, with its bind key: readings go by name (temperature).
+  // The encrypted one, with its bind key: its readings are not known yet,
+  // so each datastream is told which reading it takes (its temperature to
+  // V2, which no reading is named after).
   const encrypted = a.locator('.waiting', { hasText: '54:48:E6:8F:80:A5' });
   await encrypted.locator('summary', { hasText: 'Adopt as a device' }).click();
   const locked = encrypted.getByRole('form');
   await locked.getByLabel('Name').fill('Bedroom climate');
   await locked.getByLabel('Kind of device').selectOption({ label: 'Climate sensor' });
   await locked.getByLabel('Bind key').fill('231d39c1d7cc1ab1aee224cd096db932');
+  facts.locked_choices = await locked.locator('fieldset.mapping label').allInnerTexts();
+  await locked.getByLabel('V2 Air humidity').selectOption('temperature');
   await locked.getByRole('button', { name: 'Adopt' }).click();
   facts.adopted = await a.getByRole('status').first().innerText();
   facts.waiting_after_adopt = await a.locator('.waiting').count();
@@ -67,8 +72,8 @@ try {
   await ask({ publish: token, sensors: 'adopted' });
   await a.goto('/');
   await a.getByRole('link', { name: 'Bedroom climate' }).click();
-  await a.waitForFunction(() => document.querySelector('.control[data-pin="1"] input[type=number]')?.value === '25');
-  facts.bedroom_temperature = await a.locator('.control[data-pin="1"] input[type=number]').inputValue();
+  await a.waitForFunction(() => document.querySelector('.control[data-pin="2"] input[type=number]')?.value === '25');
+  facts.bedroom_v2 = await a.locator('.control[data-pin="2"] input[type=number]').inputValue();
   await a.goto('/');
   await a.getByRole('link', { name: 'Hall climate' }).click();
   await a.waitForFunction(() => document.querySelector('.control[data-pin="2"] input[type=number]')?.value === '50.55');

@@ -509,10 +509,17 @@ export interface paths {
                                  */
                                 tls_port?: number | null;
                             };
-                            /** @description The hub's name on the LAN, for firmware and scripts (`<instance>.local`). */
+                            /**
+                             * @description The name firmware and scripts reach the hub by: `<instance>.local`
+                             *     when mDNS announces it, else the name the asker used.
+                             */
                             host: string;
                             /** @description Blynk's device HTTP API, relative to the hub's address. */
                             http_api: string;
+                            /** @description The hub's instance name, as `hearth status` and mDNS know it. */
+                            instance: string;
+                            /** @description Whether mDNS announces the hub on the LAN (as `<instance>.local`). */
+                            mdns: boolean;
                             /** @description Absent when neither Hearth's listener nor a broker is configured. */
                             mqtt?: {
                                 host: string;
@@ -2203,6 +2210,11 @@ export interface paths {
                     content: {
                         "application/json": {
                             email: string;
+                            /**
+                             * @description Whether they administer the household's hubs and sync (every
+                             *     permission in its root organization).
+                             */
+                            hub_admin: boolean;
                             id: string;
                             memberships: {
                                 membership: string;

@@ -9,10 +9,22 @@ import type { Household } from '../household';
 
 type Added = { name: string; token: string };
 
-function theengs(reach: Connect, a: Added): string {
-  const port = reach.mqtt?.port ?? 1883;
+type Mqtt = NonNullable<Connect['mqtt']>;
+
+/** Theengs Gateway's command line: on Hearth's listener it logs in as
+ * `bridge` with the token; on the household's broker, as the broker has
+ * it (the hub trusts what the broker lets it publish under its name). */
+function theengs(mqtt: Mqtt, a: Added): string {
   const topic = `home/${a.name}/BTtoMQTT`;
-  return `TheengsGateway -H ${reach.host} -P ${port} -u bridge -p ${a.token} -st ${topic}/undecoded -pt ${topic} -Lt home/${a.name}/LWT`;
+  const login = mqtt.kind === 'own' ? `-u bridge -p ${a.token}` : '-u <broker user> -p <broker password>';
+  return `TheengsGateway -H ${mqtt.host} -P ${mqtt.port} ${login} -st ${topic}/undecoded -pt ${topic} -Lt home/${a.name}/LWT`;
+}
+
+function omg(mqtt: Mqtt, a: Added): string {
+  const login = mqtt.kind === 'own'
+    ? 'user bridge, the token as password'
+    : "the user and password your broker has for it (the broker's ACL must let it publish only under its own name)";
+  return `OpenMQTTGateway: MQTT host ${mqtt.host}, port ${mqtt.port}, ${login}, gateway name ${a.name}, base topic home/.`;
 }
 
 export function AddBridge({ h, added }: { h: Household; added: () => Promise<void> }) {
@@ -69,14 +81,19 @@ export function AddBridge({ h, added }: { h: Household; added: () => Promise<voi
             <figcaption>Token of {made.name}</figcaption>
             <pre><code class="bridge-token">{made.token}</code></pre>
           </figure>
-          {reach && (
-            <figure class="snippet">
-              <figcaption>Theengs Gateway</figcaption>
-              <pre><code class="bridge-command">{theengs(reach, made)}</code></pre>
-            </figure>
-          )}
-          {reach?.mqtt && (
-            <p>OpenMQTTGateway: MQTT host {reach.mqtt.host}, port {reach.mqtt.port}, user bridge, the token as password, gateway name {made.name}.</p>
+          {reach?.mqtt ? (
+            <>
+              {reach.mqtt.kind === 'broker' && (
+                <p>This hub reads the household's broker: the bridge publishes there, and its token is kept for when the hub's own listener is used.</p>
+              )}
+              <figure class="snippet">
+                <figcaption>Theengs Gateway</figcaption>
+                <pre><code class="bridge-command">{theengs(reach.mqtt, made)}</code></pre>
+              </figure>
+              <p class="bridge-omg">{omg(reach.mqtt, made)}</p>
+            </>
+          ) : reach && (
+            <p class="notice">MQTT is off on this hub, so no bridge can reach it: turn on its MQTT listener (mqtt.listen) or a household broker (mqtt.broker) in hearth.toml.</p>
           )}
         </div>
       )}

@@ -17,9 +17,10 @@ export function AddDevice({ me }: { me: Me }) {
   const [org, setOrg] = useState('');
   const [template, setTemplate] = useState('');
   const [problem, setProblem] = useState('');
+  const [templatesProblem, setTemplatesProblem] = useState('');
   const [added, setAdded] = useState<Added | null>(null);
   useEffect(() => {
-    api.templates().then(setTemplates, () => setTemplates([]));
+    api.templates().then(setTemplates, (e: Error) => setTemplatesProblem(`The kinds of device could not be loaded: ${e.message}`));
   }, []);
   if (!household) return null;
   const places = household.orgs
@@ -77,6 +78,7 @@ export function AddDevice({ me }: { me: Me }) {
               {usable.map((t) => <option value={t.id}>{t.name}</option>)}
             </select>
             <small>Its template: the datastreams and events it has. <a href="/templates">Templates</a></small>
+            <Problem text={templatesProblem} />
           </div>
           <div class="actions"><button type="submit">Add</button></div>
           <Problem text={problem} />

@@ -5,7 +5,7 @@
 // (pair a new one with a code, revoke one), linking to the cloud, and the
 // changes that recently lost a conflict, as sentences.
 import { useEffect, useState } from 'preact/hooks';
-import { api, type Connect, type Health, type HubView, type Me, type PairingCode, type SyncStatus, type Trust } from '../api';
+import { api, type Connect, type Device, type Health, type HubView, type Me, type PairingCode, type SyncStatus, type Trust } from '../api';
 import { Problem } from '../components';
 import { useHousehold } from '../household';
 import { QrCode } from '../qr';
@@ -13,7 +13,7 @@ import { ago } from '../time';
 import { auditText, invitedPeople, when, type Names } from '../words';
 import { CloudLink } from './cloud_link';
 
-type Facts = { health: Health; reach: Connect; trust: Trust; status: SyncStatus; hubs: HubView[] };
+type Facts = { health: Health; reach: Connect; trust: Trust; status: SyncStatus; hubs: HubView[]; devices: Device[] };
 
 const peerName = (peer: string) => (peer === 'cloud' ? 'The cloud' : `Hub ${peer.replace(/^hub-/, '')}`);
 
@@ -101,10 +101,11 @@ export function Hubs({ me }: { me: Me }) {
   const [said, setSaid] = useState('');
   const load = async () => {
     try {
-      const [health, reach, trust, status, hubs] = await Promise.all([
-        api.health(), api.connect(), api.trust(), api.syncStatus(), api.hubs(),
+      const [health, reach, trust, status, hubs, devices] = await Promise.all([
+        api.health(), api.connect(), api.trust(), api.syncStatus(), api.hubs(), api.devices(),
       ]);
-      setFacts({ health, reach, trust, status, hubs });
+      setFacts({ health, reach, trust, status, hubs, devices });
+      setProblem('');
     } catch (e) {
       setProblem((e as Error).message);
     }
@@ -121,7 +122,7 @@ export function Hubs({ me }: { me: Me }) {
     : [{ id: health.hub_id, revoked: false, fingerprint: trust.fingerprint }, ...facts.hubs];
   const names: Names = {
     people: new Map([...invitedPeople(status.conflicts_lost), [me.id, me.email], ...(household?.members ?? []).map((m) => [m.user, m.email ?? 'someone'] as [string, string])]),
-    devices: new Map(),
+    devices: new Map(facts.devices.map((d) => [d.id, d.name])),
     orgs: new Map((household?.orgs ?? []).map((o) => [o.id, o.name])),
   };
   const revoked = async () => {
@@ -134,7 +135,8 @@ export function Hubs({ me }: { me: Me }) {
       <section aria-labelledby="this-hub">
         <h2 id="this-hub">This hub</h2>
         <dl class="facts">
-          <dt>Name</dt><dd>{reach.host}</dd>
+          <dt>Name</dt><dd class="hub-name">{reach.instance}</dd>
+          <dt>On the LAN</dt><dd>{reach.mdns ? `announced as ${reach.host}` : 'not announced (mDNS is off in hearth.toml): devices and apps need its address'}</dd>
           <dt>Id</dt><dd class="hub-id">{health.hub_id}</dd>
           <dt>Version</dt><dd>{health.version}, running {Math.round(health.uptime_secs / 60)} min</dd>
           <dt>Fingerprint</dt><dd class="fingerprint">{trust.fingerprint ?? 'none: this hub serves plain HTTP'}</dd>

@@ -20,6 +20,13 @@ function readingsOf(w: Waiting): string {
   return values.length ? values.join(', ') : 'no readings';
 }
 
+/** The readings bridges and BTHome decode to, for a sensor not yet read. */
+const READINGS = [
+  'temperature', 'humidity', 'battery', 'pressure', 'illuminance', 'moisture', 'dewpoint', 'co2', 'tvoc',
+  'pm25', 'pm10', 'voltage', 'current', 'power', 'energy', 'count', 'button', 'distance', 'rotation', 'uv_index',
+  'volume', 'water', 'gas', 'mass', 'speed', 'duration', 'dimmer', 'motion', 'opening', 'door',
+];
+
 function AdoptForm({ w, h, templates, done }: { w: Waiting; h: Household; templates: Template[]; done: (text: string) => Promise<void> }) {
   const report = (w.report ?? {}) as Report;
   const places = h.orgs.filter((o) => h.may('manage_devices', o.id)).sort((a, b) => a.name.localeCompare(b.name));
@@ -27,16 +34,39 @@ function AdoptForm({ w, h, templates, done }: { w: Waiting; h: Household; templa
   const [name, setName] = useState(report.name ?? '');
   const [template, setTemplate] = useState('');
   const [bindKey, setBindKey] = useState('');
+  // reading -> "V<pin>", when the readings are known; else what each
+  // datastream is to receive, pin -> reading (an encrypted sensor's
+  // readings are known only once its bind key opens them).
   const [pins, setPins] = useState<Record<string, string>>({});
+  const [readingOf, setReadingOf] = useState<Record<string, string>>({});
   const [problem, setProblem] = useState('');
   const usable = templates.filter((t) => h.chain(org).includes(t.org)).sort((a, b) => a.name.localeCompare(b.name));
   const streams = usable.find((t) => t.id === template)?.definition.datastreams ?? [];
+  const known = Object.keys(report.readings ?? {});
   const id = (f: string) => `adopt-${w.mac.replace(/:/g, '')}-${f}`;
+  const chooseOrg = (next: string) => {
+    setOrg(next);
+    // A template of the other organization's chain may not be usable here.
+    setTemplate('');
+    setPins({});
+    setReadingOf({});
+  };
+  const chooseTemplate = (next: string) => {
+    setTemplate(next);
+    setPins({});
+    setReadingOf({});
+  };
   const submit = async (e: Event) => {
     e.preventDefault();
     setProblem('');
     try {
-      const mapping = Object.fromEntries(Object.entries(pins).filter(([, pin]) => pin));
+      const chosen = known.length
+        ? Object.entries(pins)
+        : Object.entries(readingOf).map(([pin, reading]) => [reading, pin] as const);
+      const mapping = Object.fromEntries(chosen.filter(([reading, pin]) => reading && pin));
+      if (Object.keys(mapping).length < chosen.filter(([reading, pin]) => reading && pin).length) {
+        throw new Error('Each reading can go to one datastream only.');
+      }
       await api.adopt(w.mac, {
         org, name: name.trim(), template: template || null, bind_key: bindKey.trim() || null,
         mapping: Object.keys(mapping).length ? mapping : null,
@@ -51,7 +81,7 @@ function AdoptForm({ w, h, templates, done }: { w: Waiting; h: Household; templa
       {places.length > 1 && (
         <div class="field">
           <label for={id('org')}>Organization</label>
-          <select id={id('org')} value={org} onChange={(e) => setOrg((e.target as HTMLSelectElement).value)}>
+          <select id={id('org')} value={org} onChange={(e) => chooseOrg((e.target as HTMLSelectElement).value)}>
             {places.map((o) => <option value={o.id}>{o.name}</option>)}
           </select>
         </div>
@@ -62,7 +92,7 @@ function AdoptForm({ w, h, templates, done }: { w: Waiting; h: Household; templa
       </div>
       <div class="field">
         <label for={id('template')}>Kind of device</label>
-        <select id={id('template')} value={template} onChange={(e) => setTemplate((e.target as HTMLSelectElement).value)}>
+        <select id={id('template')} value={template} onChange={(e) => chooseTemplate((e.target as HTMLSelectElement).value)}>
           <option value="">None</option>
           {usable.map((t) => <option value={t.id}>{t.name}</option>)}
         </select>
@@ -71,7 +101,23 @@ function AdoptForm({ w, h, templates, done }: { w: Waiting; h: Household; templa
         <label for={id('key')}>Bind key (encrypted sensors)</label>
         <input id={id('key')} value={bindKey} placeholder="32 hex digits" onInput={(e) => setBindKey((e.target as HTMLInputElement).value)} />
       </div>
-      {streams.length > 0 && Object.keys(report.readings ?? {}).map((reading) => (
+      {streams.length > 0 && known.length === 0 && (
+        <fieldset class="mapping">
+          <legend>What each datastream receives</legend>
+          <p>This sensor's readings are not known yet{report.error ? ' (it could not be read)' : ''}: choose the reading each datastream takes.</p>
+          {streams.map((ds) => (
+            <div class="field">
+              <label for={id(`pin-${ds.pin}`)}>V{ds.pin} {ds.name}</label>
+              <select id={id(`pin-${ds.pin}`)} value={readingOf[`V${ds.pin}`] ?? ''}
+                onChange={(e) => setReadingOf({ ...readingOf, [`V${ds.pin}`]: (e.target as HTMLSelectElement).value })}>
+                <option value="">The reading named {ds.name}, if any</option>
+                {READINGS.map((r) => <option value={r}>{r}</option>)}
+              </select>
+            </div>
+          ))}
+        </fieldset>
+      )}
+      {streams.length > 0 && known.map((reading) => (
         <div class="field">
           <label for={id(`map-${reading}`)}>{reading} goes to</label>
           <select id={id(`map-${reading}`)} value={pins[reading] ?? ''}
@@ -146,6 +192,7 @@ export function Sensors({ me }: { me: Me }) {
       setInbox(i);
       setBridges(b);
       setTemplates(t);
+      setProblem('');
     } catch (e) {
       setProblem((e as Error).message);
     }
@@ -165,6 +212,8 @@ export function Sensors({ me }: { me: Me }) {
     <main class="page">
       <h1>Bluetooth sensors</h1>
       {said && <p role="status">{said}</p>}
+      {/* What was done stands; a list that could not be reloaded says so. */}
+      {text && <Problem text={`The lists could not be reloaded: ${text}`} />}
       <section aria-labelledby="inbox">
         <h2 id="inbox">Heard, not yet adopted</h2>
         {inbox.length === 0 && <p>No unknown sensor heard. A bridge reports every sensor it hears; those no device claims wait here.</p>}

@@ -200,9 +200,15 @@ export function SharingPanel({ me, detail }: { me: Me; detail: DeviceDetail }) {
   }, [detail.id, detail.level]);
   if (hidden) return null;
   // What is said about a change comes after the list shows it.
+  // It never throws: the change was made, and a form must not report a
+  // reload that failed as the change failing.
   const changed = async (text = '') => {
     setProblem('');
-    await Promise.all([load(), household?.reload()]);
+    try {
+      await Promise.all([load(), household?.reload()]);
+    } catch (e) {
+      setProblem(`Done, but the household could not be reloaded: ${(e as Error).message}`);
+    }
     setSaid(text);
   };
   const unshare = (share: string) => api.unshare(share).then(() => changed('Share removed.'), (e: Error) => setProblem(e.message));

@@ -4,6 +4,7 @@
 // device to confirm, stale after) and one per event (the code firmware
 // logs, its name, whether it notifies). Numbers are checked as numbers
 // here; everything else the hub checks and says.
+import { useId } from 'preact/hooks';
 import type { Definition } from '../api';
 
 type Kind = 'int' | 'double' | 'string' | 'enum';
@@ -76,8 +77,8 @@ const blank = (pin: number): Stream => ({
   history: true, retention: '', sync: false, confirm: false, stale: '',
 });
 
-function StreamRow({ s, n, set, drop }: { s: Stream; n: number; set: (s: Stream) => void; drop: () => void }) {
-  const id = (f: string) => `ds-${n}-${f}`;
+function StreamRow({ s, n, form, set, drop }: { s: Stream; n: number; form: string; set: (s: Stream) => void; drop: () => void }) {
+  const id = (f: string) => `${form}ds-${n}-${f}`;
   const input = (f: keyof Stream, label: string, attrs: Record<string, unknown> = {}) => (
     <div class="field">
       <label for={id(f)}>{label}</label>
@@ -125,6 +126,8 @@ function StreamRow({ s, n, set, drop }: { s: Stream; n: number; set: (s: Stream)
 }
 
 export function DefinitionEditor({ draft, set }: { draft: Draft; set: (d: Draft) => void }) {
+  // Two editors can be on one page (a template's and a new one's): ids are per editor.
+  const form = useId();
   const streams = (streams: Stream[]) => set({ ...draft, streams });
   const events = (events: EventDraft[]) => set({ ...draft, events });
   const nextPin = () => {
@@ -138,7 +141,7 @@ export function DefinitionEditor({ draft, set }: { draft: Draft; set: (d: Draft)
       <h3>Datastreams</h3>
       {draft.streams.length === 0 && <p>No datastreams yet.</p>}
       {draft.streams.map((s, n) => (
-        <StreamRow key={n} s={s} n={n} set={(next) => streams(draft.streams.map((x, i) => (i === n ? next : x)))}
+        <StreamRow key={n} s={s} n={n} form={form} set={(next) => streams(draft.streams.map((x, i) => (i === n ? next : x)))}
           drop={() => streams(draft.streams.filter((_, i) => i !== n))} />
       ))}
       <button type="button" class="secondary" onClick={() => streams([...draft.streams, blank(nextPin())])}>Add a datastream</button>
@@ -148,13 +151,13 @@ export function DefinitionEditor({ draft, set }: { draft: Draft; set: (d: Draft)
         <fieldset key={n} class="event">
           <legend>Event {e.code || n + 1}</legend>
           <div class="field">
-            <label for={`ev-${n}-code`}>Code</label>
-            <input id={`ev-${n}-code`} value={e.code} required
+            <label for={`${form}ev-${n}-code`}>Code</label>
+            <input id={`${form}ev-${n}-code`} value={e.code} required
               onInput={(x) => events(draft.events.map((y, i) => (i === n ? { ...y, code: (x.target as HTMLInputElement).value } : y)))} />
           </div>
           <div class="field">
-            <label for={`ev-${n}-name`}>Name</label>
-            <input id={`ev-${n}-name`} value={e.name} required
+            <label for={`${form}ev-${n}-name`}>Name</label>
+            <input id={`${form}ev-${n}-name`} value={e.name} required
               onInput={(x) => events(draft.events.map((y, i) => (i === n ? { ...y, name: (x.target as HTMLInputElement).value } : y)))} />
           </div>
           <label class="check">

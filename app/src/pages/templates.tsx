@@ -58,6 +58,7 @@ function TemplateCard(props: { t: Template; h: Household; changed: () => Promise
                   setAsking(false);
                   void attempt(async () => {
                     await api.deleteTemplate(t.id);
+                    await changed();
                     deleted(`${t.name} deleted.`);
                     return '';
                   });
