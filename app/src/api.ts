@@ -2,6 +2,7 @@
 // session cookie (never a token the page could read), and every refusal
 // becomes an `ApiFailure` carrying the hub's own words.
 import type { paths } from './api/schema';
+import { BASE_PATH } from './router';
 
 type JsonOf<R> = R extends { content: { 'application/json': infer B } } ? B : never;
 type Op<P extends keyof paths, M extends keyof paths[P]> = paths[P][M];
@@ -55,12 +56,12 @@ export class ApiFailure extends Error {
   }
 }
 
-const BASE = '/api/v1';
+const BASE = BASE_PATH + '/api/v1';
 
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+async function call<T>(method: string, path: string, body?: unknown, base = BASE): Promise<T> {
   let response: Response;
   try {
-    response = await fetch(BASE + path, {
+    response = await fetch(base + path, {
       method,
       credentials: 'same-origin',
       headers: body === undefined ? {} : { 'content-type': 'application/json' },
@@ -186,4 +187,19 @@ export const api = {
     call<Answer<'/cloud/link', 'post'>>('POST', '/cloud/link', { url, code, fingerprint } satisfies RequestBody<'/cloud/link', 'post'>),
   changePassword: (current: string, password: string) =>
     call<void>("POST", "/me/password", { current, new: password } satisfies RequestBody<"/me/password", "post">),
+};
+
+/** A household the person is logged into on the cloud, described as they
+ * may see it (their own organizations' names). */
+export type CloudHousehold = { tenant: string; household: string; email: string; app: string };
+/** A device of any of their households, with the household it is in. */
+export type CloudDevice = Device & { tenant: string; online: boolean };
+
+/** The cloud's own API (`/cloud/v1`): one login across households. */
+export const cloud = {
+  login: (email: string, password: string) =>
+    call<{ households: CloudHousehold[] }>('POST', '/login', { email, password, cookie: true }, '/cloud/v1'),
+  me: () => call<{ households: CloudHousehold[] }>('GET', '/me', undefined, '/cloud/v1'),
+  devices: () => call<CloudDevice[]>('GET', '/devices', undefined, '/cloud/v1'),
+  logout: () => call<void>('POST', '/logout', undefined, '/cloud/v1'),
 };

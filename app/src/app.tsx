@@ -3,7 +3,8 @@
 // session, and otherwise their devices or their account.
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { ApiFailure, api, type Health, type Me } from './api';
-import { navigate, onLinkClick, usePath } from './router';
+import { ON_CLOUD, navigate, onLinkClick, to, usePath } from './router';
+import { CloudHome } from './pages/cloud_home';
 import { Setup } from './pages/setup';
 import { Login } from './pages/login';
 import { Invite } from './pages/invite';
@@ -32,7 +33,8 @@ export function App() {
       const [health, me] = await Promise.all([
         api.health(),
         api.me().catch((e) => {
-          if (e instanceof ApiFailure && e.status === 401) return null;
+          // (The cloud's own home, at `/`, has no household: 404.)
+          if (e instanceof ApiFailure && (e.status === 401 || e.status === 404)) return null;
           throw e;
         }),
       ]);
@@ -59,6 +61,7 @@ export function App() {
     void load().then(() => navigate('/', true));
   };
   const { health, me } = start;
+  if (health.role === 'cloud') return <CloudHome />;
   if (path === '/trust') return <div onClick={onLinkClick}><TrustPage /></div>;
   if (!health.set_up) return <Setup onDone={loggedIn} />;
   if (path === '/invite') return <Invite onDone={loggedIn} />;
@@ -91,18 +94,23 @@ function Home({ me, path, onLogout, onEnded }: { me: Me; path: string; onLogout:
   return (
     <div class="shell" onClick={onLinkClick}>
       <header class="bar">
-        <a class="brand" href="/">Hearth</a>
+        <a class="brand" href={to('/')}>Hearth</a>
         <nav aria-label="Main">
-          <a href="/" aria-current={path === '/' ? 'page' : undefined}>Devices</a>
-          <a href="/people" aria-current={path === '/people' ? 'page' : undefined}>People</a>
-          {manages(me, 'manage_roles') && <a href="/roles" aria-current={path === '/roles' ? 'page' : undefined}>Roles</a>}
-          {manages(me, 'manage_devices') && <a href="/templates" aria-current={path === '/templates' ? 'page' : undefined}>Templates</a>}
-          {manages(me, 'manage_devices') && <a href="/sensors" aria-current={path === '/sensors' ? 'page' : undefined}>Sensors</a>}
-          {me.hub_admin && <a href="/hubs" aria-current={path === '/hubs' ? 'page' : undefined}>Hubs</a>}
-          <a href="/activity" aria-current={path === '/activity' ? 'page' : undefined}>Activity</a>
-          <a href="/account" aria-current={path === '/account' ? 'page' : undefined}>{me.email}</a>
+          <a href={to('/')} aria-current={path === '/' ? 'page' : undefined}>Devices</a>
+          <a href={to('/people')} aria-current={path === '/people' ? 'page' : undefined}>People</a>
+          {manages(me, 'manage_roles') && <a href={to('/roles')} aria-current={path === '/roles' ? 'page' : undefined}>Roles</a>}
+          {manages(me, 'manage_devices') && <a href={to('/templates')} aria-current={path === '/templates' ? 'page' : undefined}>Templates</a>}
+          {!ON_CLOUD && manages(me, 'manage_devices') && <a href={to('/sensors')} aria-current={path === '/sensors' ? 'page' : undefined}>Sensors</a>}
+          {!ON_CLOUD && me.hub_admin && <a href={to('/hubs')} aria-current={path === '/hubs' ? 'page' : undefined}>Hubs</a>}
+          <a href={to('/activity')} aria-current={path === '/activity' ? 'page' : undefined}>Activity</a>
+          <a href={to('/account')} aria-current={path === '/account' ? 'page' : undefined}>{me.email}</a>
         </nav>
       </header>
+      {ON_CLOUD && (
+        <p class="banner away" role="note">
+          Away from home, through the cloud. <a href="/">All your households</a>
+        </p>
+      )}
       {state.lost && (
         <p class="banner" role="status">Connection to the hub lost. Reconnecting… What you see may be out of date.</p>
       )}
@@ -112,10 +120,15 @@ function Home({ me, path, onLogout, onEnded }: { me: Me; path: string; onLogout:
         <People me={me} />
       ) : path === '/roles' ? (
         <Roles me={me} />
-      ) : path === '/sensors' ? (
-        <Sensors me={me} />
-      ) : path === '/hubs' ? (
-        <Hubs me={me} />
+      ) : path === '/sensors' || path === '/hubs' ? (
+        ON_CLOUD ? (
+          <main class="page">
+            <p class="notice" role="note">
+              {path === '/hubs' ? 'Hubs and their links' : 'Bluetooth sensors waiting to be adopted'} are looked after on
+              your hub at home: open the app there.
+            </p>
+          </main>
+        ) : path === '/sensors' ? <Sensors me={me} /> : <Hubs me={me} />
       ) : path === '/templates' ? (
         <Templates me={me} />
       ) : path === '/activity' ? (

@@ -5,6 +5,7 @@
 // whole list and every value again, so nothing missed stays missing.
 import { useEffect, useState } from 'preact/hooks';
 import { ApiFailure, api, type Answer, type Device } from './api';
+import { BASE_PATH } from './router';
 
 export type Telemetry = Answer<'/devices/{id}/values', 'get'>;
 export type LiveValue = Telemetry['values'][string];
@@ -78,7 +79,7 @@ export class Live {
 
   private open(): void {
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const socket = new WebSocket(`${scheme}//${location.host}/api/v1/stream`);
+    const socket = new WebSocket(`${scheme}//${location.host}${BASE_PATH}/api/v1/stream`);
     this.socket = socket;
     let opened = false;
     socket.onopen = () => {

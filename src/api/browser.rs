@@ -60,7 +60,11 @@ pub fn cleared_cookie(secure: bool) -> HeaderValue {
 /// set `hearth_session` (cookies ignore scheme and port), and must not be
 /// able to log a person in as someone else or lock them out.
 pub fn cookie_token(headers: &HeaderMap, secure: bool) -> Option<&str> {
-    let wanted = if secure { SECURE_COOKIE } else { PLAIN_COOKIE };
+    cookie(headers, if secure { SECURE_COOKIE } else { PLAIN_COOKIE })
+}
+
+/// The value of the cookie `wanted` a request carries, if any and not empty.
+pub fn cookie<'h>(headers: &'h HeaderMap, wanted: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()

@@ -16,6 +16,9 @@ use super::endpoints::Endpoint;
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Health {
     pub status: &'static str,
+    /// `hub`; the cloud's `/api/v1/health` says `cloud` (its app at `/` is
+    /// the cross-household home).
+    pub role: &'static str,
     pub version: &'static str,
     pub hub_id: String,
     pub uptime_secs: u64,
@@ -44,6 +47,7 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
     let part_restarts = state.restarts.all().iter().map(|r| r.count).sum();
     Json(Health {
         status: if part_restarts == 0 { "ok" } else { "degraded" },
+        role: "hub",
         part_restarts,
         version: env!("CARGO_PKG_VERSION"),
         hub_id: state.hub_id.to_string(),

@@ -12,6 +12,7 @@
 mod account;
 mod answers;
 mod app_files;
+pub use app_files::serve as serve_app;
 pub mod auth;
 mod ble;
 mod body;

@@ -6,30 +6,40 @@
 //! The login is tried only in the households that have an account for the
 //! email (so no household counts a failed login for someone it does not
 //! know), each with its own throttling. The answer carries each household's
-//! session and one combined token made of them (`multi.` + hex of the
-//! pairs: it holds nothing the client was not given), which
-//! `GET /cloud/v1/devices` takes.
+//! session and one combined token made of them ([`browser::encode`]), which
+//! `GET /cloud/v1/me` and `GET /cloud/v1/devices` take; a browser asks for
+//! the cloud's cookie instead and is given no token at all.
+//!
+//! Each household is described only by what the person may see there: the
+//! organizations they are members of, as that household's own `/me` says
+//! (a sub-organization's member never learns the household's root name).
 
 use std::net::SocketAddr;
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use super::CloudState;
+use super::browser::{self, Sessions};
 use super::registry;
+use super::tenants::TenantNode;
 use crate::api::error::ApiError;
-
-const MULTI: &str = "multi.";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
     email: String,
     password: String,
+    /// A browser's login: the sessions go into the cloud's `HttpOnly`
+    /// cookie and the answer carries no token.
+    #[serde(default)]
+    cookie: bool,
 }
 
 fn invalid() -> ApiError {
@@ -40,18 +50,34 @@ fn invalid() -> ApiError {
     )
 }
 
+/// A browser's state change must come from the app's own origin.
+fn cross_origin() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "cross_origin",
+        "a browser may change this only from the app's own page",
+    )
+}
+
 pub async fn login(
     State(state): State<CloudState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: Result<Json<LoginBody>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let Json(body) = body.map_err(|e| ApiError::invalid(e.body_text()))?;
+    if body.cookie && !crate::api::browser::same_origin_or_safe(&Method::POST, &headers, None) {
+        return Err(cross_origin());
+    }
     let Ok(email) = crate::tenancy::ops::normalize_email(&body.email) else {
         return Err(invalid());
     };
-    let mut sessions = Vec::new();
+    let mut sessions: Sessions = Vec::new();
     let mut throttled = None;
     for tenant in registry::tenants(&state.registry).await? {
+        if sessions.len() == browser::MAX_HOUSEHOLDS {
+            break;
+        }
         let node = match state.tenants.node(&tenant).await {
             Ok(node) => node,
             Err(e) => {
@@ -71,19 +97,7 @@ pub async fn login(
             .login(&email, &body.password, "cloud login", peer.ip())
             .await
         {
-            Ok(login) => {
-                let household = node
-                    .replica
-                    .with_state(|s| {
-                        s.orgs()
-                            .values()
-                            .find(|o| o.parent.is_none())
-                            .map(|o| o.name.clone())
-                    })
-                    .ok()
-                    .flatten();
-                sessions.push((tenant, household, login.token));
-            }
+            Ok(login) => sessions.push((tenant, login.token)),
             Err(
                 e @ (crate::accounts::AccountError::Throttled(_)
                 | crate::accounts::AccountError::Busy(_)),
@@ -100,71 +114,168 @@ pub async fn login(
             None => invalid(),
         });
     }
-    let pairs: Vec<(&str, &str)> = sessions
-        .iter()
-        .map(|(t, _, token)| (t.as_str(), token.as_str()))
-        .collect();
-    let combined = format!(
-        "{MULTI}{}",
-        hex::encode(serde_json::to_vec(&pairs).unwrap_or_default())
-    );
-    let households: Vec<Value> = sessions
-        .iter()
-        .map(|(tenant, household, token)| {
-            json!({
-                "tenant": tenant,
-                "household": household,
-                "api": format!("/tenants/{tenant}/api/v1"),
-                "token": token,
-            })
-        })
-        .collect();
-    Ok(Json(json!({ "token": combined, "households": households })))
+    let households = described(&state, &sessions, !body.cookie).await;
+    if body.cookie {
+        let mut answer = Json(json!({ "households": households })).into_response();
+        answer.headers_mut().insert(
+            header::SET_COOKIE,
+            browser::set_cookie(&sessions, state.secure_cookies),
+        );
+        return Ok(answer);
+    }
+    Ok(
+        Json(json!({ "token": browser::encode(&sessions), "households": households }))
+            .into_response(),
+    )
 }
 
-/// The (tenant, token) pairs of a combined token.
-fn pairs(headers: &HeaderMap) -> Option<Vec<(String, String)>> {
-    let token = crate::api::auth::bearer(headers)?.strip_prefix(MULTI)?;
-    serde_json::from_slice(&hex::decode(token).ok()?).ok()
+/// Asks `tenant`'s own API `method path` as the holder of `token`.
+async fn ask(
+    node: &TenantNode,
+    method: Method,
+    path: &str,
+    token: &str,
+) -> Option<(StatusCode, Value)> {
+    let request = axum::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .ok()?;
+    let response = match node.router.clone().oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 64 << 20)
+        .await
+        .ok()?;
+    Some((
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    ))
+}
+
+async fn node_of(state: &CloudState, tenant: &str) -> Option<std::sync::Arc<TenantNode>> {
+    if !registry::valid_id(tenant) || !registry::tenant_known(&state.registry, tenant).await.ok()? {
+        return None;
+    }
+    state.tenants.node(tenant).await.ok()
+}
+
+/// Each household of `sessions` whose session still holds, as the person
+/// sees it there (with its token when `tokens`).
+async fn described(state: &CloudState, sessions: &Sessions, tokens: bool) -> Vec<Value> {
+    let mut households = Vec::new();
+    for (tenant, token) in sessions {
+        let Some(node) = node_of(state, tenant).await else {
+            continue;
+        };
+        let Some((StatusCode::OK, me)) = ask(&node, Method::GET, "/api/v1/me", token).await else {
+            continue;
+        };
+        let mut names: Vec<&str> = me["memberships"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["org_name"].as_str())
+            .collect();
+        names.dedup();
+        let mut household = json!({
+            "tenant": tenant,
+            "household": names.join(", "),
+            "email": me["email"],
+            "api": format!("/tenants/{tenant}/api/v1"),
+            "app": format!("/tenants/{tenant}/"),
+        });
+        if tokens {
+            household["token"] = json!(token);
+        }
+        households.push(household);
+    }
+    households
+}
+
+/// The households of the caller's login whose sessions still hold; a
+/// browser's cookie is rewritten without the ones that have ended.
+pub async fn me(State(state): State<CloudState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let (sessions, in_cookie) =
+        browser::sessions(&headers, state.secure_cookies).ok_or_else(ApiError::unauthorized)?;
+    let households = described(&state, &sessions, false).await;
+    let holding: Sessions = sessions
+        .into_iter()
+        .filter(|(t, _)| households.iter().any(|h| h["tenant"] == t.as_str()))
+        .collect();
+    let mut answer = if households.is_empty() {
+        ApiError::unauthorized().into_response()
+    } else {
+        Json(json!({ "households": households })).into_response()
+    };
+    if in_cookie {
+        answer.headers_mut().insert(
+            header::SET_COOKIE,
+            browser::set_cookie(&holding, state.secure_cookies),
+        );
+    }
+    Ok(answer)
+}
+
+/// Ends the caller's session in every household of the login.
+pub async fn logout(
+    State(state): State<CloudState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (sessions, in_cookie) =
+        browser::sessions(&headers, state.secure_cookies).ok_or_else(ApiError::unauthorized)?;
+    if in_cookie && !crate::api::browser::same_origin_or_safe(&Method::POST, &headers, None) {
+        return Err(cross_origin());
+    }
+    for (tenant, token) in &sessions {
+        if let Some(node) = node_of(&state, tenant).await {
+            ask(&node, Method::POST, "/api/v1/logout", token).await;
+        }
+    }
+    let mut answer = StatusCode::NO_CONTENT.into_response();
+    answer.headers_mut().insert(
+        header::SET_COOKIE,
+        browser::set_cookie(&Vec::new(), state.secure_cookies),
+    );
+    Ok(answer)
 }
 
 /// Every device the person may see in every household of the login, each
-/// with its household: each household answers as its own API would.
+/// with its household and whether it can be reached from here now: each
+/// household answers as its own API would.
 pub async fn devices(
     State(state): State<CloudState>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let pairs = pairs(&headers).ok_or_else(ApiError::unauthorized)?;
+    let (sessions, _) =
+        browser::sessions(&headers, state.secure_cookies).ok_or_else(ApiError::unauthorized)?;
     let mut all = Vec::new();
-    for (tenant, token) in pairs {
-        if !registry::valid_id(&tenant) || !registry::tenant_known(&state.registry, &tenant).await?
-        {
-            return Err(ApiError::unauthorized());
-        }
-        let node = state
-            .tenants
-            .node(&tenant)
-            .await
-            .map_err(|_| ApiError::unauthorized())?;
-        let request = axum::http::Request::get("/api/v1/devices")
-            .header(header::AUTHORIZATION, format!("Bearer {token}"))
-            .body(axum::body::Body::empty())
-            .map_err(|e| ApiError::invalid(e.to_string()))?;
-        let response = match node.router.clone().oneshot(request).await {
-            Ok(response) => response,
-            Err(never) => match never {},
+    let mut answered = false;
+    for (tenant, token) in sessions {
+        let Some(node) = node_of(&state, &tenant).await else {
+            continue;
         };
-        if response.status() == StatusCode::UNAUTHORIZED {
-            return Err(ApiError::unauthorized());
+        let Some((status, listed)) = ask(&node, Method::GET, "/api/v1/devices", &token).await
+        else {
+            continue;
+        };
+        if status != StatusCode::OK {
+            continue;
         }
-        let bytes = axum::body::to_bytes(response.into_body(), 64 << 20)
-            .await
-            .map_err(|e| ApiError::invalid(e.to_string()))?;
-        let listed: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        answered = true;
         for mut device in listed.as_array().cloned().unwrap_or_default() {
             device["tenant"] = json!(tenant);
+            // Reachable from here now: its hub is connected and has it.
+            let id = device["id"].as_str().unwrap_or_default();
+            device["online"] = json!(node.devices.online(id).is_some());
             all.push(device);
         }
+    }
+    if !answered {
+        return Err(ApiError::unauthorized());
     }
     Ok(Json(Value::Array(all)))
 }

@@ -8,13 +8,15 @@
 //!   SQLite database in the state directory);
 //! - [`tenants`]: one node per tenant, each with its own store and replica;
 //! - [`login`]: one login across the households of a person;
+//! - [`browser`]: the app away from home, one cookie for every household;
 //! - [`relay`]: commands from the cloud's API to the hub a device is on;
 //! - [`routes`]: the `/cloud/v1` routes and the tenants' APIs.
 //!
 //! It never binds a device transport or advertises by mDNS, and one tenant's state never
 //! passes through another's node: each has its own store and replica.
 
-pub mod login;
+mod browser;
+mod login;
 pub mod registry;
 pub mod relay;
 pub mod routes;
@@ -39,6 +41,8 @@ pub struct CloudState {
     /// The wall clock link codes and hub revocations are stamped by (the one
     /// every tenant reads too).
     pub clock: crate::clock::Clock,
+    /// Served over TLS: browser cookies are `Secure` and `__Host-`.
+    pub secure_cookies: bool,
 }
 
 /// A started cloud endpoint; always [`Cloud::shutdown`] it.
@@ -95,6 +99,7 @@ impl Cloud {
             registry: registry.clone(),
             tenants: tenants.clone(),
             clock,
+            secure_cookies: config.api.tls,
         });
         runtime.serve_api(
             listener,

@@ -1,6 +1,7 @@
 //! The cloud's routes: `/cloud/v1` for hubs (link, sync) and the cloud's
-//! operator (link codes, through the admin socket only), and each tenant's
-//! own `/api/v1` under `/tenants/<tenant id>`.
+//! operator (link codes, through the admin socket only), each tenant's
+//! own `/api/v1` under `/tenants/<tenant id>`, and the household app: its
+//! cross-household home at `/`, each household's at `/tenants/<tenant id>/`.
 
 use axum::Json;
 use axum::Router;
@@ -36,17 +37,25 @@ pub fn router(state: CloudState) -> Router {
         )
         .route("/cloud/v1/relay", post(relay))
         .route("/cloud/v1/login", post(super::login::login))
+        .route("/cloud/v1/me", get(super::login::me))
+        .route("/cloud/v1/logout", post(super::login::logout))
         .route("/cloud/v1/devices", get(super::login::devices))
+        .route("/api/v1/health", get(health))
         .route("/cloud/v1/codes", post(issue_code))
         .route("/cloud/v1/hubs", get(hubs))
         .route("/cloud/v1/hubs/{id}", axum::routing::delete(revoke_hub))
-        .fallback(tenant_api)
+        .fallback(tenant_or_app)
         .layer(axum::middleware::from_fn(crate::api::error::json_refusals))
+        .layer(axum::middleware::from_fn(
+            crate::api::browser::security_headers,
+        ))
         .with_state(state)
 }
 
+/// The cloud's health; at `/api/v1/health` too, where the app served at
+/// `/` learns it is on the cloud (a hub's says `"role": "hub"`).
 async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok", "role": "cloud" }))
+    Json(json!({ "status": "ok", "role": "cloud", "version": env!("CARGO_PKG_VERSION") }))
 }
 
 #[derive(Deserialize)]
@@ -305,15 +314,41 @@ async fn revoke_hub(
 }
 
 /// `/tenants/<id>/<rest>`: the tenant's own API, answering as on its hubs.
-async fn tenant_api(State(state): State<CloudState>, mut request: Request) -> Response {
+/// A tenant's API, or else the household app's files: any path outside
+/// the cloud's and the tenants' APIs is the app's (its shell for the app's
+/// own routes, a household's under `/tenants/<tenant id>/`).
+async fn tenant_or_app(State(state): State<CloudState>, request: Request) -> Response {
     let path = request.uri().path().to_owned();
-    let Some((tenant, rest)) = path
-        .strip_prefix("/tenants/")
-        .and_then(|p| p.split_once('/'))
-        .filter(|(t, _)| registry::valid_id(t))
-    else {
-        return not_found();
+    let api = |path: &str| {
+        ["/api", "/cloud", "/external", "/metrics"]
+            .iter()
+            .any(|prefix| {
+                path.strip_prefix(prefix)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            })
     };
+    match path.strip_prefix("/tenants/") {
+        Some(within) => {
+            let (tenant, rest) = within.split_once('/').unwrap_or((within, ""));
+            if !registry::valid_id(tenant) {
+                return not_found();
+            }
+            if rest == "api" || rest.starts_with("api/") {
+                let tenant = tenant.to_owned();
+                let rest = rest.to_owned();
+                tenant_api(state, request, &tenant, &rest).await
+            } else if api(&format!("/{rest}")) {
+                not_found()
+            } else {
+                crate::api::serve_app(request.method(), &format!("/{rest}"), request.headers())
+            }
+        }
+        None if api(&path) => not_found(),
+        None => crate::api::serve_app(request.method(), &path, request.headers()),
+    }
+}
+
+async fn tenant_api(state: CloudState, mut request: Request, tenant: &str, rest: &str) -> Response {
     // A household's API, for its people; what is a hub's own business
     // (its sync socket, pairing, its links, its metrics) is not served
     // here: hubs talk to the cloud on /cloud/v1, where the registry says
@@ -342,11 +377,21 @@ async fn tenant_api(State(state): State<CloudState>, mut request: Request) -> Re
     }
     // The cloud operator's admin socket is not a household's console.
     request.extensions_mut().remove::<Console>();
+    // The household hears only its own session, as its own cookie.
+    let before = request.headers().clone();
+    super::browser::into_household(request.headers_mut(), tenant, state.secure_cookies);
     let request: Request<Body> = request;
-    match node.router.clone().oneshot(request).await {
+    let mut response = match node.router.clone().oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},
-    }
+    };
+    super::browser::from_household(
+        response.headers_mut(),
+        &before,
+        tenant,
+        state.secure_cookies,
+    );
+    response
 }
 
 fn not_found() -> Response {
@@ -354,7 +399,7 @@ fn not_found() -> Response {
         StatusCode::NOT_FOUND,
         Json(json!({
             "code": "not_found",
-            "message": "no such route: the cloud serves /cloud/v1 and /tenants/<tenant id>/api/v1",
+            "message": "no such route: the cloud serves /cloud/v1, /tenants/<tenant id>/api/v1 and the household app",
         })),
     )
         .into_response()

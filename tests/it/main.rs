@@ -28,6 +28,7 @@ mod api_openapi;
 mod api_provisioning;
 mod api_stories;
 mod app_browser;
+mod app_cloud;
 mod app_devices;
 mod app_guest_share;
 mod app_hubs;

@@ -1719,6 +1719,11 @@ export interface paths {
                              */
                             part_restarts: number;
                             /**
+                             * @description `hub`; the cloud's `/api/v1/health` says `cloud` (its app at `/` is
+                             *     the cross-household home).
+                             */
+                            role: string;
+                            /**
                              * @description A household lives on this hub (otherwise the app shows its setup
                              *     wizard, and `POST /setup` with the setup code founds one).
                              */

@@ -7,6 +7,7 @@ import { api, type Me, type Template } from '../api';
 import { Problem } from '../components';
 import { useHousehold } from '../household';
 import { TokenCard } from './connect';
+import { to } from '../router';
 
 type Added = { id: string; name: string; token: string; definition: Template['definition'] | undefined };
 
@@ -51,7 +52,7 @@ export function AddDevice({ me }: { me: Me }) {
         <>
           <TokenCard device={added.id} name={added.name} token={added.token} definition={added.definition} />
           <p class="actions">
-            <a href={`/devices/${encodeURIComponent(added.id)}`}>Open {added.name}</a>
+            <a href={to(`/devices/${encodeURIComponent(added.id)}`)}>Open {added.name}</a>
             <button type="button" class="secondary" onClick={() => setAdded(null)}>Add another</button>
           </p>
         </>
@@ -77,7 +78,7 @@ export function AddDevice({ me }: { me: Me }) {
               <option value="">None (no datastreams yet)</option>
               {usable.map((t) => <option value={t.id}>{t.name}</option>)}
             </select>
-            <small>Its template: the datastreams and events it has. <a href="/templates">Templates</a></small>
+            <small>Its template: the datastreams and events it has. <a href={to('/templates')}>Templates</a></small>
             <Problem text={templatesProblem} />
           </div>
           <div class="actions"><button type="submit">Add</button></div>

@@ -12,6 +12,7 @@ import { ago, lastSeen } from '../time';
 import { HistoryChart } from './history';
 import { Events } from './events';
 import { SharingPanel } from './sharing';
+import { ON_CLOUD } from '../router';
 
 type Note = { pin: number; text: string; kind: 'info' | 'problem' };
 
@@ -141,7 +142,11 @@ export function DevicePage({ me, id, live }: { me: Me; id: string; live: LiveSta
         <p class="notice" role="note">You can see this device but not control it: {detail.view_only?.message ?? 'you were given view access only'}.</p>
       )}
       {canControl && !t?.online && (
-        <p class="notice" role="note">The device is offline: what you send waits until it connects.</p>
+        <p class="notice" role="note">
+          {ON_CLOUD
+            ? 'Away from home this device is reached through its hub, and neither is connected now: its hub may be off or offline. What you send is refused until they are back.'
+            : 'The device is offline: what you send waits until it connects.'}
+        </p>
       )}
       {detail.definition.datastreams.length === 0 && <p>This device has no datastreams to show.</p>}
       <ul class="controls" aria-label="Datastreams">

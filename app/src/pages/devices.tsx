@@ -10,6 +10,7 @@ import { AddDevice } from './add_device';
 import type { LiveState, Telemetry } from '../live';
 import { ago, lastSeen } from '../time';
 import { useWindow } from '../window';
+import { to } from '../router';
 
 function where(device: Device): string {
   return device.org_path.length ? device.org_path.join(' › ') : 'Shared with you';
@@ -35,7 +36,7 @@ class Row extends Component<RowProps> {
   render({ d, t, offlineAt, position, of }: RowProps) {
     return (
       <li class="device" data-device={d.id} aria-posinset={position} aria-setsize={of}>
-        <a class="name" href={`/devices/${encodeURIComponent(d.id)}`} title={d.name}>{d.name}</a>
+        <a class="name" href={to(`/devices/${encodeURIComponent(d.id)}`)} title={d.name}>{d.name}</a>
         <Status t={t} offlineAt={offlineAt} />
         <span class="where" title={where(d)}>{where(d)}</span>
         <span class="rights">

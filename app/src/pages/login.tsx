@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api';
 import { Card, Field, Problem, useSubmit } from '../components';
+import { to } from '../router';
 
 export function Login({ onDone }: { onDone: () => void }) {
   const [email, setEmail] = useState('');
@@ -25,7 +26,7 @@ export function Login({ onDone }: { onDone: () => void }) {
         <button type="submit" disabled={busy}>{busy ? 'Logging in…' : 'Log in'}</button>
       </form>
       <p class="aside">Invited? Open the link you were sent. Forgot your password? Ask an admin of your household for a reset link.</p>
-      <p class="aside">Did your browser warn about this page? <a href="/trust">Trust this hub</a> once, and it will not again.</p>
+      <p class="aside">Did your browser warn about this page? <a href={to('/trust')}>Trust this hub</a> once, and it will not again.</p>
     </Card>
   );
 }

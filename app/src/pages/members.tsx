@@ -10,9 +10,10 @@ import { Problem } from '../components';
 import type { Household } from '../household';
 import { LinkToShare } from '../qr';
 import { seesNothing } from '../words';
+import { to } from '../router';
 
 function inviteLink(code: string): string {
-  return `${location.origin}/invite#code=${encodeURIComponent(code)}`;
+  return `${location.origin}${to('/invite')}#code=${encodeURIComponent(code)}`;
 }
 
 /** Runs an action, then reloads the household; a refusal is shown. */

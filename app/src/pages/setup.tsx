@@ -3,6 +3,7 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api';
 import { Card, Field, Problem, useSubmit } from '../components';
+import { to } from '../router';
 
 export function Setup({ onDone }: { onDone: () => void }) {
   const [step, setStep] = useState(0);
@@ -74,7 +75,7 @@ export function Setup({ onDone }: { onDone: () => void }) {
           </div>
         </form>
       )}
-      <p class="aside">Did your browser warn about this page? <a href="/trust">Trust this hub</a> once, and it will not again.</p>
+      <p class="aside">Did your browser warn about this page? <a href={to('/trust')}>Trust this hub</a> once, and it will not again.</p>
     </Card>
   );
 }

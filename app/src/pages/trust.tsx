@@ -5,6 +5,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, type Trust } from '../api';
 import { Problem } from '../components';
+import { to } from '../router';
 
 /** "AB12 CD34 …": a fingerprint in groups a person can compare aloud. */
 function grouped(hex: string): string {
@@ -36,7 +37,7 @@ export function TrustPage() {
   if (!trust) return <main class="page narrow" aria-busy="true"><h1>Trust this hub</h1><p>Loading…</p></main>;
   return (
     <main class="page narrow trust">
-      <p><a href="/">← Back to Hearth</a></p>
+      <p><a href={to('/')}>← Back to Hearth</a></p>
       <h1>Trust this hub</h1>
       {trust.issuer === 'none' && (
         <p>This hub serves plain HTTP (its admin turned TLS off), so there is nothing to trust: the connection is
@@ -65,8 +66,8 @@ function Authority({ trust, trusted }: { trust: Trust; trusted: boolean | null }
       )}
       <h2>1. Download it</h2>
       <p class="actions">
-        <a class="button" href="/api/v1/trust/ca.crt" download>Download the certificate (.crt)</a>
-        <a href="/api/v1/trust/ca.pem" download>PEM (.pem) for Linux and firmware</a>
+        <a class="button" href={to('/api/v1/trust/ca.crt')} download>Download the certificate (.crt)</a>
+        <a href={to('/api/v1/trust/ca.pem')} download>PEM (.pem) for Linux and firmware</a>
       </p>
       <h2>2. Compare the fingerprint</h2>
       <p>Before you trust it, check that this is your hub's: its SHA-256 fingerprint is</p>

@@ -1,0 +1,107 @@
+// The app away from home, at the cloud's `/`: one login across every
+// household the person has an account in, then their households and all
+// their devices together, each saying which household it is in and whether
+// it can be reached now (its hub connected to the cloud). A device opens in
+// its household's app, `/tenants/<tenant>/devices/<id>`.
+import { useEffect, useState } from 'preact/hooks';
+import { ApiFailure, cloud, type CloudDevice, type CloudHousehold } from '../api';
+import { Card, Field, Problem, useSubmit } from '../components';
+
+type Seen = { households: CloudHousehold[]; devices: CloudDevice[] | null; problem: string };
+
+export function CloudHome() {
+  const [seen, setSeen] = useState<Seen | null | 'out'>(null);
+  const load = async () => {
+    try {
+      const { households } = await cloud.me();
+      setSeen({ households, devices: null, problem: '' });
+      try {
+        setSeen({ households, devices: await cloud.devices(), problem: '' });
+      } catch (e) {
+        setSeen({ households, devices: [], problem: `Your devices could not be listed: ${(e as Error).message}` });
+      }
+    } catch (e) {
+      if (e instanceof ApiFailure && e.status === 401) setSeen('out');
+      else setSeen({ households: [], devices: [], problem: (e as Error).message });
+    }
+  };
+  useEffect(() => {
+    void load();
+  }, []);
+
+  if (seen === null) return <main class="page" aria-busy="true"><p>Loading…</p></main>;
+  if (seen === 'out') return <CloudLogin onDone={() => void load()} />;
+  const logout = async () => {
+    await cloud.logout().catch(() => undefined);
+    setSeen('out');
+  };
+  return (
+    <div class="shell">
+      <header class="bar">
+        <a class="brand" href="/">Hearth</a>
+        <nav aria-label="Main">
+          <button type="button" onClick={() => void logout()}>Log out</button>
+        </nav>
+      </header>
+      <main class="page">
+        <h1>Your households</h1>
+        <Problem text={seen.problem} />
+        <ul class="households">
+          {seen.households.map((h) => (
+            <li key={h.tenant}>
+              <a href={h.app}>{h.household || 'Your household'}</a> <small>as {h.email}</small>
+            </li>
+          ))}
+        </ul>
+        <h2>Your devices</h2>
+        {seen.devices === null && <p aria-busy="true">Loading your devices…</p>}
+        {seen.devices?.length === 0 && !seen.problem && <p>No devices yet in any of your households.</p>}
+        {seen.devices && seen.devices.length > 0 && (
+          <ul class="devices" aria-label={`Devices (${seen.devices.length})`}>
+            {seen.devices.map((d) => <CloudRow key={`${d.tenant}/${d.id}`} d={d} households={seen.households} />)}
+          </ul>
+        )}
+      </main>
+    </div>
+  );
+}
+
+function CloudRow({ d, households }: { d: CloudDevice; households: CloudHousehold[] }) {
+  const household = households.find((h) => h.tenant === d.tenant);
+  return (
+    <li>
+      <a class="name" href={`/tenants/${encodeURIComponent(d.tenant)}/devices/${encodeURIComponent(d.id)}`} title={d.name}>{d.name}</a>
+      <span class={`status ${d.online ? 'online' : 'offline'}`}>
+        {d.online ? 'Online' : 'Not reachable now (its hub is not connected)'}
+      </span>
+      <small class="where">{household?.household || 'Your household'}</small>
+    </li>
+  );
+}
+
+function CloudLogin({ onDone }: { onDone: () => void }) {
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [problem, setProblem] = useState('');
+  const [busy, setBusy] = useState(false);
+  const submit = useSubmit();
+  return (
+    <Card title="Log in to Hearth away from home">
+      <form
+        onSubmit={(e) =>
+          submit(e, async () => {
+            await cloud.login(email.trim(), password);
+            onDone();
+          }, setProblem, setBusy)
+        }
+      >
+        <Field label="Email" name="email" type="email" value={email} onInput={setEmail} autocomplete="username" />
+        <Field label="Password" name="password" type="password" value={password} onInput={setPassword}
+          autocomplete="current-password" />
+        <Problem text={problem} />
+        <button type="submit" disabled={busy}>{busy ? 'Logging in…' : 'Log in'}</button>
+      </form>
+      <p class="aside">One login for every household you belong to whose hub is linked to this cloud.</p>
+    </Card>
+  );
+}
