@@ -38,7 +38,11 @@ pub async fn give_back(shutdown: CancellationToken) {
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
-            _ = every.tick() => trim(),
+            // A trim walks the heap: off the runtime's threads, so a big
+            // heap's trim never holds up a connection's task.
+            _ = every.tick() => {
+                let _ = tokio::task::spawn_blocking(trim).await;
+            }
         }
     }
 }

@@ -6,6 +6,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, type Connect, type Definition } from '../api';
 import { Problem } from '../components';
+import { to } from '../router';
 
 function Copyable({ label, text }: { label: string; text: string }) {
   const [copied, setCopied] = useState(false);
@@ -74,6 +75,8 @@ export function TokenCard(props: { device: string; name: string; token: string; 
     api.connect().then(setReach, (e: Error) => setProblem(e.message));
   }, []);
   const origin = location.origin;
+  // Over HTTPS curl checks the hub's certificate against its own authority.
+  const pin = location.protocol === 'https:' ? '--cacert hearth-hub-ca.pem ' : '';
   return (
     <section class="token-card" aria-labelledby="token-title">
       <h2 id="token-title">Connect {name}</h2>
@@ -108,9 +111,15 @@ export function TokenCard(props: { device: string; name: string; token: string; 
           )}
           <Copyable label="Blynk HTTP API (scripts)"
             text={[
-              `curl '${origin}${reach.http_api}/update?token=${token}&V${ex.pin}=${encodeURIComponent(ex.value)}'`,
-              `curl '${origin}${reach.http_api}/get?token=${token}&V${ex.pin}'`,
+              `curl ${pin}'${origin}${reach.http_api}/update?token=${token}&V${ex.pin}=${encodeURIComponent(ex.value)}'`,
+              `curl ${pin}'${origin}${reach.http_api}/get?token=${token}&V${ex.pin}'`,
             ].join('\n')} />
+          {pin && (
+            <p class="aside">
+              Save <a href={to('/api/v1/trust/ca.pem')} download="hearth-hub-ca.pem">the hub's certificate authority</a> as
+              hearth-hub-ca.pem next to the script, so curl checks it is talking to this hub.
+            </p>
+          )}
         </>
       )}
     </section>
