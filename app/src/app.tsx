@@ -106,6 +106,7 @@ function Home({ me, path, onLogout, onEnded }: { me: Me; path: string; onLogout:
           <a href={to('/account')} aria-current={path === '/account' ? 'page' : undefined}>{me.email}</a>
         </nav>
       </header>
+      {me.household_without_admin && <NoAdminLeft />}
       {ON_CLOUD && (
         <p class="banner away" role="note">
           Away from home, through the cloud. <a href="/">All your households</a>
@@ -141,5 +142,24 @@ function Home({ me, path, onLogout, onEnded }: { me: Me; path: string; onLogout:
         <Devices me={me} live={state} />
       )}
     </div>
+  );
+}
+
+/** A household nobody may administer any more, and how it gets an admin
+ * again: through the hub's admin socket, which only its root may use. */
+function NoAdminLeft() {
+  return (
+    <section class="banner recover" role="alert" aria-label="No administrator left">
+      <p>
+        This household has no administrator left, so nobody can invite people, change roles or look after its
+        hubs. Someone who can log in to the hub at home makes a new one there:
+      </p>
+      <pre>{[
+        'sudo hearth --console org list     # the top organization is listed first',
+        'sudo hearth --console user list    # who is in it, with each membership',
+        'sudo hearth --console user role <membership> admin                 # make a member of it admin',
+        'sudo hearth --console user invite <email> <top organization> admin   # or invite someone new to it',
+      ].join('\n')}</pre>
+    </section>
   );
 }

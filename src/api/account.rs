@@ -255,6 +255,11 @@ struct Me {
     /// Whether they administer the household's hubs and sync (every
     /// permission in its root organization).
     hub_admin: bool,
+    /// Nobody is left who may invite people and manage roles in the
+    /// household's top organization (say two admins on two hubs cut off
+    /// from each other each removed the other): the app shows how to
+    /// recover it on the hub.
+    household_without_admin: bool,
 }
 
 #[derive(Serialize, schemars::JsonSchema)]
@@ -304,7 +309,15 @@ async fn me(State(state): State<AppState>, authed: Authed) -> Result<Json<Me>, A
                     .collect(),
             })
             .collect();
+        let household_without_admin = !s.memberships().values().any(|m| {
+            let perms = access.membership_perms(m);
+            access.membership_live(m)
+                && s.orgs().get(&m.org).is_some_and(|o| o.parent.is_none())
+                && perms.contains(crate::tenancy::Permission::ManageUsers)
+                && perms.contains(crate::tenancy::Permission::ManageRoles)
+        });
         Me {
+            household_without_admin,
             hub_admin: super::sync::household_admin(s, &access, &user),
             id: canonical,
             email,

@@ -44,6 +44,7 @@ mod blynk_devices;
 mod blynk_serial;
 mod cli_household;
 mod driven_clock;
+mod household_recovery;
 mod hub_start;
 mod journal;
 mod lan;

@@ -2216,6 +2216,13 @@ export interface paths {
                         "application/json": {
                             email: string;
                             /**
+                             * @description Nobody is left who may invite people and manage roles in the
+                             *     household's top organization (say two admins on two hubs cut off
+                             *     from each other each removed the other): the app shows how to
+                             *     recover it on the hub.
+                             */
+                            household_without_admin: boolean;
+                            /**
                              * @description Whether they administer the household's hubs and sync (every
                              *     permission in its root organization).
                              */
