@@ -17,9 +17,14 @@ export function to(path: string): string {
   return BASE_PATH + path;
 }
 
+/** Whether the address `pathname` is this app's (under its base). */
+function inApp(pathname: string): boolean {
+  return pathname === BASE_PATH || pathname.startsWith(BASE_PATH + '/');
+}
+
 /** The app's own path of the address `pathname`. */
 function within(pathname: string): string {
-  return pathname.startsWith(BASE_PATH) ? pathname.slice(BASE_PATH.length) || '/' : pathname;
+  return BASE_PATH && inApp(pathname) ? pathname.slice(BASE_PATH.length) || '/' : pathname;
 }
 
 export function navigate(path: string, replace = false): void {
@@ -46,7 +51,7 @@ export function onLinkClick(event: MouseEvent): void {
   if (!link || link.origin !== location.origin || link.target || link.hasAttribute('download') || event.button !== 0) return;
   // The hub's own files (a certificate to download) are not app pages.
   const path = within(link.pathname);
-  if (path.startsWith('/api/') || !link.pathname.startsWith(BASE_PATH)) return;
+  if (path.startsWith('/api/') || !inApp(link.pathname)) return;
   if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
   event.preventDefault();
   navigate(path + link.search + link.hash);

@@ -28,7 +28,9 @@ worker.addEventListener('fetch', (event) => {
   const request = event.request;
   const url = new URL(request.url);
   if (request.method !== 'GET' || url.origin !== worker.location.origin) return;
-  if (url.pathname.startsWith('/api/') || url.pathname.startsWith('/external/') || url.pathname === '/metrics') return;
+  // Nothing of an API: the hub's, the cloud's, or a household's on the cloud.
+  const api = /^\/(api|external|cloud)\/|^\/metrics$|^\/tenants\/[^/]+\/api\//;
+  if (api.test(url.pathname)) return;
   if (request.mode === 'navigate') {
     // The newest shell from the hub when it answers, else the kept one.
     event.respondWith(

@@ -40,10 +40,23 @@ pub fn encode(sessions: &Sessions) -> String {
     )
 }
 
+/// The sessions of a combined token; `None` unless every tenant id is a
+/// valid id and every session token a plain one (nothing that could
+/// split the household's cookie it is sent as).
 pub fn decode(value: &str) -> Option<Sessions> {
     let sessions: Sessions =
         serde_json::from_slice(&hex::decode(value.strip_prefix(MULTI)?).ok()?).ok()?;
-    (sessions.len() <= MAX_HOUSEHOLDS).then_some(sessions)
+    let plain = |token: &str| {
+        (1..=128).contains(&token.len())
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    (sessions.len() <= MAX_HOUSEHOLDS
+        && sessions
+            .iter()
+            .all(|(tenant, token)| crate::sync::valid_id(tenant) && plain(token)))
+    .then_some(sessions)
 }
 
 fn cookie_name(secure: bool) -> &'static str {
@@ -146,6 +159,25 @@ mod tests {
             ("home".into(), "tok-home".into()),
             ("cottage".into(), "tok-cottage".into()),
         ]
+    }
+
+    #[test]
+    fn a_combined_token_with_a_strange_tenant_or_session_is_refused() {
+        assert_eq!(decode(&encode(&two())), Some(two()));
+        let real = vec![("home".to_owned(), format!("hth_{}", "ab".repeat(32)))];
+        assert_eq!(decode(&encode(&real)), Some(real));
+        for odd in [
+            vec![("../x".to_owned(), "tok".to_owned())],
+            vec![("home".to_owned(), "tok; other=1".to_owned())],
+            vec![("home".to_owned(), String::new())],
+            vec![("home".to_owned(), "a".repeat(129))],
+        ] {
+            assert_eq!(decode(&encode(&odd)), None, "{odd:?}");
+        }
+        let many: Sessions = (0..=MAX_HOUSEHOLDS)
+            .map(|i| (format!("t{i}"), "tok".to_owned()))
+            .collect();
+        assert_eq!(decode(&encode(&many)), None);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -62,11 +62,12 @@ fn cross_origin() -> ApiError {
 pub async fn login(
     State(state): State<CloudState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    uri: Uri,
     headers: HeaderMap,
     body: Result<Json<LoginBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body.map_err(|e| ApiError::invalid(e.body_text()))?;
-    if body.cookie && !crate::api::browser::same_origin_or_safe(&Method::POST, &headers, None) {
+    if body.cookie && !same_origin(&uri, &headers) {
         return Err(cross_origin());
     }
     let Ok(email) = crate::tenancy::ops::normalize_email(&body.email) else {
@@ -114,8 +115,14 @@ pub async fn login(
             None => invalid(),
         });
     }
-    let households = described(&state, &sessions, !body.cookie).await;
+    let households = described(&state, &sessions, !body.cookie).await.households;
     if body.cookie {
+        // A new login replaces the cookie: the sessions the old one held
+        // (and this login does not renew) end too.
+        if let Some((old, true)) = browser::sessions(&headers, state.secure_cookies) {
+            let replaced = old.into_iter().filter(|s| !sessions.contains(s)).collect();
+            end_sessions(&state, replaced).await;
+        }
         let mut answer = Json(json!({ "households": households })).into_response();
         answer.headers_mut().insert(
             header::SET_COOKIE,
@@ -156,23 +163,60 @@ async fn ask(
     ))
 }
 
-async fn node_of(state: &CloudState, tenant: &str) -> Option<std::sync::Arc<TenantNode>> {
-    if !registry::valid_id(tenant) || !registry::tenant_known(&state.registry, tenant).await.ok()? {
-        return None;
-    }
-    state.tenants.node(tenant).await.ok()
+/// Why a household of a login cannot be asked now.
+enum Unasked {
+    /// The household is not (or no longer) served here: its session is over.
+    Gone,
+    /// It cannot be opened right now: its session may still hold.
+    Unavailable,
 }
 
-/// Each household of `sessions` whose session still holds, as the person
-/// sees it there (with its token when `tokens`).
-async fn described(state: &CloudState, sessions: &Sessions, tokens: bool) -> Vec<Value> {
+async fn node_of(state: &CloudState, tenant: &str) -> Result<std::sync::Arc<TenantNode>, Unasked> {
+    if !registry::valid_id(tenant) {
+        return Err(Unasked::Gone);
+    }
+    match registry::tenant_known(&state.registry, tenant).await {
+        Ok(true) => {}
+        Ok(false) => return Err(Unasked::Gone),
+        Err(_) => return Err(Unasked::Unavailable),
+    }
+    state.tenants.node(tenant).await.map_err(|e| {
+        tracing::error!(%tenant, "cloud: a household cannot be opened: {e}");
+        Unasked::Unavailable
+    })
+}
+
+/// What the households of a login said about it.
+struct Described {
+    /// Each household whose session holds, as the person sees it there.
+    households: Vec<Value>,
+    /// The households that said the session is over (or are gone); any
+    /// other failure (a household that cannot be opened or answer now)
+    /// keeps its session for the next time.
+    ended: Vec<String>,
+}
+
+/// Each household of `sessions`, as the person sees it there (with its
+/// token when `tokens`).
+async fn described(state: &CloudState, sessions: &Sessions, tokens: bool) -> Described {
     let mut households = Vec::new();
+    let mut ended = Vec::new();
     for (tenant, token) in sessions {
-        let Some(node) = node_of(state, tenant).await else {
-            continue;
+        let node = match node_of(state, tenant).await {
+            Ok(node) => node,
+            Err(Unasked::Gone) => {
+                ended.push(tenant.clone());
+                continue;
+            }
+            Err(Unasked::Unavailable) => continue,
         };
-        let Some((StatusCode::OK, me)) = ask(&node, Method::GET, "/api/v1/me", token).await else {
-            continue;
+        let me = match ask(&node, Method::GET, "/api/v1/me", token).await {
+            Some((StatusCode::OK, me)) => me,
+            Some((StatusCode::UNAUTHORIZED, _)) => {
+                ended.push(tenant.clone());
+                continue;
+            }
+            _ => continue,
         };
         let mut names: Vec<&str> = me["memberships"]
             .as_array()
@@ -180,6 +224,7 @@ async fn described(state: &CloudState, sessions: &Sessions, tokens: bool) -> Vec
             .flatten()
             .filter_map(|m| m["org_name"].as_str())
             .collect();
+        names.sort_unstable();
         names.dedup();
         let mut household = json!({
             "tenant": tenant,
@@ -193,25 +238,33 @@ async fn described(state: &CloudState, sessions: &Sessions, tokens: bool) -> Vec
         }
         households.push(household);
     }
-    households
+    Described { households, ended }
 }
 
 /// The households of the caller's login whose sessions still hold; a
-/// browser's cookie is rewritten without the ones that have ended.
+/// browser's cookie is rewritten without the ones that have ended (a
+/// household that cannot answer now keeps its session).
 pub async fn me(State(state): State<CloudState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let (sessions, in_cookie) =
         browser::sessions(&headers, state.secure_cookies).ok_or_else(ApiError::unauthorized)?;
-    let households = described(&state, &sessions, false).await;
+    let Described { households, ended } = described(&state, &sessions, false).await;
     let holding: Sessions = sessions
         .into_iter()
-        .filter(|(t, _)| households.iter().any(|h| h["tenant"] == t.as_str()))
+        .filter(|(t, _)| !ended.contains(t))
         .collect();
-    let mut answer = if households.is_empty() {
+    let mut answer = if households.is_empty() && holding.is_empty() {
         ApiError::unauthorized().into_response()
+    } else if households.is_empty() {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "none of your households can answer right now; try again in a moment",
+        )
+        .into_response()
     } else {
         Json(json!({ "households": households })).into_response()
     };
-    if in_cookie {
+    if in_cookie && !ended.is_empty() {
         answer.headers_mut().insert(
             header::SET_COOKIE,
             browser::set_cookie(&holding, state.secure_cookies),
@@ -220,27 +273,70 @@ pub async fn me(State(state): State<CloudState>, headers: HeaderMap) -> Result<R
     Ok(answer)
 }
 
-/// Ends the caller's session in every household of the login.
+/// Ends each of `sessions` in its household; the ones that could not be
+/// ended now (their household cannot be opened or did not answer).
+async fn end_sessions(state: &CloudState, sessions: Sessions) -> Sessions {
+    let mut kept = Vec::new();
+    for (tenant, token) in sessions {
+        let ended = match node_of(state, &tenant).await {
+            Ok(node) => matches!(
+                ask(&node, Method::POST, "/api/v1/logout", &token).await,
+                Some((StatusCode::NO_CONTENT | StatusCode::UNAUTHORIZED, _))
+            ),
+            Err(Unasked::Gone) => true,
+            Err(Unasked::Unavailable) => false,
+        };
+        if !ended {
+            kept.push((tenant, token));
+        }
+    }
+    kept
+}
+
+/// Ends the caller's session in every household of the login. A household
+/// that cannot end it now keeps it in the cookie, and the answer (409)
+/// says so: logging out again later ends it.
 pub async fn logout(
     State(state): State<CloudState>,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (sessions, in_cookie) =
         browser::sessions(&headers, state.secure_cookies).ok_or_else(ApiError::unauthorized)?;
-    if in_cookie && !crate::api::browser::same_origin_or_safe(&Method::POST, &headers, None) {
+    if in_cookie && !same_origin(&uri, &headers) {
         return Err(cross_origin());
     }
-    for (tenant, token) in &sessions {
-        if let Some(node) = node_of(&state, tenant).await {
-            ask(&node, Method::POST, "/api/v1/logout", token).await;
-        }
+    let kept = end_sessions(&state, sessions).await;
+    let mut answer = if kept.is_empty() {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "logout_incomplete",
+            format!(
+                "logged out everywhere but {} household(s) that cannot answer right now; log out again later",
+                kept.len()
+            ),
+        )
+        .into_response()
+    };
+    if in_cookie {
+        answer.headers_mut().insert(
+            header::SET_COOKIE,
+            browser::set_cookie(&kept, state.secure_cookies),
+        );
     }
-    let mut answer = StatusCode::NO_CONTENT.into_response();
-    answer.headers_mut().insert(
-        header::SET_COOKIE,
-        browser::set_cookie(&Vec::new(), state.secure_cookies),
-    );
     Ok(answer)
+}
+
+/// A browser's state change comes from the cloud's own page (the Host
+/// header, or over HTTP/2 the request's authority).
+fn same_origin(uri: &Uri, headers: &HeaderMap) -> bool {
+    crate::api::browser::same_origin_or_safe(
+        &Method::POST,
+        headers,
+        uri.authority().map(|a| a.as_str()),
+    )
 }
 
 /// Every device the person may see in every household of the login, each
@@ -255,7 +351,7 @@ pub async fn devices(
     let mut all = Vec::new();
     let mut answered = false;
     for (tenant, token) in sessions {
-        let Some(node) = node_of(&state, &tenant).await else {
+        let Ok(node) = node_of(&state, &tenant).await else {
             continue;
         };
         let Some((status, listed)) = ask(&node, Method::GET, "/api/v1/devices", &token).await

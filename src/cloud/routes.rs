@@ -8,7 +8,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -371,6 +371,14 @@ async fn tenant_api(state: CloudState, mut request: Request, tenant: &str, rest:
         .query()
         .map(|q| format!("?{q}"))
         .unwrap_or_default();
+    // Over HTTP/2 the host is the request's authority, not a header: the
+    // household's same-origin checks are given it as its Host.
+    if !request.headers().contains_key(header::HOST)
+        && let Some(authority) = request.uri().authority()
+        && let Ok(host) = HeaderValue::try_from(authority.as_str())
+    {
+        request.headers_mut().insert(header::HOST, host);
+    }
     match format!("/{rest}{query}").parse::<Uri>() {
         Ok(uri) => *request.uri_mut() = uri,
         Err(_) => return not_found(),

@@ -19,13 +19,24 @@ use serde_json::Value;
 
 use crate::{api, common};
 
-fn strings(value: &Value) -> Vec<String> {
+pub(crate) fn strings(value: &Value) -> Vec<String> {
     value
         .as_array()
         .unwrap_or_else(|| panic!("not a list: {value}"))
         .iter()
         .map(|v| v.as_str().unwrap().to_owned())
         .collect()
+}
+
+/// Asserts axe-core found nothing serious on any page the script looked at.
+pub(crate) fn assert_axe_clean(facts: &Value) {
+    let looked = facts["axe"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no axe: {facts}"));
+    assert!(!looked.is_empty(), "no page looked at: {facts}");
+    for (page, found) in looked {
+        assert_eq!(found, &serde_json::json!([]), "axe-core on {page}");
+    }
 }
 
 /// Runs `script` with `args` under a time limit; the facts it printed.

@@ -12,7 +12,7 @@
 
 use serde_json::{Value, json};
 
-use crate::app_browser::{converse, output_dir};
+use crate::app_browser::{assert_axe_clean, converse, output_dir, strings};
 use crate::blynk::{self, RawDevice};
 use crate::cloud::{CloudProcess, cloud_login, hub_config, link, wait_in_sync};
 use crate::{api, common};
@@ -24,6 +24,26 @@ fn away_from_home_the_cloud_serves_the_app_with_one_login_and_commands_through_t
     let mut home = api::household_with(&tmp.path().join("home"), &hub_config());
     let template = blynk::thermostat_template(&home);
     let (thermostat, token) = blynk::provision(&home, &home.root, "Thermostat", &template);
+    // Kim is a member of a family sub-organization of home only: the
+    // cloud shows her that household by her organization's name, and
+    // nothing of its root.
+    let family = home.api.post(
+        "/orgs",
+        Some(&home.admin),
+        json!({ "parent": home.root, "name": "Family" }),
+    );
+    let family = family.body["id"].as_str().unwrap().to_owned();
+    let role = home.api.post(
+        "/roles",
+        Some(&home.admin),
+        json!({ "org": family, "name": "Family", "permissions": ["view_org_devices"] }),
+    );
+    home.member(
+        "kim@example.org",
+        &family,
+        role.body["id"].as_str().unwrap(),
+    );
+    let garage = home.device(&family, "Garage door");
     let cottage = api::household_with(&tmp.path().join("cottage"), &hub_config());
     let boiler = cottage.device(&cottage.root, "Boiler");
     cottage.device(&cottage.root, "Not Sam's");
@@ -55,6 +75,7 @@ fn away_from_home_the_cloud_serves_the_app_with_one_login_and_commands_through_t
         &[
             format!("https://localhost:{}", cloud.port),
             output_dir().join("cloud").display().to_string(),
+            home.root.clone(),
         ],
         |asked: &Value| {
             if asked["command_sent"] == true {
@@ -66,14 +87,7 @@ fn away_from_home_the_cloud_serves_the_app_with_one_login_and_commands_through_t
             }
         },
     );
-    let strings = |key: &str| -> Vec<String> {
-        facts[key]
-            .as_array()
-            .unwrap_or_else(|| panic!("{key}: {facts}"))
-            .iter()
-            .map(|v| v.as_str().unwrap().to_owned())
-            .collect()
-    };
+    let list = |key: &str| strings(&facts[key]);
     let text = |key: &str| {
         facts[key]
             .as_str()
@@ -83,8 +97,8 @@ fn away_from_home_the_cloud_serves_the_app_with_one_login_and_commands_through_t
 
     assert_eq!(text("refused"), "wrong email or password");
     // Both households, as Sam may see them (his organizations' names).
-    assert_eq!(strings("households").len(), 2, "{facts}");
-    let devices = strings("devices");
+    assert_eq!(list("households").len(), 2, "{facts}");
+    let devices = list("devices");
     assert_eq!(
         devices.len(),
         2,
@@ -119,7 +133,7 @@ fn away_from_home_the_cloud_serves_the_app_with_one_login_and_commands_through_t
         format!("/tenants/{tenant_id}/activity")
     );
     assert!(text("banner").contains("Away from home"), "{facts}");
-    let nav = strings("nav");
+    let nav = list("nav");
     assert!(
         !nav.iter().any(|n| n == "Hubs" || n == "Sensors"),
         "{nav:?}"
@@ -128,7 +142,7 @@ fn away_from_home_the_cloud_serves_the_app_with_one_login_and_commands_through_t
 
     // The hub gone: said on the list, on the page and by a command.
     assert!(
-        strings("devices_hub_gone")
+        list("devices_hub_gone")
             .iter()
             .any(|d| d.contains("Thermostat") && d.contains("Not reachable now")),
         "{facts}"
@@ -147,27 +161,47 @@ fn away_from_home_the_cloud_serves_the_app_with_one_login_and_commands_through_t
     assert_eq!(text("household_after_logout"), "login");
     assert_eq!(facts["held_sessions_after_logout"], 401, "{facts}");
 
-    // Every page fetched only what it may: nothing failed but the refused login.
-    let failed: Vec<String> = strings("fetched")
+    // A page of another site cannot log the person out of the cloud nor
+    // act in a household through it.
+    assert_eq!(facts["cross_site_logout"], 403, "{facts}");
+    assert_eq!(facts["cross_site_household"], 403, "{facts}");
+
+    // Kim sees home by her own organization's name, and only the garage
+    // door; no page she opened and no answer it fetched names the root.
+    assert_eq!(list("kim_households"), ["Family"]);
+    let kim_devices = list("kim_devices");
+    assert!(
+        kim_devices.len() == 1 && kim_devices[0].contains("Garage door"),
+        "{kim_devices:?}"
+    );
+    assert_eq!(
+        text("kim_device_path"),
+        format!("/tenants/{tenant_id}/devices/{garage}")
+    );
+    assert!(facts["kim_looked_at"].as_u64().unwrap() >= 5, "{facts}");
+    assert_eq!(facts["kim_saw_root"], json!([]), "{facts}");
+
+    // Every page fetched only what it may: what failed is exactly the
+    // refused login, the first looks for a session, the command refused
+    // with the hub gone, and the household's look after the logout.
+    let mut failed: Vec<String> = list("fetched")
         .into_iter()
         .filter(|f| !f.starts_with('2') && !f.starts_with('3'))
         .collect();
-    for f in &failed {
-        assert!(
-            f.ends_with("/cloud/v1/login")
-                || f.ends_with("/cloud/v1/me")
-                || f.ends_with("/api/v1/me")
-                || f.ends_with("/values/V1"),
-            "unexpected failure {f}: {failed:?}"
-        );
-    }
-    assert!(
-        facts["axe"]
-            .as_object()
-            .unwrap()
-            .values()
-            .all(|v| v == &json!([])),
-        "axe-core: {}",
-        facts["axe"]
+    failed.sort();
+    failed.dedup();
+    let on = |path: &str| format!("/tenants/{tenant_id}/api/v1{path}");
+    assert_eq!(
+        failed,
+        [
+            "401 /cloud/v1/login".to_owned(),
+            "401 /cloud/v1/me".to_owned(),
+            format!("401 {}", on("/me")),
+            // At the cloud's own address the app asks for a household
+            // first: there is none there.
+            "404 /api/v1/me".to_owned(),
+            format!("409 {}", on(&format!("/devices/{thermostat}/values/V1"))),
+        ]
     );
+    assert_axe_clean(&facts);
 }

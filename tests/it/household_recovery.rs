@@ -8,7 +8,7 @@
 use serde_json::json;
 
 use crate::api::{self, PASSWORD};
-use crate::app_browser::{facts_of, output_dir};
+use crate::app_browser::{assert_axe_clean, facts_of, output_dir};
 use crate::cloud::{eventually, hub_config, join_second_hub, wait_in_sync};
 use crate::{common, proxy};
 
@@ -82,14 +82,7 @@ fn a_household_whose_admins_removed_each_other_apart_says_so_and_recovers_on_the
                 name.to_owned(),
             ],
         );
-        assert!(
-            facts["axe"]
-                .as_object()
-                .unwrap()
-                .values()
-                .all(|v| v == &json!([])),
-            "{facts}"
-        );
+        assert_axe_clean(&facts);
         facts["banner"].as_str().map(str::to_owned)
     };
     let shown = banner("no-admin-left").expect("the app says the household has no admin");

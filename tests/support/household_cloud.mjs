@@ -6,12 +6,15 @@
 // app, served by the cloud, and a command made there reaches the device
 // through the relay; with the hub gone, the list and the device page say
 // the device cannot be reached and a command says why; logging out of the
-// cloud ends the sessions in both households.
-// Usage: node household_cloud.mjs <cloud base> <out dir>
+// cloud ends the sessions in both households, and a page of another site
+// can do neither. Kim, a member of a sub-organization of one household
+// only, sees that household by her organization's name and nothing on any
+// page, nor in any answer, names its root.
+// Usage: node household_cloud.mjs <cloud base> <out dir> <home's root id>
 import fs from 'node:fs';
 import { PASSWORD, WAIT, ask, launchChromium, look } from './browser.mjs';
 
-const [base, outDir] = process.argv.slice(2);
+const [base, outDir, rootId] = process.argv.slice(2);
 fs.mkdirSync(outDir, { recursive: true });
 const facts = { axe: {}, screenshots: [], fetched: [] };
 const browser = await launchChromium();
@@ -78,6 +81,52 @@ try {
   await page.goto(facts.device_path);
   await page.getByRole('button', { name: 'Log in' }).waitFor();
   facts.household_after_logout = 'login';
+
+  // Kim, in another browser: what she sees of home names nothing above
+  // her organization.
+  const kim = await browser.newContext({ baseURL: base, ignoreHTTPSErrors: true });
+  const kimPage = await kim.newPage();
+  kimPage.setDefaultTimeout(WAIT);
+  facts.kim_saw_root = [];
+  facts.kim_looked_at = 0;
+  const answers = [];
+  kimPage.on('response', (r) => answers.push(r));
+  const lookedAt = async (what) => {
+    facts.kim_looked_at += 1;
+    if ((await kimPage.content()).includes(rootId)) facts.kim_saw_root.push(`page ${what}`);
+  };
+  await kimPage.goto('/');
+  await kimPage.getByLabel('Email').fill('kim@example.org');
+  await kimPage.getByLabel('Password').fill(PASSWORD);
+  await kimPage.getByRole('button', { name: 'Log in' }).click();
+  await kimPage.locator('.devices li').first().waitFor();
+  facts.kim_households = await kimPage.locator('.households a').allInnerTexts();
+  facts.kim_devices = await kimPage.locator('.devices li').allInnerTexts();
+  await lookedAt('cloud home');
+  await kimPage.locator('.devices a', { hasText: 'Garage door' }).click();
+  await kimPage.getByRole('heading', { name: 'Garage door' }).waitFor();
+  facts.kim_device_path = new URL(kimPage.url()).pathname;
+  await lookedAt('device');
+  for (const [link, heading] of [['Devices', 'Your devices'], ['People', 'People'], ['Activity', 'Activity'], ['kim@example.org', 'Your account']]) {
+    const nav = kimPage.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: link });
+    if ((await nav.count()) === 0) continue;
+    await nav.click();
+    await kimPage.getByRole('heading', { name: heading, exact: true }).first().waitFor();
+    await kimPage.waitForLoadState('networkidle');
+    await lookedAt(link);
+  }
+  await look(kimPage, 'cloud-kim-account', facts, outDir);
+  for (const r of answers) {
+    const body = await r.body().catch(() => Buffer.alloc(0));
+    if (body.includes(rootId)) facts.kim_saw_root.push(`answer ${new URL(r.url()).pathname}`);
+  }
+
+  // A page of another site, with Kim's cookie: refused by the cloud and
+  // by the household alike.
+  const tenantPrefix = facts.kim_device_path.split('/devices/')[0];
+  const crossSite = { origin: 'https://elsewhere.example', 'sec-fetch-site': 'cross-site' };
+  facts.cross_site_logout = (await kim.request.post('/cloud/v1/logout', { headers: crossSite })).status();
+  facts.cross_site_household = (await kim.request.post(`${tenantPrefix}/api/v1/logout`, { headers: crossSite })).status();
 } finally {
   await browser.close();
 }

@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, type Me, type Session } from '../api';
 import { Field, Problem, useSubmit } from '../components';
-import { to } from '../router';
+import { ON_CLOUD, to } from '../router';
 
 export function Account({ me, onLogout }: { me: Me; onLogout: () => void }) {
   const [sessions, setSessions] = useState<Session[] | null>(null);
@@ -70,8 +70,12 @@ export function Account({ me, onLogout }: { me: Me; onLogout: () => void }) {
           </li>
         ))}
       </ul>
-      <h2>This hub</h2>
-      <p><a href={to('/trust')}>Trust this hub</a> on your other phones and computers, and compare its fingerprint.</p>
+      {!ON_CLOUD && (
+        <>
+          <h2>This hub</h2>
+          <p><a href={to('/trust')}>Trust this hub</a> on your other phones and computers, and compare its fingerprint.</p>
+        </>
+      )}
       <button type="button" onClick={onLogout}>Log out</button>
     </main>
   );

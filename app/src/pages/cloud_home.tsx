@@ -5,7 +5,8 @@
 // its household's app, `/tenants/<tenant>/devices/<id>`.
 import { useEffect, useState } from 'preact/hooks';
 import { ApiFailure, cloud, type CloudDevice, type CloudHousehold } from '../api';
-import { Card, Field, Problem, useSubmit } from '../components';
+import { Problem } from '../components';
+import { Login } from './login';
 
 type Seen = { households: CloudHousehold[]; devices: CloudDevice[] | null; problem: string };
 
@@ -30,10 +31,20 @@ export function CloudHome() {
   }, []);
 
   if (seen === null) return <main class="page" aria-busy="true"><p>Loading…</p></main>;
-  if (seen === 'out') return <CloudLogin onDone={() => void load()} />;
+  if (seen === 'out') {
+    return (
+      <Login title="Log in to Hearth away from home" logIn={cloud.login} onDone={() => void load()}
+        aside="One login for every household you belong to whose hub is linked to this cloud." />
+    );
+  }
   const logout = async () => {
-    await cloud.logout().catch(() => undefined);
-    setSeen('out');
+    try {
+      await cloud.logout();
+      setSeen('out');
+    } catch (e) {
+      if (e instanceof ApiFailure && e.status === 401) setSeen('out');
+      else setSeen({ ...seen, problem: `Not logged out everywhere: ${(e as Error).message}` });
+    }
   };
   return (
     <div class="shell">
@@ -76,32 +87,5 @@ function CloudRow({ d, households }: { d: CloudDevice; households: CloudHousehol
       </span>
       <small class="where">{household?.household || 'Your household'}</small>
     </li>
-  );
-}
-
-function CloudLogin({ onDone }: { onDone: () => void }) {
-  const [email, setEmail] = useState('');
-  const [password, setPassword] = useState('');
-  const [problem, setProblem] = useState('');
-  const [busy, setBusy] = useState(false);
-  const submit = useSubmit();
-  return (
-    <Card title="Log in to Hearth away from home">
-      <form
-        onSubmit={(e) =>
-          submit(e, async () => {
-            await cloud.login(email.trim(), password);
-            onDone();
-          }, setProblem, setBusy)
-        }
-      >
-        <Field label="Email" name="email" type="email" value={email} onInput={setEmail} autocomplete="username" />
-        <Field label="Password" name="password" type="password" value={password} onInput={setPassword}
-          autocomplete="current-password" />
-        <Problem text={problem} />
-        <button type="submit" disabled={busy}>{busy ? 'Logging in…' : 'Log in'}</button>
-      </form>
-      <p class="aside">One login for every household you belong to whose hub is linked to this cloud.</p>
-    </Card>
   );
 }

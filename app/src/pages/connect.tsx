@@ -6,7 +6,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, type Connect, type Definition } from '../api';
 import { Problem } from '../components';
-import { to } from '../router';
+import { ON_CLOUD, to } from '../router';
 
 function Copyable({ label, text }: { label: string; text: string }) {
   const [copied, setCopied] = useState(false);
@@ -72,7 +72,9 @@ export function TokenCard(props: { device: string; name: string; token: string; 
   const [reach, setReach] = useState<Connect | null>(null);
   const [problem, setProblem] = useState('');
   useEffect(() => {
-    api.connect().then(setReach, (e: Error) => setProblem(e.message));
+    // Away from home there are no device listeners: devices connect to
+    // their hub at home, which knows its own settings.
+    if (!ON_CLOUD) api.connect().then(setReach, (e: Error) => setProblem(e.message));
   }, []);
   const origin = location.origin;
   // Over HTTPS curl checks the hub's certificate against its own authority.
@@ -86,6 +88,12 @@ export function TokenCard(props: { device: string; name: string; token: string; 
       </p>
       <Copyable label="Auth token" text={token} />
       <Problem text={problem} />
+      {ON_CLOUD && (
+        <p class="notice" role="note">
+          Devices connect to your hub at home, not to the cloud. Give the device this token, and open the app on the hub
+          at home for the firmware, MQTT and HTTP settings to go with it.
+        </p>
+      )}
       {reach && (
         <>
           {reach.blynk.port !== null && reach.blynk.port !== undefined ? (
@@ -98,7 +106,7 @@ export function TokenCard(props: { device: string; name: string; token: string; 
             <p class="tls">
               With TLS: port <strong>{reach.blynk.tls_port}</strong>
               {reach.blynk.ca_url && (
-                <>, trusting <a href={reach.blynk.ca_url} download="hearth-device-ca.pem">the hub's device certificate</a> as the CA</>
+                <>, trusting <a href={to(reach.blynk.ca_url)} download="hearth-device-ca.pem">the hub's device certificate</a> as the CA</>
               )}
               .
             </p>

@@ -1,20 +1,27 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api';
 import { Card, Field, Problem, useSubmit } from '../components';
-import { to } from '../router';
+import { ON_CLOUD, to } from '../router';
 
-export function Login({ onDone }: { onDone: () => void }) {
+/** The login form; by default the household's, on the cloud its own
+ * cross-household login with `title`, `logIn` and `aside` of its own. */
+export function Login({ onDone, title = 'Log in', logIn = api.login, aside }: {
+  onDone: () => void;
+  title?: string;
+  logIn?: (email: string, password: string) => Promise<unknown>;
+  aside?: string;
+}) {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [problem, setProblem] = useState('');
   const [busy, setBusy] = useState(false);
   const submit = useSubmit();
   return (
-    <Card title="Log in">
+    <Card title={title}>
       <form
         onSubmit={(e) =>
           submit(e, async () => {
-            await api.login(email.trim(), password);
+            await logIn(email.trim(), password);
             onDone();
           }, setProblem, setBusy)
         }
@@ -25,8 +32,14 @@ export function Login({ onDone }: { onDone: () => void }) {
         <Problem text={problem} />
         <button type="submit" disabled={busy}>{busy ? 'Logging in…' : 'Log in'}</button>
       </form>
-      <p class="aside">Invited? Open the link you were sent. Forgot your password? Ask an admin of your household for a reset link.</p>
-      <p class="aside">Did your browser warn about this page? <a href={to('/trust')}>Trust this hub</a> once, and it will not again.</p>
+      {aside ? <p class="aside">{aside}</p> : (
+        <>
+          <p class="aside">Invited? Open the link you were sent. Forgot your password? Ask an admin of your household for a reset link.</p>
+          {!ON_CLOUD && (
+            <p class="aside">Did your browser warn about this page? <a href={to('/trust')}>Trust this hub</a> once, and it will not again.</p>
+          )}
+        </>
+      )}
     </Card>
   );
 }

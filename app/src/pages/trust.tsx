@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, type Trust } from '../api';
 import { Problem } from '../components';
-import { to } from '../router';
+import { ON_CLOUD, to } from '../router';
 
 /** "AB12 CD34 …": a fingerprint in groups a person can compare aloud. */
 function grouped(hex: string): string {
@@ -31,8 +31,18 @@ export function TrustPage() {
   const [problem, setProblem] = useState('');
   const trusted = useTrusted();
   useEffect(() => {
-    api.trust().then(setTrust, (e: Error) => setProblem(e.message));
+    if (!ON_CLOUD) api.trust().then(setTrust, (e: Error) => setProblem(e.message));
   }, []);
+  if (ON_CLOUD) {
+    return (
+      <main class="page narrow trust">
+        <p><a href={to('/')}>← Back to Hearth</a></p>
+        <h1>Trust this hub</h1>
+        <p>Away from home you reach your household through the cloud, whose certificate your browser checks like any
+          website's. Trusting your hub's own certificate is done at home, on the hub's address.</p>
+      </main>
+    );
+  }
   if (problem) return <main class="page narrow"><h1>Trust this hub</h1><Problem text={problem} /></main>;
   if (!trust) return <main class="page narrow" aria-busy="true"><h1>Trust this hub</h1><p>Loading…</p></main>;
   return (
