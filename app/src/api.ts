@@ -163,6 +163,9 @@ export const api = {
     call<Answer<'/devices', 'post', 201>>('POST', '/devices', { org, name, template } satisfies RequestBody<'/devices', 'post'>),
   renameDevice: (id: string, name: string) =>
     call<void>('PATCH', `/devices/${encodeURIComponent(id)}`, { name } satisfies RequestBody<'/devices/{id}', 'patch'>),
+  setDeviceTemplate: (id: string, template: string | null) =>
+    call<void>('PUT', `/devices/${encodeURIComponent(id)}/template`,
+      { template } satisfies RequestBody<'/devices/{id}/template', 'put'>),
   deleteDevice: (id: string) => call<void>('DELETE', `/devices/${encodeURIComponent(id)}`),
   newToken: (id: string) => call<{ token: string }>('POST', `/devices/${encodeURIComponent(id)}/token`),
   templates: () => call<Template[]>('GET', '/templates'),

@@ -93,6 +93,9 @@ export function auditText(e: AuditEntry, all: AuditEntry[], names: Names): strin
       case 'add_device': return `${who} added ${thing(names.devices, e.subject, 'a device')}`;
       case 'delete_device': return `${who} deleted ${typeof d.name === 'string' ? d.name : 'a device'}`;
       case 'rename_device': return `${who} renamed ${device} to ${String(d.name ?? '')}`;
+      case 'set_device_template': return typeof d.template_name === 'string'
+        ? `${who} made ${device} a ${d.template_name}`
+        : `${who} made ${device} a device without a template`;
       case 'share': return `${who} shared ${device} with ${person(names, d.user)} (${d.level === 'control' ? 'control' : 'view'}${typeof d.expires === 'number' ? `, until ${when(d.expires)}` : ''})`;
       case 'unshare': return `${who} stopped sharing ${device} with ${person(names, d.user)}`;
       case 'transfer': return `${who} transferred ${device} to ${person(names, d.to)}`;

@@ -1,5 +1,5 @@
 //! Devices over HTTP: list (across all the caller's organizations and
-//! shares), add, get, rename, delete, move, transfer, share, unshare. Every
+//! shares), add, get, rename, change template, delete, move, transfer, share, unshare. Every
 //! handler runs the operation on the replica, which checks it against the
 //! replicated permissions: 404 outside the caller's view, 403 naming the
 //! permission, 409 saying what to do instead. It never decides access itself, and never lists
@@ -9,7 +9,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, put};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
@@ -49,6 +49,14 @@ pub fn endpoints() -> Vec<Endpoint> {
             patch(rename_device),
         )
         .body::<Name>()
+        .answers::<Done>(200),
+        E::new(
+            "PUT",
+            "/devices/{id}/template",
+            "Make a device another kind: a template usable in its organization, or none",
+            put(set_template),
+        )
+        .body::<TemplateChoice>()
         .answers::<Done>(200),
         E::new(
             "DELETE",
@@ -228,6 +236,28 @@ async fn rename_device(
     let op = s
         .replica
         .apply(|t| t.rename_device(&by, &id, &req.name, s.clock.now_ms()))
+        .await?;
+    Ok(Json(Done { op }))
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct TemplateChoice {
+    /// The template's id; `null` for none (the device then has no
+    /// datastreams of its own).
+    template: Option<String>,
+}
+
+async fn set_template(
+    State(s): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<TemplateChoice>,
+) -> Reply<Done> {
+    let by = caller(&authed);
+    let op = s
+        .replica
+        .apply(|t| t.set_device_template(&by, &id, req.template.as_deref(), s.clock.now_ms()))
         .await?;
     Ok(Json(Done { op }))
 }

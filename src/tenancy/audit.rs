@@ -137,6 +137,12 @@ fn outcome(access: &Access<'_>, by_placement_op: &HashMap<&str, &str>, e: &Audit
             .devices()
             .get(&e.subject)
             .map_or(Outcome::Effective, |d| last_writer(&d.name_writes, &e.op)),
+        "set_device_template" => state
+            .devices()
+            .get(&e.subject)
+            .map_or(Outcome::Effective, |d| {
+                last_writer(&d.template_writes, &e.op)
+            }),
         "rename_org" => state
             .orgs()
             .get(&e.subject)

@@ -83,6 +83,7 @@ pub struct Device {
     pub ble_mac: Option<String>,
     pub deleted: bool,
     pub name_writes: Writes,
+    pub template_writes: Writes,
 }
 
 #[derive(

@@ -162,6 +162,7 @@ fn entity<D: ReadDoc>(doc: &D, kind: Kind, id: String, obj: &ObjId) -> Result<En
                 ble_mac: (!ble_mac.is_empty()).then_some(ble_mac),
                 deleted: r.any_true("deleted")?,
                 name_writes: r.writes("name")?,
+                template_writes: r.writes("template")?,
                 id,
             })
         }

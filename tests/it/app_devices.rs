@@ -98,6 +98,12 @@ fn a_device_is_added_from_a_template_and_connected_with_what_the_app_shows() {
         text("template_refused").contains("devices still use this template: Hallway thermostat"),
         "{facts}"
     );
+    assert_eq!(
+        text("untemplated"),
+        "Hallway thermostat has no template now."
+    );
+    assert_eq!(facts["controls_untemplated"], 0, "{facts}");
+    assert_eq!(text("templated"), "Hallway thermostat is now a Thermostat.");
     assert!(text("delete_warning").contains("cannot be undone"));
     assert_eq!(facts["devices_after"], serde_json::json!([]));
     assert_eq!(text("template_deleted"), "Thermostat deleted.");

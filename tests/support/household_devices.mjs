@@ -11,8 +11,9 @@
 //   shown, and the HTTP API line fetched as it is written; the open device
 //   page shows it online and each value as it comes;
 // - renames it, issues a new token (the old one stops), is refused
-//   deleting the template while the device uses it, deletes the device and
-//   then the template.
+//   deleting the template while the device uses it, makes it a device
+//   without a template (its controls go) and a thermostat again, deletes
+//   the device and then the template.
 // Usage: node household_devices.mjs <base> <setup code> <out dir>
 import fs from 'node:fs';
 import path from 'node:path';
@@ -168,6 +169,22 @@ try {
   await card.getByRole('button', { name: 'Delete template' }).click();
   await card.getByRole('button', { name: 'Delete Thermostat' }).click();
   facts.template_refused = await card.getByRole('alert').innerText();
+
+  // The device made one without a template: its controls go; made a
+  // thermostat again, they come back.
+  await a.goto('/');
+  await a.getByRole('link', { name: 'Hallway thermostat' }).click();
+  const kind = a.locator('section.settings');
+  await a.locator('.control[data-pin="1"]').waitFor();
+  await kind.getByLabel('Template', { exact: true }).selectOption('');
+  await kind.getByRole('button', { name: 'Change template' }).click();
+  facts.untemplated = await status(kind);
+  await a.locator('.control[data-pin="1"]').waitFor({ state: 'detached' });
+  facts.controls_untemplated = await a.locator('.control').count();
+  await kind.getByLabel('Template', { exact: true }).selectOption({ label: 'Thermostat' });
+  await kind.getByRole('button', { name: 'Change template' }).click();
+  await a.locator('.control[data-pin="1"]').waitFor();
+  facts.templated = await status(kind);
 
   await a.goto('/');
   await a.getByRole('link', { name: 'Hallway thermostat' }).click();

@@ -103,13 +103,14 @@ export function DevicePage({ me, id, live }: { me: Me; id: string; live: LiveSta
   const [detail, setDetail] = useState<DeviceDetail | null>(null);
   const [problem, setProblem] = useState('');
   const [note, setNote] = useState<Note | null>(null);
-  // The device as the stream last listed it (a rename, a share ending).
+  // The device as the stream last listed it (a rename, a share ending,
+  // another template).
   const listed = live.devices?.find((d) => d.id === id);
 
   useEffect(() => {
     api.device(id).then(setDetail, (e: Error) =>
       setProblem(e instanceof ApiFailure && e.status === 404 ? GONE : e.message));
-  }, [id, listed?.name, listed?.level]);
+  }, [id, listed?.name, listed?.level, listed?.template?.id]);
 
   if (problem) return <main class="page"><h1>Device</h1><Problem text={problem} /></main>;
   if (!detail) return <main class="page" aria-busy="true"><p>Loading…</p></main>;

@@ -1,9 +1,9 @@
 // A device's settings, for its owner and whoever manages devices where it
-// is: rename it, issue a new auth token (the old one stops at once, so
+// is: rename it, make it another kind (its template), issue a new auth token (the old one stops at once, so
 // the device must be given the new one) and delete it, each asked again
 // before it happens and answered in the hub's words.
-import { useState } from 'preact/hooks';
-import { api, type DeviceDetail } from '../api';
+import { useEffect, useState } from 'preact/hooks';
+import { api, type DeviceDetail, type Template } from '../api';
 import { Problem } from '../components';
 import { navigate } from '../router';
 import { TokenCard } from './connect';
@@ -12,6 +12,11 @@ type Asking = '' | 'token' | 'delete';
 
 export function DeviceSettings({ detail }: { detail: DeviceDetail }) {
   const [name, setName] = useState(detail.name);
+  const [templates, setTemplates] = useState<Template[] | null>(null);
+  const [template, setTemplate] = useState(detail.template?.id ?? '');
+  useEffect(() => {
+    api.templates().then(setTemplates, () => setTemplates([]));
+  }, []);
   const [asking, setAsking] = useState<Asking>('');
   const [token, setToken] = useState('');
   const [said, setSaid] = useState('');
@@ -34,6 +39,14 @@ export function DeviceSettings({ detail }: { detail: DeviceDetail }) {
       setSaid(`Renamed to ${name.trim()}.`);
     });
   };
+  const retype = (e: Event) => {
+    e.preventDefault();
+    void attempt(async () => {
+      await api.setDeviceTemplate(detail.id, template || null);
+      const chosen = templates?.find((t) => t.id === template);
+      setSaid(chosen ? `${detail.name} is now a ${chosen.name}.` : `${detail.name} has no template now.`);
+    });
+  };
   const reissue = () =>
     attempt(async () => {
       setToken((await api.newToken(detail.id)).token);
@@ -53,6 +66,21 @@ export function DeviceSettings({ detail }: { detail: DeviceDetail }) {
         </div>
         <div class="actions"><button type="submit" disabled={name.trim() === detail.name}>Rename</button></div>
       </form>
+      {templates && (
+        <form onSubmit={retype} aria-label="Change the device's template">
+          <div class="field">
+            <label for="device-template">Template</label>
+            <select id="device-template" value={template} onChange={(e) => setTemplate((e.target as HTMLSelectElement).value)}>
+              <option value="">None</option>
+              {templates.map((t) => <option key={t.id} value={t.id}>{t.name}</option>)}
+            </select>
+            <small>Its controls and what it may send follow the template from now on; what it recorded stays.</small>
+          </div>
+          <div class="actions">
+            <button type="submit" disabled={template === (detail.template?.id ?? '')}>Change template</button>
+          </div>
+        </form>
+      )}
       <div class="actions">
         <button type="button" class="secondary" onClick={() => setAsking('token')}>New auth token</button>
         <button type="button" class="danger" onClick={() => setAsking('delete')}>Delete device</button>

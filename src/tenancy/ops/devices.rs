@@ -184,6 +184,58 @@ impl Tenant {
         )
     }
 
+    /// Makes a device another kind (a template usable in its organization),
+    /// or none: its controls and what its datastreams accept follow the new
+    /// template from now on; what it recorded stays.
+    ///
+    /// # Errors
+    /// As [`OpError`] says.
+    pub fn set_device_template(
+        &mut self,
+        by: &Caller,
+        device: &str,
+        template: Option<&str>,
+        now: i64,
+    ) -> Result<Id, OpError> {
+        let (state, w) = self.writable()?;
+        let access = Access::new(state, now);
+        let d = visible_device(&access, by, device)?;
+        require_device_manager(&access, by, d)?;
+        let mut template_name = None;
+        if let Some(template) = template {
+            let org = access.effective_org(d).unwrap_or_default();
+            match state.templates().get(template) {
+                Some(t) if !t.deleted && access.covers(&t.org, org) => {
+                    template_name = Some(t.name.clone());
+                }
+                _ => {
+                    return Err(OpError::Refused(
+                        "a device can use only a template defined in its own organization or \
+                         one above it; choose one of those"
+                            .into(),
+                    ));
+                }
+            }
+        }
+        w.commit_as(
+            by,
+            "set_device_template",
+            device,
+            serde_json::json!({ "template": template, "template_name": template_name }),
+            now,
+            |tx, op| {
+                set_written(
+                    tx,
+                    schema::DEVICES,
+                    device,
+                    "template",
+                    template.unwrap_or(""),
+                    op,
+                )
+            },
+        )
+    }
+
     /// Deletes a device.
     ///
     /// # Errors

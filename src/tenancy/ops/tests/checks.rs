@@ -50,6 +50,24 @@ fn templates_are_defined_per_organization_and_written_whole() {
     let front =
         h.t.add_device(&h.admin, &family, "Front door", Some(&door), NOW)
             .unwrap();
+    // A device becomes another kind only with a template usable where it is.
+    for template in [door.as_str(), "no-such-template"] {
+        let err =
+            h.t.set_device_template(&h.admin, &h.garage, Some(template), NOW);
+        assert!(
+            matches!(&err, Err(OpError::Refused(m)) if m.contains("its own organization")),
+            "the same answer whether it exists or not: {err:?}"
+        );
+    }
+    h.t.set_device_template(&h.admin, &front, None, NOW)
+        .unwrap();
+    assert_eq!(snapshot(&mut h.t).devices()[&front].template, None);
+    h.t.set_device_template(&h.admin, &front, Some(&door), NOW)
+        .unwrap();
+    assert_eq!(
+        snapshot(&mut h.t).devices()[&front].template.as_deref(),
+        Some(door.as_str())
+    );
 
     // Concurrent edits: one whole definition wins on both replicas.
     let mut other = replica(&mut h.t, "hub-b");

@@ -23,6 +23,16 @@ fn every_last_writer_wins_field_says_which_operation_won_and_which_lost() {
         h.t.invite(&h.admin, "carol@example.org", &h.root, "user", NOW)
             .unwrap();
     let kids = h.t.create_org(&h.admin, &h.root, "Kids", NOW).unwrap();
+    let empty = crate::tenancy::template::Definition {
+        datastreams: vec![],
+        events: vec![],
+    };
+    let keg =
+        h.t.create_template(&h.admin, &h.root, "Keg", &empty, NOW)
+            .unwrap();
+    let tap =
+        h.t.create_template(&h.admin, &h.root, "Tap", &empty, NOW)
+            .unwrap();
     let mut b = replica(&mut h.t, "hub-b");
     // Concurrent writes of each field, one on each replica.
     h.t.rename_device(&h.admin, &h.beer, "Kegerator", NOW)
@@ -38,12 +48,17 @@ fn every_last_writer_wins_field_says_which_operation_won_and_which_lost() {
         .unwrap();
     b.change_role(&h.admin, &member.membership, "admin", NOW)
         .unwrap();
+    h.t.set_device_template(&h.admin, &h.beer, Some(&keg), NOW)
+        .unwrap();
+    b.set_device_template(&h.admin, &h.beer, Some(&tap), NOW)
+        .unwrap();
     converge(&mut h.t, &mut b);
     let fields = [
         ("rename_device", h.beer.clone()),
         ("rename_org", kids.clone()),
         ("change_email", member.user.clone()),
         ("change_role", member.membership.clone()),
+        ("set_device_template", h.beer.clone()),
     ];
     for (kind, subject) in &fields {
         for t in [&mut h.t, &mut b] {
