@@ -1,5 +1,5 @@
 //! The household commands: `hearth login`, `device`, `org`, `user`,
-//! `share`, `audit`, acting as the logged-in user through the hub's HTTPS
+//! `share`, `role`, `template`, `audit`, acting as the logged-in user through the hub's HTTPS
 //! API (the token saved by `hearth login`). Output is for people; `--json`
 //! prints the API's JSON for scripts. With `--console` they go through the admin socket instead.
 //! It never reads the hub's database or documents: every command is an API request the hub checks.
@@ -15,12 +15,14 @@ use crate::runtime::RuntimeInfo;
 use crate::state_dir::RUNTIME_FILE;
 
 mod commands;
+mod names;
 mod password;
 mod print;
 mod route;
 
 pub use commands::{
-    DeviceCommand, HubCommand, OrgCommand, Request, ShareCommand, SyncCommand, UserCommand,
+    DeviceCommand, HubCommand, OrgCommand, Request, RoleCommand, ShareCommand, SyncCommand,
+    TemplateCommand, UserCommand,
 };
 use password::read_password;
 use print::print_human;
@@ -102,22 +104,41 @@ pub fn logout() -> ExitCode {
 
 /// Runs a household command as the logged-in user, or with `console`
 /// through the hub's admin socket in `state_dir` (root and the hub's user).
-pub fn request(request: Request, json_out: bool, console: bool, state_dir: &Path) -> ExitCode {
-    let client = if console {
-        Client {
-            target: Target::Console(crate::api::console::path(state_dir)),
+pub fn request(mut request: Request, json_out: bool, console: bool, state_dir: &Path) -> ExitCode {
+    let (client, hub) = if console {
+        let socket = crate::api::console::path(state_dir);
+        let hub = format!(
+            "the hub of {} (its admin socket {})",
+            state_dir.display(),
+            socket.display()
+        );
+        let client = Client {
+            target: Target::Console(socket),
             token: None,
-        }
+        };
+        (client, hub)
     } else {
         let Some(saved) = login::load() else {
             return fail(
                 "not logged in; run `hearth login --email YOU` first (or, on the hub, use --console)",
             );
         };
-        client_of(&saved)
+        let hub = format!("the hub at {} as {}", saved.addr, saved.email);
+        (client_of(&saved), hub)
     };
-    let (method, path, body) = route(&request);
-    let reply = match run(client.call(method, &path, body)) {
+    // Which hub answers, on stderr: what is printed stays the answer.
+    if !json_out {
+        eprintln!("hearth: asking {hub}");
+    }
+    let reply = run(async {
+        names::resolve(&client, &mut request).await?;
+        let (method, path, body) = route(&request);
+        client
+            .call(method, &path, body)
+            .await
+            .map_err(|e| e.to_string())
+    });
+    let reply = match reply {
         Ok(reply) => reply,
         Err(e) => return fail(e),
     };

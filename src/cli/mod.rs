@@ -15,7 +15,8 @@ use clap::{Parser, Subcommand};
 mod household;
 mod serve;
 use household::{
-    DeviceCommand, HubCommand, OrgCommand, Request, ShareCommand, SyncCommand, UserCommand,
+    DeviceCommand, HubCommand, OrgCommand, Request, RoleCommand, ShareCommand, SyncCommand,
+    TemplateCommand, UserCommand,
 };
 
 use crate::config::{self, Config, EX_CONFIG};
@@ -79,7 +80,9 @@ enum Command {
     },
     /// End the saved login.
     Logout,
-    /// Devices: list, add, transfer, move, rename, delete.
+    /// Devices: list, add, transfer, move, rename, template, delete.
+    /// Devices, organizations, templates, roles and members go by id or
+    /// by name (or the start of one that only one has).
     Device {
         #[arg(long, global = true)]
         json: bool,
@@ -106,6 +109,20 @@ enum Command {
         json: bool,
         #[command(subcommand)]
         command: ShareCommand,
+    },
+    /// Roles: list.
+    Role {
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: RoleCommand,
+    },
+    /// Templates: list.
+    Template {
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: TemplateCommand,
     },
     /// The audit log as you may see it.
     Audit {
@@ -251,6 +268,12 @@ pub fn main() -> ExitCode {
                 }
                 Command::Share { json, command } => {
                     household::request(Request::Share(command), json, cli.console, &state_dir)
+                }
+                Command::Role { json, command } => {
+                    household::request(Request::Role(command), json, cli.console, &state_dir)
+                }
+                Command::Template { json, command } => {
+                    household::request(Request::Template(command), json, cli.console, &state_dir)
                 }
                 Command::Audit { json } => {
                     household::request(Request::Audit, json, cli.console, &state_dir)

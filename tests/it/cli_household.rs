@@ -178,3 +178,123 @@ fn nix_euid_is_root() -> bool {
         })
         .unwrap_or(false)
 }
+
+/// Names wherever ids go, as a new user types them: quoted names with
+/// spaces, any case, the start of a name only one has; an ambiguous one
+/// lists the choices, an unknown one says what to run.
+#[test]
+fn a_person_names_devices_organizations_templates_and_people_as_they_call_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let config = tmp.path().join("config");
+    let h = household(&state);
+    let run = |args: &[&str]| hearth(&config, &state, args, PASSWORD);
+    let (ok, _, stderr) = run(&["login", "--email", "admin@example.org"]);
+    assert!(ok, "{stderr}");
+
+    let (ok, stdout, stderr) = run(&["org", "add", "Home", "Home Upstairs"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("id: "), "{stdout}");
+    assert!(
+        stderr.contains(&format!("asking the hub at 127.0.0.1:{}", h.hub.api_port()))
+            && stderr.contains("as admin@example.org"),
+        "says which hub answered: {stderr}"
+    );
+    let (ok, _, stderr) = run(&["device", "add", "home upstairs", "Hall thermostat"]);
+    assert!(ok, "{stderr}");
+    let (ok, _, stderr) = run(&["device", "add", "Home", "Hall light"]);
+    assert!(ok, "{stderr}");
+    let (ok, _, stderr) = run(&["user", "invite", "kim@example.org", "Home", "User"]);
+    assert!(ok, "{stderr}");
+
+    // "Hall" is the start of two devices' names: both are listed, with ids.
+    let devices = h.api.get("/devices", Some(&h.admin)).body;
+    let id_of = |name: &str| {
+        devices
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["name"] == name)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (ok, _, stderr) = run(&["device", "rename", "Hall", "Hallway"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("could be any of these")
+            && stderr.contains(&id_of("Hall thermostat"))
+            && stderr.contains(&id_of("Hall light"))
+            && stderr.contains("Home / Home Upstairs"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = run(&["device", "rename", "Cellar", "Basement"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("no device \"Cellar\"") && stderr.contains("hearth device list"),
+        "{stderr}"
+    );
+    // The whole name, quoted, and the start of one only one has.
+    let (ok, _, stderr) = run(&[
+        "share",
+        "add",
+        "Hall thermostat",
+        "kim@example.org",
+        "--hours",
+        "48",
+    ]);
+    assert!(ok, "{stderr}");
+    let (ok, _, stderr) = run(&["device", "rename", "hall l", "Hall lamp"]);
+    assert!(ok, "{stderr}");
+    let (ok, _, stderr) = run(&["device", "move", "Hall lamp", "Home Upstairs"]);
+    assert!(ok, "{stderr}");
+
+    // A template by name, attached to a device that exists; `none` again.
+    let made = h.api.post(
+        "/templates",
+        Some(&h.admin),
+        serde_json::json!({ "org": h.root, "name": "Thermostat", "definition": {
+            "datastreams": [{ "pin": 1, "name": "Temperature", "type": "double", "min": 5, "max": 30 }],
+            "events": [],
+        }}),
+    );
+    assert_eq!(made.status, 201, "{}", made.body);
+    let (ok, _, stderr) = run(&["device", "template", "Hall thermostat", "thermostat"]);
+    assert!(ok, "{stderr}");
+    let thermostat = id_of("Hall thermostat");
+    let detail = h
+        .api
+        .get(&format!("/devices/{thermostat}"), Some(&h.admin))
+        .body;
+    assert_eq!(detail["template"]["name"], "Thermostat", "{detail}");
+    let (ok, stdout, _) = run(&["template", "list"]);
+    assert!(
+        ok && stdout.contains("Thermostat") && stdout.contains("V1 Temperature"),
+        "{stdout}"
+    );
+    let (ok, _, stderr) = run(&["device", "template", "Hall thermostat", "none"]);
+    assert!(ok, "{stderr}");
+    let detail = h
+        .api
+        .get(&format!("/devices/{thermostat}"), Some(&h.admin))
+        .body;
+    assert!(detail["template"].is_null(), "{detail}");
+
+    // A person by email, a role by name; the roles listed.
+    let (ok, stdout, _) = run(&["role", "list"]);
+    assert!(
+        ok && stdout.contains("Staff") && stdout.contains("view_org_devices"),
+        "{stdout}"
+    );
+    let (ok, _, stderr) = run(&["user", "role", "kim@example.org", "staff"]);
+    assert!(ok, "{stderr}");
+    let members = h.api.get("/members", Some(&h.admin)).body;
+    let kim = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"] == "kim@example.org")
+        .unwrap();
+    assert_eq!(kim["role"], "staff", "{members}");
+}

@@ -1,6 +1,7 @@
 //! The household subcommands as parsed from the command line ([`Request`]
 //! and the `clap` enums under it). Plain data: nothing here talks to a hub
-//! or prints.
+//! or prints. Wherever a device, organization, template, role or
+//! membership goes, its name does too ([`super::names`]).
 
 use clap::Subcommand;
 
@@ -33,9 +34,27 @@ pub enum DeviceCommand {
         device: String,
         name: String,
     },
+    /// Make a device another kind: a template of its organization or
+    /// above, or `none`.
+    Template {
+        device: String,
+        template: String,
+    },
     Delete {
         device: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RoleCommand {
+    /// The roles you may see, each with its organization and permissions.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TemplateCommand {
+    /// The templates you may see, each with its organization.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -124,6 +143,8 @@ pub enum Request {
     Org(OrgCommand),
     User(UserCommand),
     Share(ShareCommand),
+    Role(RoleCommand),
+    Template(TemplateCommand),
     Audit,
     Sync(SyncCommand),
     Hub(HubCommand),

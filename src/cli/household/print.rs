@@ -4,7 +4,9 @@
 
 use serde_json::Value;
 
-use super::{DeviceCommand, OrgCommand, Request, SyncCommand, UserCommand};
+use super::{
+    DeviceCommand, OrgCommand, Request, RoleCommand, SyncCommand, TemplateCommand, UserCommand,
+};
 
 pub(super) fn print_human(request: &Request, value: &Value) {
     let rows = value.as_array().cloned().unwrap_or_default();
@@ -35,6 +37,40 @@ pub(super) fn print_human(request: &Request, value: &Value) {
         Request::Org(OrgCommand::List) => {
             for o in &rows {
                 println!("{:<28} {}", s(&o["name"]), s(&o["id"]));
+            }
+        }
+        Request::Role(RoleCommand::List) => {
+            println!("{:<20} {:<18} PERMISSIONS", "ROLE", "ID");
+            for r in &rows {
+                let perms: Vec<String> = r["permissions"]
+                    .as_array()
+                    .map(|p| p.iter().map(s).collect())
+                    .unwrap_or_default();
+                println!(
+                    "{:<20} {:<18} {}",
+                    s(&r["name"]),
+                    s(&r["id"]),
+                    perms.join(", ")
+                );
+            }
+        }
+        Request::Template(TemplateCommand::List) => {
+            println!("{:<28} {:<18} DATASTREAMS", "TEMPLATE", "ID");
+            for t in &rows {
+                let streams: Vec<String> = t["definition"]["datastreams"]
+                    .as_array()
+                    .map(|d| {
+                        d.iter()
+                            .map(|d| format!("V{} {}", d["pin"], s(&d["name"])))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                println!(
+                    "{:<28} {:<18} {}",
+                    s(&t["name"]),
+                    s(&t["id"]),
+                    streams.join(", ")
+                );
             }
         }
         Request::User(UserCommand::List) => {

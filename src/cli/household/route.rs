@@ -4,8 +4,17 @@
 use serde_json::{Value, json};
 
 use super::{
-    DeviceCommand, HubCommand, OrgCommand, Request, ShareCommand, SyncCommand, UserCommand,
+    DeviceCommand, HubCommand, OrgCommand, Request, RoleCommand, ShareCommand, SyncCommand,
+    TemplateCommand, UserCommand,
 };
+
+/// `id` as one segment of a path: a name that was not resolved (a typo
+/// with a space) still makes a valid request, answered "not found".
+fn seg(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
 
 pub(super) fn route(request: &Request) -> (&'static str, String, Option<Value>) {
     use DeviceCommand as D;
@@ -22,20 +31,29 @@ pub(super) fn route(request: &Request) -> (&'static str, String, Option<Value>) 
         ),
         Request::Device(D::Transfer { device, to, org }) => (
             "POST",
-            format!("/devices/{device}/transfer"),
+            format!("/devices/{}/transfer", seg(device)),
             Some(json!({ "to": to, "org": org })),
         ),
         Request::Device(D::Move { device, org }) => (
             "POST",
-            format!("/devices/{device}/move"),
+            format!("/devices/{}/move", seg(device)),
             Some(json!({ "org": org })),
         ),
         Request::Device(D::Rename { device, name }) => (
             "PATCH",
-            format!("/devices/{device}"),
+            format!("/devices/{}", seg(device)),
             Some(json!({ "name": name })),
         ),
-        Request::Device(D::Delete { device }) => ("DELETE", format!("/devices/{device}"), None),
+        Request::Device(D::Template { device, template }) => (
+            "PUT",
+            format!("/devices/{}/template", seg(device)),
+            Some(json!({ "template": (template != "none").then_some(template) })),
+        ),
+        Request::Device(D::Delete { device }) => {
+            ("DELETE", format!("/devices/{}", seg(device)), None)
+        }
+        Request::Role(RoleCommand::List) => ("GET", "/roles".into(), None),
+        Request::Template(TemplateCommand::List) => ("GET", "/templates".into(), None),
         Request::Org(OrgCommand::List) => ("GET", "/orgs".into(), None),
         Request::Org(OrgCommand::Add { parent, name }) => (
             "POST",
@@ -44,10 +62,10 @@ pub(super) fn route(request: &Request) -> (&'static str, String, Option<Value>) 
         ),
         Request::Org(OrgCommand::Rename { org, name }) => (
             "PATCH",
-            format!("/orgs/{org}"),
+            format!("/orgs/{}", seg(org)),
             Some(json!({ "name": name })),
         ),
-        Request::Org(OrgCommand::Delete { org }) => ("DELETE", format!("/orgs/{org}"), None),
+        Request::Org(OrgCommand::Delete { org }) => ("DELETE", format!("/orgs/{}", seg(org)), None),
         Request::User(UserCommand::List) => ("GET", "/members".into(), None),
         Request::User(UserCommand::Invite { email, org, role }) => (
             "POST",
@@ -56,11 +74,11 @@ pub(super) fn route(request: &Request) -> (&'static str, String, Option<Value>) 
         ),
         Request::User(UserCommand::Role { membership, role }) => (
             "PATCH",
-            format!("/members/{membership}"),
+            format!("/members/{}", seg(membership)),
             Some(json!({ "role": role })),
         ),
         Request::User(UserCommand::Remove { membership }) => {
-            ("DELETE", format!("/members/{membership}"), None)
+            ("DELETE", format!("/members/{}", seg(membership)), None)
         }
         Request::Share(ShareCommand::Add {
             device,
@@ -73,12 +91,12 @@ pub(super) fn route(request: &Request) -> (&'static str, String, Option<Value>) 
             let level = if *control { "control" } else { "view" };
             (
                 "POST",
-                format!("/devices/{device}/shares"),
+                format!("/devices/{}/shares", seg(device)),
                 Some(json!({ "with": with, "level": level, "expires": expires })),
             )
         }
         Request::Share(ShareCommand::Remove { share }) => {
-            ("DELETE", format!("/shares/{share}"), None)
+            ("DELETE", format!("/shares/{}", seg(share)), None)
         }
         Request::Audit => ("GET", "/audit".into(), None),
         Request::Sync(SyncCommand::Status) => ("GET", "/sync/status".into(), None),
@@ -94,7 +112,7 @@ pub(super) fn route(request: &Request) -> (&'static str, String, Option<Value>) 
             Some(json!({ "url": url, "code": code, "fingerprint": fingerprint })),
         ),
         Request::Hub(HubCommand::List) => ("GET", "/hubs".into(), None),
-        Request::Hub(HubCommand::Revoke { id }) => ("DELETE", format!("/hubs/{id}"), None),
+        Request::Hub(HubCommand::Revoke { id }) => ("DELETE", format!("/hubs/{}", seg(id)), None),
         Request::CloudLink {
             url,
             code,
