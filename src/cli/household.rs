@@ -25,7 +25,7 @@ pub use commands::{
     TemplateCommand, UserCommand,
 };
 use password::read_password;
-use print::print_human;
+use print::{print_audit, print_human};
 use route::route;
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
@@ -151,6 +151,10 @@ pub fn request(mut request: Request, json_out: bool, console: bool, state_dir: &
                 "{}",
                 serde_json::to_string_pretty(&value).unwrap_or_default()
             );
+            ExitCode::SUCCESS
+        }
+        Ok(value) if matches!(request, Request::Audit) => {
+            print_audit(&value, &run(names::directory(&client)));
             ExitCode::SUCCESS
         }
         Ok(value) => {

@@ -297,4 +297,22 @@ fn a_person_names_devices_organizations_templates_and_people_as_they_call_them()
         .find(|m| m["email"] == "kim@example.org")
         .unwrap();
     assert_eq!(kim["role"], "staff", "{members}");
+
+    // The audit in names and UTC times, not ids and epoch milliseconds.
+    let (ok, stdout, stderr) = run(&["audit"]);
+    assert!(ok, "{stderr}");
+    let shared = stdout
+        .lines()
+        .find(|l| l.contains(" share ") && l.contains("Hall thermostat"))
+        .unwrap_or_else(|| panic!("the share, by name: {stdout}"));
+    assert!(
+        shared.contains("admin@example.org") && shared.contains("took effect"),
+        "{shared}"
+    );
+    let year = &shared[..5];
+    assert!(year.starts_with("20") && year.ends_with('-'), "{shared}");
+    assert!(
+        !stdout.contains(&thermostat),
+        "no ids where names are known: {stdout}"
+    );
 }

@@ -164,6 +164,27 @@ impl Lists<'_> {
     }
 }
 
+/// A name for each id the audit may show: devices, organizations, and
+/// people (their emails), as far as the person may see them.
+pub(super) async fn directory(client: &Client) -> std::collections::HashMap<String, String> {
+    let lists = Lists { client, orgs: None };
+    let mut names = std::collections::HashMap::new();
+    for (path, id, name) in [
+        ("/devices", "id", "name"),
+        ("/orgs", "id", "name"),
+        ("/members", "user", "email"),
+        ("/members", "membership", "email"),
+        ("/roles", "id", "name"),
+    ] {
+        for item in lists.get(path).await.unwrap_or_default() {
+            if let (Some(id), Some(name)) = (item[id].as_str(), item[name].as_str()) {
+                names.insert(id.to_owned(), name.to_owned());
+            }
+        }
+    }
+    names
+}
+
 fn text(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_owned()
 }

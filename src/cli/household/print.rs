@@ -1,12 +1,85 @@
 //! What a person reads for each household command's answer (`--json`
-//! prints the API's JSON instead). It only formats the hub's reply; it
-//! never asks the hub anything.
+//! prints the API's JSON instead). It only formats the hub's reply (and,
+//! for the audit, the names the caller fetched); it never asks the hub
+//! anything.
+
+use std::collections::HashMap;
 
 use serde_json::Value;
 
 use super::{
     DeviceCommand, OrgCommand, Request, RoleCommand, SyncCommand, TemplateCommand, UserCommand,
 };
+
+/// An instant of a replica's clock as UTC, to the second.
+pub(super) fn utc(ms: i64) -> String {
+    match time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) {
+        Ok(t) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        ),
+        Err(_) => ms.to_string(),
+    }
+}
+
+/// The audit log as a person reads it: when (UTC), who, what, about what,
+/// and whether it took effect; each id by the name `names` has for it (the
+/// devices, organizations and people the reader may see).
+pub(super) fn print_audit(value: &Value, names: &HashMap<String, String>) {
+    let s = |v: &Value| v.as_str().unwrap_or("-").to_owned();
+    let name = |v: &Value| {
+        let id = s(v);
+        names.get(&id).cloned().unwrap_or(id)
+    };
+    println!(
+        "{:<20} {:<24} {:<18} {:<24} OUTCOME",
+        "WHEN (UTC)", "BY", "WHAT", "ABOUT"
+    );
+    for e in value.as_array().into_iter().flatten() {
+        let outcome = match s(&e["outcome"]).as_str() {
+            "effective" => "took effect".to_owned(),
+            "lost_to" => format!("lost to a concurrent change ({})", s(&e["to"])),
+            "superseded_by" => format!("overwritten later ({})", s(&e["by_op"])),
+            "inert" => format!("no longer holds: {}", s(&e["reason"])),
+            "merged" => format!("merged: {}", s(&e["reason"])),
+            other => other.to_owned(),
+        };
+        let by = if e["by"] == "console" {
+            "the hub's console".to_owned()
+        } else {
+            name(&e["by"])
+        };
+        println!(
+            "{:<20} {:<24} {:<18} {:<24} {outcome}",
+            e["at"].as_i64().map_or_else(|| "-".into(), utc),
+            by,
+            s(&e["kind"]).replace('_', " "),
+            about(e, &name),
+        );
+    }
+}
+
+/// What an entry is about: its device when it names one (a share's
+/// subject is the share), with whom when it names a person.
+fn about(e: &Value, name: &dyn Fn(&Value) -> String) -> String {
+    let detail = &e["detail"];
+    let what = if detail["device"].is_string() {
+        name(&detail["device"])
+    } else {
+        name(&e["subject"])
+    };
+    match (&detail["user"], &detail["to"]) {
+        (who @ Value::String(_), _) | (_, who @ Value::String(_)) if e["kind"] != "invite" => {
+            format!("{what} ({})", name(who))
+        }
+        _ => what,
+    }
+}
 
 pub(super) fn print_human(request: &Request, value: &Value) {
     let rows = value.as_array().cloned().unwrap_or_default();
@@ -84,18 +157,6 @@ pub(super) fn print_human(request: &Request, value: &Value) {
                 );
             }
         }
-        Request::Audit => {
-            for e in &rows {
-                println!(
-                    "{} {:<16} {:<18} by {:<18} {}",
-                    e["at"],
-                    s(&e["kind"]),
-                    s(&e["subject"]),
-                    s(&e["by"]),
-                    s(&e["outcome"])
-                );
-            }
-        }
         Request::Sync(SyncCommand::Status) => {
             let peers = value["peers"].as_array().cloned().unwrap_or_default();
             if peers.is_empty() {
@@ -159,5 +220,14 @@ pub(super) fn print_human(request: &Request, value: &Value) {
             }
             other => println!("{other}"),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_instant_reads_as_utc() {
+        assert_eq!(super::utc(0), "1970-01-01 00:00:00Z");
+        assert_eq!(super::utc(1_796_600_000_123), "2026-12-06 23:33:20Z");
     }
 }
