@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::client::login::{self, SavedLogin};
 use crate::client::{Client, Target};
@@ -19,6 +19,7 @@ mod names;
 mod password;
 mod print;
 mod route;
+mod shares;
 
 pub use commands::{
     DeviceCommand, HubCommand, OrgCommand, Request, RoleCommand, ShareCommand, SyncCommand,
@@ -145,7 +146,13 @@ pub fn request(mut request: Request, json_out: bool, console: bool, state_dir: &
     if reply.status == 401 {
         return fail("the saved login is no longer valid; run `hearth login` again");
     }
-    match reply.ok() {
+    let value = match (&request, reply.ok()) {
+        (Request::Share(ShareCommand::List { device }), Ok(devices)) => Ok(Value::Array(run(
+            shares::shares(&client, &devices, device.as_deref()),
+        ))),
+        (_, answer) => answer,
+    };
+    match value {
         Ok(value) if json_out => {
             println!(
                 "{}",

@@ -245,6 +245,36 @@ fn a_person_names_devices_organizations_templates_and_people_as_they_call_them()
         "48",
     ]);
     assert!(ok, "{stderr}");
+    // The shares, with whom and until when; who can reach it, and why.
+    let (ok, stdout, stderr) = run(&["share", "list"]);
+    assert!(ok, "{stderr}");
+    let row = stdout
+        .lines()
+        .find(|l| l.contains("Hall thermostat"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        row.contains("kim@example.org") && row.contains("view") && row.contains("Z "),
+        "{row}"
+    );
+    let (ok, stdout, _) = run(&["share", "list", "hall thermostat", "--json"]);
+    assert!(ok);
+    let rows: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+    assert!(rows[0]["expires"].as_i64().is_some(), "{rows}");
+    let (ok, stdout, _) = run(&["share", "list", "Hall light"]);
+    assert!(ok && stdout.trim() == "no shares", "{stdout}");
+    let (ok, stdout, stderr) = run(&["share", "who", "Hall thermostat"]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("kim@example.org (view)") && stdout.contains("shared to view until 20"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("admin@example.org (control)")
+            && stdout.contains("owns it, as Admin in Home"),
+        "{stdout}"
+    );
+
     let (ok, _, stderr) = run(&["device", "rename", "hall l", "Hall lamp"]);
     assert!(ok, "{stderr}");
     let (ok, _, stderr) = run(&["device", "move", "Hall lamp", "Home Upstairs"]);

@@ -105,7 +105,12 @@ pub enum ShareCommand {
         #[arg(long)]
         hours: Option<u32>,
     },
-    /// Revoke a share.
+    /// Shares of a device (or of every device you may share), with whom,
+    /// what they may do and until when.
+    List { device: Option<String> },
+    /// Who can see or control a device, and why.
+    Who { device: String },
+    /// Revoke a share (its id, from `share list`).
     Remove { share: String },
 }
 

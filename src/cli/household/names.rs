@@ -232,7 +232,13 @@ pub(super) async fn resolve(client: &Client, request: &mut Request) -> Result<()
             lists.role(role).await?;
         }
         Request::User(UserCommand::Remove { membership }) => lists.membership(membership).await?,
-        Request::Share(ShareCommand::Add { device, .. }) => lists.device(device).await?,
+        Request::Share(
+            ShareCommand::Add { device, .. }
+            | ShareCommand::Who { device }
+            | ShareCommand::List {
+                device: Some(device),
+            },
+        ) => lists.device(device).await?,
         _ => {}
     }
     Ok(())

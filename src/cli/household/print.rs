@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::{
-    DeviceCommand, OrgCommand, Request, RoleCommand, SyncCommand, TemplateCommand, UserCommand,
+    DeviceCommand, OrgCommand, Request, RoleCommand, ShareCommand, SyncCommand, TemplateCommand,
+    UserCommand,
 };
 
 /// An instant of a replica's clock as UTC, to the second.
@@ -110,6 +111,57 @@ pub(super) fn print_human(request: &Request, value: &Value) {
         Request::Org(OrgCommand::List) => {
             for o in &rows {
                 println!("{:<28} {}", s(&o["name"]), s(&o["id"]));
+            }
+        }
+        Request::Share(ShareCommand::List { .. }) => {
+            if rows.is_empty() {
+                println!("no shares");
+                return;
+            }
+            println!(
+                "{:<24} {:<28} {:<8} {:<22} SHARE",
+                "DEVICE", "WITH", "LEVEL", "UNTIL (UTC)"
+            );
+            for r in &rows {
+                let until = r["expires"]
+                    .as_i64()
+                    .map_or_else(|| "until revoked".to_owned(), utc);
+                println!(
+                    "{:<24} {:<28} {:<8} {:<22} {}",
+                    s(&r["device_name"]),
+                    s(&r["email"]),
+                    s(&r["level"]),
+                    until,
+                    s(&r["share"])
+                );
+            }
+        }
+        Request::Share(ShareCommand::Who { .. }) => {
+            for h in &rows {
+                let level = h["level"].as_str().unwrap_or("nothing now");
+                println!("{} ({level})", s(&h["email"]));
+                for r in h["reasons"].as_array().into_iter().flatten() {
+                    let why = match r["kind"].as_str() {
+                        Some("owner") => format!(
+                            "owns it, as {} in {}",
+                            s(&r["role_name"]),
+                            s(&r["org_name"])
+                        ),
+                        Some("role") => {
+                            format!("{} in {}", s(&r["role_name"]), s(&r["org_name"]))
+                        }
+                        Some("share") => format!(
+                            "shared to {} {}",
+                            s(&r["level"]),
+                            r["expires"].as_i64().map_or_else(
+                                || "until revoked".to_owned(),
+                                |t| format!("until {}", utc(t))
+                            )
+                        ),
+                        _ => r.to_string(),
+                    };
+                    println!("    {why}");
+                }
             }
         }
         Request::Role(RoleCommand::List) => {

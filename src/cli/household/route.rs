@@ -95,6 +95,11 @@ pub(super) fn route(request: &Request) -> (&'static str, String, Option<Value>) 
                 Some(json!({ "with": with, "level": level, "expires": expires })),
             )
         }
+        Request::Share(ShareCommand::Who { device }) => {
+            ("GET", format!("/devices/{}/access", seg(device)), None)
+        }
+        // Then each device's access ([`super::shares`]).
+        Request::Share(ShareCommand::List { .. }) => ("GET", "/devices".into(), None),
         Request::Share(ShareCommand::Remove { share }) => {
             ("DELETE", format!("/shares/{}", seg(share)), None)
         }
