@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+mod docs;
 mod household;
 mod serve;
 use household::{

@@ -1,0 +1,64 @@
+//! The manual page and shell completions the Debian package ships,
+//! generated from the command line itself (`clap_mangen`, `clap_complete`,
+//! both only for this, so the hub's binary carries neither):
+//!
+//!     HEARTH_WRITE_DOCS=DIR cargo test --locked --lib cli::docs
+//!
+//! writes `DIR/hearth.1` and `DIR/completions/{hearth.bash,_hearth,hearth.fish}`.
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::super::Cli;
+
+    fn man_page() -> String {
+        let mut out = Vec::new();
+        clap_mangen::Man::new(Cli::command())
+            .render(&mut out)
+            .expect("a man page renders");
+        String::from_utf8(out).expect("roff is text")
+    }
+
+    #[test]
+    fn the_man_page_and_completions_cover_every_command() {
+        let page = man_page();
+        // roff writes a hyphen as `\-`.
+        let plain = page.replace("\\-", "-");
+        let mut command = Cli::command();
+        for sub in command.get_subcommands() {
+            assert!(
+                plain.contains(sub.get_name()),
+                "the man page names `hearth {}`",
+                sub.get_name()
+            );
+        }
+        let mut bash = Vec::new();
+        clap_complete::generate(
+            clap_complete::Shell::Bash,
+            &mut command,
+            "hearth",
+            &mut bash,
+        );
+        let bash = String::from_utf8(bash).unwrap();
+        assert!(
+            bash.contains("template") && bash.contains("--console"),
+            "bash completes them"
+        );
+
+        let Some(dir) = std::env::var_os("HEARTH_WRITE_DOCS") else {
+            return;
+        };
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::create_dir_all(dir.join("completions")).unwrap();
+        std::fs::write(dir.join("hearth.1"), page).unwrap();
+        for (shell, file) in [
+            (clap_complete::Shell::Bash, "hearth.bash"),
+            (clap_complete::Shell::Zsh, "_hearth"),
+            (clap_complete::Shell::Fish, "hearth.fish"),
+        ] {
+            let mut out = std::fs::File::create(dir.join("completions").join(file)).unwrap();
+            clap_complete::generate(shell, &mut command, "hearth", &mut out);
+        }
+    }
+}
