@@ -22,7 +22,9 @@ async function holders(page) {
 }
 async function activity(page) {
   await page.goto('/activity');
-  await page.locator('.entry').first().waitFor();
+  // Entries name devices once the live list has arrived (it comes over the
+  // stream, after the log): wait for the share to be named, then read.
+  await page.locator('.entry .what', { hasText: 'shared Garage door' }).waitFor();
   return page.locator('.entry .what').allInnerTexts();
 }
 async function devices(page) {
