@@ -2,7 +2,9 @@
 //! generated from the command line itself (`clap_mangen`, `clap_complete`,
 //! both only for this, so the hub's binary carries neither):
 //!
-//!     HEARTH_WRITE_DOCS=DIR cargo test --locked --lib cli::docs
+//! ```sh
+//! HEARTH_WRITE_DOCS=DIR cargo test --locked --lib cli::docs
+//! ```
 //!
 //! writes `DIR/hearth.1` and `DIR/completions/{hearth.bash,_hearth,hearth.fish}`.
 
