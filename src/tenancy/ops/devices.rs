@@ -97,6 +97,17 @@ fn placement_text(p: &Placement) -> String {
     serde_json::to_string(p).unwrap_or_default()
 }
 
+/// The name of `template` when a device in `org` may use it: not deleted,
+/// and defined in `org` or an organization above it.
+fn usable_template<'a>(access: &Access<'a>, template: &str, org: &str) -> Option<&'a str> {
+    access
+        .state
+        .templates()
+        .get(template)
+        .filter(|t| !t.deleted && access.covers(&t.org, org))
+        .map(|t| t.name.as_str())
+}
+
 impl Tenant {
     /// Adds a device to `org`, owned by the caller when their membership
     /// covers `org` (else ownerless). Returns the device id.
@@ -116,11 +127,7 @@ impl Tenant {
         let access = Access::new(state, now);
         require_in_org(&access, by, Permission::ManageDevices, org)?;
         if let Some(template) = template {
-            let usable = state
-                .templates()
-                .get(template)
-                .is_some_and(|t| !t.deleted && access.covers(&t.org, org));
-            if !usable {
+            if usable_template(&access, template, org).is_none() {
                 return Err(OpError::NotFound(format!(
                     "template {template} (defined in this organization or above)"
                 )));
@@ -201,22 +208,20 @@ impl Tenant {
         let access = Access::new(state, now);
         let d = visible_device(&access, by, device)?;
         require_device_manager(&access, by, d)?;
-        let mut template_name = None;
-        if let Some(template) = template {
-            let org = access.effective_org(d).unwrap_or_default();
-            match state.templates().get(template) {
-                Some(t) if !t.deleted && access.covers(&t.org, org) => {
-                    template_name = Some(t.name.clone());
-                }
-                _ => {
+        let template_name = match template {
+            None => None,
+            Some(template) => {
+                let org = access.effective_org(d).unwrap_or_default();
+                let Some(name) = usable_template(&access, template, org) else {
                     return Err(OpError::Refused(
                         "a device can use only a template defined in its own organization or \
                          one above it; choose one of those"
                             .into(),
                     ));
-                }
+                };
+                Some(name.to_owned())
             }
-        }
+        };
         w.commit_as(
             by,
             "set_device_template",
