@@ -38,6 +38,18 @@ pub enum StartError {
     Runtime(std::io::Error),
 }
 
+impl StartError {
+    /// Whether starting again cannot help (state from a newer hearth): the
+    /// service then exits with `EX_CONFIG`, which its unit does not restart.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            StartError::Store(StoreError::TooNew { .. })
+                | StartError::Node(NodeError::Store(StoreError::TooNew { .. }))
+        )
+    }
+}
+
 /// What a running hub or cloud tells `hearth status`, tests and the READY
 /// status line. Written to `runtime.json` in the state directory; removed
 /// on shutdown.

@@ -226,19 +226,17 @@ pub fn main() -> ExitCode {
             match command {
                 Command::Run => run(config, state_dir),
                 Command::Status { json } => status(&state_dir, json),
-                Command::Backup { file } => {
-                    match store::backup(&state_dir, &file, crate::node::SCHEMA) {
-                        Ok(bytes) => {
-                            println!(
-                                "backed up {} to {} ({bytes} bytes)",
-                                state_dir.display(),
-                                file.display()
-                            );
-                            ExitCode::SUCCESS
-                        }
-                        Err(e) => failure(&e),
+                Command::Backup { file } => match store::backup(&state_dir, &file) {
+                    Ok(bytes) => {
+                        println!(
+                            "backed up {} to {} ({bytes} bytes)",
+                            state_dir.display(),
+                            file.display()
+                        );
+                        ExitCode::SUCCESS
                     }
-                }
+                    Err(e) => failure(&e),
+                },
                 Command::Restore { file } => {
                     match store::restore(&state_dir, &file, crate::node::SCHEMA) {
                         Ok(()) => {

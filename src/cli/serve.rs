@@ -73,6 +73,9 @@ pub fn serve<R: Role>(
             Err(e) => {
                 tracing::error!("cannot start: {e:#}");
                 notify::status(&format!("failed to start: {e}"));
+                if e.is_permanent() {
+                    return ExitCode::from(crate::config::EX_CONFIG as u8);
+                }
                 return ExitCode::FAILURE;
             }
         };

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use std::os::unix::fs::MetadataExt;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 use super::DB_FILE;
 use super::migrations::{self, Schema};
@@ -25,6 +25,12 @@ use crate::state_dir::{
 /// Names a backup archive must contain.
 const MANIFEST: &str = "hearth-backup.json";
 const FORMAT: u32 = 1;
+
+/// The state directory's folder of backups taken before a migration: never
+/// archived, kept by a restore, the newest [`KEPT_UPGRADE_BACKUPS`] kept.
+pub const UPGRADE_BACKUPS: &str = "backups";
+const KEPT_UPGRADE_BACKUPS: usize = 3;
+const UPGRADE_PREFIX: &str = "before-upgrade-schema";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
@@ -62,14 +68,68 @@ fn is_transient(name: &str) -> bool {
         || name.starts_with(DB_FILE)
         || name.ends_with(".tmp")
         || name.starts_with(".restore")
+        || name == UPGRADE_BACKUPS
 }
 
-/// Writes a consistent snapshot of `state_dir` (a database of `schema`) to
-/// `dest`; returns its size.
+/// Backs the state up into [`UPGRADE_BACKUPS`] before a migration moves it
+/// past schema `found`, and drops the oldest such backups beyond
+/// [`KEPT_UPGRADE_BACKUPS`]. Returns the archive's path.
+///
+/// # Errors
+/// [`BackupError`] when the archive cannot be written: the caller must not
+/// migrate then.
+pub fn before_upgrade(state_dir: &Path, found: u32) -> Result<PathBuf, BackupError> {
+    let dir = state_dir.join(UPGRADE_BACKUPS);
+    crate::state_dir::create_private_dir(&dir).map_err(io(&dir))?;
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    let archive = dir.join(format!("{UPGRADE_PREFIX}{found}-{millis}.tar"));
+    backup(state_dir, &archive)?;
+    let mut kept = upgrade_backups(state_dir);
+    kept.sort_by_key(|(_, _, millis)| std::cmp::Reverse(*millis));
+    for (old, _, _) in kept.iter().skip(KEPT_UPGRADE_BACKUPS) {
+        if let Err(e) = std::fs::remove_file(old) {
+            tracing::warn!(file = %old.display(), "cannot remove an old upgrade backup: {e}");
+        }
+    }
+    Ok(archive)
+}
+
+/// The newest backup taken before an upgrade that a hearth knowing schema
+/// `known` can restore.
+pub fn newest_before_upgrade(state_dir: &Path, known: u32) -> Option<PathBuf> {
+    upgrade_backups(state_dir)
+        .into_iter()
+        .filter(|(_, schema, _)| *schema <= known)
+        .max_by_key(|(_, _, millis)| *millis)
+        .map(|(path, _, _)| path)
+}
+
+/// Each upgrade backup with the schema it holds and when it was taken.
+fn upgrade_backups(state_dir: &Path) -> Vec<(PathBuf, u32, u128)> {
+    let Ok(entries) = std::fs::read_dir(state_dir.join(UPGRADE_BACKUPS)) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            let (schema, millis) = name
+                .strip_prefix(UPGRADE_PREFIX)?
+                .strip_suffix(".tar")?
+                .split_once('-')?;
+            Some((entry.path(), schema.parse().ok()?, millis.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Writes a consistent snapshot of `state_dir` to `dest`; returns its size.
 ///
 /// # Errors
 /// [`BackupError`] naming the file that failed.
-pub fn backup(state_dir: &Path, dest: &Path, schema: Schema) -> Result<u64, BackupError> {
+pub fn backup(state_dir: &Path, dest: &Path) -> Result<u64, BackupError> {
     let db_path = state_dir.join(DB_FILE);
     if !db_path.is_file() {
         return Err(BackupError::NoState(state_dir.to_owned()));
@@ -83,13 +143,18 @@ pub fn backup(state_dir: &Path, dest: &Path, schema: Schema) -> Result<u64, Back
         let copy = rusqlite::backup::Backup::new(&src, &mut dst)?;
         copy.run_to_completion(256, Duration::ZERO, None)?;
     }
-    let hub_id: String = Connection::open(&snapshot)?.query_row(
-        "SELECT value FROM meta WHERE key = 'hub_id'",
-        [],
-        |r| r.get(0),
-    )?;
+    let (hub_id, schema_version) = {
+        let conn = Connection::open(&snapshot)?;
+        let hub_id: String = conn
+            .query_row("SELECT value FROM meta WHERE key = 'hub_id'", [], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .unwrap_or_default();
+        (hub_id, migrations::found(&conn)?)
+    };
     let partial = dest.with_extension("tmp");
-    let result = write_archive(state_dir, &snapshot, &partial, &hub_id, schema);
+    let result = write_archive(state_dir, &snapshot, &partial, &hub_id, schema_version);
     let _ = std::fs::remove_file(&snapshot);
     result?;
     std::fs::rename(&partial, dest).map_err(io(dest))?;
@@ -101,7 +166,7 @@ fn write_archive(
     snapshot: &Path,
     partial: &Path,
     hub_id: &str,
-    schema: Schema,
+    schema_version: u32,
 ) -> Result<(), BackupError> {
     // The archive holds the TLS key and the credential hashes: its owner's
     // only, whatever the umask (and even if a partial file was left before).
@@ -123,7 +188,7 @@ fn write_archive(
         "format": FORMAT,
         "hub_id": hub_id,
         "hearth_version": env!("CARGO_PKG_VERSION"),
-        "schema_version": migrations::latest(schema),
+        "schema_version": schema_version,
     })
     .to_string();
     let mut header = tar::Header::new_gnu();
@@ -227,7 +292,7 @@ fn unpack_and_check(
     if check != "ok" {
         return Err(not_a_backup(format!("database damaged: {check}")));
     }
-    let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let version = migrations::found(&conn)?;
     if version > migrations::latest(schema) {
         return Err(not_a_backup(format!(
             "made by a newer hearth (schema {version}, this one knows {})",
@@ -256,7 +321,7 @@ fn swap_in(lock: &StateDir, staging: &Path) -> Result<(), BackupError> {
     for entry in std::fs::read_dir(dir).map_err(io(dir))? {
         let entry = entry.map_err(io(dir))?;
         let name = entry.file_name();
-        if name == LOCK_FILE || name == staging_name {
+        if name == LOCK_FILE || name == staging_name || name == UPGRADE_BACKUPS {
             continue;
         }
         let path = entry.path();

@@ -23,9 +23,31 @@ const META: &str = "CREATE TABLE meta (
         value TEXT NOT NULL
     ) STRICT;";
 
+/// The `meta` key naming the hearth version that last migrated the
+/// database: the one a downgraded binary tells the person to install.
+pub const MIGRATED_BY: &str = "migrated_by";
+
 /// The version `schema` brings a database to.
 pub fn latest(schema: Schema) -> u32 {
     schema.len() as u32 + 1
+}
+
+/// The schema version the database is at (0: new and empty).
+///
+/// # Errors
+/// SQL errors.
+pub fn found(conn: &Connection) -> rusqlite::Result<u32> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
+
+/// Which hearth migrated the database last, when one recorded it.
+pub fn migrated_by(conn: &Connection) -> Option<String> {
+    conn.query_row(
+        "SELECT value FROM meta WHERE key = ?1",
+        [MIGRATED_BY],
+        |r| r.get(0),
+    )
+    .ok()
 }
 
 /// Brings the database at `path` up to the `schema`'s [`latest`].
@@ -33,12 +55,14 @@ pub fn latest(schema: Schema) -> u32 {
 /// # Errors
 /// [`StoreError::TooNew`] for a database from a newer hearth; SQL errors.
 pub fn apply(conn: &mut Connection, path: &Path, schema: Schema) -> Result<(), StoreError> {
-    let found: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let found = found(conn)?;
     if found > latest(schema) {
         return Err(StoreError::TooNew {
             path: path.to_owned(),
             found,
             known: latest(schema),
+            migrated_by: migrated_by(conn),
+            backup: None,
         });
     }
     for (index, sql) in std::iter::once(&META)
@@ -50,6 +74,11 @@ pub fn apply(conn: &mut Connection, path: &Path, schema: Schema) -> Result<(), S
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.execute_batch(&format!("PRAGMA user_version = {version}"))?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [MIGRATED_BY, env!("CARGO_PKG_VERSION")],
+        )?;
         tx.commit()?;
         tracing::info!(version, "applied database migration");
     }

@@ -41,14 +41,21 @@ pub enum StoreError {
         path: PathBuf,
         source: rusqlite::Error,
     },
-    #[error(
-        "database {path} has schema version {found}, newer than this hearth knows ({known}); \
-         upgrade hearth or restore a backup"
-    )]
+    #[error("{}", too_new(path, *found, *known, migrated_by.as_deref(), backup.as_deref()))]
     TooNew {
         path: PathBuf,
         found: u32,
         known: u32,
+        /// The hearth version that migrated it, when it recorded one.
+        migrated_by: Option<String>,
+        /// The newest backup this hearth can restore, taken before an upgrade.
+        backup: Option<PathBuf>,
+    },
+    #[error("before upgrading {path} from schema {found}, the backup failed: {source}")]
+    UpgradeBackup {
+        path: PathBuf,
+        found: u32,
+        source: Box<BackupError>,
     },
     #[error("database: {0}")]
     Sql(#[from] rusqlite::Error),
@@ -58,6 +65,33 @@ pub enum StoreError {
     Thread(std::io::Error),
     #[error("the store has stopped")]
     Stopped,
+}
+
+fn too_new(
+    path: &Path,
+    found: u32,
+    known: u32,
+    migrated_by: Option<&str>,
+    backup: Option<&Path>,
+) -> String {
+    let needed = match migrated_by {
+        Some(version) => format!("hearth {version} or newer"),
+        None => "a newer hearth".to_owned(),
+    };
+    let restore = match backup {
+        Some(archive) => format!(
+            "or, with the hub stopped, go back to the state from before that upgrade: \
+             hearth restore {}",
+            archive.display()
+        ),
+        None => "or restore a backup this version made (hearth restore FILE)".to_owned(),
+    };
+    format!(
+        "database {} has schema version {found}, newer than this hearth {} knows \
+         ({known}); nothing was changed. Install {needed}, {restore}",
+        path.display(),
+        env!("CARGO_PKG_VERSION"),
+    )
 }
 
 /// What the hub learns from its store at start.
@@ -132,6 +166,32 @@ impl Store {
     ) -> Result<(Store, StoreThread, Identity), StoreError> {
         let path = state_dir.join(DB_FILE);
         let mut conn = open_connection(&path)?;
+        let found = migrations::found(&conn)?;
+        let known = migrations::latest(schema);
+        if found > known {
+            return Err(StoreError::TooNew {
+                path,
+                found,
+                known,
+                migrated_by: migrations::migrated_by(&conn),
+                backup: backup::newest_before_upgrade(state_dir, known),
+            });
+        }
+        if (1..known).contains(&found) {
+            let archive = backup::before_upgrade(state_dir, found).map_err(|source| {
+                StoreError::UpgradeBackup {
+                    path: path.clone(),
+                    found,
+                    source: Box::new(source),
+                }
+            })?;
+            tracing::info!(
+                from = found,
+                to = known,
+                backup = %archive.display(),
+                "backed up the state before migrating it"
+            );
+        }
         migrations::apply(&mut conn, &path, schema)?;
         let identity = load_identity(&conn)?;
         let (tx, rx) = mpsc::channel(batch_max.max(1) * 4);

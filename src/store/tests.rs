@@ -137,7 +137,7 @@ async fn identity_survives_reopen_and_newer_schema_is_refused() {
         .unwrap()
         .to_string();
     assert!(err.contains("schema version 999"), "{err}");
-    assert!(err.contains("upgrade hearth"), "{err}");
+    assert!(err.contains("newer, or restore a backup"), "{err}");
 }
 
 #[tokio::test]
@@ -147,7 +147,7 @@ async fn restore_refuses_a_running_hub_and_garbage() {
     let lock = crate::state_dir::StateDir::acquire(&state).unwrap();
     let (store, thread, _) = open(&state);
     let archive = tmp.path().join("b.tar");
-    backup(&state, &archive, SCHEMA).unwrap();
+    backup(&state, &archive).unwrap();
     let err = restore(&state, &archive, SCHEMA).unwrap_err().to_string();
     assert!(err.contains("a hub is running"), "{err}");
     drop(store);
@@ -176,7 +176,7 @@ async fn restored_files_belong_to_the_state_directory_owner() {
     use crate::api::tls::authority::{Authority, CA_KEY_FILE};
     let authority = Authority::load_or_create(&state).unwrap().fingerprint();
     let archive = tmp.path().join("b.tar");
-    backup(&state, &archive, SCHEMA).unwrap();
+    backup(&state, &archive).unwrap();
     // The backup holds the hub's authority: restored, it is the same one
     // (browsers that trusted it and apps that pinned it keep working).
     std::fs::remove_dir_all(state.join("tls")).unwrap();
@@ -213,4 +213,117 @@ async fn close_stops_the_thread_while_handles_remain() {
         .await
         .expect("the thread stops although handles remain");
     assert!(matches!(kept.ping().await, Err(StoreError::Stopped)));
+}
+
+/// A schema of the first `n` of a growing list of migrations (each adds a
+/// column), so one test can upgrade a database step by step.
+fn schema_of(n: usize) -> Schema {
+    let steps: Vec<&'static str> = (0..n)
+        .map(|i| {
+            let sql = if i == 0 {
+                "CREATE TABLE t (v INTEGER) STRICT;".to_owned()
+            } else {
+                format!("ALTER TABLE t ADD COLUMN c{i} INTEGER;")
+            };
+            &*Box::leak(sql.into_boxed_str())
+        })
+        .collect();
+    Box::leak(steps.into_boxed_slice())
+}
+
+fn upgrade_backups(state: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(state.join(backup::UPGRADE_BACKUPS))
+        .map(|dir| {
+            dir.map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn an_upgrade_backs_the_state_up_first_and_a_downgrade_is_refused_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    crate::state_dir::create_private_dir(&state).unwrap();
+    let (store, thread, _) = Store::open(&state, 8, schema_of(1)).unwrap();
+    store
+        .write(Durability::Acknowledged, |c| {
+            c.execute("INSERT INTO t (v) VALUES (7)", []).map(drop)
+        })
+        .await
+        .unwrap();
+    drop(store);
+    thread.join().await;
+    let (store, thread, _) = Store::open(&state, 8, schema_of(1)).unwrap();
+    drop(store);
+    thread.join().await;
+    assert!(
+        upgrade_backups(&state).is_empty(),
+        "no migration, no backup"
+    );
+
+    // Upgrade: schema 2 -> 3, backed up first.
+    let (store, thread, _) = Store::open(&state, 8, schema_of(2)).unwrap();
+    drop(store);
+    thread.join().await;
+    let taken = upgrade_backups(&state);
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    assert!(taken[0].starts_with("before-upgrade-schema2-"), "{taken:?}");
+    let archive = state.join(backup::UPGRADE_BACKUPS).join(&taken[0]);
+
+    // Downgrade: refused, names the version and the backup, changes nothing.
+    let err = Store::open(&state, 8, schema_of(1)).err().unwrap();
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("hearth {} or newer", env!("CARGO_PKG_VERSION"))),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("hearth restore {}", archive.display())),
+        "{message}"
+    );
+    assert!(message.contains("nothing was changed"), "{message}");
+    let conn = Connection::open(state.join(DB_FILE)).unwrap();
+    assert_eq!(migrations::found(&conn).unwrap(), 3);
+    drop(conn);
+
+    // The backup is the state before the upgrade: schema 2, the row.
+    let back = tmp.path().join("back");
+    restore(&back, &archive, schema_of(1)).unwrap();
+    let (store, thread, _) = Store::open(&back, 8, schema_of(1)).unwrap();
+    let (version, v) = store
+        .read(|c| {
+            Ok((
+                migrations::found(c)?,
+                c.query_row("SELECT v FROM t", [], |r| r.get::<_, i64>(0))?,
+            ))
+        })
+        .await
+        .unwrap();
+    assert_eq!((version, v), (2, 7));
+    drop(store);
+    thread.join().await;
+
+    // Only the newest three are kept; a restore keeps them all.
+    for n in 3..=5 {
+        let (store, thread, _) = Store::open(&state, 8, schema_of(n)).unwrap();
+        drop(store);
+        thread.join().await;
+    }
+    let kept = upgrade_backups(&state);
+    let schemas: Vec<&str> = kept
+        .iter()
+        .map(|name| name.split('-').nth(2).unwrap())
+        .collect();
+    assert_eq!(
+        schemas,
+        ["schema3", "schema4", "schema5"],
+        "the oldest went: {kept:?}"
+    );
+    let manual = tmp.path().join("manual.tar");
+    backup(&state, &manual).unwrap();
+    restore(&state, &manual, schema_of(5)).unwrap();
+    assert_eq!(upgrade_backups(&state), kept);
 }

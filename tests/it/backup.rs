@@ -85,3 +85,57 @@ fn backup_of_a_directory_without_state_says_so() {
     assert!(stderr.contains("holds no hub state"), "{stderr}");
     assert!(!out.exists());
 }
+
+/// A downgraded binary meets state a newer hearth migrated: it refuses to
+/// start (exit 78, which the unit does not restart), says which version is
+/// needed and which backup to restore, and leaves the state as it was.
+#[test]
+fn a_hub_refuses_state_from_a_newer_hearth_and_names_the_version_and_backup() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let mut hub = HubProcess::start(&state, TEST_CONFIG);
+    assert!(hub.terminate().0.success());
+
+    // As an upgrade would leave it: a backup of the older state in backups/,
+    // the database one schema further, migrated by "hearth 9.9.0".
+    let backups = state.join("backups");
+    std::fs::create_dir(&backups).unwrap();
+    let db = state.join("hearth.db");
+    let known: u32 = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    let archive = backups.join(format!("before-upgrade-schema{known}-1796630000000.tar"));
+    let (status, _, stderr) = hearth_output(&[
+        "backup",
+        archive.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]);
+    assert!(status.success(), "{stderr}");
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch(&format!(
+            "PRAGMA user_version = {};
+             UPDATE meta SET value = '9.9.0' WHERE key = 'migrated_by';",
+            known + 1
+        ))
+        .unwrap();
+    }
+    let before = std::fs::read(&db).unwrap();
+
+    let config = state.with_extension("toml");
+    let out = common::hearth_run(&config, &state).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{stderr}");
+    assert!(stderr.contains("Install hearth 9.9.0 or newer"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("hearth restore {}", archive.display())),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "the state is untouched"
+    );
+}

@@ -126,12 +126,12 @@ impl Tenant {
         let (state, w) = self.writable()?;
         let access = Access::new(state, now);
         require_in_org(&access, by, Permission::ManageDevices, org)?;
-        if let Some(template) = template {
-            if usable_template(&access, template, org).is_none() {
-                return Err(OpError::NotFound(format!(
-                    "template {template} (defined in this organization or above)"
-                )));
-            }
+        if let Some(template) = template
+            && usable_template(&access, template, org).is_none()
+        {
+            return Err(OpError::NotFound(format!(
+                "template {template} (defined in this organization or above)"
+            )));
         }
         let id = new_id();
         let op = new_id();
