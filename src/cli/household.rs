@@ -1,4 +1,4 @@
-//! The household commands: `hearth login`, `device`, `org`, `user`,
+//! The household commands: `hearth setup`, `login`, `invite accept`, `device`, `org`, `user`,
 //! `share`, `role`, `template`, `audit`, acting as the logged-in user through the hub's HTTPS
 //! API (the token saved by `hearth login`). Output is for people; `--json`
 //! prints the API's JSON for scripts. With `--console` they go through the admin socket instead.
@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::client::login::{self, SavedLogin};
 use crate::client::{Client, Target};
@@ -15,6 +15,7 @@ use crate::runtime::RuntimeInfo;
 use crate::state_dir::RUNTIME_FILE;
 
 mod commands;
+mod enter;
 mod names;
 mod password;
 mod print;
@@ -25,6 +26,7 @@ pub use commands::{
     DeviceCommand, HubCommand, OrgCommand, Request, RoleCommand, ShareCommand, SyncCommand,
     TemplateCommand, UserCommand,
 };
+pub use enter::{accept_invite, login, setup};
 use password::read_password;
 use print::{print_audit, print_human};
 use route::route;
@@ -32,62 +34,6 @@ use route::route;
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("hearth: {message}");
     ExitCode::FAILURE
-}
-
-/// `hearth login`: asks the hub for a token and saves it. The hub is
-/// `addr` with `fingerprint`, or else the one running on this machine.
-pub fn login(
-    state_dir: &Path,
-    email: &str,
-    addr: Option<String>,
-    fingerprint: Option<String>,
-) -> ExitCode {
-    let (addr, fingerprint) = match (addr, fingerprint) {
-        (Some(addr), Some(fp)) => (addr, fp),
-        (None, None) => match local_hub(state_dir) {
-            Some(found) => found,
-            None => {
-                return fail(format!(
-                    "no hub runs on {}; give --addr HOST:PORT and --fingerprint (from `hearth status` or `hearth mdns browse`)",
-                    state_dir.display()
-                ));
-            }
-        },
-        _ => return fail("--addr and --fingerprint go together"),
-    };
-    let password = match read_password() {
-        Ok(p) => p,
-        Err(e) => return fail(e),
-    };
-    let client = Client {
-        target: Target::Https {
-            addr: addr.clone(),
-            fingerprint: fingerprint.clone(),
-        },
-        token: None,
-    };
-    let body = json!({ "email": email, "password": password, "label": "hearth command line" });
-    let reply = match run(client.call("POST", "/login", Some(body))) {
-        Ok(reply) => reply,
-        Err(e) => return fail(e),
-    };
-    let answer = match reply.ok() {
-        Ok(v) => v,
-        Err(e) => return fail(e),
-    };
-    let saved = SavedLogin {
-        addr,
-        fingerprint,
-        token: answer["token"].as_str().unwrap_or_default().to_owned(),
-        email: email.to_owned(),
-    };
-    match login::save(&saved) {
-        Ok(path) => {
-            println!("logged in as {email}; token saved in {}", path.display());
-            ExitCode::SUCCESS
-        }
-        Err(e) => fail(format!("cannot save the login: {e}")),
-    }
 }
 
 /// `hearth logout`: ends the session on the hub and forgets the token.

@@ -81,6 +81,26 @@ enum Command {
     },
     /// End the saved login.
     Logout,
+    /// Set up a new hub: make the household and its first admin (you), and
+    /// log in. The password comes from $HEARTH_PASSWORD or standard input;
+    /// the one-time code is read from the state directory (as root or the
+    /// service user) unless given.
+    Setup {
+        /// The household's name, as its people call it ("Home").
+        #[arg(long)]
+        household: String,
+        /// The first admin's email.
+        #[arg(long)]
+        email: String,
+        /// The code `hearth setup-code` prints (or the hub logged).
+        #[arg(long)]
+        code: Option<String>,
+    },
+    /// Invites: accept one (set your password and log in).
+    Invite {
+        #[command(subcommand)]
+        command: InviteCommand,
+    },
     /// Devices: list, add, transfer, move, rename, template, delete.
     /// Devices, organizations, templates, roles and members go by id or
     /// by name (or the start of one that only one has).
@@ -150,6 +170,22 @@ enum Command {
     Cloud {
         #[command(subcommand)]
         command: Option<CloudCommand>,
+    },
+}
+
+/// `hearth invite`.
+#[derive(Debug, Subcommand)]
+enum InviteCommand {
+    /// Accept an invite (or a password reset): the code from the link you
+    /// were sent; your new password from $HEARTH_PASSWORD or standard input.
+    Accept {
+        code: String,
+        /// HOST:PORT of the hub [default: the hub running on this machine].
+        #[arg(long, requires = "fingerprint")]
+        addr: Option<String>,
+        /// SHA-256 of the hub's certificate (`hearth status`, `hearth mdns browse`).
+        #[arg(long, requires = "addr")]
+        fingerprint: Option<String>,
     },
 }
 
@@ -256,6 +292,19 @@ pub fn main() -> ExitCode {
                     fingerprint,
                 } => household::login(&state_dir, &email, addr, fingerprint),
                 Command::Logout => household::logout(),
+                Command::Setup {
+                    household,
+                    email,
+                    code,
+                } => household::setup(&state_dir, &household, &email, code),
+                Command::Invite {
+                    command:
+                        InviteCommand::Accept {
+                            code,
+                            addr,
+                            fingerprint,
+                        },
+                } => household::accept_invite(&state_dir, &code, addr, fingerprint),
                 Command::Device { json, command } => {
                     household::request(Request::Device(command), json, cli.console, &state_dir)
                 }

@@ -104,6 +104,105 @@ fn a_member_works_the_household_from_the_command_line() {
 }
 
 #[test]
+fn a_new_hub_is_set_up_and_an_invite_accepted_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let admin_home = tmp.path().join("admin");
+    let kim_home = tmp.path().join("kim");
+    let _hub = common::HubProcess::start(&state, common::TEST_CONFIG);
+
+    let (ok, _, stderr) = hearth(
+        &admin_home,
+        &state,
+        &[
+            "setup",
+            "--household",
+            "Home",
+            "--email",
+            "admin@example.org",
+            "--code",
+            "00000-00000",
+        ],
+        PASSWORD,
+    );
+    assert!(!ok, "a wrong code sets nothing up");
+    assert!(stderr.contains("setup code"), "{stderr}");
+    // As root, the code comes from the state directory.
+    let (ok, stdout, stderr) = hearth(
+        &admin_home,
+        &state,
+        &[
+            "setup",
+            "--household",
+            "Home",
+            "--email",
+            "admin@example.org",
+        ],
+        PASSWORD,
+    );
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("set up the household \"Home\" with admin@example.org as its admin"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("asking the hub at 127.0.0.1:"), "{stderr}");
+    let (ok, _, stderr) = hearth(
+        &admin_home,
+        &state,
+        &[
+            "setup",
+            "--household",
+            "Other",
+            "--email",
+            "eve@example.org",
+        ],
+        PASSWORD,
+    );
+    assert!(!ok, "a hub is set up once");
+    assert!(stderr.contains("already set up"), "{stderr}");
+
+    let admin = |args: &[&str]| hearth(&admin_home, &state, args, PASSWORD);
+    let (ok, _, stderr) = admin(&["device", "add", "Home", "Garage door"]);
+    assert!(ok, "the setup saved the admin's login: {stderr}");
+    let (ok, stdout, stderr) = admin(&["user", "invite", "kim@example.org", "Home"]);
+    assert!(ok, "{stderr}");
+    let code = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("invite_code: "))
+        .expect("an invite code")
+        .to_owned();
+
+    let kim = |args: &[&str]| hearth(&kim_home, &state, args, "kims-own-password");
+    let (ok, stdout, stderr) = kim(&["invite", "accept", &code]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("welcome, kim@example.org: logged in"),
+        "{stdout}"
+    );
+    let (ok, stdout, stderr) = kim(&["device", "list"]);
+    assert!(ok, "{stderr}");
+    assert!(
+        !stdout.contains("Garage door"),
+        "a user sees only her own: {stdout}"
+    );
+    assert!(stderr.contains("as kim@example.org"), "{stderr}");
+    let (ok, _, stderr) = admin(&["share", "add", "Garage door", "kim@example.org"]);
+    assert!(ok, "{stderr}");
+    let (ok, stdout, _) = kim(&["device", "list"]);
+    assert!(
+        ok && stdout.contains("Garage door"),
+        "shared with her: {stdout}"
+    );
+    let (ok, _, _) = kim(&["invite", "accept", &code]);
+    assert!(!ok, "an invite code is used once");
+    let (ok, stdout, stderr) = kim(&["login", "--email", "kim@example.org"]);
+    assert!(
+        ok && stdout.contains("logged in as kim@example.org"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn the_console_recovers_a_household_whose_admin_is_lost() {
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
