@@ -115,7 +115,7 @@ fn main() {
                 m.len()
             ),
             Err(_) => println!(
-                "binary {target}/hearth: not built (scripts/build-arm.sh builds the ARM ones)"
+                "binary {target}/hearth: not built (scripts/build-release.sh builds the release ones)"
             ),
         }
     }

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Release binaries for Raspberry Pi OS bullseye and newer:
-#   target/aarch64-unknown-linux-gnu/release/hearth
-#   target/armv7-unknown-linux-gnueabihf/release/hearth
+# Release binaries for Raspberry Pi OS bullseye, Debian 11 and newer (the
+# Debian packages are made of these, scripts/package-deb.sh):
+#   target/aarch64-unknown-linux-gnu/release/hearth     (arm64)
+#   target/armv7-unknown-linux-gnueabihf/release/hearth (armhf)
+#   target/x86_64-unknown-linux-gnu/release/hearth      (amd64)
 # linked against glibc 2.31 at the newest (cargo zigbuild's ".2.31" target
 # suffix), and checks that no symbol needs a newer GLIBC_ version.
+#
+# Usage: scripts/build-release.sh [TARGET...]   (default: all three)
 #
 # Installs what it needs by package name: the Rust targets (rustup), zig and
 # cargo-zigbuild (PyPI wheels). Fails loudly if any of them cannot be had.
@@ -11,22 +15,26 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 readonly MAX_GLIBC=2.31
-readonly TARGETS=(aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf)
+if [ $# -gt 0 ]; then
+    readonly TARGETS=("$@")
+else
+    readonly TARGETS=(aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf x86_64-unknown-linux-gnu)
+fi
 
 rustup target add "${TARGETS[@]}"
 if ! command -v cargo-zigbuild >/dev/null || ! python3 -c 'import ziglang' 2>/dev/null; then
     scripts/pip-install.sh 'ziglang==0.15.2' 'cargo-zigbuild==0.24.0'
 fi
 
-# One cargo for both targets: each target's single-threaded fat-LTO link
-# overlaps the other's compiling, on 2 cores.
+# One cargo for all targets: each target's single-threaded fat-LTO link
+# overlaps another's compiling, on 2 cores.
 target_args=()
 for target in "${TARGETS[@]}"; do
     target_args+=(--target "${target}.${MAX_GLIBC}")
 done
 start=$SECONDS
 cargo zigbuild --release --locked "${target_args[@]}"
-printf 'build-arm: both targets in %ds\n' $((SECONDS - start))
+printf 'build-release: %s in %ds\n' "${TARGETS[*]}" $((SECONDS - start))
 for target in "${TARGETS[@]}"; do
     bin="target/${target}/release/hearth"
     # readelf reads any architecture's ELF; list every GLIBC_x.y the binary needs.
@@ -34,7 +42,7 @@ for target in "${TARGETS[@]}"; do
     size=$(stat -c %s "$bin")
     printf '%s: %s bytes, newest glibc symbol %s\n' "$bin" "$size" "$newest"
     if [ "$(printf '%s\n%s\n' "$newest" "$MAX_GLIBC" | sort -V | tail -1)" != "$MAX_GLIBC" ]; then
-        echo "build-arm: $bin needs GLIBC_$newest, newer than $MAX_GLIBC (Raspberry Pi OS bullseye)" >&2
+        echo "build-release: $bin needs GLIBC_$newest, newer than $MAX_GLIBC (Raspberry Pi OS bullseye)" >&2
         exit 1
     fi
 done

@@ -16,11 +16,13 @@
 #                   the real browser the household app's tests drive
 #                   (Debian's Chromium: Playwright's own download cannot work here)
 #   libnss3-tools (apt)  certutil, to trust the hub's authority in Chromium's store
+#   debootstrap, lintian (apt)  real Debian roots for the package test, and
+#                   Debian's own checks of the packages
 # Safe to run again: it only installs what is missing. Uses sudo when not root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-readonly APT_PACKAGES=(iproute2 systemd qemu-user libc6-arm64-cross binutils python3-pip socat mosquitto curl chromium libnss3-tools)
+readonly APT_PACKAGES=(iproute2 systemd qemu-user libc6-arm64-cross binutils python3-pip socat mosquitto curl chromium libnss3-tools debootstrap lintian)
 readonly PIP_PACKAGES=('zeroconf==0.154.0' 'blynklib==0.2.6' 'blynk-library-python==0.2.0' 'paho-mqtt==2.2.0' 'TheengsGateway==1.8.0' 'bthome-ble==3.25.0' 'schemathesis==4.32.5')
 readonly NPM_PACKAGES=('blynk-library@0.5.4' '@automerge/automerge-repo@2.5.6' '@automerge/automerge-repo-network-websocket@2.5.6' 'playwright-core@1.65.1' '@axe-core/playwright@4.14.0' 'axe-core@4.14.1' 'jsqr@1.4.0' 'pngjs@7.0.0')
 

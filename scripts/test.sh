@@ -2,9 +2,11 @@
 # The whole test suite, as a newcomer runs it and as CI runs it (.ci/run):
 # installs what the tests need, rebuilds the household app and checks it
 # is what the hub embeds, checks formatting and lints, runs every test
-# against the real binary, checks the systemd unit, cross-builds the ARM
-# release binaries and runs the service tests against the aarch64 one under
-# qemu. Prints each stage's duration.
+# against the real binary, checks the systemd unit, builds the release
+# binaries (arm64, armhf, amd64), packages them for Debian and installs,
+# upgrades and purges the package in real bookworm and bullseye roots, and
+# runs the service tests against the aarch64 binary under qemu. Prints each
+# stage's duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,9 +45,24 @@ stage "systemd unit: verify and security exposure <= 2.0"
 scripts/check-unit.sh target/debug/hearth
 done_stage unit
 
-stage "ARM release builds (glibc <= 2.31)"
-scripts/build-arm.sh
-done_stage arm
+stage "release builds: arm64, armhf, amd64 (glibc <= 2.31)"
+scripts/build-release.sh
+done_stage release
+
+stage "Debian packages: built, lintian, installed and upgraded in bookworm and bullseye roots"
+scripts/package-deb.sh
+for deb in target/deb/hearth_*.deb; do
+    lintian --fail-on error,warning "$deb"
+done
+# The arm64 package's own binary, under emulation (a foreign Debian root
+# would need binfmt_misc, which this machine lacks).
+unpacked=$(mktemp -d)
+dpkg-deb -x target/deb/hearth_*_arm64.deb "$unpacked"
+qemu-aarch64 -L /usr/aarch64-linux-gnu "$unpacked/usr/bin/hearth" --version
+rm -rf -- "$unpacked"
+scripts/test-deb.sh bookworm
+scripts/test-deb.sh bullseye
+done_stage packages
 
 stage "aarch64 binary under qemu: --version, service and backup tests"
 aarch64_bin="$PWD/target/aarch64-unknown-linux-gnu/release/hearth"
