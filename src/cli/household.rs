@@ -28,6 +28,7 @@ pub use commands::{
 };
 pub use enter::{accept_invite, login, setup};
 use password::read_password;
+pub(super) use print::utc;
 use print::{print_audit, print_human};
 use route::route;
 
@@ -136,7 +137,7 @@ fn local_hub(state_dir: &Path) -> Option<(String, String)> {
     Some((format!("127.0.0.1:{port}"), info.fingerprint?))
 }
 
-fn run<F: std::future::Future>(f: F) -> F::Output {
+pub(super) fn run<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

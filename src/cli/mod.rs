@@ -13,6 +13,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 mod docs;
+mod doctor;
 mod household;
 mod serve;
 use household::{
@@ -81,6 +82,14 @@ enum Command {
     },
     /// End the saved login.
     Logout,
+    /// Check this install and say what is wrong and what to do: the service,
+    /// listeners, mDNS, clock, disk, database, state directory, serial ports,
+    /// certificate, household, sync links. Exit status 0: nothing wrong,
+    /// 1: a problem, 2: only warnings.
+    Doctor {
+        #[arg(long)]
+        json: bool,
+    },
     /// Set up a new hub: make the household and its first admin (you), and
     /// log in. The password comes from $HEARTH_PASSWORD or standard input;
     /// the one-time code is read from the state directory (as root or the
@@ -249,7 +258,7 @@ pub fn main() -> ExitCode {
             Err(e) => config_failure(&e),
         },
         command => {
-            let (config, _path) = match config::load(cli.config.as_deref()) {
+            let (config, config_path) = match config::load(cli.config.as_deref()) {
                 Ok(loaded) => loaded,
                 Err(e) => return config_failure(&e),
             };
@@ -262,6 +271,9 @@ pub fn main() -> ExitCode {
             match command {
                 Command::Run => run(config, state_dir),
                 Command::Status { json } => status(&state_dir, json),
+                Command::Doctor { json } => {
+                    doctor::doctor(&config, config_path.as_deref(), &state_dir, json)
+                }
                 Command::Backup { file } => match store::backup(&state_dir, &file) {
                     Ok(bytes) => {
                         println!(
@@ -470,7 +482,9 @@ fn setup_code(state_dir: &Path) -> ExitCode {
         Some(code) => {
             println!("{}", code.code);
             eprintln!(
-                "valid for {} more minutes; use it once, in the app or with POST /api/v1/setup",
+                "the setup code of the hub on {}: valid for {} more minutes; use it once, in the \
+                 app, with `hearth setup` or with POST /api/v1/setup",
+                state_dir.display(),
                 (code.expires - now) / 60
             );
             ExitCode::SUCCESS

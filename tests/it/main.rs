@@ -43,6 +43,7 @@ mod blynk_clients;
 mod blynk_devices;
 mod blynk_serial;
 mod cli_household;
+mod doctor;
 mod driven_clock;
 mod household_recovery;
 mod hub_start;

@@ -13,7 +13,7 @@ use super::{
 };
 
 /// An instant of a replica's clock as UTC, to the second.
-pub(super) fn utc(ms: i64) -> String {
+pub(in crate::cli) fn utc(ms: i64) -> String {
     match time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) {
         Ok(t) => format!(
             "{:04}-{:02}-{:02} {:02}:{:02}:{:02}Z",
