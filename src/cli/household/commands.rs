@@ -43,6 +43,47 @@ pub enum DeviceCommand {
     Delete {
         device: String,
     },
+    /// Its live values: each pin's newest value, when, and commands the
+    /// device has not confirmed yet.
+    Values {
+        device: String,
+    },
+    /// One pin's history, oldest first.
+    History {
+        device: String,
+        /// V1, D13, A0.
+        pin: String,
+        /// How far back.
+        #[arg(long, default_value_t = 24)]
+        hours: u32,
+        /// raw, or minute/hour count, average, min and max.
+        #[arg(long, default_value = "raw")]
+        aggregation: String,
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+    /// Send a value to a pin (a command: the switch, the set point).
+    Set {
+        device: String,
+        pin: String,
+        /// One value, or several (`vw` with many values).
+        #[arg(required = true, num_args = 1..)]
+        value: Vec<String>,
+    },
+    /// Issue a new auth token (shown once; the old one stops working).
+    Token {
+        device: String,
+    },
+}
+
+/// A template definition read from a JSON file (`-` is standard input).
+fn definition(path: &str) -> Result<serde_json::Value, String> {
+    let text = if path == "-" {
+        std::io::read_to_string(std::io::stdin()).map_err(|e| e.to_string())?
+    } else {
+        std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?
+    };
+    serde_json::from_str(&text).map_err(|e| format!("{path} is not JSON: {e}"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -55,6 +96,22 @@ pub enum RoleCommand {
 pub enum TemplateCommand {
     /// The templates you may see, each with its organization.
     List,
+    /// Define a template in an organization from a JSON file of its
+    /// datastreams and events (README: a full thermostat).
+    Add {
+        org: String,
+        name: String,
+        #[arg(long = "file", value_name = "FILE", value_parser = definition)]
+        definition: serde_json::Value,
+    },
+    /// Replace a template's definition (devices using it follow).
+    Edit {
+        template: String,
+        #[arg(long = "file", value_name = "FILE", value_parser = definition)]
+        definition: serde_json::Value,
+    },
+    /// Delete a template no device uses.
+    Delete { template: String },
 }
 
 #[derive(Debug, Subcommand)]

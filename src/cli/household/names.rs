@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::{DeviceCommand, OrgCommand, Request, ShareCommand, UserCommand};
+use super::{DeviceCommand, OrgCommand, Request, ShareCommand, TemplateCommand, UserCommand};
 use crate::client::Client;
 
 /// One thing a name may mean: its id, its name, and what tells it apart
@@ -216,9 +216,20 @@ pub(super) async fn resolve(client: &Client, request: &mut Request) -> Result<()
                 lists.in_org("/templates", "template", template).await?;
             }
         }
-        Request::Device(D::Rename { device, .. } | D::Delete { device }) => {
+        Request::Device(
+            D::Rename { device, .. }
+            | D::Delete { device }
+            | D::Values { device }
+            | D::History { device, .. }
+            | D::Set { device, .. }
+            | D::Token { device },
+        ) => {
             lists.device(device).await?;
         }
+        Request::Template(TemplateCommand::Add { org, .. }) => lists.org(org).await?,
+        Request::Template(
+            TemplateCommand::Edit { template, .. } | TemplateCommand::Delete { template },
+        ) => lists.in_org("/templates", "template", template).await?,
         Request::Org(OrgCommand::Add { parent, .. }) => lists.org(parent).await?,
         Request::Org(OrgCommand::Rename { org, .. } | OrgCommand::Delete { org }) => {
             lists.org(org).await?;

@@ -251,6 +251,67 @@ pub(super) fn print_human(request: &Request, value: &Value) {
                 );
             }
         }
+        Request::Device(DeviceCommand::Values { .. }) => {
+            let online = &value["online"];
+            match online["since"].as_i64() {
+                Some(since) => println!(
+                    "online over {} since {}",
+                    s(&online["transport"]),
+                    utc(since)
+                ),
+                None => println!("offline"),
+            }
+            println!("{:<6} {:<24} {:<21} PENDING", "PIN", "VALUE", "AT (UTC)");
+            for (pin, live) in value["values"].as_object().into_iter().flatten() {
+                println!(
+                    "{pin:<6} {:<24} {:<21} {}",
+                    s(&live["value"]),
+                    live["at"].as_i64().map_or_else(|| "-".into(), utc),
+                    live["pending"].as_str().unwrap_or("")
+                );
+            }
+        }
+        Request::Device(DeviceCommand::History { .. }) => {
+            let points = value["points"].as_array().cloned().unwrap_or_default();
+            if points.first().is_some_and(|p| p.get("value").is_some()) {
+                println!("{:<21} VALUE", "AT (UTC)");
+                for p in &points {
+                    println!(
+                        "{:<21} {}",
+                        p["at"].as_i64().map_or_else(|| "-".into(), utc),
+                        s(&p["value"])
+                    );
+                }
+            } else {
+                println!(
+                    "{:<21} {:>6} {:>10} {:>10} {:>10}",
+                    "FROM (UTC)", "COUNT", "AVERAGE", "MIN", "MAX"
+                );
+                for p in &points {
+                    println!(
+                        "{:<21} {:>6} {:>10} {:>10} {:>10}",
+                        p["at"].as_i64().map_or_else(|| "-".into(), utc),
+                        p["count"],
+                        p["avg"],
+                        p["min"],
+                        p["max"]
+                    );
+                }
+            }
+            println!("{} point(s) of {}", points.len(), s(&value["pin"]));
+        }
+        Request::Device(DeviceCommand::Set { .. }) => match value["outcome"].as_str() {
+            Some("sent") => println!("sent to the device"),
+            Some("pending") => println!("sent; pending until the device confirms it"),
+            Some("queued") => println!("the device is offline: queued, sent when it connects"),
+            _ => println!("{value}"),
+        },
+        Request::Device(DeviceCommand::Token { .. }) => println!(
+            "auth token {} (shown this once; the old one no longer works: give this one to the \
+             device's firmware)",
+            s(&value["token"])
+        ),
+        Request::Template(TemplateCommand::Add { .. }) => println!("template {}", s(&value["id"])),
         Request::Device(DeviceCommand::Add { .. }) => {
             println!("device {}", s(&value["id"]));
             println!(

@@ -52,8 +52,68 @@ pub(super) fn route(request: &Request) -> (&'static str, String, Option<Value>) 
         Request::Device(D::Delete { device }) => {
             ("DELETE", format!("/devices/{}", seg(device)), None)
         }
+        Request::Device(D::Values { device }) => {
+            ("GET", format!("/devices/{}/values", seg(device)), None)
+        }
+        Request::Device(D::History {
+            device,
+            pin,
+            hours,
+            aggregation,
+            limit,
+        }) => {
+            let from = crate::clock::Clock::system().now_ms() - i64::from(*hours) * 3_600_000;
+            let mut query = format!(
+                "pin={}&from={}&aggregation={}",
+                seg(pin),
+                from.max(0),
+                seg(aggregation)
+            );
+            if let Some(limit) = limit {
+                query.push_str(&format!("&limit={limit}"));
+            }
+            (
+                "GET",
+                format!("/devices/{}/history?{query}", seg(device)),
+                None,
+            )
+        }
+        Request::Device(D::Set { device, pin, value }) => {
+            let value = match value.as_slice() {
+                [one] => json!(one),
+                many => json!(many),
+            };
+            (
+                "PUT",
+                format!("/devices/{}/values/{}", seg(device), seg(pin)),
+                Some(json!({ "value": value })),
+            )
+        }
+        Request::Device(D::Token { device }) => {
+            ("POST", format!("/devices/{}/token", seg(device)), None)
+        }
         Request::Role(RoleCommand::List) => ("GET", "/roles".into(), None),
         Request::Template(TemplateCommand::List) => ("GET", "/templates".into(), None),
+        Request::Template(TemplateCommand::Add {
+            org,
+            name,
+            definition,
+        }) => (
+            "POST",
+            "/templates".into(),
+            Some(json!({ "org": org, "name": name, "definition": definition })),
+        ),
+        Request::Template(TemplateCommand::Edit {
+            template,
+            definition,
+        }) => (
+            "PATCH",
+            format!("/templates/{}", seg(template)),
+            Some(json!({ "definition": definition })),
+        ),
+        Request::Template(TemplateCommand::Delete { template }) => {
+            ("DELETE", format!("/templates/{}", seg(template)), None)
+        }
         Request::Org(OrgCommand::List) => ("GET", "/orgs".into(), None),
         Request::Org(OrgCommand::Add { parent, name }) => (
             "POST",
