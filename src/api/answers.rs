@@ -222,7 +222,10 @@ pub struct CloudLinked {
 
 #[derive(Serialize, JsonSchema)]
 pub struct SyncStatus {
+    /// The links this hub dials (the cloud, the household's other hubs).
     pub peers: Vec<crate::sync::links::LinkStatus>,
+    /// The peers that dialed this hub and are connected now.
+    pub incoming: Vec<crate::sync::accept::IncomingLink>,
     pub outbox: Option<crate::devices::outbox::OutboxStats>,
     /// Operations that lost (or merged in) a concurrent conflict, newest
     /// first, as the audit log shows them to the caller.

@@ -133,6 +133,7 @@ async fn socket(
     };
     let ws = ws.map_err(|e| ApiError::invalid(format!("not a WebSocket upgrade: {e}")))?;
     let replica = state.replica.clone();
+    let sync = state.sync.clone();
     Ok(ws
         .on_upgrade(move |socket| async move {
             // A hub stays only while its token does; a grant is checked at
@@ -143,9 +144,11 @@ async fn socket(
                         .with_credentials(|c| c.hub_for_token(&token).is_some())
                         .unwrap_or(false)
             };
+            let connected = sync.connected(&peer);
             if let Some(ended) = crate::sync::accept::accept(&replica, socket, peer, allowed) {
                 ended.await;
             }
+            drop(connected);
         })
         .into_response())
 }
@@ -334,6 +337,7 @@ async fn status(State(state): State<AppState>, authed: Authed) -> Reply<SyncStat
     require_admin(&state, &authed)?;
     Ok(Json(SyncStatus {
         peers: state.sync.status(),
+        incoming: state.sync.incoming(),
         // An outbox that cannot be read is said in each cloud link's
         // telemetry error; the rest of the status still answers.
         outbox: state.sync.outbox().await.unwrap_or_else(|e| {

@@ -4,12 +4,82 @@
 //! tenancy's share policy decides what it may sync.
 
 use futures_util::StreamExt;
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use samod::{AcceptorEvent, PeerId};
 use tokio_util::sync::CancellationToken;
 
 use crate::tenancy::Replica;
+
+/// A peer connected to this node because it dialed this node.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct IncomingLink {
+    /// Who: `hub:<id>` for one of the household's hubs, else the peer its
+    /// replication grant names.
+    pub peer: String,
+    /// Unix ms since when it is connected.
+    pub connected_since: i64,
+}
+
+/// The peers connected to this node right now (those it dialed are its
+/// links); each stays listed while its [`Connected`] lives.
+#[derive(Debug, Default)]
+pub struct Incoming {
+    next: AtomicU64,
+    peers: Mutex<BTreeMap<u64, IncomingLink>>,
+}
+
+impl Incoming {
+    /// Lists `peer` as connected since `now_ms` until the guard is dropped.
+    pub fn enter(self: &Arc<Self>, peer: &PeerId, now_ms: i64) -> Connected {
+        let key = self.next.fetch_add(1, Ordering::Relaxed);
+        self.peers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                key,
+                IncomingLink {
+                    peer: peer.to_string(),
+                    connected_since: now_ms,
+                },
+            );
+        Connected {
+            incoming: self.clone(),
+            key,
+        }
+    }
+
+    /// Who is connected, by peer, the longest connected first.
+    pub fn list(&self) -> Vec<IncomingLink> {
+        let mut links: Vec<IncomingLink> = self
+            .peers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        links.sort_by(|a, b| (&a.peer, a.connected_since).cmp(&(&b.peer, b.connected_since)));
+        links
+    }
+}
+
+/// One accepted connection's place in [`Incoming`].
+pub struct Connected {
+    incoming: Arc<Incoming>,
+    key: u64,
+}
+
+impl Drop for Connected {
+    fn drop(&mut self) {
+        self.incoming
+            .peers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.key);
+    }
+}
 
 /// The acceptor's name in samod's logs (not a reachable URL).
 const ACCEPTOR: &str = "hearth://sync";

@@ -134,6 +134,8 @@ pub struct SyncLinks {
     /// Every task the links run (state watchers, telemetry delivery,
     /// command polls, the revocation watch); joined by [`SyncLinks::close`].
     tasks: TaskTracker,
+    /// The peers that dialed this node and are connected.
+    incoming: Arc<super::accept::Incoming>,
 }
 
 impl SyncLinks {
@@ -165,6 +167,7 @@ impl SyncLinks {
             fingerprint: std::sync::OnceLock::new(),
             shutdown: shutdown.child_token(),
             tasks: TaskTracker::new(),
+            incoming: Arc::default(),
             clock,
         });
         let dialed_links = links.dialed_links().await?;
@@ -381,6 +384,17 @@ impl SyncLinks {
     }
 
     /// Each link: connected or since when not, and how its documents stand.
+    /// Lists `peer` among those connected to this node until the guard
+    /// is dropped (when its connection ends).
+    pub fn connected(&self, peer: &PeerId) -> super::accept::Connected {
+        self.incoming.enter(peer, self.clock.now_ms())
+    }
+
+    /// The peers that dialed this node and are connected now.
+    pub fn incoming(&self) -> Vec<super::accept::IncomingLink> {
+        self.incoming.list()
+    }
+
     pub fn status(&self) -> Vec<LinkStatus> {
         self.dialers
             .lock()

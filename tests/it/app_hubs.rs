@@ -115,6 +115,15 @@ fn an_admin_pairs_watches_and_revokes_a_hub_from_the_app() {
     let hubs = facts["hubs_joined"].as_array().unwrap();
     assert_eq!(hubs.len(), 2, "{facts}");
     assert!(hubs.iter().any(|h| h == b_id.as_str()), "{facts}");
+    // The first hub lists the one that dialed it as connected to it.
+    let incoming = facts["incoming"].as_array().unwrap();
+    assert_eq!(incoming.len(), 1, "{facts}");
+    let incoming = incoming[0].as_str().unwrap();
+    assert!(
+        incoming.contains(&format!("Hub {b_id}"))
+            && incoming.contains("Connected to this hub since"),
+        "{incoming}"
+    );
     let up = text("link_up");
     assert!(
         up.contains(&format!("Hub {a_id}")) && up.contains("Connected since"),

@@ -177,4 +177,29 @@ fn two_hubs_on_a_lan_find_each_other_by_mdns_and_sync_without_a_cloud() {
             .all(|p| !p["url"].as_str().unwrap().contains(&addr_a)),
         "nothing connected goes to the old address: {links}"
     );
+    // The hub that was dialed lists the dialer as connected to it.
+    let hub_of = |dir| {
+        let (_, health) = console(dir, "GET", "/health", None);
+        format!("hub-{}", health["hub_id"].as_str().unwrap())
+    };
+    let (hub_a, hub_b) = (hub_of(&a.state_dir), hub_of(&b.state_dir));
+    let mut dialed_any = false;
+    for (dialer, status, dialed_status, dialed) in [
+        (&hub_a, &status_a, &status_b, &hub_b),
+        (&hub_b, &status_b, &status_a, &hub_a),
+    ] {
+        let dials = status["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["connected"] == true && p["peer"] == dialed.as_str());
+        let listed = dialed_status["incoming"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["peer"] == dialer.as_str() && p["connected_since"].as_i64().unwrap() > 0);
+        assert!(!dials || listed, "{dialer} -> {dialed}: {links}");
+        dialed_any |= dials;
+    }
+    assert!(dialed_any, "one of them dials the other: {links}");
 }

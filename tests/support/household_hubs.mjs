@@ -44,6 +44,7 @@ try {
   await ask({ join: facts.join });
   await hubsPage(a);
   facts.hubs_joined = await a.locator('.hub .who').allInnerTexts();
+  facts.incoming = await a.locator('.links.incoming .link').allInnerTexts();
 
   const b = await loggedIn(browser, second, 'admin@example.org');
   await hubsPage(b);

@@ -3592,6 +3592,19 @@ export interface paths {
                                 outcome: "merged";
                                 reason: string;
                             }))[];
+                            /** @description The peers that dialed this hub and are connected now. */
+                            incoming: {
+                                /**
+                                 * Format: int64
+                                 * @description Unix ms since when it is connected.
+                                 */
+                                connected_since: number;
+                                /**
+                                 * @description Who: `hub:<id>` for one of the household's hubs, else the peer its
+                                 *     replication grant names.
+                                 */
+                                peer: string;
+                            }[];
                             /** @description The outbox's depth and losses, for status and metrics. */
                             outbox?: {
                                 /** Format: uint64 */
@@ -3604,6 +3617,7 @@ export interface paths {
                                  */
                                 oldest?: number | null;
                             } | null;
+                            /** @description The links this hub dials (the cloud, the household's other hubs). */
                             peers: {
                                 connected: boolean;
                                 /**

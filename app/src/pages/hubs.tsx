@@ -1,7 +1,8 @@
 // Hubs and sync, for the household's admins: this hub (its name, id,
 // fingerprint and addresses), its links to the household's other hubs and
 // to the cloud (connected since when, or down since when and why, changes
-// still to exchange, telemetry delivered, the outbox), the household's hubs
+// still to exchange, telemetry delivered, the outbox), the hubs connected
+// to it, the household's hubs
 // (pair a new one with a code, revoke one), linking to the cloud, and the
 // changes that recently lost a conflict, as sentences.
 import { useEffect, useState } from 'preact/hooks';
@@ -44,6 +45,23 @@ function LinkRow({ link }: { link: SyncStatus['peers'][number] }) {
         </span>
       )}
     </li>
+  );
+}
+
+/** Peers that dialed this hub, once each, by their longest connection. */
+function Incoming({ links }: { links: SyncStatus['incoming'] }) {
+  const first = new Map<string, number>();
+  for (const l of links) first.set(l.peer, Math.min(first.get(l.peer) ?? l.connected_since, l.connected_since));
+  if (first.size === 0) return null;
+  return (
+    <ul class="links incoming" aria-label="Connected to this hub">
+      {[...first].map(([peer, since]) => (
+        <li key={peer} class="link up" data-peer={peer}>
+          <span class="who">{peerName(peer)}</span>
+          <span class="status online">Connected to this hub since {when(since)}</span>
+        </li>
+      ))}
+    </ul>
   );
 }
 
@@ -145,8 +163,9 @@ export function Hubs({ me }: { me: Me }) {
       </section>
       <section aria-labelledby="links">
         <h2 id="links">Sync</h2>
-        {status.peers.length === 0 && <p>This hub syncs with no other hub and no cloud yet.</p>}
+        {status.peers.length === 0 && status.incoming.length === 0 && <p>This hub syncs with no other hub and no cloud yet.</p>}
         <ul class="links" aria-label="Links">{status.peers.map((l) => <LinkRow key={l.peer} link={l} />)}</ul>
+        <Incoming links={status.incoming} />
         {status.outbox && (
           <p class="outbox">
             Values waiting for the cloud: {status.outbox.depth}
