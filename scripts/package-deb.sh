@@ -19,6 +19,7 @@
 # The maintainer is $DEBFULLNAME <$DEBEMAIL>, as for Debian's own tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+umask 022
 
 version=""
 out=target/deb

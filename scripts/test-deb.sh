@@ -33,6 +33,12 @@ readonly email=admin@example.org
 readonly password=correct-horse-battery-staple
 readonly deadline_secs=90
 [ "$(id -u)" -eq 0 ] || { echo "test-deb: needs root (debootstrap, chroot)" >&2; exit 2; }
+# Every mount below (/proc, /sys, /dev into the root) stays in a mount
+# namespace of this script's own: nothing propagates to the host, and it all
+# goes when the script ends, whatever happens.
+if [ -z "${HEARTH_TEST_DEB_NAMESPACE:-}" ]; then
+    HEARTH_TEST_DEB_NAMESPACE=1 exec unshare --mount --propagation private -- "$0" "$@"
+fi
 
 step_start=$SECONDS
 say() { printf 'test-deb[%s] %3ds %s\n' "$suite" $((SECONDS - step_start)) "$*"; }
@@ -146,7 +152,7 @@ start_hub() {
     socat -u UNIX-RECV:"$root/run/hearth-notify",mode=0666 OPEN:"$work/notify.log",append &
     notify_pid=$!
     for _ in $(seq 50); do [ -S "$root/run/hearth-notify" ] && break; sleep 0.1; done
-    unshare --net --fork sh -c '
+    unshare --net --fork --kill-child sh -c '
         ip link set lo up
         exec chroot --userspec="$1:$2" --groups="$3" "$4" env -i PATH=/usr/bin:/bin \
             STATE_DIRECTORY=/var/lib/hearth CONFIGURATION_DIRECTORY=/etc/hearth \

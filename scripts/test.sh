@@ -50,14 +50,16 @@ scripts/build-release.sh
 done_stage release
 
 stage "Debian packages: built, lintian, installed and upgraded in bookworm and bullseye roots"
+version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
+rm -rf target/deb
 scripts/package-deb.sh
-for deb in target/deb/hearth_*.deb; do
+for deb in target/deb/hearth_"$version"_*.deb; do
     lintian --fail-on error,warning "$deb"
 done
 # The arm64 package's own binary, under emulation (a foreign Debian root
 # would need binfmt_misc, which this machine lacks).
 unpacked=$(mktemp -d)
-dpkg-deb -x target/deb/hearth_*_arm64.deb "$unpacked"
+dpkg-deb -x target/deb/hearth_"$version"_arm64.deb "$unpacked"
 qemu-aarch64 -L /usr/aarch64-linux-gnu "$unpacked/usr/bin/hearth" --version
 rm -rf -- "$unpacked"
 scripts/test-deb.sh bookworm

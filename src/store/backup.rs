@@ -85,11 +85,24 @@ pub fn before_upgrade(state_dir: &Path, found: u32) -> Result<PathBuf, BackupErr
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis();
+    // What an interrupted attempt left (a snapshot, a partial archive).
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for entry in entries.filter_map(Result::ok) {
+            if entry.file_name().to_string_lossy().ends_with(".tmp") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
     let archive = dir.join(format!("{UPGRADE_PREFIX}{found}-{millis}.tar"));
     backup(state_dir, &archive)?;
-    let mut kept = upgrade_backups(state_dir);
-    kept.sort_by_key(|(_, _, millis)| std::cmp::Reverse(*millis));
-    for (old, _, _) in kept.iter().skip(KEPT_UPGRADE_BACKUPS) {
+    // Newest first by schema, then time (a clock without RTC may run
+    // behind); the one just written is always kept.
+    let mut kept: Vec<_> = upgrade_backups(state_dir)
+        .into_iter()
+        .filter(|(path, _, _)| *path != archive)
+        .collect();
+    kept.sort_by_key(|(_, schema, millis)| std::cmp::Reverse((*schema, *millis)));
+    for (old, _, _) in kept.iter().skip(KEPT_UPGRADE_BACKUPS - 1) {
         if let Err(e) = std::fs::remove_file(old) {
             tracing::warn!(file = %old.display(), "cannot remove an old upgrade backup: {e}");
         }
@@ -103,7 +116,7 @@ pub fn newest_before_upgrade(state_dir: &Path, known: u32) -> Option<PathBuf> {
     upgrade_backups(state_dir)
         .into_iter()
         .filter(|(_, schema, _)| *schema <= known)
-        .max_by_key(|(_, _, millis)| *millis)
+        .max_by_key(|(_, schema, millis)| (*schema, *millis))
         .map(|(path, _, _)| path)
 }
 
@@ -156,6 +169,9 @@ pub fn backup(state_dir: &Path, dest: &Path) -> Result<u64, BackupError> {
     let partial = dest.with_extension("tmp");
     let result = write_archive(state_dir, &snapshot, &partial, &hub_id, schema_version);
     let _ = std::fs::remove_file(&snapshot);
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
     result?;
     std::fs::rename(&partial, dest).map_err(io(dest))?;
     Ok(std::fs::metadata(dest).map_err(io(dest))?.len())

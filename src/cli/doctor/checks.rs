@@ -29,6 +29,16 @@ pub fn service() -> Option<Finding> {
             "systemd does not run here: the service was not checked",
         ));
     }
+    let installed = Command::new("systemctl")
+        .args(["show", "--property=LoadState", "--value", "hearth.service"])
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "loaded");
+    if !installed {
+        return Some(Finding::ok(
+            "service",
+            "hearth.service is not installed here: the service was not checked",
+        ));
+    }
     let state = Command::new("systemctl")
         .args(["is-active", "hearth.service"])
         .output()

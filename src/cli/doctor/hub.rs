@@ -56,6 +56,11 @@ fn reachable(bound: SocketAddr) -> bool {
         || (bound.ip().is_unspecified() && TcpStream::connect_timeout(&v4, CONNECT_WITHIN).is_ok())
 }
 
+/// Whether another socket holds `addr` (a test bind says so).
+fn in_use(addr: SocketAddr) -> bool {
+    TcpListener::bind(addr).is_err_and(|e| e.kind() == std::io::ErrorKind::AddrInUse)
+}
+
 /// Every configured listener: bound by the hub and reachable, or (no hub
 /// running) free for it.
 pub fn listeners(install: &Install) -> Vec<Finding> {
@@ -116,16 +121,22 @@ pub fn listeners(install: &Install) -> Vec<Finding> {
                 format!("{label} is bound to {bound} but nothing answers there"),
                 "a firewall on this machine? `sudo nft list ruleset`",
             )),
-            (Some(_), None) => findings.push(taken(
-                label,
-                key,
-                port,
-                format!("{label} {configured} is configured but not bound: port {port} is taken"),
-            )),
+            (Some(_), None) => findings.push(if in_use(configured) {
+                taken(
+                    label,
+                    key,
+                    port,
+                    format!("{label} {configured} is configured but not bound: port {port} is taken"),
+                )
+            } else {
+                Finding::fail(
+                    "listeners",
+                    format!("{label} {configured} is configured but the running hub does not listen there"),
+                    "the configuration changed since it started? `sudo systemctl restart hearth`",
+                )
+            }),
             (None, _) => {
-                if let Err(e) = TcpListener::bind(configured)
-                    && e.kind() == std::io::ErrorKind::AddrInUse
-                {
+                if in_use(configured) {
                     findings.push(taken(
                         label,
                         key,
@@ -250,7 +261,7 @@ pub fn certificate(install: &Install) -> Option<Finding> {
         utc(ends),
         names.join(", ")
     );
-    Some(if days < 0 {
+    Some(if ends < install.now_ms {
         Finding::fail("certificate", what, "restart hearth: it issues a new one")
     } else if days < CERT_WARN_DAYS {
         Finding::warn(
