@@ -256,19 +256,6 @@ pub fn state_dir(install: &Install) -> Vec<Finding> {
     findings
 }
 
-/// Whether `name` matches `pattern` (`*` any run, `?` one character).
-fn glob(pattern: &[u8], name: &[u8]) -> bool {
-    match (pattern.first(), name.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => {
-            glob(&pattern[1..], name) || (!name.is_empty() && glob(pattern, &name[1..]))
-        }
-        (Some(b'?'), Some(_)) => glob(&pattern[1..], &name[1..]),
-        (Some(p), Some(n)) if p == n => glob(&pattern[1..], &name[1..]),
-        _ => false,
-    }
-}
-
 /// Each configured serial port: present, and open to the hub's user.
 pub fn serial(install: &Install) -> Vec<Finding> {
     let ports = &install.config.blynk.serial;
@@ -279,25 +266,7 @@ pub fn serial(install: &Install) -> Vec<Finding> {
     let mut findings = Vec::new();
     for port in ports {
         let path = &port.path;
-        let name = path
-            .file_name()
-            .map(|n| n.as_encoded_bytes())
-            .unwrap_or_default();
-        let present: Vec<std::path::PathBuf> = if name.contains(&b'*') || name.contains(&b'?') {
-            let parent = path.parent().unwrap_or(Path::new("/"));
-            std::fs::read_dir(parent)
-                .map(|dir| {
-                    dir.filter_map(Result::ok)
-                        .filter(|e| glob(name, e.file_name().as_encoded_bytes()))
-                        .map(|e| e.path())
-                        .collect()
-                })
-                .unwrap_or_default()
-        } else if path.exists() {
-            vec![path.clone()]
-        } else {
-            Vec::new()
-        };
+        let present = crate::blynk::serial::matching(path);
         if present.is_empty() {
             findings.push(Finding::fail(
                 "serial",
