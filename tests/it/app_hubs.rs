@@ -153,5 +153,5 @@ fn an_admin_pairs_watches_and_revokes_a_hub_from_the_app() {
     for (page, violations) in facts["axe"].as_object().unwrap() {
         assert_eq!(violations, &json!([]), "axe on {page}");
     }
-    assert_eq!(facts["screenshots"].as_array().unwrap().len(), 6);
+    assert_eq!(facts["screenshots"].as_array().unwrap().len(), 8);
 }

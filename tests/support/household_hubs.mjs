@@ -45,6 +45,7 @@ try {
   await hubsPage(a);
   facts.hubs_joined = await a.locator('.hub .who').allInnerTexts();
   facts.incoming = await a.locator('.links.incoming .link').allInnerTexts();
+  await look(a, 'hubs-dialed', facts, outDir);
 
   const b = await loggedIn(browser, second, 'admin@example.org');
   await hubsPage(b);
