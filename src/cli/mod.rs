@@ -188,7 +188,9 @@ enum InviteCommand {
     /// Accept an invite (or a password reset): the code from the link you
     /// were sent; your new password from $HEARTH_PASSWORD or standard input.
     Accept {
-        code: String,
+        /// The code [default: $HEARTH_INVITE_CODE, which, unlike an
+        /// argument, other users of this machine cannot read].
+        code: Option<String>,
         /// HOST:PORT of the hub [default: the hub running on this machine].
         #[arg(long, requires = "fingerprint")]
         addr: Option<String>,
@@ -316,7 +318,13 @@ pub fn main() -> ExitCode {
                             addr,
                             fingerprint,
                         },
-                } => household::accept_invite(&state_dir, &code, addr, fingerprint),
+                } => match code.or_else(|| std::env::var("HEARTH_INVITE_CODE").ok()) {
+                    Some(code) => household::accept_invite(&state_dir, &code, addr, fingerprint),
+                    None => {
+                        eprintln!("hearth: give the invite code, or set $HEARTH_INVITE_CODE");
+                        ExitCode::from(2)
+                    }
+                },
                 Command::Device { json, command } => {
                     household::request(Request::Device(command), json, cli.console, &state_dir)
                 }

@@ -173,7 +173,21 @@ fn a_new_hub_is_set_up_and_an_invite_accepted_from_the_command_line() {
         .to_owned();
 
     let kim = |args: &[&str]| hearth(&kim_home, &state, args, "kims-own-password");
-    let (ok, stdout, stderr) = kim(&["invite", "accept", &code]);
+    let (ok, _, stderr) = kim(&["invite", "accept"]);
+    assert!(!ok && stderr.contains("HEARTH_INVITE_CODE"), "{stderr}");
+    // From the environment, out of other users' sight in /proc/*/cmdline.
+    let out = common::hearth()
+        .env("XDG_CONFIG_HOME", &kim_home)
+        .env("HEARTH_PASSWORD", "kims-own-password")
+        .env("HEARTH_INVITE_CODE", &code)
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["invite", "accept"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let ok = out.status.success();
     assert!(ok, "{stderr}");
     assert!(
         stdout.contains("welcome, kim@example.org: logged in"),
@@ -194,7 +208,7 @@ fn a_new_hub_is_set_up_and_an_invite_accepted_from_the_command_line() {
         "shared with her: {stdout}"
     );
     let (ok, _, _) = kim(&["invite", "accept", &code]);
-    assert!(!ok, "an invite code is used once");
+    assert!(!ok, "an invite code is used once, also as an argument");
     let (ok, stdout, stderr) = kim(&["login", "--email", "kim@example.org"]);
     assert!(
         ok && stdout.contains("logged in as kim@example.org"),
