@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Rebuilds the household app from its source with the pinned packages
 # (app/package-lock.json) and fails if what the hub embeds (app/dist) or
-# the API types the app is checked against (app/src/api/schema.d.ts, from
-# app/openapi.json) differ from what is committed. Node.js is needed here
+# the API types the app is checked against (app/src/api/schema.d.ts and
+# cloud.d.ts, from app/openapi.json and cloud-openapi.json) differ from what is committed. Node.js is needed here
 # and to change the app, never to build or run the hub.
 set -euo pipefail
 cd "$(dirname "$0")/../app"

@@ -1,19 +1,23 @@
 // The app's one way to the hub: every call goes through `call`, with the
 // session cookie (never a token the page could read), and every refusal
 // becomes an `ApiFailure` carrying the hub's own words.
+import type { paths as cloudPaths } from './api/cloud';
 import type { paths } from './api/schema';
 import { BASE_PATH } from './router';
 
 type JsonOf<R> = R extends { content: { 'application/json': infer B } } ? B : never;
-type Op<P extends keyof paths, M extends keyof paths[P]> = paths[P][M];
+type AnswerIn<Op, S extends number> = Op extends { responses: infer R } ? (S extends keyof R ? JsonOf<R[S]> : never) : never;
+type BodyIn<Op> = Op extends { requestBody?: infer B } ? JsonOf<NonNullable<B>> : never;
 
-/** The JSON a successful `M P` answers with `S`. */
-export type Answer<P extends keyof paths, M extends keyof paths[P], S extends number = 200> =
-  Op<P, M> extends { responses: infer R } ? (S extends keyof R ? JsonOf<R[S]> : never) : never;
+/** The JSON a successful `M P` of the hub's API answers with `S`. */
+export type Answer<P extends keyof paths, M extends keyof paths[P], S extends number = 200> = AnswerIn<paths[P][M], S>;
 
-/** The JSON body `M P` takes. */
-export type RequestBody<P extends keyof paths, M extends keyof paths[P]> =
-  Op<P, M> extends { requestBody?: infer B } ? JsonOf<NonNullable<B>> : never;
+/** The JSON body `M P` of the hub's API takes. */
+export type RequestBody<P extends keyof paths, M extends keyof paths[P]> = BodyIn<paths[P][M]>;
+
+/** The same two for the cloud's own API (`/cloud/v1`). */
+type CloudAnswer<P extends keyof cloudPaths, M extends keyof cloudPaths[P]> = AnswerIn<cloudPaths[P][M], 200>;
+type CloudBody<P extends keyof cloudPaths, M extends keyof cloudPaths[P]> = BodyIn<cloudPaths[P][M]>;
 
 export type Health = Answer<'/health', 'get'>;
 export type Trust = Answer<'/trust', 'get'>;
@@ -194,15 +198,20 @@ export const api = {
 
 /** A household the person is logged into on the cloud, described as they
  * may see it (their own organizations' names). */
-export type CloudHousehold = { tenant: string; household: string; email: string; app: string };
+export type CloudHousehold = CloudAnswer<'/me', 'get'>['households'][number];
 /** A device of any of their households, with the household it is in. */
-export type CloudDevice = Device & { tenant: string; online: boolean };
+export type CloudDevice = CloudAnswer<'/devices', 'get'>[number];
 
 /** The cloud's own API (`/cloud/v1`): one login across households. */
 export const cloud = {
   login: (email: string, password: string) =>
-    call<{ households: CloudHousehold[] }>('POST', '/login', { email, password, cookie: true }, '/cloud/v1'),
-  me: () => call<{ households: CloudHousehold[] }>('GET', '/me', undefined, '/cloud/v1'),
-  devices: () => call<CloudDevice[]>('GET', '/devices', undefined, '/cloud/v1'),
+    call<CloudAnswer<'/login', 'post'>>(
+      'POST',
+      '/login',
+      { email, password, cookie: true } satisfies CloudBody<'/login', 'post'>,
+      '/cloud/v1',
+    ),
+  me: () => call<CloudAnswer<'/me', 'get'>>('GET', '/me', undefined, '/cloud/v1'),
+  devices: () => call<CloudAnswer<'/devices', 'get'>>('GET', '/devices', undefined, '/cloud/v1'),
   logout: () => call<void>('POST', '/logout', undefined, '/cloud/v1'),
 };

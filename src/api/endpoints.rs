@@ -18,14 +18,16 @@ use super::error::ErrorBody;
 /// A JSON schema, generated when the document is built.
 pub type Schema = fn() -> Value;
 
-pub struct Endpoint {
+/// One documented route of a router whose state is `S` (the hub's
+/// [`AppState`], or the cloud's own for `/cloud/v1`).
+pub struct Endpoint<S = AppState> {
     pub method: &'static str,
     /// Under `/api/v1`, with `{name}` path parameters.
     pub path: &'static str,
     pub summary: &'static str,
     /// Answers without a token (health, setup, login, accepting an invite).
     pub public: bool,
-    pub route: MethodRouter<AppState>,
+    pub route: MethodRouter<S>,
     /// The JSON schema of the request body, from the type the handler
     /// reads it into ([`Endpoint::body`]).
     pub body: Option<Schema>,
@@ -35,12 +37,12 @@ pub struct Endpoint {
     pub answers: Vec<(u16, Option<Schema>)>,
 }
 
-impl Endpoint {
+impl<S: Clone + Send + Sync + 'static> Endpoint<S> {
     pub fn new(
         method: &'static str,
         path: &'static str,
         summary: &'static str,
-        route: MethodRouter<AppState>,
+        route: MethodRouter<S>,
     ) -> Self {
         Endpoint {
             method,
@@ -77,7 +79,7 @@ impl Endpoint {
         method: &'static str,
         path: &'static str,
         summary: &'static str,
-        route: MethodRouter<AppState>,
+        route: MethodRouter<S>,
     ) -> Self {
         Endpoint {
             public: true,
@@ -109,7 +111,7 @@ fn all() -> Vec<Endpoint> {
         Endpoint::new("GET", "/openapi.json", "This document", MethodRouter::new())
             .answers::<Value>(200),
     );
-    let doc = Arc::new(openapi(&all));
+    let doc = Arc::new(openapi(&all, &LOCAL_API));
     if let Some(own) = all.last_mut() {
         own.route = get(move |_: Authed| {
             let doc = doc.clone();
@@ -127,7 +129,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// `T`'s JSON schema (2020-12, as OpenAPI 3.1 takes it), self-contained.
-fn schema_of<T: schemars::JsonSchema>() -> Value {
+pub(crate) fn schema_of<T: schemars::JsonSchema>() -> Value {
     let generator = schemars::generate::SchemaSettings::draft2020_12()
         .with(|s| s.inline_subschemas = true)
         .into_generator();
@@ -145,7 +147,23 @@ fn reason(status: u16) -> &'static str {
         .unwrap_or("Answer")
 }
 
-fn openapi(endpoints: &[Endpoint]) -> Value {
+/// What an OpenAPI document says of the API it describes.
+pub struct Info {
+    pub title: &'static str,
+    pub description: &'static str,
+    /// Where its paths are.
+    pub server: &'static str,
+}
+
+const LOCAL_API: Info = Info {
+    title: "Hearth local API",
+    description: "The hub's authenticated local API. 401 without a valid token, \
+        403 naming the permission, 404 for anything outside the caller's view.",
+    server: "/api/v1",
+};
+
+/// The OpenAPI 3.1 document of `endpoints`.
+pub fn openapi<S>(endpoints: &[Endpoint<S>], info: &Info) -> Value {
     let mut paths = serde_json::Map::new();
     for e in endpoints {
         let params: Vec<Value> = e
@@ -193,17 +211,34 @@ fn openapi(endpoints: &[Endpoint]) -> Value {
     json!({
         "openapi": "3.1.0",
         "info": {
-            "title": "Hearth local API",
+            "title": info.title,
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The hub's authenticated local API. 401 without a valid token, \
-                403 naming the permission, 404 for anything outside the caller's view.",
+            "description": info.description,
         },
-        "servers": [{ "url": "/api/v1" }],
+        "servers": [{ "url": info.server }],
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
         },
         "paths": paths,
     })
+}
+
+/// Checks (and with `HEARTH_WRITE_OPENAPI` set, rewrites) the household
+/// app's copy `app/<file>` of a document: its TypeScript types are
+/// generated from that copy (`npm run types`).
+#[cfg(test)]
+pub(crate) fn the_apps_copy_is_current(doc: &Value, file: &str) {
+    let doc = serde_json::to_string_pretty(doc).unwrap() + "\n";
+    let path = format!("{}/app/{file}", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var_os("HEARTH_WRITE_OPENAPI").is_some() {
+        std::fs::write(&path, &doc).unwrap();
+    }
+    let copy = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        copy == doc,
+        "app/{file} differs from the API: run `HEARTH_WRITE_OPENAPI=1 cargo test --lib \
+         the_apps_copy`, then `npm run types` in app/"
+    );
 }
 
 #[cfg(test)]
@@ -230,16 +265,6 @@ mod tests {
     #[test]
     fn the_apps_copy_of_the_document_is_current() {
         let all = super::all();
-        let doc = serde_json::to_string_pretty(&super::openapi(&all)).unwrap() + "\n";
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/app/openapi.json");
-        if std::env::var_os("HEARTH_WRITE_OPENAPI").is_some() {
-            std::fs::write(path, &doc).unwrap();
-        }
-        let copy = std::fs::read_to_string(path).unwrap_or_default();
-        assert!(
-            copy == doc,
-            "app/openapi.json differs from the API: run `HEARTH_WRITE_OPENAPI=1 cargo test --lib \
-             the_apps_copy`, then `npm run types` in app/"
-        );
+        super::the_apps_copy_is_current(&super::openapi(&all, &super::LOCAL_API), "openapi.json");
     }
 }

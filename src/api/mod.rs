@@ -21,7 +21,7 @@ pub mod connect;
 mod connections;
 pub mod console;
 mod devices;
-mod endpoints;
+pub mod endpoints;
 pub mod error;
 mod external;
 mod health;

@@ -22,16 +22,18 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tower::ServiceExt;
 
 use super::CloudState;
 use super::browser::{self, Sessions};
+use super::endpoints::{CloudDevice, CloudHousehold, Households, LoggedIn};
 use super::registry;
 use super::tenants::TenantNode;
 use crate::api::error::ApiError;
+use crate::tenancy::access::VisibleDevice;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
     email: String,
@@ -123,17 +125,22 @@ pub async fn login(
             let replaced = old.into_iter().filter(|s| !sessions.contains(s)).collect();
             end_sessions(&state, replaced).await;
         }
-        let mut answer = Json(json!({ "households": households })).into_response();
+        let mut answer = Json(LoggedIn {
+            token: None,
+            households,
+        })
+        .into_response();
         answer.headers_mut().insert(
             header::SET_COOKIE,
             browser::set_cookie(&sessions, state.secure_cookies),
         );
         return Ok(answer);
     }
-    Ok(
-        Json(json!({ "token": browser::encode(&sessions), "households": households }))
-            .into_response(),
-    )
+    Ok(Json(LoggedIn {
+        token: Some(browser::encode(&sessions)),
+        households,
+    })
+    .into_response())
 }
 
 /// Asks `tenant`'s own API `method path` as the holder of `token`.
@@ -186,10 +193,22 @@ async fn node_of(state: &CloudState, tenant: &str) -> Result<std::sync::Arc<Tena
     })
 }
 
+/// What the cloud reads of a household's `GET /api/v1/me`.
+#[derive(Deserialize)]
+struct SeenMe {
+    email: String,
+    memberships: Vec<SeenMembership>,
+}
+
+#[derive(Deserialize)]
+struct SeenMembership {
+    org_name: String,
+}
+
 /// What the households of a login said about it.
 struct Described {
     /// Each household whose session holds, as the person sees it there.
-    households: Vec<Value>,
+    households: Vec<CloudHousehold>,
     /// The households that said the session is over (or are gone); any
     /// other failure (a household that cannot be opened or answer now)
     /// keeps its session for the next time.
@@ -218,25 +237,24 @@ async fn described(state: &CloudState, sessions: &Sessions, tokens: bool) -> Des
             }
             _ => continue,
         };
-        let mut names: Vec<&str> = me["memberships"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|m| m["org_name"].as_str())
-            .collect();
+        let me: SeenMe = match serde_json::from_value(me) {
+            Ok(me) => me,
+            Err(e) => {
+                tracing::error!(%tenant, "cloud: a household's /me is not as documented: {e}");
+                continue;
+            }
+        };
+        let mut names: Vec<String> = me.memberships.into_iter().map(|m| m.org_name).collect();
         names.sort_unstable();
         names.dedup();
-        let mut household = json!({
-            "tenant": tenant,
-            "household": names.join(", "),
-            "email": me["email"],
-            "api": format!("/tenants/{tenant}/api/v1"),
-            "app": format!("/tenants/{tenant}/"),
+        households.push(CloudHousehold {
+            tenant: tenant.clone(),
+            household: names.join(", "),
+            email: me.email,
+            api: format!("/tenants/{tenant}/api/v1"),
+            app: format!("/tenants/{tenant}/"),
+            token: tokens.then(|| token.clone()),
         });
-        if tokens {
-            household["token"] = json!(token);
-        }
-        households.push(household);
     }
     Described { households, ended }
 }
@@ -262,7 +280,7 @@ pub async fn me(State(state): State<CloudState>, headers: HeaderMap) -> Result<R
         )
         .into_response()
     } else {
-        Json(json!({ "households": households })).into_response()
+        Json(Households { households }).into_response()
     };
     if in_cookie && !ended.is_empty() {
         answer.headers_mut().insert(
@@ -345,7 +363,7 @@ fn same_origin(uri: &Uri, headers: &HeaderMap) -> bool {
 pub async fn devices(
     State(state): State<CloudState>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<CloudDevice>>, ApiError> {
     let (sessions, _) =
         browser::sessions(&headers, state.secure_cookies).ok_or_else(ApiError::unauthorized)?;
     let mut all = Vec::new();
@@ -361,17 +379,26 @@ pub async fn devices(
         if status != StatusCode::OK {
             continue;
         }
+        let listed: Vec<VisibleDevice> = match serde_json::from_value(listed) {
+            Ok(listed) => listed,
+            Err(e) => {
+                tracing::error!(%tenant, "cloud: a household's device list is not as documented: {e}");
+                continue;
+            }
+        };
         answered = true;
-        for mut device in listed.as_array().cloned().unwrap_or_default() {
-            device["tenant"] = json!(tenant);
+        for device in listed {
             // Reachable from here now: its hub is connected and has it.
-            let id = device["id"].as_str().unwrap_or_default();
-            device["online"] = json!(node.devices.online(id).is_some());
-            all.push(device);
+            let online = node.devices.online(&device.id).is_some();
+            all.push(CloudDevice {
+                device,
+                tenant: tenant.clone(),
+                online,
+            });
         }
     }
     if !answered {
         return Err(ApiError::unauthorized());
     }
-    Ok(Json(Value::Array(all)))
+    Ok(Json(all))
 }

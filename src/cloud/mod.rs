@@ -8,6 +8,8 @@
 //!   SQLite database in the state directory);
 //! - [`tenants`]: one node per tenant, each with its own store and replica;
 //! - [`login`]: one login across the households of a person;
+//! - [`endpoints`]: the people's `/cloud/v1` routes and their OpenAPI
+//!   document;
 //! - [`browser`]: the app away from home, one cookie for every household;
 //! - [`relay`]: commands from the cloud's API to the hub a device is on;
 //! - [`routes`]: the `/cloud/v1` routes and the tenants' APIs.
@@ -16,6 +18,7 @@
 //! passes through another's node: each has its own store and replica.
 
 mod browser;
+mod endpoints;
 mod login;
 pub mod registry;
 pub mod relay;

@@ -36,10 +36,7 @@ pub fn router(state: CloudState) -> Router {
             post(telemetry).layer(axum::extract::DefaultBodyLimit::max(TELEMETRY_BODY)),
         )
         .route("/cloud/v1/relay", post(relay))
-        .route("/cloud/v1/login", post(super::login::login))
-        .route("/cloud/v1/me", get(super::login::me))
-        .route("/cloud/v1/logout", post(super::login::logout))
-        .route("/cloud/v1/devices", get(super::login::devices))
+        .merge(super::endpoints::router())
         .route("/api/v1/health", get(health))
         .route("/cloud/v1/codes", post(issue_code))
         .route("/cloud/v1/hubs", get(hubs))

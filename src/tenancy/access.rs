@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::perms::{PermSet, Permission};
 use super::state::{Device, Id, Level, Membership, Share, TenantState};
@@ -20,7 +20,7 @@ pub struct Access<'a> {
 }
 
 /// A device as one user sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VisibleDevice {
     pub id: Id,
     pub name: String,
@@ -34,7 +34,7 @@ pub struct VisibleDevice {
 }
 
 /// A device's template, by id and name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TemplateRef {
     pub id: Id,
     pub name: String,
