@@ -3,7 +3,8 @@
 //! other (each removal alone is allowed: the other admin remains); healed,
 //! nobody may invite or manage roles. Every member's `/me` says so (the
 //! app shows how to recover), and the commands the app shows, run through
-//! the hub's admin socket, give the household an admin again.
+//! the hub's admin socket, give the household an admin again: someone new
+//! invited as admin, or a member made one.
 
 use serde_json::json;
 
@@ -124,7 +125,25 @@ fn a_household_whose_admins_removed_each_other_apart_says_so_and_recovers_on_the
         "the top organization is listed first: {orgs}"
     );
     assert!(first.contains(&a.root), "{orgs}");
-    // A member of it is made admin; someone new to it would be invited.
+    // Someone new to it is invited as its admin: the code the console
+    // prints lets them in, and the household has an admin again.
+    let invited = console(&["user", "invite", "fixer@example.org", &a.root, "admin"]);
+    let code = invited
+        .lines()
+        .find_map(|l| l.strip_prefix("invite code "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("an invite code in {invited}"));
+    let accepted = a.api.post(
+        "/invites/accept",
+        None,
+        json!({ "code": code, "password": PASSWORD }),
+    );
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    let fixer = accepted.body["token"].as_str().unwrap();
+    let me = a.api.get("/me", Some(fixer));
+    assert_eq!(me.body["hub_admin"], true, "{}", me.body);
+    assert!(!without_admin(&kid));
+    // A member of it is made admin too.
     let members = console(&["user", "list"]);
     assert!(
         members
@@ -133,7 +152,6 @@ fn a_household_whose_admins_removed_each_other_apart_says_so_and_recovers_on_the
         "{members}"
     );
     console(&["user", "role", &kids_membership, "admin"]);
-    assert!(!without_admin(&kid));
     assert_eq!(banner("recovered"), None);
     let me = a.api.get("/me", Some(&kid));
     assert_eq!(me.body["hub_admin"], true, "{}", me.body);

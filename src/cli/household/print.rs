@@ -311,6 +311,19 @@ pub(super) fn print_human(request: &Request, value: &Value) {
              device's firmware)",
             s(&value["token"])
         ),
+        Request::User(UserCommand::Invite { email, .. }) => {
+            println!("membership {}", s(&value["membership"]));
+            if let Some(warning) = value["warning"].as_str() {
+                println!("warning: {warning}");
+            }
+            match value["invite_code"].as_str() {
+                Some(code) => println!(
+                    "invite code {code} (shown this once): {email} opens /invite#code={code} in \
+                     the app, or runs `hearth invite accept` with it, and chooses a password"
+                ),
+                None => println!("{email} already has an account here: nothing to accept"),
+            }
+        }
         Request::Template(TemplateCommand::Add { .. }) => println!("template {}", s(&value["id"])),
         Request::Device(DeviceCommand::Add { .. }) => {
             println!("device {}", s(&value["id"]));
