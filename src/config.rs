@@ -246,7 +246,7 @@ impl Config {
                 "must be between 1 and 300 seconds".into(),
             ));
         }
-        if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&self.log.level) {
+        if let Err(e) = crate::service::logging::filter(&self.log.level) {
             return Err(("log.level", format!("not a valid log filter: {e}")));
         }
         match (&self.api.tls_cert_file, &self.api.tls_key_file) {
