@@ -1,23 +1,21 @@
 //! The cloud's API for people (`/cloud/v1`: one login across households),
 //! listed once like the hub's own (`crate::api::endpoints`): the router
-//! takes these routes from the list and the OpenAPI document
-//! (`GET /cloud/v1/openapi.json`) is built from it, so the household app's
-//! cloud types (`app/cloud-openapi.json`, `npm run types`) come from the
-//! same Rust types the handlers answer with. The hubs' own routes (link,
+//! takes these routes from the list and the OpenAPI document is generated
+//! from it (in the test build, where it must equal the app's copy
+//! `app/cloud-openapi.json`, which `GET /cloud/v1/openapi.json` serves), so
+//! the household app's cloud types (`npm run types`) come from the same
+//! Rust types the handlers answer with. The hubs' own routes (link,
 //! sync, telemetry, relay) and the operator's (codes, hubs) are not for
 //! the app and stay undocumented here.
 
-use std::sync::Arc;
-
-use axum::Json;
 use axum::Router;
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::CloudState;
 use super::login;
-use crate::api::endpoints::{Endpoint, Info, openapi};
+use crate::api::endpoints::{Endpoint, document};
 use crate::tenancy::access::VisibleDevice;
 
 /// The answer to a login: each household the person is now logged into,
@@ -69,7 +67,8 @@ pub struct CloudDevice {
     pub online: bool,
 }
 
-const CLOUD_API: Info = Info {
+#[cfg(test)]
+const CLOUD_API: crate::api::endpoints::Info = crate::api::endpoints::Info {
     title: "Hearth cloud API",
     description: "One login across the households whose hubs are linked to this cloud. \
         A browser logs in with `cookie: true` and is given the cloud's HttpOnly cookie; \
@@ -81,7 +80,7 @@ const CLOUD_API: Info = Info {
 /// Every documented `/cloud/v1` route, this document's own included.
 fn all() -> Vec<Endpoint<CloudState>> {
     use Endpoint as E;
-    let mut all = vec![
+    vec![
         E::public(
             "POST",
             "/login",
@@ -111,17 +110,14 @@ fn all() -> Vec<Endpoint<CloudState>> {
             get(login::devices),
         )
         .answers::<Vec<CloudDevice>>(200),
-        E::public("GET", "/openapi.json", "This document", MethodRouter::new())
-            .answers::<Value>(200),
-    ];
-    let doc = Arc::new(openapi(&all, &CLOUD_API));
-    if let Some(own) = all.last_mut() {
-        own.route = get(move || {
-            let doc = doc.clone();
-            async move { Json(doc.as_ref().clone()) }
-        });
-    }
-    all
+        E::public(
+            "GET",
+            "/openapi.json",
+            "This document",
+            get(|| async { document(include_str!("../../app/cloud-openapi.json")) }),
+        )
+        .answers::<Value>(200),
+    ]
 }
 
 /// The documented `/cloud/v1` routes, for the cloud's router.
@@ -141,7 +137,7 @@ mod tests {
     /// The app's cloud types come from `app/cloud-openapi.json`.
     #[test]
     fn the_apps_copy_of_the_cloud_document_is_current() {
-        let doc = super::openapi(&super::all(), &super::CLOUD_API);
+        let doc = crate::api::endpoints::openapi(&super::all(), &super::CLOUD_API);
         crate::api::endpoints::the_apps_copy_is_current(&doc, "cloud-openapi.json");
     }
 }
