@@ -63,7 +63,12 @@ fn main() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
-    let config = format!("{}messages_per_second = 1000000\n", common::TEST_CONFIG);
+    // Every simulated device connects from 127.0.0.1: no per-address cap.
+    let config = format!(
+        "{}messages_per_second = 1000000\nmax_connections_per_address = {}\n",
+        common::TEST_CONFIG,
+        DEVICES * 2
+    );
     let h = api::household_with(&state, &config);
     let template = h.api.post(
         "/templates",

@@ -45,7 +45,14 @@ fn main() {
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
     // Measured at full speed: no device allowance in the way.
-    let config = common::TEST_CONFIG.replace("[mqtt]\n", "[mqtt]\nmessages_per_second = 1000000\n");
+    // Every client connects from 127.0.0.1: no per-address cap.
+    let config = common::TEST_CONFIG.replace(
+        "[mqtt]\n",
+        &format!(
+            "[mqtt]\nmessages_per_second = 1000000\nmax_connections_per_address = {}\n",
+            2 * CLIENTS
+        ),
+    );
     let h = api::household_with(&state, &config);
     let template = h.api.post(
         "/templates",

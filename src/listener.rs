@@ -8,7 +8,8 @@
 //! rate); one tracked task each, in a `connection` span; no spinning when
 //! accept fails (out of file descriptors and the like). It never reads or
 //! writes a connection's bytes (that is the transport's `serve`), nor spawns
-//! a task outside the tracker.
+//! a task outside the tracker; [`framed`] is the one buffer policy the
+//! device transports frame their connections with.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -21,6 +22,24 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
+
+/// What a device connection's read and write buffers start at: a Blynk
+/// frame or an MQTT publish from a device is tens of bytes, and a buffer
+/// grows for what arrives or waits to be sent. (At tokio-util's 8 KiB each,
+/// every idle connection held a page of both.)
+const FIRST_BUFFER: usize = 512;
+/// Frames written go out once this much waits (or at each flush).
+const WRITE_BATCH: usize = 8 * 1024;
+
+/// `io` framed by `codec` with small first buffers.
+pub fn framed<T, C>(io: T, codec: C) -> tokio_util::codec::Framed<T, C>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite,
+{
+    let mut link = tokio_util::codec::Framed::with_capacity(io, codec, FIRST_BUFFER);
+    link.set_backpressure_boundary(WRITE_BATCH);
+    link
+}
 
 /// How many connections a listener serves at once, and from one address,
 /// with what counts against those caps. Made once per listener and cloned

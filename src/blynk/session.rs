@@ -44,7 +44,7 @@ pub type Link<S> = Framed<S, LinkCodec>;
 
 /// A new link on `io` with the hub's frame size limit.
 pub fn link<S: AsyncRead + AsyncWrite>(io: S, max_body: usize) -> Link<S> {
-    Framed::new(io, LinkCodec { max_body })
+    crate::listener::framed(io, LinkCodec { max_body })
 }
 
 /// Why a session ended; a serial line goes on to the next session unless

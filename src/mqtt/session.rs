@@ -49,7 +49,7 @@ static PRE_LOGIN: std::sync::LazyLock<crate::service::noisy::Noisy> =
     std::sync::LazyLock::new(|| crate::service::noisy::Noisy::new("mqtt", "failures before login"));
 
 pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(io: S, peer: &str, ctx: &Context) {
-    let mut link = Framed::new(
+    let mut link: Link<S> = crate::listener::framed(
         io,
         MqttCodec(Codec {
             max_incoming_size: ctx.max_packet,
