@@ -26,6 +26,12 @@ if ! command -v cargo-zigbuild >/dev/null || ! python3 -c 'import ziglang' 2>/de
     scripts/pip-install.sh 'ziglang==0.15.2' 'cargo-zigbuild==0.24.0'
 fi
 
+# No unwind tables for Hearth's code and its crates (std keeps its own):
+# with panic = "abort" nothing unwinds, and a stripped binary's backtrace
+# names nothing. They were 0.9 MB of the binary (`.eh_frame`). Only here:
+# a test build unwinds, and needs them.
+export RUSTFLAGS="${RUSTFLAGS:-} -C force-unwind-tables=no"
+
 # One cargo for all targets: each target's single-threaded fat-LTO link
 # overlaps another's compiling, on 2 cores.
 target_args=()
