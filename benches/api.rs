@@ -23,31 +23,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use rustls::pki_types::ServerName;
 
-use hearth::accounts::password;
-use hearth::node::SCHEMA;
-use hearth::store::Store;
-use hearth::tenancy::{Caller, Replica};
-
 const CLIENTS: usize = 50;
 const RUN: Duration = Duration::from_secs(10);
-
-/// Writes the generated household into a hub state directory, with a
-/// password for its admin.
-async fn prepare(dir: &std::path::Path, b: tenant::Builder) {
-    let (store, thread, identity) = Store::open(dir, 512, SCHEMA).unwrap();
-    let replica = Replica::open(store.clone(), &identity.hub_id)
-        .await
-        .unwrap();
-    replica.install(b.t.into_doc()).await.unwrap();
-    let phc = password::hash(api::PASSWORD).unwrap();
-    replica
-        .set_password_hash(&Caller::Console, &b.admin, &phc)
-        .await
-        .unwrap();
-    replica.shutdown().await;
-    store.close().await;
-    thread.join().await;
-}
 
 /// One client: a keep-alive connection issuing `GET path` until `until`.
 async fn client(
@@ -153,7 +130,7 @@ fn main() {
     );
     tokio::runtime::Runtime::new()
         .unwrap()
-        .block_on(prepare(&state, b));
+        .block_on(tenant::install(&state, b, api::PASSWORD));
     // 50 clients from one address: more than an address may hold by default.
     let config =
         common::TEST_CONFIG.replace("[api]\n", "[api]\nmax_connections_per_address = 64\n");

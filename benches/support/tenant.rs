@@ -147,3 +147,24 @@ impl Builder {
         }
     }
 }
+
+/// Writes the built household into a hub state directory `dir`, with
+/// `password` for its admin.
+pub async fn install(dir: &std::path::Path, b: Builder, password: &str) {
+    use hearth::node::SCHEMA;
+    use hearth::store::Store;
+    use hearth::tenancy::Replica;
+    let (store, thread, identity) = Store::open(dir, 512, SCHEMA).unwrap();
+    let replica = Replica::open(store.clone(), &identity.hub_id)
+        .await
+        .unwrap();
+    replica.install(b.t.into_doc()).await.unwrap();
+    let phc = hearth::accounts::password::hash(password).unwrap();
+    replica
+        .set_password_hash(&Caller::Console, &b.admin, &phc)
+        .await
+        .unwrap();
+    replica.shutdown().await;
+    store.close().await;
+    thread.join().await;
+}
