@@ -31,9 +31,38 @@ pub fn path(state_dir: &Path) -> PathBuf {
 
 /// The current code, if there is one and it has not expired.
 pub fn read(state_dir: &Path, now: i64) -> Option<SetupCode> {
-    let text = std::fs::read_to_string(path(state_dir)).ok()?;
-    let code: SetupCode = serde_json::from_str(&text).ok()?;
-    (code.expires > now).then_some(code)
+    read_or_why(state_dir, now).ok()
+}
+
+/// Why there is no current code to read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Unread {
+    /// No code file: the hub is set up, or has not started on this state.
+    Missing,
+    /// This user may not read it (root and the hub's user may).
+    Denied,
+    /// It expired at this time (seconds since the epoch).
+    Expired(i64),
+    /// The file is not a code (damaged, or written by something else).
+    Garbled,
+}
+
+/// The current code, or why there is none.
+///
+/// # Errors
+/// The [`Unread`] reason.
+pub fn read_or_why(state_dir: &Path, now: i64) -> Result<SetupCode, Unread> {
+    let text = std::fs::read_to_string(path(state_dir)).map_err(|e| match e.kind() {
+        std::io::ErrorKind::PermissionDenied => Unread::Denied,
+        std::io::ErrorKind::NotFound => Unread::Missing,
+        _ => Unread::Garbled,
+    })?;
+    let code: SetupCode = serde_json::from_str(&text).map_err(|_| Unread::Garbled)?;
+    if code.expires > now {
+        Ok(code)
+    } else {
+        Err(Unread::Expired(code.expires))
+    }
 }
 
 /// The current code, or a new one (written to the state directory).
@@ -101,5 +130,25 @@ mod tests {
         assert_ne!(later.code, code.code, "a new code after expiry");
         consume(dir.path());
         assert!(read(dir.path(), 1000).is_none());
+    }
+}
+
+#[cfg(test)]
+mod why_tests {
+    use super::*;
+
+    /// No file, an expired code and a damaged file are told apart.
+    #[test]
+    fn a_missing_expired_or_damaged_code_says_which() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(read_or_why(dir.path(), 0).err(), Some(Unread::Missing));
+        let code = ensure(dir.path(), 1_000).unwrap();
+        assert_eq!(read_or_why(dir.path(), 1_000).ok(), Some(code.clone()));
+        assert_eq!(
+            read_or_why(dir.path(), code.expires).err(),
+            Some(Unread::Expired(code.expires))
+        );
+        std::fs::write(path(dir.path()), "not json").unwrap();
+        assert_eq!(read_or_why(dir.path(), 0).err(), Some(Unread::Garbled));
     }
 }

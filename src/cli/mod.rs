@@ -101,7 +101,9 @@ enum Command {
         /// The first admin's email.
         #[arg(long)]
         email: String,
-        /// The code `hearth setup-code` prints (or the hub logged).
+        /// The code `hearth setup-code` prints (or the hub logged); also
+        /// read from `$HEARTH_SETUP_CODE`, out of other users' sight. By
+        /// default, the hub's own (readable by root and its user).
         #[arg(long)]
         code: Option<String>,
     },
@@ -310,7 +312,12 @@ pub fn main() -> ExitCode {
                     household,
                     email,
                     code,
-                } => household::setup(&state_dir, &household, &email, code),
+                } => household::setup(
+                    &state_dir,
+                    &household,
+                    &email,
+                    code.or_else(|| std::env::var("HEARTH_SETUP_CODE").ok()),
+                ),
                 Command::Invite {
                     command:
                         InviteCommand::Accept {
@@ -486,8 +493,8 @@ fn status(state_dir: &Path, json: bool) -> ExitCode {
 
 fn setup_code(state_dir: &Path) -> ExitCode {
     let now = crate::clock::Clock::system().unix_now();
-    match crate::accounts::setup::read(state_dir, now) {
-        Some(code) => {
+    match crate::accounts::setup::read_or_why(state_dir, now) {
+        Ok(code) => {
             println!("{}", code.code);
             eprintln!(
                 "the setup code of the hub on {}: valid for {} more minutes; use it once, in the \
@@ -497,20 +504,39 @@ fn setup_code(state_dir: &Path) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        None if std::fs::read(crate::accounts::setup::path(state_dir))
-            .is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied) =>
-        {
-            eprintln!("hearth: only root and the hub's service user may read the setup code");
-            ExitCode::from(77)
+        Err(why) => {
+            eprintln!("hearth: {}", no_setup_code(state_dir, &why));
+            if why == crate::accounts::setup::Unread::Denied {
+                ExitCode::from(77)
+            } else {
+                ExitCode::FAILURE
+            }
         }
-        None => {
-            eprintln!(
-                "hearth: no setup code in {}: the hub is already set up, or has not started \
-                 since the last code expired (start it and try again)",
-                state_dir.display()
-            );
-            ExitCode::FAILURE
-        }
+    }
+}
+
+/// Why the setup code of the hub on `state_dir` cannot be had, and what to do.
+pub(crate) fn no_setup_code(state_dir: &Path, why: &crate::accounts::setup::Unread) -> String {
+    use crate::accounts::setup::Unread;
+    let dir = state_dir.display();
+    match why {
+        Unread::Missing => format!(
+            "no setup code in {dir}: the hub is already set up, or has not started on this state \
+             directory yet (start it and try again)"
+        ),
+        Unread::Denied => format!(
+            "the setup code in {dir} is readable only by root and the hub's service user: run \
+             this with sudo, or give the code"
+        ),
+        Unread::Expired(at) => format!(
+            "the setup code in {dir} expired at {} UTC: restarting the hub \
+             (`sudo systemctl restart hearth`) makes a new one",
+            household::utc(*at * 1000)
+        ),
+        Unread::Garbled => format!(
+            "{} is not a setup code: remove it and restart the hub for a new one",
+            crate::accounts::setup::path(state_dir).display()
+        ),
     }
 }
 

@@ -22,6 +22,41 @@ fn systemd_runs() -> bool {
 }
 
 /// What systemd says of hearth.service (nothing when systemd does not run).
+/// How long a program the doctor asks may take (systemd's tools wait on
+/// D-Bus, which can hang on a sick system).
+const ASK_AT_MOST: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// What `cmd` prints on stdout, or why not: it failed to start, or did not
+/// finish within [`ASK_AT_MOST`] (then it is killed).
+fn bounded(cmd: &mut Command) -> Result<String, String> {
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let deadline = std::time::Instant::now() + ASK_AT_MOST;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("no answer within {} s", ASK_AT_MOST.as_secs()));
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let mut out = String::new();
+    if let Some(mut stdout) = child.stdout.take() {
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut out);
+    }
+    Ok(out)
+}
+
 pub fn service() -> Option<Finding> {
     if !systemd_runs() {
         return Some(Finding::ok(
@@ -29,20 +64,21 @@ pub fn service() -> Option<Finding> {
             "systemd does not run here: the service was not checked",
         ));
     }
-    let installed = Command::new("systemctl")
-        .args(["show", "--property=LoadState", "--value", "hearth.service"])
-        .output()
-        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "loaded");
+    let installed = bounded(Command::new("systemctl").args([
+        "show",
+        "--property=LoadState",
+        "--value",
+        "hearth.service",
+    ]))
+    .is_ok_and(|out| out.trim() == "loaded");
     if !installed {
         return Some(Finding::ok(
             "service",
             "hearth.service is not installed here: the service was not checked",
         ));
     }
-    let state = Command::new("systemctl")
-        .args(["is-active", "hearth.service"])
-        .output()
-        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    let state = bounded(Command::new("systemctl").args(["is-active", "hearth.service"]))
+        .map(|out| out.trim().to_owned())
         .unwrap_or_else(|e| format!("unknown (systemctl: {e})"));
     Some(if state == "active" {
         Finding::ok("service", "hearth.service is active")
@@ -94,10 +130,12 @@ pub fn clock(install: &Install) -> Vec<Finding> {
     }
     if systemd_runs() {
         let synced = Path::new("/run/systemd/timesync/synchronized").exists()
-            || Command::new("timedatectl")
-                .args(["show", "--property=NTPSynchronized", "--value"])
-                .output()
-                .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "yes");
+            || bounded(Command::new("timedatectl").args([
+                "show",
+                "--property=NTPSynchronized",
+                "--value",
+            ]))
+            .is_ok_and(|out| out.trim() == "yes");
         findings.push(if synced {
             Finding::ok("clock", "NTP has synchronized the clock")
         } else {

@@ -104,15 +104,9 @@ pub fn setup(state_dir: &Path, household: &str, email: &str, code: Option<String
         Some(code) => code,
         None => {
             let now = crate::clock::Clock::system().unix_now();
-            match crate::accounts::setup::read(state_dir, now) {
-                Some(found) => found.code,
-                None => {
-                    return fail(format!(
-                        "no setup code readable in {} (the hub is already set up, or this user \
-                         may not read it: run as root or give --code)",
-                        state_dir.display()
-                    ));
-                }
+            match crate::accounts::setup::read_or_why(state_dir, now) {
+                Ok(found) => found.code,
+                Err(why) => return fail(crate::cli::no_setup_code(state_dir, &why)),
             }
         }
     };
