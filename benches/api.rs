@@ -116,12 +116,7 @@ fn main() {
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
     std::fs::create_dir_all(&state).unwrap();
-    let b = tenant::Builder::build(&tenant::Size {
-        orgs: 200,
-        users: 1_000,
-        devices: 10_000,
-        history: 0,
-    });
+    let b = tenant::Builder::build(&tenant::HOUSEHOLD);
     println!(
         "household: {} orgs, {} memberships, {} devices",
         b.orgs.len(),

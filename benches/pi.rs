@@ -50,12 +50,7 @@ fn main() {
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
     std::fs::create_dir_all(&state).unwrap();
-    let b = tenant::Builder::build(&tenant::Size {
-        orgs: 200,
-        users: 1_000,
-        devices: 10_000,
-        history: 0,
-    });
+    let b = tenant::Builder::build(&tenant::HOUSEHOLD);
     tokio::runtime::Runtime::new()
         .unwrap()
         .block_on(tenant::install(&state, b, api::PASSWORD));

@@ -30,6 +30,15 @@ pub struct Size {
     pub history: usize,
 }
 
+/// The household a hub is loaded with (`benches/api.rs`, `benches/pi.rs`):
+/// 200 organizations, 1,000 users, 10,000 devices, no history.
+pub const HOUSEHOLD: Size = Size {
+    orgs: 200,
+    users: 1_000,
+    devices: 10_000,
+    history: 0,
+};
+
 pub struct Builder {
     pub t: Tenant,
     pub rng: Rng,
