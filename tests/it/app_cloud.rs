@@ -97,7 +97,11 @@ fn away_from_home_the_cloud_serves_the_app_with_one_login_and_commands_through_t
 
     assert_eq!(text("refused"), "wrong email or password");
     // Both households, as Sam may see them (his organizations' names).
-    assert_eq!(list("households").len(), 2, "{facts}");
+    let households = list("households");
+    assert_eq!(households.len(), 2, "{facts}");
+    // Two households both called Home read differently, and each device
+    // row says which it is in, apart from its name and state.
+    assert_ne!(households[0], households[1], "{facts}");
     let devices = list("devices");
     assert_eq!(
         devices.len(),
@@ -109,6 +113,12 @@ fn away_from_home_the_cloud_serves_the_app_with_one_login_and_commands_through_t
             .iter()
             .any(|d| d.contains("Thermostat") && d.contains("Online")),
         "{devices:?}"
+    );
+    assert!(
+        devices.iter().all(|d| households
+            .iter()
+            .any(|h| d.lines().any(|line| line == format!("in {h}")))),
+        "each row names its household on a line of its own: {devices:?} {households:?}"
     );
     assert!(
         devices

@@ -46,6 +46,7 @@ export function CloudHome() {
       else setSeen({ ...seen, problem: `Not logged out everywhere: ${(e as Error).message}` });
     }
   };
+  const labels = householdLabels(seen.households);
   return (
     <div class="shell">
       <header class="bar">
@@ -60,7 +61,7 @@ export function CloudHome() {
         <ul class="households">
           {seen.households.map((h) => (
             <li key={h.tenant}>
-              <a href={h.app}>{h.household || 'Your household'}</a> <small>as {h.email}</small>
+              <a href={h.app} title={labels.get(h.tenant)?.why}>{labels.get(h.tenant)?.text}</a> <small>as {h.email}</small>
             </li>
           ))}
         </ul>
@@ -69,7 +70,7 @@ export function CloudHome() {
         {seen.devices?.length === 0 && !seen.problem && <p>No devices yet in any of your households.</p>}
         {seen.devices && seen.devices.length > 0 && (
           <ul class="devices" aria-label={`Devices (${seen.devices.length})`}>
-            {seen.devices.map((d) => <CloudRow key={`${d.tenant}/${d.id}`} d={d} households={seen.households} />)}
+            {seen.devices.map((d) => <CloudRow key={`${d.tenant}/${d.id}`} d={d} label={labels.get(d.tenant)} />)}
           </ul>
         )}
       </main>
@@ -77,15 +78,32 @@ export function CloudHome() {
   );
 }
 
-function CloudRow({ d, households }: { d: CloudDevice; households: CloudHousehold[] }) {
-  const household = households.find((h) => h.tenant === d.tenant);
+type Label = { text: string; why?: string };
+
+/** What each household is called on this page: its organizations' names,
+ * and where two households would read the same, what tells them apart (the
+ * email the person has there, else the start of its id at this cloud). */
+export function householdLabels(households: CloudHousehold[]): Map<string, Label> {
+  const base = (h: CloudHousehold) => h.household || 'Your household';
+  const alike = (h: CloudHousehold) => households.filter((o) => base(o) === base(h));
+  return new Map(households.map((h) => {
+    const same = alike(h);
+    if (same.length === 1) return [h.tenant, { text: base(h) }];
+    const sameEmail = same.filter((o) => o.email === h.email).length > 1;
+    return [h.tenant, sameEmail
+      ? { text: `${base(h)} · ${h.tenant.slice(0, 6)}`, why: `${same.length} of your households are called ${base(h)}; ${h.tenant.slice(0, 6)} is the start of this one's id` }
+      : { text: `${base(h)} (${h.email})`, why: `${same.length} of your households are called ${base(h)}` }];
+  }));
+}
+
+function CloudRow({ d, label }: { d: CloudDevice; label?: Label }) {
   return (
-    <li>
+    <li class="device away">
       <a class="name" href={`/tenants/${encodeURIComponent(d.tenant)}/devices/${encodeURIComponent(d.id)}`} title={d.name}>{d.name}</a>
-      <span class={`status ${d.online ? 'online' : 'offline'}`}>
+      <span class={`status ${d.online ? 'online' : 'offline'}`} title={d.online ? undefined : 'Not reachable now: its hub is not connected to the cloud'}>
         {d.online ? 'Online' : 'Not reachable now (its hub is not connected)'}
       </span>
-      <small class="where">{household?.household || 'Your household'}</small>
+      <small class="where" title={label?.why}>in {label?.text ?? 'your household'}</small>
     </li>
   );
 }
