@@ -90,5 +90,6 @@ fn converge(a: &mut Tenant, b: &mut Tenant) {
 mod checks;
 mod convergence;
 mod holders;
+mod memory;
 mod merging;
 mod stories;
