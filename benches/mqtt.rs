@@ -5,7 +5,9 @@
 //!
 //! 1. into the hub's listener as 1,000 devices: every PUBACK means the value
 //!    is committed to history (`synchronous=FULL`): updates/s and the
-//!    publish-to-PUBACK (publish-to-commit) latency p50/p99;
+//!    publish-to-PUBACK (publish-to-commit) latency p50/p99; then paced at
+//!    half that rate, with a second, low-rate client (a person's switch,
+//!    10 publishes/s) beside them: its publish-to-PUBACK p50/p99;
 //! 2. through Debian's Mosquitto to one subscriber that stores nothing: the
 //!    pass-through ceiling, and the ratio of the two.
 //!
@@ -37,6 +39,8 @@ const CLIENTS: usize = 1_000;
 const SECONDS: u64 = 10;
 /// QoS 1 messages each client keeps in flight.
 const WINDOW: u16 = 8;
+/// The publishes per second of a person's switch beside a flood.
+const SWITCH_PER_SECOND: u32 = 10;
 
 fn main() {
     if let Ok(target) = std::env::var("HEARTH_MQTT_LOAD") {
@@ -62,13 +66,27 @@ fn main() {
         ] } }),
     );
     let template = template.body["id"].as_str().unwrap().to_owned();
-    let credentials: Vec<String> = (0..CLIENTS)
+    let mut credentials: Vec<String> = (0..CLIENTS)
         .map(|i| blynk::provision(&h, &h.root, &format!("meter-{i}"), &template).1)
         .collect();
-    let hub = run_load(&format!("hub:{}", h.hub.mqtt_port()), &credentials);
+    let switch = blynk::provision(&h, &h.root, "hall switch", &template).1;
+    let target = format!("hub:{}", h.hub.mqtt_port());
+    let hub = run_load(&target, &credentials, 0.0);
     println!(
         "hub listener, {CLIENTS} devices, QoS 1 into durable history (synchronous=FULL per commit batch): {:.0} updates/s committed, publish-to-PUBACK p50 {:.2} ms, p99 {:.2} ms",
         hub.rate, hub.p50, hub.p99
+    );
+    // Half that load, paced, and a person's switch beside it.
+    credentials.push(switch);
+    let half = run_load(&target, &credentials, hub.rate / 2.0);
+    println!(
+        "hub listener at half that load ({:.0} updates/s offered by {CLIENTS} devices): {:.0} committed/s, publish-to-PUBACK p50 {:.2} ms, p99 {:.2} ms; a second client publishing {SWITCH_PER_SECOND}/s meanwhile: p50 {:.2} ms, p99 {:.2} ms",
+        hub.rate / 2.0,
+        half.rate,
+        half.p50,
+        half.p99,
+        half.switch_p50,
+        half.switch_p99
     );
     drop(h);
 
@@ -80,11 +98,25 @@ fn main() {
         port,
         "max_queued_messages 0\nmax_inflight_messages 0\n",
     );
-    let anonymous: Vec<String> = (0..CLIENTS).map(|i| format!("meter-{i}")).collect();
-    let ceiling = run_load(&format!("mosquitto:{port}"), &anonymous);
+    let mut anonymous: Vec<String> = (0..CLIENTS).map(|i| format!("meter-{i}")).collect();
+    let broker = format!("mosquitto:{port}");
+    let ceiling = run_load(&broker, &anonymous, 0.0);
     println!(
         "Mosquitto 2.0 pass-through, {CLIENTS} publishers at QoS 1 to one subscriber that stores nothing: {:.0} messages/s delivered (publish-to-PUBACK p50 {:.2} ms, p99 {:.2} ms)",
         ceiling.rate, ceiling.p50, ceiling.p99
+    );
+    // The same half load and switch through Mosquitto: what the generator
+    // and this machine add to a PUBACK's time by themselves.
+    anonymous.push("switch".to_owned());
+    let beside = run_load(&broker, &anonymous, hub.rate / 2.0);
+    println!(
+        "Mosquitto at the hub's half load ({:.0} offered): {:.0} delivered/s, publish-to-PUBACK p50 {:.2} ms, p99 {:.2} ms; the {SWITCH_PER_SECOND}/s client: p50 {:.2} ms, p99 {:.2} ms",
+        hub.rate / 2.0,
+        beside.rate,
+        beside.p50,
+        beside.p99,
+        beside.switch_p50,
+        beside.switch_p99
     );
     println!(
         "ratio hub / Mosquitto: {:.2}",
@@ -96,12 +128,18 @@ struct Numbers {
     rate: f64,
     p50: f64,
     p99: f64,
+    /// The low-rate client's, when there is one.
+    switch_p50: f64,
+    switch_p99: f64,
 }
 
-/// Runs the generator process against `target` with one credential per client.
-fn run_load(target: &str, credentials: &[String]) -> Numbers {
+/// Runs the generator process against `target` with one credential per
+/// client, at full speed (`pace` 0) or offering `pace` messages/s in all;
+/// a paced run's credential past `CLIENTS` is a low-rate client's.
+fn run_load(target: &str, credentials: &[String], pace: f64) -> Numbers {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .env("HEARTH_MQTT_LOAD", target)
+        .env("HEARTH_MQTT_PACE", pace.to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -121,18 +159,24 @@ fn run_load(target: &str, credentials: &[String]) -> Numbers {
         rate: numbers[0],
         p50: numbers[1],
         p99: numbers[2],
+        switch_p50: numbers[3],
+        switch_p99: numbers[4],
     }
 }
 
 /// The generator process: `hub:PORT` (device logins) or `mosquitto:PORT`
 /// (anonymous, plus a subscriber counting deliveries). Prints one line:
-/// rate p50_ms p99_ms.
+/// rate p50_ms p99_ms switch_p50_ms switch_p99_ms.
 fn generate(target: &str) {
     let (kind, port) = target.split_once(':').unwrap();
     let port: u16 = port.parse().unwrap();
+    let pace: f64 = std::env::var("HEARTH_MQTT_PACE").unwrap().parse().unwrap();
     let mut line = String::new();
     std::io::stdin().read_line(&mut line).unwrap();
-    let credentials: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+    let mut credentials: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+    let switch = (credentials.len() > CLIENTS).then(|| credentials.split_off(CLIENTS));
+    // Between one client's publishes when paced.
+    let every = (pace > 0.0).then(|| Duration::from_secs_f64(CLIENTS as f64 / pace));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -167,11 +211,23 @@ fn generate(target: &str) {
                     port,
                     i,
                     credential.clone(),
+                    every,
                     start,
                     start + Duration::from_secs(SECONDS),
                 ))
             })
             .collect();
+        let switch = switch.map(|c| {
+            tokio::spawn(client(
+                kind == "hub",
+                port,
+                CLIENTS,
+                c[0].clone(),
+                Some(Duration::from_secs(1) / SWITCH_PER_SECOND),
+                start,
+                start + Duration::from_secs(SECONDS),
+            ))
+        });
         let counted_from = delivered.load(Ordering::Relaxed);
         let mut latencies = Vec::new();
         let mut acked = 0u64;
@@ -181,9 +237,14 @@ fn generate(target: &str) {
             latencies.extend(times);
         }
         latencies.sort();
-        let pct = |p: f64| {
-            latencies
-                .get(((latencies.len().max(1) - 1) as f64 * p) as usize)
+        let mut switched = match switch {
+            Some(t) => t.await.unwrap().1,
+            None => Vec::new(),
+        };
+        switched.sort();
+        let pick = |times: &[Duration], p: f64| {
+            times
+                .get(((times.len().max(1) - 1) as f64 * p) as usize)
                 .map_or(0.0, |d| d.as_secs_f64() * 1e3)
         };
         let rate = if kind == "mosquitto" {
@@ -191,19 +252,26 @@ fn generate(target: &str) {
         } else {
             acked as f64 / SECONDS as f64
         };
-        format!("{rate} {} {}", pct(0.5), pct(0.99))
+        format!(
+            "{rate} {} {} {} {}",
+            pick(&latencies, 0.5),
+            pick(&latencies, 0.99),
+            pick(&switched, 0.5),
+            pick(&switched, 0.99)
+        )
     });
     println!("{output}");
 }
 
 /// One client: connects, then from `start` to `end` keeps `WINDOW` QoS 1
-/// publishes in flight; returns how many were acknowledged in the window
+/// publishes in flight (or publishes one `every` so often); returns how many were acknowledged in the window
 /// and each one's publish-to-PUBACK time.
 async fn client(
     hub: bool,
     port: u16,
     index: usize,
     credential: String,
+    every: Option<Duration>,
     start: Instant,
     end: Instant,
 ) -> (u64, Vec<Duration>) {
@@ -229,6 +297,11 @@ async fn client(
             let mut n: u64 = 0;
             while Instant::now() < end {
                 n += 1;
+                if let Some(every) = every {
+                    // Spread over the interval so the clients do not beat together.
+                    let offset = every.mul_f64((index % 97) as f64 / 97.0);
+                    tokio::time::sleep_until((start + offset + every * n as u32).into()).await;
+                }
                 if client
                     .publish(
                         topic.clone(),
@@ -245,8 +318,10 @@ async fn client(
         })
     };
     while Instant::now() < end + Duration::from_millis(500) {
-        let Ok(Ok(event)) = tokio::time::timeout(Duration::from_secs(2), eventloop.poll()).await
-        else {
+        // Quiet for 2 s once publishing: the other end is gone (before the
+        // start a client may well wait longer).
+        let quiet = Instant::now().max(start) + Duration::from_secs(2);
+        let Ok(Ok(event)) = tokio::time::timeout_at(quiet.into(), eventloop.poll()).await else {
             break;
         };
         match event {
