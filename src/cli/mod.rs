@@ -142,7 +142,7 @@ enum Command {
         #[command(subcommand)]
         command: ShareCommand,
     },
-    /// Roles: list.
+    /// Roles: list, add, edit, delete.
     Role {
         #[arg(long, global = true)]
         json: bool,

@@ -570,4 +570,46 @@ fn a_person_names_devices_organizations_templates_and_people_as_they_call_them()
         !stdout.contains(&thermostat),
         "no ids where names are known: {stdout}"
     );
+
+    // A role of their own: defined, edited and given by name, refused
+    // deletion while held, deleted once nobody holds it.
+    let lodger_role = |h: &api::Household| {
+        let roles = h.api.get("/roles", Some(&h.admin)).body;
+        roles
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "Lodger")
+            .cloned()
+    };
+    let (ok, stdout, stderr) = run(&[
+        "role",
+        "add",
+        "Home",
+        "Lodger",
+        "view_own_devices,control_own_devices",
+    ]);
+    assert!(ok && stdout.starts_with("role "), "{stdout}{stderr}");
+    let (ok, _, stderr) = run(&["role", "add", "Home", "Pilot", "fly"]);
+    assert!(
+        !ok && stderr.contains("unknown permission \"fly\""),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = run(&["role", "edit", "Lodger", "view_own_devices"]);
+    assert!(ok, "{stderr}");
+    let lodger = lodger_role(&h).expect("the role is defined");
+    assert_eq!(
+        lodger["permissions"],
+        serde_json::json!(["view_own_devices"]),
+        "{lodger}"
+    );
+    let (ok, _, stderr) = run(&["user", "role", "kim@example.org", "Lodger"]);
+    assert!(ok, "{stderr}");
+    let (ok, _, stderr) = run(&["role", "delete", "Lodger"]);
+    assert!(!ok && stderr.contains("still held by"), "{stderr}");
+    let (ok, _, stderr) = run(&["user", "role", "kim@example.org", "staff"]);
+    assert!(ok, "{stderr}");
+    let (ok, _, stderr) = run(&["role", "delete", "Lodger"]);
+    assert!(ok, "{stderr}");
+    assert!(lodger_role(&h).is_none(), "the role is gone");
 }

@@ -90,6 +90,24 @@ fn definition(path: &str) -> Result<serde_json::Value, String> {
 pub enum RoleCommand {
     /// The roles you may see, each with its organization and permissions.
     List,
+    /// Define a role in an organization, usable there and below. Its
+    /// permissions, comma-separated or one per word: view_org_devices,
+    /// control_org_devices, view_own_devices, control_own_devices,
+    /// manage_users, manage_devices, manage_orgs, manage_roles.
+    Add {
+        org: String,
+        name: String,
+        #[arg(required = true, num_args = 1.., value_delimiter = ',')]
+        permissions: Vec<String>,
+    },
+    /// Replace a role's permissions (everyone holding it follows).
+    Edit {
+        role: String,
+        #[arg(required = true, num_args = 1.., value_delimiter = ',')]
+        permissions: Vec<String>,
+    },
+    /// Delete a role nobody holds (built-in roles cannot be).
+    Delete { role: String },
 }
 
 #[derive(Debug, Subcommand)]

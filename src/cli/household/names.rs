@@ -6,7 +6,9 @@
 
 use serde_json::Value;
 
-use super::{DeviceCommand, OrgCommand, Request, ShareCommand, TemplateCommand, UserCommand};
+use super::{
+    DeviceCommand, OrgCommand, Request, RoleCommand, ShareCommand, TemplateCommand, UserCommand,
+};
 use crate::client::Client;
 
 /// One thing a name may mean: its id, its name, and what tells it apart
@@ -230,6 +232,10 @@ pub(super) async fn resolve(client: &Client, request: &mut Request) -> Result<()
         Request::Template(
             TemplateCommand::Edit { template, .. } | TemplateCommand::Delete { template },
         ) => lists.in_org("/templates", "template", template).await?,
+        Request::Role(RoleCommand::Add { org, .. }) => lists.org(org).await?,
+        Request::Role(RoleCommand::Edit { role, .. } | RoleCommand::Delete { role }) => {
+            lists.role(role).await?;
+        }
         Request::Org(OrgCommand::Add { parent, .. }) => lists.org(parent).await?,
         Request::Org(OrgCommand::Rename { org, .. } | OrgCommand::Delete { org }) => {
             lists.org(org).await?;

@@ -325,6 +325,7 @@ pub(super) fn print_human(request: &Request, value: &Value) {
             }
         }
         Request::Template(TemplateCommand::Add { .. }) => println!("template {}", s(&value["id"])),
+        Request::Role(RoleCommand::Add { .. }) => println!("role {}", s(&value["id"])),
         Request::Device(DeviceCommand::Add { .. }) => {
             println!("device {}", s(&value["id"]));
             println!(

@@ -93,6 +93,23 @@ pub(super) fn route(request: &Request) -> (&'static str, String, Option<Value>) 
             ("POST", format!("/devices/{}/token", seg(device)), None)
         }
         Request::Role(RoleCommand::List) => ("GET", "/roles".into(), None),
+        Request::Role(RoleCommand::Add {
+            org,
+            name,
+            permissions,
+        }) => (
+            "POST",
+            "/roles".into(),
+            Some(json!({ "org": org, "name": name, "permissions": permissions })),
+        ),
+        Request::Role(RoleCommand::Edit { role, permissions }) => (
+            "PATCH",
+            format!("/roles/{}", seg(role)),
+            Some(json!({ "permissions": permissions })),
+        ),
+        Request::Role(RoleCommand::Delete { role }) => {
+            ("DELETE", format!("/roles/{}", seg(role)), None)
+        }
         Request::Template(TemplateCommand::List) => ("GET", "/templates".into(), None),
         Request::Template(TemplateCommand::Add {
             org,
