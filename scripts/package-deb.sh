@@ -51,7 +51,7 @@ trap 'rm -rf -- "$work"' EXIT
 # The man page and completions, once for all architectures (a test of the
 # library writes them; clap_mangen and clap_complete are dev-dependencies only).
 HEARTH_WRITE_DOCS="$work/docs" cargo test --locked --quiet --lib cli::docs >/dev/null
-[ -s "$work/docs/hearth.1" ] || { echo "package-deb: no man page was written" >&2; exit 1; }
+[ -s "$work/docs/man/hearth.1" ] || { echo "package-deb: no man page was written" >&2; exit 1; }
 
 mkdir -p "$out"
 for arch in "${arches[@]}"; do
@@ -66,8 +66,10 @@ for arch in "${arches[@]}"; do
     install -D -m 0644 systemd/hearth.tmpfiles "$root/usr/lib/tmpfiles.d/hearth.conf"
     install -D -m 0644 config/hearth.toml "$root/etc/hearth/hearth.toml"
     install -d "$root/usr/share/man/man1"
-    gzip -9n < "$work/docs/hearth.1" > "$root/usr/share/man/man1/hearth.1.gz"
-    chmod 0644 "$root/usr/share/man/man1/hearth.1.gz"
+    for page in "$work"/docs/man/*.1; do
+        gzip -9n < "$page" > "$root/usr/share/man/man1/$(basename "$page").gz"
+        chmod 0644 "$root/usr/share/man/man1/$(basename "$page").gz"
+    done
     install -D -m 0644 "$work/docs/completions/hearth.bash" "$root/usr/share/bash-completion/completions/hearth"
     install -D -m 0644 "$work/docs/completions/_hearth" "$root/usr/share/zsh/vendor-completions/_hearth"
     install -D -m 0644 "$work/docs/completions/hearth.fish" "$root/usr/share/fish/vendor_completions.d/hearth.fish"

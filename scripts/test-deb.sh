@@ -143,6 +143,7 @@ if [ "$(in_root systemd-analyze --version | awk 'NR == 1 { print $2 }')" -ge 250
 fi
 in_root man -w hearth > /dev/null 2>&1 || [ -f "$root/usr/share/man/man1/hearth.1.gz" ] \
     || fail "no man page"
+[ -f "$root/usr/share/man/man1/hearth-device-add.1.gz" ] || fail "no man page for hearth device add"
 say "hearth --version, config check, systemd-analyze verify: ok"
 
 # --- the hub as the service runs it ------------------------------------------------

@@ -6,7 +6,9 @@
 //! HEARTH_WRITE_DOCS=DIR cargo test --locked --lib cli::docs
 //! ```
 //!
-//! writes `DIR/hearth.1` and `DIR/completions/{hearth.bash,_hearth,hearth.fish}`.
+//! writes `DIR/man/`: `hearth.1` and a page for each subcommand
+//! (`hearth-device-add.1`, as `man hearth-device-add` finds it), and
+//! `DIR/completions/{hearth.bash,_hearth,hearth.fish}`.
 
 #[cfg(test)]
 mod tests {
@@ -48,12 +50,25 @@ mod tests {
             "bash completes them"
         );
 
+        // A page of its own for each subcommand, with its arguments.
+        let pages = tempfile::tempdir().unwrap();
+        clap_mangen::generate_to(Cli::command(), pages.path()).unwrap();
+        let add = std::fs::read_to_string(pages.path().join("hearth-device-add.1"))
+            .expect("a page for `hearth device add`")
+            .replace("\\-", "-");
+        assert!(add.contains("--template"), "{add}");
+        assert!(
+            pages.path().join("hearth-role-edit.1").is_file()
+                && pages.path().join("hearth.1").is_file()
+        );
+
         let Some(dir) = std::env::var_os("HEARTH_WRITE_DOCS") else {
             return;
         };
         let dir = std::path::PathBuf::from(dir);
         std::fs::create_dir_all(dir.join("completions")).unwrap();
-        std::fs::write(dir.join("hearth.1"), page).unwrap();
+        std::fs::create_dir_all(dir.join("man")).unwrap();
+        clap_mangen::generate_to(Cli::command(), dir.join("man")).unwrap();
         for (shell, file) in [
             (clap_complete::Shell::Bash, "hearth.bash"),
             (clap_complete::Shell::Zsh, "_hearth"),

@@ -55,6 +55,7 @@ enum Command {
     Config(ConfigCommand),
     /// Show whether a hub runs on the state directory, and where it listens.
     Status {
+        /// Print the answer as JSON, for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -67,7 +68,11 @@ enum Command {
     Mdns(MdnsCommand),
     /// Print the one-time code that sets up a new hub (root and the service
     /// user only: it is readable only by them).
-    SetupCode,
+    SetupCode {
+        /// Print the outcome as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Log in to a hub and save the token for the household commands (the
     /// password comes from $HEARTH_PASSWORD or standard input).
     Login {
@@ -79,6 +84,9 @@ enum Command {
         /// SHA-256 of the hub's certificate (`hearth status`, `hearth mdns browse`).
         #[arg(long, requires = "addr")]
         fingerprint: Option<String>,
+        /// Print the outcome as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
     },
     /// End the saved login.
     Logout,
@@ -87,6 +95,7 @@ enum Command {
     /// certificate, household, sync links. Exit status 0: nothing wrong,
     /// 1: a problem, 2: only warnings.
     Doctor {
+        /// Print the answer as JSON, for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -106,6 +115,9 @@ enum Command {
         /// default, the hub's own (readable by root and its user).
         #[arg(long)]
         code: Option<String>,
+        /// Print the outcome as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
     },
     /// Invites: accept one (set your password and log in).
     Invite {
@@ -116,6 +128,7 @@ enum Command {
     /// Devices, organizations, templates, roles and members go by id or
     /// by name (or the start of one that only one has).
     Device {
+        /// Print the answer as JSON, for scripts.
         #[arg(long, global = true)]
         json: bool,
         #[command(subcommand)]
@@ -123,6 +136,7 @@ enum Command {
     },
     /// Organizations: list, add, rename, delete.
     Org {
+        /// Print the answer as JSON, for scripts.
         #[arg(long, global = true)]
         json: bool,
         #[command(subcommand)]
@@ -130,6 +144,7 @@ enum Command {
     },
     /// Members: list, invite, change role, remove.
     User {
+        /// Print the answer as JSON, for scripts.
         #[arg(long, global = true)]
         json: bool,
         #[command(subcommand)]
@@ -137,6 +152,7 @@ enum Command {
     },
     /// Shares of single devices: add, remove.
     Share {
+        /// Print the answer as JSON, for scripts.
         #[arg(long, global = true)]
         json: bool,
         #[command(subcommand)]
@@ -144,6 +160,7 @@ enum Command {
     },
     /// Roles: list, add, edit, delete.
     Role {
+        /// Print the answer as JSON, for scripts.
         #[arg(long, global = true)]
         json: bool,
         #[command(subcommand)]
@@ -151,6 +168,7 @@ enum Command {
     },
     /// Templates: list.
     Template {
+        /// Print the answer as JSON, for scripts.
         #[arg(long, global = true)]
         json: bool,
         #[command(subcommand)]
@@ -158,11 +176,13 @@ enum Command {
     },
     /// The audit log as you may see it.
     Audit {
+        /// Print the answer as JSON, for scripts.
         #[arg(long)]
         json: bool,
     },
     /// The household's hubs: pair a new one, join, list, revoke.
     Hub {
+        /// Print the answer as JSON, for scripts.
         #[arg(long, global = true)]
         json: bool,
         #[command(subcommand)]
@@ -170,6 +190,7 @@ enum Command {
     },
     /// This hub's sync with the cloud and other hubs.
     Sync {
+        /// Print the answer as JSON, for scripts.
         #[arg(long, global = true)]
         json: bool,
         #[command(subcommand)]
@@ -199,6 +220,9 @@ enum InviteCommand {
         /// SHA-256 of the hub's certificate (`hearth status`, `hearth mdns browse`).
         #[arg(long, requires = "addr")]
         fingerprint: Option<String>,
+        /// Print the outcome as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -220,6 +244,7 @@ enum CloudCommand {
         /// SHA-256 of the cloud's certificate (its `hearth status`), for https.
         #[arg(long)]
         fingerprint: Option<String>,
+        /// Print the answer as JSON, for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -240,6 +265,7 @@ enum MdnsCommand {
         /// How long to listen, in seconds.
         #[arg(long, default_value_t = 3)]
         timeout: u64,
+        /// Print the answer as JSON, for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -301,22 +327,25 @@ pub fn main() -> ExitCode {
                 Command::Mdns(MdnsCommand::Browse { timeout, json }) => {
                     browse(&config, Duration::from_secs(timeout), json)
                 }
-                Command::SetupCode => setup_code(&state_dir),
+                Command::SetupCode { json } => setup_code(&state_dir, json),
                 Command::Login {
                     email,
                     addr,
                     fingerprint,
-                } => household::login(&state_dir, &email, addr, fingerprint),
+                    json,
+                } => household::login(&state_dir, &email, addr, fingerprint, json),
                 Command::Logout => household::logout(),
                 Command::Setup {
                     household,
                     email,
                     code,
+                    json,
                 } => household::setup(
                     &state_dir,
                     &household,
                     &email,
                     code.or_else(|| std::env::var("HEARTH_SETUP_CODE").ok()),
+                    json,
                 ),
                 Command::Invite {
                     command:
@@ -324,9 +353,12 @@ pub fn main() -> ExitCode {
                             code,
                             addr,
                             fingerprint,
+                            json,
                         },
                 } => match code.or_else(|| std::env::var("HEARTH_INVITE_CODE").ok()) {
-                    Some(code) => household::accept_invite(&state_dir, &code, addr, fingerprint),
+                    Some(code) => {
+                        household::accept_invite(&state_dir, &code, addr, fingerprint, json)
+                    }
                     None => {
                         eprintln!("hearth: give the invite code, or set $HEARTH_INVITE_CODE");
                         ExitCode::from(2)
@@ -491,9 +523,20 @@ fn status(state_dir: &Path, json: bool) -> ExitCode {
     }
 }
 
-fn setup_code(state_dir: &Path) -> ExitCode {
+fn setup_code(state_dir: &Path, json: bool) -> ExitCode {
     let now = crate::clock::Clock::system().unix_now();
     match crate::accounts::setup::read_or_why(state_dir, now) {
+        Ok(code) if json => {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "code": code.code,
+                    "expires": code.expires,
+                    "state_dir": state_dir.display().to_string(),
+                })
+            );
+            ExitCode::SUCCESS
+        }
         Ok(code) => {
             println!("{}", code.code);
             eprintln!(

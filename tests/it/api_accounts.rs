@@ -16,6 +16,20 @@ fn the_setup_code_founds_the_household_once_and_its_admin_is_logged_in() {
     let api = Api::new(hub.api_port(), &hub.fingerprint());
     let code = setup_code(&state);
     assert_eq!(code.len(), 11, "{code}");
+    // The same for scripts, with when it expires.
+    let (status, stdout, stderr) = hearth_output(&[
+        "--state-dir",
+        state.to_str().unwrap(),
+        "setup-code",
+        "--json",
+    ]);
+    assert!(status.success(), "{stderr}");
+    let listed: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(listed["code"], code.as_str(), "{listed}");
+    assert!(
+        listed["expires"].as_i64().unwrap() > 1_700_000_000,
+        "{listed}"
+    );
 
     let body = |code: &str| json!({ "code": code, "household": "Home", "email": "admin@example.org", "password": PASSWORD });
     let wrong = api.post("/setup", None, body("00000-00000"));

@@ -214,6 +214,17 @@ fn a_new_hub_is_set_up_and_an_invite_accepted_from_the_command_line() {
         ok && stdout.contains("logged in as kim@example.org"),
         "{stderr}"
     );
+    // For scripts: the login's outcome as JSON, the token file a real one.
+    let (ok, stdout, stderr) = kim(&["login", "--email", "kim@example.org", "--json"]);
+    assert!(ok, "{stderr}");
+    let entered: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(entered["email"], "kim@example.org", "{entered}");
+    assert_eq!(entered["logged_in"], true, "{entered}");
+    let file = entered["token_file"].as_str().unwrap();
+    assert!(
+        file.starts_with(kim_home.to_str().unwrap()) && Path::new(file).is_file(),
+        "{entered}"
+    );
 }
 
 #[test]

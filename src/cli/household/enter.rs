@@ -81,6 +81,7 @@ pub fn login(
     email: &str,
     addr: Option<String>,
     fingerprint: Option<String>,
+    json: bool,
 ) -> ExitCode {
     let result = hub(state_dir, addr, fingerprint).and_then(|hub| {
         let password = read_password()?;
@@ -88,6 +89,7 @@ pub fn login(
         enter(hub, "/login", body, Some(email))
     });
     match result {
+        Ok((email, file)) if json => entered(json!({ "email": email }), &file),
         Ok((email, file)) => {
             println!("logged in as {email}; token saved in {}", file.display());
             ExitCode::SUCCESS
@@ -99,7 +101,13 @@ pub fn login(
 /// `hearth setup`: makes the household `household` with `email` as its
 /// first admin on the hub running on `state_dir`, with `code` or the hub's
 /// own setup code (readable by root and the service user), and logs in.
-pub fn setup(state_dir: &Path, household: &str, email: &str, code: Option<String>) -> ExitCode {
+pub fn setup(
+    state_dir: &Path,
+    household: &str,
+    email: &str,
+    code: Option<String>,
+    json: bool,
+) -> ExitCode {
     let code = match code {
         Some(code) => code,
         None => {
@@ -119,6 +127,9 @@ pub fn setup(state_dir: &Path, household: &str, email: &str, code: Option<String
         enter(hub, "/setup", body, Some(email))
     });
     match result {
+        Ok((email, file)) if json => {
+            entered(json!({ "household": household, "email": email }), &file)
+        }
         Ok((email, file)) => {
             println!(
                 "set up the household \"{household}\" with {email} as its admin; logged in, \
@@ -138,6 +149,7 @@ pub fn accept_invite(
     code: &str,
     addr: Option<String>,
     fingerprint: Option<String>,
+    json: bool,
 ) -> ExitCode {
     let result = hub(state_dir, addr, fingerprint).and_then(|hub| {
         let password = read_password()?;
@@ -145,6 +157,7 @@ pub fn accept_invite(
         enter(hub, "/invites/accept", body, None)
     });
     match result {
+        Ok((email, file)) if json => entered(json!({ "email": email }), &file),
         Ok((email, file)) => {
             println!(
                 "welcome, {email}: logged in, token saved in {}",
@@ -154,4 +167,12 @@ pub fn accept_invite(
         }
         Err(e) => fail(e),
     }
+}
+
+/// A login's outcome for scripts: `fields` and where the token was saved.
+fn entered(mut fields: serde_json::Value, file: &Path) -> ExitCode {
+    fields["logged_in"] = json!(true);
+    fields["token_file"] = json!(file.display().to_string());
+    println!("{fields}");
+    ExitCode::SUCCESS
 }
