@@ -10,7 +10,7 @@
 # Contents: /usr/bin/hearth; the unit in /lib/systemd/system with a drop-in
 # for the package's static user; sysusers.d and tmpfiles.d entries;
 # /etc/hearth/hearth.toml (a conffile, 0640 root:hearth once installed); the
-# man page and bash/zsh/fish completions generated from the command line;
+# man pages (one per subcommand) and bash/zsh/fish completions generated from the command line;
 # copyright with the licences of every crate compiled in.
 #
 # Usage: scripts/package-deb.sh [--version VERSION] [--out DIR] [ARCH...]

@@ -50,6 +50,20 @@ mod tests {
             "bash completes them"
         );
 
+        // Every page says in its NAME line what the command does (lintian:
+        // bad-whatis-entry otherwise).
+        fn undescribed(command: &clap::Command, path: &str, out: &mut Vec<String>) {
+            for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+                let path = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() {
+                    out.push(path.clone());
+                }
+                undescribed(sub, &path, out);
+            }
+        }
+        let mut missing = Vec::new();
+        undescribed(&Cli::command(), "hearth", &mut missing);
+        assert!(missing.is_empty(), "no description: {missing:?}");
         // A page of its own for each subcommand, with its arguments.
         let pages = tempfile::tempdir().unwrap();
         clap_mangen::generate_to(Cli::command(), pages.path()).unwrap();

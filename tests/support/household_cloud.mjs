@@ -36,6 +36,8 @@ try {
   await page.getByRole('heading', { name: 'Your households' }).waitFor();
   await page.locator('.devices li').nth(1).waitFor();
   facts.households = await page.locator('.households a').allInnerTexts();
+  facts.household_links = await page.locator('.households a')
+    .evaluateAll((links) => links.map((a) => [a.textContent, a.getAttribute('href')]));
   facts.devices = await page.locator('.devices li').allInnerTexts();
   facts.cookies = (await context.cookies()).map((c) => ({ name: c.name, httpOnly: c.httpOnly, secure: c.secure, sameSite: c.sameSite }));
   await look(page, 'cloud-home', facts, outDir);

@@ -61,7 +61,7 @@ export function CloudHome() {
         <ul class="households">
           {seen.households.map((h) => (
             <li key={h.tenant}>
-              <a href={h.app} title={labels.get(h.tenant)?.why}>{labels.get(h.tenant)?.text}</a> <small>as {h.email}</small>
+              <a href={h.app} title={labels.get(h.tenant)?.why}>{labels.get(h.tenant)?.list}</a> <small>as {h.email}</small>
             </li>
           ))}
         </ul>
@@ -78,21 +78,27 @@ export function CloudHome() {
   );
 }
 
-type Label = { text: string; why?: string };
+/** A household as the list of households names it (beside "as EMAIL"),
+ * and as a device row does. */
+type Label = { list: string; row: string; why?: string };
 
 /** What each household is called on this page: its organizations' names,
- * and where two households would read the same, what tells them apart (the
- * email the person has there, else the start of its id at this cloud). */
+ * and where two households would read the same, what tells them apart: the
+ * email the person has there, else the shortest start of their ids at this
+ * cloud that differs. */
 export function householdLabels(households: CloudHousehold[]): Map<string, Label> {
   const base = (h: CloudHousehold) => h.household || 'Your household';
-  const alike = (h: CloudHousehold) => households.filter((o) => base(o) === base(h));
   return new Map(households.map((h) => {
-    const same = alike(h);
-    if (same.length === 1) return [h.tenant, { text: base(h) }];
-    const sameEmail = same.filter((o) => o.email === h.email).length > 1;
-    return [h.tenant, sameEmail
-      ? { text: `${base(h)} · ${h.tenant.slice(0, 6)}`, why: `${same.length} of your households are called ${base(h)}; ${h.tenant.slice(0, 6)} is the start of this one's id` }
-      : { text: `${base(h)} (${h.email})`, why: `${same.length} of your households are called ${base(h)}` }];
+    const same = households.filter((o) => base(o) === base(h));
+    if (same.length === 1) return [h.tenant, { list: base(h), row: base(h) }];
+    const twins = same.filter((o) => o.email === h.email);
+    if (twins.length === 1) {
+      return [h.tenant, { list: base(h), row: `${base(h)} (${h.email})`, why: `${same.length} of your households are called ${base(h)}` }];
+    }
+    let n = 6;
+    while (n < h.tenant.length && twins.some((o) => o !== h && o.tenant.slice(0, n) === h.tenant.slice(0, n))) n++;
+    const text = `${base(h)} · ${h.tenant.slice(0, n)}`;
+    return [h.tenant, { list: text, row: text, why: `${same.length} of your households are called ${base(h)}; ${h.tenant.slice(0, n)} is the start of this one's id` }];
   }));
 }
 
@@ -103,7 +109,7 @@ function CloudRow({ d, label }: { d: CloudDevice; label?: Label }) {
       <span class={`status ${d.online ? 'online' : 'offline'}`} title={d.online ? undefined : 'Not reachable now: its hub is not connected to the cloud'}>
         {d.online ? 'Online' : 'Not reachable now (its hub is not connected)'}
       </span>
-      <small class="where" title={label?.why}>in {label?.text ?? 'your household'}</small>
+      <small class="where" title={label?.why}>in {label?.row ?? 'your household'}</small>
     </li>
   );
 }

@@ -26,28 +26,17 @@ pub enum DeviceCommand {
         org: Option<String>,
     },
     /// Move a device to another organization.
-    Move {
-        device: String,
-        org: String,
-    },
-    Rename {
-        device: String,
-        name: String,
-    },
+    Move { device: String, org: String },
+    /// Give a device another name.
+    Rename { device: String, name: String },
     /// Make a device another kind: a template of its organization or
     /// above, or `none`.
-    Template {
-        device: String,
-        template: String,
-    },
-    Delete {
-        device: String,
-    },
+    Template { device: String, template: String },
+    /// Delete a device (Manage Devices in its organization).
+    Delete { device: String },
     /// Its live values: each pin's newest value, when, and commands the
     /// device has not confirmed yet.
-    Values {
-        device: String,
-    },
+    Values { device: String },
     /// One pin's history, oldest first.
     History {
         device: String,
@@ -71,9 +60,7 @@ pub enum DeviceCommand {
         value: Vec<String>,
     },
     /// Issue a new auth token (shown once; the old one stops working).
-    Token {
-        device: String,
-    },
+    Token { device: String },
 }
 
 /// A template definition read from a JSON file (`-` is standard input).
@@ -137,17 +124,11 @@ pub enum OrgCommand {
     /// Organizations you may see.
     List,
     /// Create a sub-organization.
-    Add {
-        parent: String,
-        name: String,
-    },
-    Rename {
-        org: String,
-        name: String,
-    },
-    Delete {
-        org: String,
-    },
+    Add { parent: String, name: String },
+    /// Give an organization another name.
+    Rename { org: String, name: String },
+    /// Delete an organization with no devices, members or sub-organizations.
+    Delete { org: String },
 }
 
 #[derive(Debug, Subcommand)]

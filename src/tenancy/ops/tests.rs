@@ -90,6 +90,7 @@ fn converge(a: &mut Tenant, b: &mut Tenant) {
 mod checks;
 mod convergence;
 mod holders;
+#[cfg(all(target_os = "linux", target_env = "gnu"))] // glibc's mallinfo2
 mod memory;
 mod merging;
 mod stories;
