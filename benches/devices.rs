@@ -28,8 +28,6 @@ mod rss;
 mod simulator;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -90,17 +88,9 @@ fn main() {
     let pid = h.hub.child.id();
     let idle = rss_mib(pid);
 
-    let mut sim = Command::new(std::env::current_exe().unwrap())
-        .env("HEARTH_DEVICE_SIMULATOR", h.hub.blynk_port().to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut sim_in = sim.stdin.take().unwrap();
-    let mut sim_out = BufReader::new(sim.stdout.take().unwrap()).lines();
-    writeln!(sim_in, "{}", tokens.join(" ")).unwrap();
     let started = Instant::now();
-    let ready = sim_out.next().unwrap().unwrap();
+    let mut sim = simulator::Simulator::start(h.hub.blynk_port(), &tokens);
+    let ready = sim.line();
     println!(
         "simulator: {ready} in {:.2} s",
         started.elapsed().as_secs_f64()
@@ -121,14 +111,8 @@ fn main() {
     let db = state.join("hearth.db");
     let before = history_rows(&db);
     let started = Instant::now();
-    writeln!(sim_in, "flood {FLOOD_SECONDS}").unwrap();
-    let sent: u64 = sim_out
-        .next()
-        .unwrap()
-        .unwrap()
-        .trim_start_matches("sent ")
-        .parse()
-        .unwrap();
+    sim.tell(&format!("flood {FLOOD_SECONDS}"));
+    let sent: u64 = sim.line().trim_start_matches("sent ").parse().unwrap();
     let rows = history_rows(&db) - before;
     let took = started.elapsed().as_secs_f64();
     println!(
@@ -136,8 +120,7 @@ fn main() {
         rows as f64 / took,
         rss_mib(pid)
     );
-    writeln!(sim_in, "quit").unwrap();
-    let _ = sim.wait();
+    sim.quit();
 }
 
 /// Commands at a fixed rate through keep-alive HTTPS connections; each is

@@ -30,8 +30,6 @@ mod simulator;
 #[path = "support/tenant.rs"]
 mod tenant;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
@@ -120,16 +118,8 @@ fn main() {
         rss_mib(pid)
     );
 
-    let mut sim = Command::new(std::env::current_exe().unwrap())
-        .env("HEARTH_DEVICE_SIMULATOR", hub.blynk_port().to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut sim_in = sim.stdin.take().unwrap();
-    let mut sim_out = BufReader::new(sim.stdout.take().unwrap()).lines();
-    writeln!(sim_in, "{}", tokens.join(" ")).unwrap();
-    let ready = sim_out.next().unwrap().unwrap();
+    let mut sim = simulator::Simulator::start(hub.blynk_port(), &tokens);
+    let ready = sim.line();
     std::thread::sleep(Duration::from_secs(12)); // a heartbeat or more
     println!("simulator: {ready}; hub RSS {:.1} MiB", rss_mib(pid));
 
@@ -168,8 +158,7 @@ fn main() {
         println!("{}", l.report());
     }
 
-    writeln!(sim_in, "quit").unwrap();
-    let _ = sim.wait();
+    sim.quit();
     hub.child.kill().unwrap();
     let _ = hub.child.wait();
     let conn = rusqlite::Connection::open_with_flags(

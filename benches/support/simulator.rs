@@ -171,3 +171,50 @@ pub fn run(port: u16) {
         }
     }
 }
+
+/// The simulator as a bench drives it: this binary again, in its own
+/// process, with one device per token.
+pub struct Simulator {
+    child: std::process::Child,
+    input: std::process::ChildStdin,
+    output: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl Simulator {
+    /// Starts it against the hub's Blynk `port`; its devices log in.
+    pub fn start(port: u16, tokens: &[String]) -> Self {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .env("HEARTH_DEVICE_SIMULATOR", port.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        let output = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        writeln!(input, "{}", tokens.join(" ")).unwrap();
+        Simulator {
+            child,
+            input,
+            output,
+        }
+    }
+
+    /// The next line it prints (`ready N`, `sent N`).
+    pub fn line(&mut self) -> String {
+        self.output.next().unwrap().unwrap()
+    }
+
+    /// Tells it `command` (`flood SECS`).
+    pub fn tell(&mut self, command: &str) {
+        use std::io::Write;
+        writeln!(self.input, "{command}").unwrap();
+    }
+
+    /// Ends it and waits for it.
+    pub fn quit(mut self) {
+        self.tell("quit");
+        let _ = self.child.wait();
+    }
+}
