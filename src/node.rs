@@ -69,6 +69,8 @@ pub const SCHEMA: Schema = &[
     crate::sync::MIGRATION,
     // 7: properties devices set on their pins (kept across restarts).
     crate::devices::history::PROPERTIES_MIGRATION,
+    // 8: the value journal, where values are first made durable.
+    crate::devices::history::journal::MIGRATION,
 ];
 
 /// What fails to open a node, by part.

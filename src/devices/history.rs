@@ -3,7 +3,9 @@
 //!
 //! Writes go through one [`Writer`] task that folds whatever is queued into
 //! one store transaction, so a thousand devices cost a few commits a second,
-//! not a thousand. The queue is bounded: a writer that falls behind slows
+//! not a thousand. Values go first to an append-only [`journal`], moved to
+//! the tables above in sorted bulk, so a commit writes a few pages, not one
+//! per device. The queue is bounded: a writer that falls behind slows
 //! the devices down (back-pressure), it never drops a value. A write that
 //! needs to be durable before it is acknowledged (an MQTT PUBACK, an API
 //! 2xx) carries a reply and makes its batch commit with `synchronous=FULL`.
@@ -22,6 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::store::{Durability, Store, StoreError};
 
 mod batch;
+pub mod journal;
 mod queries;
 use batch::write_batch_to;
 pub use queries::{Aggregation, Point, StoredEvent, events, query};
@@ -119,6 +122,17 @@ pub enum Record {
     },
 }
 
+impl Record {
+    /// How many values it records (what it puts in the journal).
+    fn values(&self) -> usize {
+        match self {
+            Record::Value { .. } => 1,
+            Record::Ingested { values, .. } => values.iter().map(Record::values).sum(),
+            _ => 0,
+        }
+    }
+}
+
 type Ack = oneshot::Sender<Result<(), StoreError>>;
 
 /// A queued durable write; [`Committed::wait`] resolves once it is on disk.
@@ -163,8 +177,20 @@ impl Writer {
         queue: usize,
         outbox: Outbox,
     ) -> (Writer, tokio::task::JoinHandle<()>) {
+        Self::spawn_folding(store, queue, outbox, FOLD_EVERY)
+    }
+
+    /// [`Writer::spawn_with`], folding the journal `fold_every` after the
+    /// oldest value it holds at the latest.
+    fn spawn_folding(
+        store: Store,
+        queue: usize,
+        outbox: Outbox,
+        fold_every: Duration,
+    ) -> (Writer, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(queue.max(1));
-        let task = tokio::spawn(run(store, rx, outbox));
+        let schedule = FoldSchedule::new(fold_every);
+        let task = tokio::spawn(run(store, rx, outbox, schedule));
         (Writer { tx }, task)
     }
 
@@ -211,9 +237,95 @@ impl Writer {
     }
 }
 
-async fn run(store: Store, mut rx: mpsc::Receiver<(Record, Option<Ack>)>, outbox: Outbox) {
+/// Values folded in one transaction: about what a fold keeps the next
+/// commit waiting (~10 ms here), and enough for a device's values to share
+/// leaves.
+const FOLD_CHUNK: usize = 2048;
+/// Values the journal holds at most under a sustained flood: past it, each
+/// fold takes the excess too.
+const FOLD_BACKLOG: usize = 16_384;
+/// How long a journalled value waits at most for its fold.
+const FOLD_EVERY: Duration = Duration::from_secs(1);
+
+/// When the writer folds the journal, and how much: a chunk once it holds
+/// [`FOLD_CHUNK`] values or `every` after the oldest value not yet folded.
+#[derive(Debug)]
+struct FoldSchedule {
+    every: Duration,
+    journalled: usize,
+    due: Option<tokio::time::Instant>,
+}
+
+impl FoldSchedule {
+    fn new(every: Duration) -> Self {
+        FoldSchedule {
+            every,
+            journalled: 0,
+            due: None,
+        }
+    }
+
+    /// `values` more were journalled at `now`.
+    fn journalled(&mut self, values: usize, now: tokio::time::Instant) {
+        if values > 0 {
+            self.journalled += values;
+            self.due.get_or_insert(now + self.every);
+        }
+    }
+
+    /// Whether a fold is due at `now`.
+    fn ready(&self, now: tokio::time::Instant) -> bool {
+        self.journalled >= FOLD_CHUNK || self.due.is_some_and(|due| due <= now)
+    }
+
+    /// How many values the next fold takes.
+    fn chunk(&self) -> usize {
+        FOLD_CHUNK + self.journalled.saturating_sub(FOLD_BACKLOG)
+    }
+
+    /// `values` were folded at `now` (all of them: `usize::MAX`).
+    fn folded(&mut self, values: usize, now: tokio::time::Instant) {
+        self.journalled = self.journalled.saturating_sub(values);
+        if self.journalled == 0 {
+            self.due = None;
+        } else {
+            // What is left is as old as it was: due at once when it was.
+            self.due = Some(self.due.map_or(now, |due| due.min(now + self.every)));
+        }
+    }
+
+    /// A fold failed at `now`: the journal is kept, tried again later.
+    fn failed(&mut self, now: tokio::time::Instant) {
+        self.due = Some(now + self.every);
+    }
+}
+
+/// The writer task: each batch of queued records in one transaction (into
+/// the [`journal`]), acknowledged, then a fold of the journal when it is
+/// due, in a transaction of its own so no acknowledgement waits for it. A
+/// flush folds in its batch's transaction, so what it waits for is readable
+/// as history when it returns; the task folds what is left when it ends.
+async fn run(
+    store: Store,
+    mut rx: mpsc::Receiver<(Record, Option<Ack>)>,
+    outbox: Outbox,
+    mut schedule: FoldSchedule,
+) {
     let mut batch = Vec::with_capacity(BATCH);
-    while rx.recv_many(&mut batch, BATCH).await > 0 {
+    loop {
+        let due = schedule.due;
+        let received = tokio::select! {
+            biased;
+            n = rx.recv_many(&mut batch, BATCH) => n,
+            () = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)),
+                if due.is_some() => {
+                fold_apart(&store, &mut schedule).await;
+                continue;
+            }
+        };
+        if received == 0 {
+            break;
+        }
         let (records, acks): (Vec<Record>, Vec<Option<Ack>>) =
             std::mem::take(&mut batch).into_iter().unzip();
         let durable = records
@@ -226,10 +338,17 @@ async fn run(store: Store, mut rx: mpsc::Receiver<(Record, Option<Ack>)>, outbox
             Durability::Acknowledged
         };
         let count = records.len();
+        let values = records.iter().map(Record::values).sum::<usize>();
+        let fold = records
+            .iter()
+            .any(|r| matches!(r, Record::Barrier | Record::StartOutbox));
         let queue = outbox.clone();
         let result = store
             .write(durability, move |conn| {
                 let on = write_batch_to(conn, &records, queue.as_deref())?;
+                if fold {
+                    journal::fold(conn)?;
+                }
                 match queue.as_deref().filter(|_| on) {
                     Some(queue) => queue.trim(conn).map(Some),
                     None => Ok(None),
@@ -237,14 +356,18 @@ async fn run(store: Store, mut rx: mpsc::Receiver<(Record, Option<Ack>)>, outbox
             })
             .await;
         match &result {
-            Ok(Some(dropped)) => {
-                if let Some(queue) = outbox.as_deref() {
+            Ok(dropped) => {
+                if fold {
+                    schedule.folded(usize::MAX, tokio::time::Instant::now());
+                } else {
+                    schedule.journalled(values, tokio::time::Instant::now());
+                }
+                if let (Some(dropped), Some(queue)) = (dropped, outbox.as_deref()) {
                     queue.enable();
                     queue.dropped_committed(*dropped);
                     queue.queued.notify_one();
                 }
             }
-            Ok(None) => {}
             Err(e) => tracing::error!("history: {count} values not written: {e}"),
         }
         for ack in acks.into_iter().flatten() {
@@ -253,12 +376,50 @@ async fn run(store: Store, mut rx: mpsc::Receiver<(Record, Option<Ack>)>, outbox
                 Err(e) => Err(StoreError::Transaction(e.to_string())),
             });
         }
+        if schedule.ready(tokio::time::Instant::now()) {
+            fold_apart(&store, &mut schedule).await;
+        }
+    }
+    while schedule.due.is_some() {
+        let before = schedule.journalled;
+        fold_apart(&store, &mut schedule).await;
+        if schedule.journalled == before {
+            break; // failing: the next start folds it
+        }
     }
 }
 
+/// Folds a chunk of the journal in a transaction of its own (local
+/// bookkeeping: the values are durable in the journal already). A failure
+/// keeps the journal for the next try.
+async fn fold_apart(store: &Store, schedule: &mut FoldSchedule) {
+    let chunk = schedule.chunk();
+    let folded = store
+        .write(Durability::Relaxed, move |conn| {
+            journal::fold_some(conn, chunk)
+        })
+        .await;
+    match folded {
+        // Fewer than asked: the journal is empty.
+        Ok(values) => schedule.folded(
+            if values < chunk { usize::MAX } else { values },
+            tokio::time::Instant::now(),
+        ),
+        Err(e) => {
+            tracing::error!(
+                "history: folding {} journalled values failed: {e}",
+                schedule.journalled
+            );
+            schedule.failed(tokio::time::Instant::now());
+        }
+    }
+}
+
+/// Writes `records` and folds them at once, as a flush would.
 #[cfg(test)]
 fn write_batch(conn: &Connection, records: &[Record]) -> rusqlite::Result<()> {
-    write_batch_to(conn, records, None).map(|_| ())
+    write_batch_to(conn, records, None)?;
+    journal::fold(conn).map(|_| ())
 }
 
 /// Every stored live value: `(device, pin, value, at)`.

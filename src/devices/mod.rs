@@ -171,6 +171,10 @@ impl Devices {
         history_rows_per_day: u64,
         clock: Clock,
     ) -> Result<(Arc<Devices>, tokio::task::JoinHandle<()>), StoreError> {
+        // Values a crash left in the journal are live values first.
+        store
+            .write(crate::store::Durability::Relaxed, history::journal::fold)
+            .await?;
         let rows = store.read(history::load_live).await?;
         let properties = store.read(history::load_properties).await?;
         let mut live: HashMap<String, live::DeviceLive> = HashMap::new();

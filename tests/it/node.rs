@@ -53,6 +53,8 @@ async fn a_cloud_tenant_purges_history_by_the_configured_retention() {
         .unwrap();
     assert_eq!(delivered.accepted, 2);
     let kept = || async {
+        // What is journalled is history once the writer folded it.
+        node.devices.flush().await.unwrap();
         node.store
             .read(|c| {
                 c.prepare("SELECT value FROM history ORDER BY at")?

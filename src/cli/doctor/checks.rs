@@ -105,10 +105,16 @@ fn open_database(install: &Install) -> Result<Connection, String> {
 /// The clock against the newest stored value, and whether NTP synced it.
 pub fn clock(install: &Install) -> Vec<Finding> {
     let mut findings = Vec::new();
+    // Values not yet folded into history are in the journal.
     let newest: Option<i64> = open_database(install).ok().and_then(|conn| {
-        conn.query_row("SELECT max(at) FROM history", [], |r| r.get(0))
+        let history = conn
+            .query_row("SELECT max(at) FROM history", [], |r| r.get(0))
             .ok()
-            .flatten()
+            .flatten();
+        let journal = crate::devices::history::journal::newest(&conn)
+            .ok()
+            .flatten();
+        history.max(journal)
     });
     match newest {
         Some(newest) if newest > install.now_ms + CLOCK_SLACK_MS => findings.push(Finding::fail(

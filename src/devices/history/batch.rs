@@ -1,12 +1,12 @@
-//! Writing one batch of [`Record`]s in the caller's transaction: live
-//! values, history rows and their rollups, events, properties, the outbox
-//! and ingest marks. It never opens or commits a transaction itself; the
-//! writer task's store write does.
+//! Writing one batch of [`Record`]s in the caller's transaction: values
+//! (into the [`journal`], which later folds them into live values, history
+//! rows and rollups), events, properties, the outbox and ingest marks. It
+//! never opens or commits a transaction itself; the writer task's store
+//! write does.
 
 use rusqlite::{Connection, params};
 
-use super::{HOUR, MINUTE, Record};
-use crate::devices::value::numeric;
+use super::{Record, journal};
 
 /// Writes `records` in the caller's transaction; values also go to
 /// `outbox` while it is on. Returns whether it is on after them.
@@ -16,20 +16,6 @@ pub(super) fn write_batch_to(
     outbox: Option<&crate::devices::outbox::Outbox>,
 ) -> rusqlite::Result<bool> {
     let mut queue = outbox.filter(|o| o.enabled());
-    let mut live = conn.prepare_cached(
-        "INSERT INTO live_values (device, pin, value, at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (device, pin) DO UPDATE SET value = excluded.value, at = excluded.at
-         WHERE excluded.at >= live_values.at",
-    )?;
-    let mut raw = conn
-        .prepare_cached("INSERT INTO history (device, pin, at, value) VALUES (?1, ?2, ?3, ?4)")?;
-    let mut rollup = conn.prepare_cached(
-        "INSERT INTO history_rollup (device, pin, width, bucket, count, sum, min, max)
-         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?5)
-         ON CONFLICT (device, pin, width, bucket) DO UPDATE SET
-           count = count + 1, sum = sum + excluded.sum,
-           min = min(min, excluded.min), max = max(max, excluded.max)",
-    )?;
     let mut event = conn.prepare_cached(
         "INSERT INTO device_events (device, code, description, at) VALUES (?1, ?2, ?3, ?4)",
     )?;
@@ -42,23 +28,9 @@ pub(super) fn write_batch_to(
                 at,
                 history,
             } => {
-                live.execute(params![device, pin, value, at])?;
+                journal::append(conn, device, pin, value, *at, *history)?;
                 if let Some(outbox) = queue {
                     outbox.enqueue(conn, device, pin, value, *at)?;
-                }
-                if *history {
-                    raw.execute(params![device, pin, at, value])?;
-                    if let Some(n) = numeric(value) {
-                        for width in [MINUTE, HOUR] {
-                            rollup.execute(params![
-                                device,
-                                pin,
-                                width,
-                                at.div_euclid(width) * width,
-                                n
-                            ])?;
-                        }
-                    }
                 }
             }
             Record::Event {
@@ -84,6 +56,8 @@ pub(super) fn write_batch_to(
             Record::Barrier => {}
             Record::StartOutbox => {
                 if let (None, Some(outbox)) = (queue, outbox) {
+                    // What is journalled is history too.
+                    journal::fold(conn)?;
                     outbox.backfill(conn)?;
                     queue = Some(outbox);
                 }

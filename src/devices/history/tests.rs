@@ -6,6 +6,7 @@ use super::*;
 fn db() -> Connection {
     let conn = Connection::open_in_memory().unwrap();
     conn.execute_batch(MIGRATION).unwrap();
+    conn.execute_batch(journal::MIGRATION).unwrap();
     conn
 }
 
