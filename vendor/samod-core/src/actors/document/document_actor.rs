@@ -215,7 +215,13 @@ impl DocumentActor {
     ///     // storage.execute_document_io(io_task);
     /// }
     /// ```
-    #[tracing::instrument(skip(self, f), fields(local_peer_id=tracing::field::Empty))]
+    // Hearth patch: trace level (was info), as the spans below: every read
+    // of the document made and formatted two spans.
+    #[tracing::instrument(
+        level = "trace",
+        skip(self, f),
+        fields(local_peer_id = tracing::field::Empty)
+    )]
     pub fn with_document<F, R>(
         &mut self,
         now: UnixTimestamp,
@@ -309,7 +315,8 @@ impl DocumentActor {
         matches!(self.phase, Phase::Ready(_))
     }
 
-    #[tracing::instrument(skip(self, input, out), fields(local_peer_id=%self.local_peer_id))]
+    // Hearth patch: trace level (was info).
+    #[tracing::instrument(level = "trace", skip(self, input, out), fields(local_peer_id=%self.local_peer_id))]
     fn handle_input(&mut self, now: UnixTimestamp, input: ActorInput, out: &mut DocActorResult) {
         match input {
             ActorInput::UpdateSharePolicy { peer_id, config } => {

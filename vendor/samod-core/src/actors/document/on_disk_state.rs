@@ -55,7 +55,15 @@ impl OnDiskState {
         doc_id: &DocumentId,
         doc: &Automerge,
     ) {
-        let new_changes = doc.get_changes(self.last_saved_heads.as_ref().unwrap_or(&Vec::new()));
+        // Hearth patch: nothing to look for when the heads are the saved
+        // ones (every read through `with_document` ends in a step, and
+        // `get_changes` walks the change graph's clocks even to find none).
+        let heads = doc.get_heads();
+        let new_changes = if self.last_saved_heads.as_ref() == Some(&heads) {
+            Vec::new()
+        } else {
+            doc.get_changes(self.last_saved_heads.as_ref().unwrap_or(&Vec::new()))
+        };
 
         let eligible_for_compaction = new_changes.len() > 10 || self.on_disk.len() > 10;
         if self.compaction.is_none() && eligible_for_compaction {
@@ -91,7 +99,7 @@ impl OnDiskState {
             self.running_deletes.insert(delete_id, deletion);
         }
 
-        self.last_saved_heads = Some(doc.get_heads());
+        self.last_saved_heads = Some(heads);
     }
 
     pub(super) fn is_flushed(&self) -> bool {
