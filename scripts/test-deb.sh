@@ -16,7 +16,8 @@
 # No earlier release has an older schema, so the "previous version" is this
 # binary packaged as 0.0.1~previous, and before the upgrade its state is
 # taken back to schema 6 as a hearth from before migration 7 left it (the
-# device_properties table dropped): the upgrade then migrates for real.
+# device_properties and value_journal tables dropped): the upgrade then
+# migrates for real.
 #
 # Runs the amd64 package natively. The arm64 and armhf packages need a
 # foreign root, which needs binfmt_misc (absent in this sandbox): this script
@@ -204,11 +205,17 @@ rows=$(history_rows)
 [ "$rows" -ge 1 ] || fail "no history was stored"
 say "household Home, device Hall thermostat, $rows history rows (values over HTTPS, --cacert)"
 
-# As a hearth from before migration 7 left it.
+# As a hearth from before migrations 7 and 8 left it. The journal must be
+# empty: a stopping hub folds it into history.
 python3 - "$root/var/lib/hearth/hearth.db" "$previous" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
-db.executescript("DROP TABLE device_properties; PRAGMA user_version = 6;")
+left = db.execute("SELECT count(*) FROM value_journal").fetchone()[0]
+if left:
+    sys.exit(f"test-deb: {left} values left in the journal by a stopped hub")
+db.executescript(
+    "DROP TABLE device_properties; DROP TABLE value_journal; PRAGMA user_version = 6;"
+)
 db.execute("UPDATE meta SET value = ? WHERE key = 'migrated_by'", (sys.argv[2],))
 db.commit()
 PY
