@@ -347,7 +347,14 @@ async fn run(
             .write(durability, move |conn| {
                 let on = write_batch_to(conn, &records, queue.as_deref())?;
                 if fold {
-                    journal::fold(conn)?;
+                    // A failing fold keeps the journal, never the batch's
+                    // own writes (its error is logged; the next fold retries).
+                    conn.execute_batch("SAVEPOINT fold")?;
+                    if let Err(e) = journal::fold(conn) {
+                        conn.execute_batch("ROLLBACK TO fold")?;
+                        tracing::error!("history: folding the journal failed: {e}");
+                    }
+                    conn.execute_batch("RELEASE fold")?;
                 }
                 match queue.as_deref().filter(|_| on) {
                     Some(queue) => queue.trim(conn).map(Some),

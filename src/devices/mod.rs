@@ -172,9 +172,13 @@ impl Devices {
         clock: Clock,
     ) -> Result<(Arc<Devices>, tokio::task::JoinHandle<()>), StoreError> {
         // Values a crash left in the journal are live values first.
-        store
+        // A journal that cannot be folded stays, and the node opens anyway.
+        if let Err(e) = store
             .write(crate::store::Durability::Relaxed, history::journal::fold)
-            .await?;
+            .await
+        {
+            tracing::error!("history: folding the journal at start failed: {e}");
+        }
         let rows = store.read(history::load_live).await?;
         let properties = store.read(history::load_properties).await?;
         let mut live: HashMap<String, live::DeviceLive> = HashMap::new();

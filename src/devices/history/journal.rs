@@ -46,7 +46,11 @@ pub fn append(
     at: i64,
     kept: bool,
 ) -> rusqlite::Result<()> {
-    let number = if kept { numeric(value) } else { None };
+    // Rolled up only where the fold's sums and bucket arithmetic stay
+    // finite and in range: a group's sum of two values near f64::MAX is
+    // infinite, and infinities of both signs would add up to NULL; a time
+    // near i64::MIN overflows its bucket. A value outside keeps its row.
+    let number = numeric(value).filter(|n| kept && n.abs() <= 1e300 && at.unsigned_abs() < 1 << 62);
     conn.prepare_cached(
         "INSERT INTO value_journal (device, pin, at, value, kept, number)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

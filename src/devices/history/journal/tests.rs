@@ -303,3 +303,28 @@ fn a_partial_fold_takes_the_oldest_values() {
         assert_eq!(raw(&parts).unwrap(), raw(&whole).unwrap());
     }
 }
+
+/// Values whose sums would overflow, and a time at the edge of i64, keep
+/// their rows but make no rollup, so the fold never fails on them (two
+/// values near f64::MAX of each sign used to add up to NULL).
+#[test]
+fn values_past_the_rollups_range_never_stop_a_fold() {
+    let conn = db();
+    let t0 = 1_700_000_000_000 - 1_700_000_000_000 % HOUR;
+    for v in ["1.7e308", "-1.7e308"] {
+        write_batch_to(
+            &conn,
+            &[value("d1", "V1", v, t0), value("d1", "V1", v, t0 + 1)],
+            None,
+        )
+        .unwrap();
+        assert_eq!(fold(&conn).unwrap(), 2);
+    }
+    write_batch_to(&conn, &[value("d1", "V2", "1", i64::MIN)], None).unwrap();
+    assert_eq!(fold(&conn).unwrap(), 1);
+    let rows: i64 = conn
+        .query_row("SELECT count(*) FROM history", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 5);
+    assert!(rollups(&conn, MINUTE).is_empty());
+}
