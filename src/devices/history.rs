@@ -346,25 +346,30 @@ async fn run(
         let result = store
             .write(durability, move |conn| {
                 let on = write_batch_to(conn, &records, queue.as_deref())?;
+                let mut folded = false;
                 if fold {
                     // A failing fold keeps the journal, never the batch's
                     // own writes (its error is logged; the next fold retries).
                     conn.execute_batch("SAVEPOINT fold")?;
-                    if let Err(e) = journal::fold(conn) {
-                        conn.execute_batch("ROLLBACK TO fold")?;
-                        tracing::error!("history: folding the journal failed: {e}");
+                    match journal::fold(conn) {
+                        Ok(_) => folded = true,
+                        Err(e) => {
+                            conn.execute_batch("ROLLBACK TO fold")?;
+                            tracing::error!("history: folding the journal failed: {e}");
+                        }
                     }
                     conn.execute_batch("RELEASE fold")?;
                 }
-                match queue.as_deref().filter(|_| on) {
-                    Some(queue) => queue.trim(conn).map(Some),
-                    None => Ok(None),
-                }
+                let dropped = match queue.as_deref().filter(|_| on) {
+                    Some(queue) => Some(queue.trim(conn)?),
+                    None => None,
+                };
+                Ok((dropped, folded))
             })
             .await;
         match &result {
-            Ok(dropped) => {
-                if fold {
+            Ok((dropped, folded)) => {
+                if *folded {
                     schedule.folded(usize::MAX, tokio::time::Instant::now());
                 } else {
                     schedule.journalled(values, tokio::time::Instant::now());
