@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs, by package name, on Debian/Ubuntu:
 #   iproute2        network namespaces + veth for the mDNS/LAN tests
+#   nftables        a firewall dropping mDNS on one link (the doctor test)
 #   systemd         systemd-analyze verify/security for the unit check
 #   qemu-user,      running the aarch64 build under emulation
 #   libc6-arm64-cross  (its glibc, for qemu-aarch64 -L /usr/aarch64-linux-gnu)
@@ -22,7 +23,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-readonly APT_PACKAGES=(iproute2 systemd qemu-user libc6-arm64-cross binutils python3-pip socat mosquitto curl chromium libnss3-tools debootstrap lintian)
+readonly APT_PACKAGES=(iproute2 nftables systemd qemu-user libc6-arm64-cross binutils python3-pip socat mosquitto curl chromium libnss3-tools debootstrap lintian)
 readonly PIP_PACKAGES=('zeroconf==0.154.0' 'blynklib==0.2.6' 'blynk-library-python==0.2.0' 'paho-mqtt==2.2.0' 'TheengsGateway==1.8.0' 'bthome-ble==3.25.0' 'schemathesis==4.32.5')
 readonly NPM_PACKAGES=('blynk-library@0.5.4' '@automerge/automerge-repo@2.5.6' '@automerge/automerge-repo-network-websocket@2.5.6' 'playwright-core@1.65.1' '@axe-core/playwright@4.14.0' 'axe-core@4.14.1' 'jsqr@1.4.0' 'pngjs@7.0.0')
 

@@ -179,7 +179,22 @@ impl FoundHub {
 /// # Errors
 /// [`MdnsError`] when the daemon cannot start.
 pub fn browse(config: &MdnsConfig, wait: Duration) -> Result<Vec<FoundHub>, MdnsError> {
-    let daemon = daemon(config)?;
+    browse_with(daemon(config)?, wait)
+}
+
+/// Listens for `_hearth._tcp` for `wait` on the interface named `interface`
+/// alone (queries go out there, and only answers that came in there count).
+///
+/// # Errors
+/// [`MdnsError`] when the daemon cannot start or has no such interface.
+pub fn browse_on(interface: &str, wait: Duration) -> Result<Vec<FoundHub>, MdnsError> {
+    let daemon = ServiceDaemon::new()?;
+    daemon.disable_interface(IfKind::All)?;
+    daemon.enable_interface(IfKind::Name(interface.to_owned()))?;
+    browse_with(daemon, wait)
+}
+
+fn browse_with(daemon: ServiceDaemon, wait: Duration) -> Result<Vec<FoundHub>, MdnsError> {
     let events = daemon.browse(SERVICE_TYPE)?;
     let deadline = std::time::Instant::now() + wait;
     let mut found: BTreeMap<String, FoundHub> = BTreeMap::new();

@@ -17,6 +17,7 @@ use crate::state_dir::{RUNTIME_FILE, StateDir};
 
 mod checks;
 mod hub;
+mod mdns;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -147,7 +148,7 @@ pub fn examine(install: &Install) -> Vec<Finding> {
     findings.extend(checks::service());
     findings.push(hub::running(install));
     findings.extend(hub::listeners(install));
-    findings.extend(hub::mdns(install));
+    findings.extend(mdns::mdns(install));
     findings.extend(checks::clock(install));
     findings.push(checks::disk(install));
     findings.push(checks::database(install));

@@ -2,17 +2,29 @@
 //! a port another program holds, mDNS off, the clock behind the stored
 //! values, an unwritable state directory, a serial port that is not there.
 //! Each must be named, with what to do, and the exit status must say so.
+//! And mDNS on each interface: a hub on two links of its own network
+//! namespace, one of them behind a firewall that drops UDP 5353.
 
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::common;
-use common::{HubProcess, TEST_CONFIG, hearth};
+use crate::{common, netns};
+use common::{HubProcess, TEST_CONFIG, hearth, hearth_run};
+use netns::{NetNs, link};
 
 /// `hearth doctor --json` on `state` with `config`: (exit code, findings).
 fn doctor(config: &Path, state: &Path) -> (i32, Vec<serde_json::Value>) {
-    let out = hearth()
+    doctor_with(hearth(), config, state)
+}
+
+/// [`doctor`] run by `base` (the hearth binary, perhaps in a namespace).
+fn doctor_with(
+    mut base: std::process::Command,
+    config: &Path,
+    state: &Path,
+) -> (i32, Vec<serde_json::Value>) {
+    let out = base
         .arg("--config")
         .arg(config)
         .arg("--state-dir")
@@ -152,4 +164,67 @@ fn doctor_names_each_fault_injected_into_a_running_hub() {
         [format!("port {api_port} (API) is taken by another program")]
     );
     drop(squatter);
+}
+
+#[test]
+fn doctor_checks_mdns_on_each_interface_and_names_the_one_a_firewall_blocks() {
+    let gateway = NetNs::new();
+    let (wired, wifi) = (NetNs::new(), NetNs::new());
+    let ((wired_if, wired_addr), _) = link(&gateway, &wired, 81);
+    let ((wifi_if, wifi_addr), _) = link(&gateway, &wifi, 82);
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let config = state.with_extension("toml");
+    std::fs::write(
+        &config,
+        TEST_CONFIG.replace("[mdns]\nenabled = false", "[mdns]\nenabled = true"),
+    )
+    .unwrap();
+    let hub = HubProcess::start_command(gateway.hearth(hearth_run(&config, &state)), &state);
+    let instance = hub.runtime()["instance"].as_str().unwrap().to_owned();
+
+    let (_, findings) = doctor_with(gateway.hearth(hearth()), &config, &state);
+    assert!(problems(&findings).is_empty(), "{findings:#?}");
+    assert!(of(&findings, "mdns", "warn").is_empty(), "{findings:#?}");
+    let mut answered = of(&findings, "mdns", "ok");
+    answered.sort_unstable();
+    let mut want = [
+        format!("{instance}.local answers on {wired_if} ({wired_addr}) with {wired_addr}"),
+        format!("{instance}.local answers on {wifi_if} ({wifi_addr}) with {wifi_addr}"),
+    ];
+    want.sort_unstable();
+    assert_eq!(answered, want, "{findings:#?}");
+
+    // A firewall drops mDNS going out of the Wi-Fi link: only it is named.
+    let rules = format!(
+        "table inet hearth_test {{\n chain out {{\n  type filter hook output priority 0;\n  \
+         oifname \"{wifi_if}\" udp dport 5353 drop\n }}\n}}\n"
+    );
+    let nft = gateway
+        .command("nft")
+        .args(["-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(rules.as_bytes())?;
+            child.wait()
+        })
+        .expect("run nft (nftables)");
+    assert!(nft.success(), "nft refused: {rules}");
+    let (code, findings) = doctor_with(gateway.hearth(hearth()), &config, &state);
+    assert_eq!(code, 2, "a warning, no failure: {findings:#?}");
+    assert_eq!(
+        of(&findings, "mdns", "ok"),
+        [format!(
+            "{instance}.local answers on {wired_if} ({wired_addr}) with {wired_addr}"
+        )]
+    );
+    assert_eq!(
+        of(&findings, "mdns", "warn"),
+        [format!(
+            "{instance}.local does not answer on {wifi_if} ({wifi_addr}) within 3s"
+        )]
+    );
+    drop(hub);
 }

@@ -1,6 +1,6 @@
 //! The doctor's checks of the running hub: is it running, is every
-//! configured listener bound and reachable, does mDNS answer, its
-//! certificate, its household, its sync links.
+//! configured listener bound and reachable, its certificate, its household,
+//! its sync links.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
@@ -13,7 +13,6 @@ use crate::client::{Client, Target};
 
 const CONNECT_WITHIN: Duration = Duration::from_secs(2);
 const ASK_WITHIN: Duration = Duration::from_secs(5);
-const BROWSE_FOR: Duration = Duration::from_secs(3);
 /// A serving certificate with less left than this is worth a warning (the
 /// hub renews 30 days before the end).
 const CERT_WARN_DAYS: i64 = 21;
@@ -145,60 +144,6 @@ pub fn listeners(install: &Install) -> Vec<Finding> {
                     ));
                 }
             }
-        }
-    }
-    findings
-}
-
-/// mDNS: on in the configuration, announced by the hub, answered on the LAN.
-pub fn mdns(install: &Install) -> Vec<Finding> {
-    if !install.config.mdns.enabled {
-        return vec![Finding::warn(
-            "mdns",
-            format!(
-                "mDNS is off in {}: phones and devices cannot find the hub by name",
-                install.config_name()
-            ),
-            "set enabled = true under [mdns] and restart hearth (or give them its address)",
-        )];
-    }
-    let Some(hub) = &install.hub else {
-        return Vec::new();
-    };
-    if !hub.mdns {
-        return vec![Finding::fail(
-            "mdns",
-            "mDNS is on in the configuration but the hub does not announce itself",
-            "`journalctl -u hearth | grep -i mdns` says why (UDP port 5353 refused?)",
-        )];
-    }
-    let found = crate::mdns::browse(&install.config.mdns, BROWSE_FOR);
-    let answer = found
-        .as_ref()
-        .ok()
-        .and_then(|hubs| hubs.iter().find(|h| h.instance == hub.instance));
-    let Some(answer) = answer else {
-        return vec![Finding::warn(
-            "mdns",
-            format!(
-                "{} announces itself but no answer came back within {}s",
-                hub.instance,
-                BROWSE_FOR.as_secs()
-            ),
-            "a firewall may drop UDP port 5353 (`sudo nft list ruleset | grep 5353`)",
-        )];
-    };
-    let mut findings = vec![Finding::ok(
-        "mdns",
-        format!("{}.local answers with {:?}", hub.instance, answer.addresses),
-    )];
-    for local in crate::api::tls::authority::local_addresses() {
-        if local.is_ipv4() && !local.is_loopback() && !answer.addresses.contains(&local) {
-            findings.push(Finding::warn(
-                "mdns",
-                format!("no answer names this machine's address {local}"),
-                "is that interface left out by [mdns] interfaces?",
-            ));
         }
     }
     findings
